@@ -1,0 +1,3 @@
+from kgqa_cli.cli.main import main
+
+main()

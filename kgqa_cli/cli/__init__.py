@@ -1,0 +1,1 @@
+"""The command line: Typer alone lives here; every command calls one library function."""

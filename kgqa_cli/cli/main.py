@@ -1,0 +1,37 @@
+"""Entry point: registers every command module on the one app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kgqa_cli import __version__
+from kgqa_cli.cli import preprocess  # noqa: F401  (each import registers a command)
+from kgqa_cli.cli._util import State, app
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"kgqa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logs, and tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Chinese knowledge-graph question answering: extract triples, build a graph, answer questions."""
+    State.verbose = verbose
+
+
+def main() -> None:
+    """Console-script entry point (``kgqa``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

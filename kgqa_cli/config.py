@@ -1,0 +1,167 @@
+"""Configuration: YAML files validated by pydantic, with dotted command-line overrides.
+
+One file (``configs/kgqa.yaml`` by default) holds every section; each stage reads its own. Unknown
+keys are rejected, and every error names the file, the line and the key path at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kgqa_cli.errors import ConfigError
+
+DEFAULT_CONFIG = Path("configs/kgqa.yaml")
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """Turn ``["--kg.train.epochs", "3", "--workspace=ws"]`` into ``{"kg.train.epochs": 3, ...}``.
+
+    Values are read as JSON when they parse as JSON, else as a YAML scalar, else kept as text, so
+    numbers, booleans, ``null`` and lists work without quoting.
+    """
+    overrides: dict[str, Any] = {}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise ConfigError(
+                f"unexpected argument {arg!r}",
+                hint="config overrides look like --section.key value",
+            )
+        key = arg[2:]
+        if "=" in key:
+            key, raw = key.split("=", 1)
+        else:
+            if index + 1 >= len(args):
+                raise ConfigError(f"override --{key} has no value")
+            index += 1
+            raw = args[index]
+        overrides[key.replace("-", "_")] = _parse_value(raw)
+        index += 1
+    return overrides
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+    # A YAML mapping from "a: b" text is almost never what a user meant on a command line.
+    return raw if isinstance(value, dict) or value is None and raw.strip() else value
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set each dotted key in a copy of ``data``; intermediate sections are created as needed."""
+    result = json.loads(json.dumps(data))
+    for dotted, value in overrides.items():
+        node = result
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override --{dotted}: {part!r} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def load_config(
+    model: type[M],
+    path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> M:
+    """Read ``path`` (or the default config if it exists), apply overrides and validate."""
+    explicit = path is not None
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    lines: dict[tuple[str, ...], int] = {}
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+            loaded = yaml.safe_load(text)
+            lines = _key_lines(yaml.compose(text))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded
+    elif explicit:
+        raise ConfigError(f"{path}: config file not found")
+    overrides = overrides or {}
+    data = apply_overrides(data, overrides)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, lines, overrides)) from exc
+
+
+def _describe(
+    exc: ValidationError, path: Path, lines: dict[tuple[str, ...], int], overrides: dict[str, Any]
+) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(str(part) for part in first["loc"])
+    dotted = ".".join(loc)
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    else:
+        message = first["msg"]
+        if "input" in first and not isinstance(first["input"], dict):
+            message += f" (got {first['input']!r})"
+    culprit = next(
+        (key for key in overrides if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + ".")),
+        None,
+    )
+    if culprit is not None:
+        where = f"override --{culprit}"
+    else:
+        # The innermost key written in the file gives the line; a missing key points at its section.
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        where = f"{path}:{line}" if line else str(path)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {dotted}: {message}{more}"
+
+
+def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Map each key path of a composed YAML document to its 1-based line number."""
+    found: dict[tuple[str, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*prefix, str(key_node.value))
+            found[key] = key_node.start_mark.line + 1
+            found.update(_key_lines(value_node, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            key = (*prefix, str(index))
+            found[key] = item.start_mark.line + 1
+            found.update(_key_lines(item, key))
+    return found
+
+
+def dump_config(config: BaseModel) -> str:
+    """The validated config as YAML, as saved next to models and reports."""
+    return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)

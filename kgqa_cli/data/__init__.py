@@ -1,0 +1,1 @@
+"""Corpus data: reading DuIE files, validating records, the schema and the splits."""

@@ -1,0 +1,238 @@
+"""Reading DuIE 1.0 / 2.0 JSON lines from a file, a folder or Baidu's zip, record by record.
+
+Every record is normalised to the DuIE 2.0 form (object and object_type are dicts holding
+``@value`` and the extra slots of complex predicates); anything wrong with a record is reported
+as a :class:`Problem` with its file and line, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from kgqa_cli.data.schema import Schema
+from kgqa_cli.errors import InputDataError
+
+DATA_SUFFIXES = (".json", ".jsonl", ".txt")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one input line was not taken."""
+
+    source: str
+    line: int
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+class RecordError(ValueError):
+    """A record that cannot be used; ``kind`` is a stable machine-readable name."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file (possibly inside a zip) and its role: train, dev, test or schema."""
+
+    name: str
+    role: str
+    read_text: Callable[[], str]
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """Numbered non-empty lines."""
+        try:
+            text = self.read_text()
+        except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+            raise InputDataError(f"{self.name}: cannot read: {exc}") from exc
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield number, line
+
+
+def role_of(filename: str) -> str:
+    """Guess a file's role from its name, as Baidu names them (duie_dev.json, duie_schema.json)."""
+    name = PurePosixPath(filename).name.lower()
+    if "schema" in name:
+        return "schema"
+    if "dev" in name or "valid" in name:
+        return "dev"
+    if "test" in name:
+        return "test"
+    return "train"
+
+
+def discover_sources(path: Path) -> list[Source]:
+    """The input files under ``path``: a single file, a folder of them, or a zip of them."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path}: input not found")
+    if path.is_dir():
+        files = sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and (p.suffix in DATA_SUFFIXES or "schema" in p.name.lower())
+        )
+        if not files:
+            raise InputDataError(f"{path}: no .json/.jsonl files in this folder")
+        return [Source(str(p), role_of(p.name), _file_reader(p)) for p in files]
+    if zipfile.is_zipfile(path):
+        return _zip_sources(path)
+    # A single file is the pool to split, whatever its name, unless it is a schema.
+    role = "schema" if role_of(path.name) == "schema" else "train"
+    return [Source(str(path), role, _file_reader(path))]
+
+
+def _file_reader(path: Path) -> Callable[[], str]:
+    return lambda: path.read_text(encoding="utf-8-sig")
+
+
+def _zip_sources(path: Path) -> list[Source]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(
+                info.filename for info in archive.infolist()
+                if not info.is_dir()
+                and not PurePosixPath(info.filename).name.startswith(".")
+                and "__MACOSX" not in info.filename
+                and (PurePosixPath(info.filename).suffix in DATA_SUFFIXES or "schema" in info.filename.lower())
+            )
+    except zipfile.BadZipFile as exc:
+        raise InputDataError(f"{path}: not a readable zip: {exc}") from exc
+    if not members:
+        raise InputDataError(f"{path}: the zip holds no .json files")
+
+    def reader(member: str) -> Callable[[], str]:
+        def read() -> str:
+            with zipfile.ZipFile(path) as archive:
+                return archive.read(member).decode("utf-8-sig")
+        return read
+
+    return [Source(f"{path}!{member}", role_of(member), reader(member)) for member in members]
+
+
+def is_labelled(source: Source) -> bool:
+    """Whether a data file carries labels (DuIE test files hold text alone)."""
+    for _, line in source.lines():
+        try:
+            first = json.loads(line)
+        except ValueError:
+            return True  # let the record reader report the broken line
+        return isinstance(first, dict) and "spo_list" in first
+    return False
+
+
+def _value_dict(value: object, field: str) -> dict[str, str]:
+    """DuIE 1.0 writes plain strings, 2.0 dicts with '@value' and slots: return the 2.0 form."""
+    if isinstance(value, dict):
+        if "@value" not in value:
+            raise RecordError("malformed_triple", f"{field} has no '@value'")
+        return {"@value": _clean(value["@value"]), **{
+            str(k): _clean(v) for k, v in sorted(value.items()) if k != "@value"
+        }}
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"@value": _clean(value)}
+    raise RecordError("malformed_triple", f"{field} is neither text nor a DuIE 2.0 object")
+
+
+def _clean(value: object) -> str:
+    return str(value).strip()
+
+
+def normalise_record(raw: object) -> dict:
+    """Validate the shape of one parsed record and return it in normalised DuIE 2.0 form.
+
+    Keys beyond the corpus format that later stages add (a triple's ``score``, the record's
+    ``model_version``) are kept.
+    """
+    if not isinstance(raw, dict):
+        raise RecordError("not_an_object", "the line is not a JSON object")
+    text = raw.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise RecordError("missing_text", "missing or empty 'text'")
+    spo_list = raw.get("spo_list")
+    if not isinstance(spo_list, list):
+        raise RecordError("missing_spo_list", "missing 'spo_list' (a list of triples)")
+    triples = []
+    for index, spo in enumerate(spo_list, start=1):
+        if not isinstance(spo, dict):
+            raise RecordError("malformed_triple", f"triple {index} is not an object")
+        missing = [k for k in ("subject", "predicate", "object") if spo.get(k) in (None, "")]
+        if missing:
+            raise RecordError("malformed_triple", f"triple {index} lacks {', '.join(missing)}")
+        obj = _value_dict(spo["object"], "object")
+        obj_type = _value_dict(spo.get("object_type", ""), "object_type")
+        triple = {
+            "subject": _clean(spo["subject"]),
+            "subject_type": _clean(spo.get("subject_type", "")),
+            "predicate": _clean(spo["predicate"]),
+            "object": obj,
+            "object_type": obj_type,
+        }
+        if "score" in spo:
+            triple["score"] = spo["score"]
+        triples.append(triple)
+    record: dict = {"text": text, "spo_list": triples}
+    if "model_version" in raw:
+        record["model_version"] = raw["model_version"]
+    return record
+
+
+def check_record(record: dict, schema: Schema | None) -> None:
+    """Raise :class:`RecordError` when a triple contradicts its text or the schema."""
+    text = record["text"]
+    for index, spo in enumerate(record["spo_list"], start=1):
+        label = f"triple {index} ({spo['subject']}, {spo['predicate']}, {spo['object']['@value']})"
+        if not spo["subject"] or spo["subject"] not in text:
+            raise RecordError("subject_not_in_text", f"{label}: subject does not occur in the text")
+        if not spo["object"]["@value"] or spo["object"]["@value"] not in text:
+            raise RecordError("object_not_in_text", f"{label}: object does not occur in the text")
+        if schema is None:
+            continue
+        if spo["predicate"] not in schema.predicates:
+            raise RecordError("unknown_predicate", f"{label}: predicate {spo['predicate']!r} is not in the schema")
+        if not schema.allows(spo["predicate"], spo["subject_type"], spo["object_type"]["@value"]):
+            allowed = ", ".join(
+                f"{r.subject_type}->{r.object_value_type}" for r in schema.relations_of(spo["predicate"])
+            )
+            raise RecordError(
+                "type_mismatch",
+                f"{label}: types {spo['subject_type']}->{spo['object_type']['@value']} "
+                f"contradict the schema ({allowed})",
+            )
+
+
+def read_records(source: Source) -> Iterator[tuple[int, dict | None, RecordError | None]]:
+    """Yield ``(line, record, None)`` for good shapes and ``(line, None, error)`` for bad ones."""
+    for number, line in source.lines():
+        try:
+            raw = json.loads(line)
+        except ValueError as exc:
+            yield number, None, RecordError("invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        try:
+            yield number, normalise_record(raw), None
+        except RecordError as exc:
+            yield number, None, exc
+
+
+def load_corpus(path: Path) -> list[dict]:
+    """Read a corpus-format file that must be fully valid (a split, a gold or extraction file)."""
+    records = []
+    for source in discover_sources(path):
+        if source.role == "schema":
+            continue
+        for number, record, error in read_records(source):
+            if error is not None:
+                raise InputDataError(f"{source.name}:{number}: {error.reason}")
+            records.append(record)
+    return records

@@ -1,0 +1,166 @@
+"""The preprocess stage: validate, deduplicate and split a DuIE corpus, and write its schema."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kgqa_cli.data.config import PreprocessConfig
+from kgqa_cli.data.corpus import (
+    Problem,
+    RecordError,
+    Source,
+    check_record,
+    discover_sources,
+    is_labelled,
+    read_records,
+)
+from kgqa_cli.data.schema import Schema
+from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.io import dumps_line, write_json, write_jsonl
+from kgqa_cli.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class PreprocessReport:
+    """What preprocess read, rejected and wrote."""
+
+    inputs: list[str]
+    schema_source: str
+    splits: dict[str, list[dict]]
+    problems: list[Problem] = field(default_factory=list)
+    duplicates_removed: int = 0
+    leaked_removed: int = 0
+    skipped_files: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict:
+        """Counts per split and per predicate, as printed and saved in stats.json."""
+        per_predicate: dict[str, dict[str, int]] = {}
+        for split, records in self.splits.items():
+            for record in records:
+                for spo in record["spo_list"]:
+                    counts = per_predicate.setdefault(spo["predicate"], dict.fromkeys(SPLITS, 0))
+                    counts[split] += 1
+        return {
+            "inputs": self.inputs,
+            "schema": self.schema_source,
+            "splits": {
+                split: {"sentences": len(records), "triples": sum(len(r["spo_list"]) for r in records)}
+                for split, records in self.splits.items()
+            },
+            "predicates": dict(sorted(per_predicate.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))),
+            "rejected": dict(sorted(Counter(p.kind for p in self.problems).items())),
+            "duplicates_removed": self.duplicates_removed,
+            "overlap_removed": self.leaked_removed,
+            "skipped_files": self.skipped_files,
+        }
+
+
+def _find_schema(config: PreprocessConfig, sources: list[Source]) -> tuple[Schema | None, str]:
+    if config.schema_file is not None:
+        return Schema.load(config.schema_file), str(config.schema_file)
+    schema_sources = [s for s in sources if s.role == "schema"]
+    if schema_sources:
+        source = schema_sources[0]
+        return Schema.parse((line for _, line in source.lines()), source.name), source.name
+    return None, "inferred from the data"
+
+
+def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> PreprocessReport:
+    """Read ``config.input``, write train/dev/test splits, schema and stats under the workspace.
+
+    Raises :class:`InputDataError` at the first bad record when ``on_error`` is ``stop``.
+    """
+    sources = discover_sources(config.input)
+    schema, schema_source = _find_schema(config, sources)
+    pools: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
+    problems: list[Problem] = []
+    rejected_lines: list[dict] = []
+    skipped_files: list[str] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for source in sources:
+        if source.role == "schema":
+            continue
+        if not is_labelled(source):
+            log.info("%s holds no labels (no spo_list): skipped", source.name)
+            skipped_files.append(source.name)
+            continue
+        for number, record, error in read_records(source):
+            if error is None:
+                try:
+                    check_record(record, schema)
+                except RecordError as exc:
+                    error = exc
+            if error is not None:
+                problem = Problem(source.name, number, error.kind, error.reason)
+                if config.on_error == "stop":
+                    raise InputDataError(str(problem), hint="set preprocess.on_error: skip to skip and count")
+                problems.append(problem)
+                rejected_lines.append({"source": source.name, "line": number, "kind": problem.kind, "reason": problem.reason})
+                continue
+            key = dumps_line(record)
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            pools[source.role].append(record)
+    if not any(pools.values()):
+        raise InputDataError(f"{config.input}: no valid labelled records", hint="see the problems reported above")
+    if schema is None:
+        schema = Schema.infer(r for pool in pools.values() for r in pool)
+
+    splits, leaked = _split(pools, config)
+    out = workspace.corpus_dir
+    for split in SPLITS:
+        write_jsonl(out / f"{split}.jsonl", splits[split])
+    schema.write(workspace.schema_file)
+    write_jsonl(out / "rejected.jsonl", rejected_lines)
+    report = PreprocessReport(
+        inputs=[s.name for s in sources], schema_source=schema_source, splits=splits, problems=problems,
+        duplicates_removed=duplicates, leaked_removed=leaked, skipped_files=skipped_files,
+    )
+    write_json(out / "stats.json", report.stats())
+    return report
+
+
+def _split(pools: dict[str, list[dict]], config: PreprocessConfig) -> tuple[dict[str, list[dict]], int]:
+    """Deterministic splits by sentence text: the same text never lands in two splits.
+
+    Texts are sorted before a seeded shuffle, so the result depends on the set of records and the
+    seed, not on file order. Given dev/test files are kept as they are.
+    """
+    fixed = {split: pools[split] for split in ("dev", "test") if pools[split]}
+    fixed_texts = {record["text"] for records in fixed.values() for record in records}
+    pool = [record for record in pools["train"] if record["text"] not in fixed_texts]
+    leaked = len(pools["train"]) - len(pool)
+    texts = sorted({record["text"] for record in pool})
+    random.Random(config.seed).shuffle(texts)
+    cuts: dict[str, set[str]] = {}
+    start = 0
+    for split, ratio in (("dev", config.dev_ratio), ("test", config.test_ratio)):
+        if split in fixed:
+            continue
+        size = round(len(texts) * ratio)
+        cuts[split] = set(texts[start:start + size])
+        start += size
+    splits = {split: list(fixed.get(split, [])) for split in SPLITS}
+    for record in pool:
+        target = next((split for split, chosen in cuts.items() if record["text"] in chosen), "train")
+        splits[target].append(record)
+    return splits, leaked
+
+
+def require_split(workspace: Workspace, split: str) -> Path:
+    """Path of a preprocessed split, or a clear error saying to run preprocess first."""
+    path = workspace.split_file(split)
+    if not path.exists():
+        raise MissingArtifactError(f"{path} does not exist", hint="run `kgqa preprocess` first")
+    return path

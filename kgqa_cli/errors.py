@@ -1,0 +1,63 @@
+"""The one exception hierarchy of kgqa.
+
+Every error a user can cause is a :class:`KgqaError`. The command line turns it into one line on
+stderr and the exit code below (see ``kgqa_cli.cli.main``); nothing else calls ``sys.exit``.
+
+=========  ===============================================================
+exit code  meaning
+=========  ===============================================================
+0          success (also: a question that could not be answered, with its reason)
+1          unexpected internal error (a bug: run again with ``-v`` and report the traceback)
+2          bad configuration or command-line value
+3          bad input data (unreadable file, malformed record with ``on_error: stop``)
+4          missing prerequisite: a model, a graph or a stage output that must be built first
+5          quality gate failed (a metric below its threshold)
+6          graph database error
+=========  ===============================================================
+"""
+
+from __future__ import annotations
+
+
+class KgqaError(Exception):
+    """Base class: a problem the user can fix, reported as one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class ConfigError(KgqaError):
+    """A config file or an override is invalid."""
+
+    exit_code = 2
+
+
+class InputDataError(KgqaError):
+    """An input file cannot be read or holds a malformed record."""
+
+    exit_code = 3
+
+
+class MissingArtifactError(KgqaError):
+    """Something an earlier stage should have produced is missing."""
+
+    exit_code = 4
+
+
+class QualityGateError(KgqaError):
+    """A metric fell below its configured threshold."""
+
+    exit_code = 5
+
+
+class GraphError(KgqaError):
+    """The graph database could not be reached or refused a traversal."""
+
+    exit_code = 6

@@ -1,0 +1,1 @@
+"""MLOps pieces: the model registry (later: monitoring, labeling, retraining)."""

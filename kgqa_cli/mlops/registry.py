@@ -1,0 +1,153 @@
+"""A local model registry shaped like SageMaker model package groups.
+
+``<workspace>/registry/<group>/v<N>/`` holds a copy of the model's artifacts and ``package.json``:
+metrics, the content hash of the data and artifacts, the git commit, and an approval status
+(``PendingManualApproval``, ``Approved``, ``Rejected``). Registering into an existing group adds
+a version; promotion changes the status, never copies. Registering artifacts identical to the
+latest version returns that version, so re-running a stage does not pile up copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kgqa_cli.errors import ConfigError, MissingArtifactError
+from kgqa_cli.io import write_json
+
+STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered model version."""
+
+    group: str
+    number: int
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """The version string written into outputs, e.g. ``kg/v3``."""
+        return f"{self.group}/v{self.number}"
+
+    @property
+    def package(self) -> dict:
+        return json.loads((self.path / "package.json").read_text(encoding="utf-8"))
+
+    @property
+    def status(self) -> str:
+        return self.package["status"]
+
+
+def hash_paths(paths: list[Path]) -> str:
+    """SHA-256 over the files (names and bytes) under the given paths, in sorted order."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for file in files:
+            rel = file.name if root.is_file() else file.relative_to(root).as_posix()
+            digest.update(rel.encode() + b"\0")
+            with file.open("rb") as handle:
+                for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_commit() -> str | None:
+    """The current commit of the code, or None outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+class Registry:
+    """Model groups and versions below one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def versions(self, group: str) -> list[ModelVersion]:
+        """All versions of a group, oldest first."""
+        folder = self.root / group
+        if not folder.is_dir():
+            return []
+        found = [
+            ModelVersion(group, int(p.name[1:]), p)
+            for p in folder.iterdir()
+            if p.is_dir() and p.name.startswith("v") and p.name[1:].isdigit() and (p / "package.json").exists()
+        ]
+        return sorted(found, key=lambda v: v.number)
+
+    def get(self, group: str, version: int | str | None = None) -> ModelVersion:
+        """A version by number (``3``, ``"v3"``, ``"kg/v3"``), or the newest one not rejected."""
+        versions = self.versions(group)
+        if version is None or version == "latest":
+            usable = [v for v in versions if v.status != "Rejected"]
+            if not usable:
+                raise MissingArtifactError(
+                    f"no usable {group!r} model in {self.root / group}", hint=f"run `kgqa train {group}` first"
+                )
+            return usable[-1]
+        text = str(version).rsplit("/", 1)[-1].lstrip("v")
+        if not text.isdigit():
+            raise ConfigError(f"model version {version!r} is not a number such as 3 or v3")
+        for candidate in versions:
+            if candidate.number == int(text):
+                return candidate
+        raise MissingArtifactError(f"{group} version {version} is not in {self.root / group}")
+
+    def register(
+        self,
+        group: str,
+        artifacts: Path,
+        metrics: dict,
+        *,
+        data_hash: str | None = None,
+        status: str = "PendingManualApproval",
+    ) -> ModelVersion:
+        """Copy a model folder in as the next version of ``group`` (or return an identical latest)."""
+        if status not in STATUSES:
+            raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
+        artifact_hash = hash_paths([artifacts])
+        versions = self.versions(group)
+        if versions and versions[-1].package.get("artifact_hash") == artifact_hash:
+            return versions[-1]
+        number = versions[-1].number + 1 if versions else 1
+        target = self.root / group / f"v{number}"
+        staging = self.root / group / f".v{number}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(artifacts, staging / "model")
+        write_json(staging / "package.json", {
+            "group": group,
+            "version": number,
+            "name": f"{group}/v{number}",
+            "status": status,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "metrics": metrics,
+            "artifact_hash": artifact_hash,
+            "data_hash": data_hash,
+            "git_commit": git_commit(),
+        })
+        staging.rename(target)  # atomic: a crash never leaves a half-registered version
+        return ModelVersion(group, number, target)
+
+    def set_status(self, version: ModelVersion, status: str, reason: str | None = None) -> None:
+        """Approve or reject a version (a status change, as in SageMaker's registry)."""
+        if status not in STATUSES:
+            raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
+        package = version.package
+        package["status"] = status
+        if reason:
+            package["status_reason"] = reason
+        write_json(version.path / "package.json", package)

@@ -1,0 +1,29 @@
+"""The root config: one YAML file, one section per stage, paths under one workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from kgqa_cli.config import StrictModel, load_config
+from kgqa_cli.data.config import PreprocessConfig
+from kgqa_cli.workspace import Workspace
+
+
+class KgqaConfig(StrictModel):
+    """Everything ``configs/kgqa.yaml`` may hold."""
+
+    workspace: Path = Field(Path("workspace"), description="root folder of every output")
+    preprocess: PreprocessConfig = PreprocessConfig()
+
+    @property
+    def paths(self) -> Workspace:
+        """The workspace layout resolved against the configured root."""
+        return Workspace(self.workspace)
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> KgqaConfig:
+    """Load and validate the project config (``configs/kgqa.yaml`` unless ``path`` is given)."""
+    return load_config(KgqaConfig, path, overrides)

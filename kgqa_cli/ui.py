@@ -1,0 +1,58 @@
+"""User-facing output: results on stdout, logs and progress on stderr.
+
+The library logs through ``logging``; commands print results through :func:`out`. Progress bars
+come from :func:`progress` and draw on stderr, so ``--json`` output on stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True)
+
+
+def setup_logging(verbose: bool) -> None:
+    """Route library logs to stderr through Rich; DEBUG with ``-v``."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_kgqa", False):
+            root.removeHandler(handler)
+    handler = RichHandler(console=stderr, show_path=False, show_time=False, markup=False, rich_tracebacks=verbose)
+    handler._kgqa = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("urllib3", "botocore", "filelock", "gremlinpython", "asyncio", "aiohttp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_json(data: Any) -> None:
+    """Write one JSON document on stdout, characters kept as they are."""
+    print(json.dumps(data, ensure_ascii=False, indent=2), flush=True)
+
+
+def progress(*extra_columns: Any, transient: bool = False) -> Progress:
+    """A Rich progress bar on stderr with count, bar, elapsed and remaining time."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra_columns,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=transient,
+    )

@@ -1,0 +1,74 @@
+"""The workspace: the one folder every stage writes under, laid out as S3 prefixes would be.
+
+This class is the one place that knows the layout; stages ask it for paths. On AWS the same
+relative paths become keys under ``s3://bucket/prefix/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths of every stage's inputs and outputs below ``root``."""
+
+    root: Path
+
+    @property
+    def raw_dir(self) -> Path:
+        """Raw input corpora (the demo corpus is generated here)."""
+        return self.root / "data" / "raw"
+
+    @property
+    def corpus_dir(self) -> Path:
+        """Preprocessed splits, schema and statistics."""
+        return self.root / "data" / "corpus"
+
+    def split_file(self, split: str) -> Path:
+        """One preprocessed split: ``train``, ``dev`` or ``test``."""
+        return self.corpus_dir / f"{split}.jsonl"
+
+    @property
+    def schema_file(self) -> Path:
+        """The schema in DuIE format, one predicate a line."""
+        return self.corpus_dir / "schema.jsonl"
+
+    @property
+    def questions_dir(self) -> Path:
+        """Generated question data for the question model."""
+        return self.root / "data" / "questions"
+
+    def model_dir(self, kind: str) -> Path:
+        """Training output of a model kind (``kg`` or ``qa``): checkpoints and the best model."""
+        return self.root / "models" / kind
+
+    @property
+    def registry_dir(self) -> Path:
+        """The local model registry: one folder per model group and version."""
+        return self.root / "registry"
+
+    def evaluation_dir(self, kind: str) -> Path:
+        """Evaluation reports of a model kind."""
+        return self.root / "evaluation" / kind
+
+    @property
+    def extract_dir(self) -> Path:
+        """Triples extracted by batch inference."""
+        return self.root / "extract"
+
+    @property
+    def graph_dir(self) -> Path:
+        """The embedded graph database file."""
+        return self.root / "graph"
+
+    @property
+    def bulkload_dir(self) -> Path:
+        """Neptune bulk-load CSV files."""
+        return self.root / "bulkload"
+
+    @property
+    def bench_dir(self) -> Path:
+        """Scratch space of benchmarks."""
+        return self.root / "bench"

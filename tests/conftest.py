@@ -1,0 +1,63 @@
+"""Shared test helpers: the CLI runner and tiny DuIE records built in the tests themselves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgqa_cli.cli.main import app
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def spo(subject, predicate, obj, subject_type="影视作品", object_type="人物", **slots):
+    """One DuIE 2.0 triple; slots go beside @value in object and object_type."""
+    return {
+        "predicate": predicate,
+        "object_type": {"@value": object_type, **{k: v[1] for k, v in slots.items()}},
+        "subject_type": subject_type,
+        "object": {"@value": obj, **{k: v[0] for k, v in slots.items()}},
+        "subject": subject,
+    }
+
+
+SCHEMA_LINES = [
+    {"object_type": {"@value": "人物"}, "predicate": "导演", "subject_type": "影视作品"},
+    {"object_type": {"@value": "人物"}, "predicate": "主演", "subject_type": "影视作品"},
+    {"object_type": {"@value": "人物"}, "predicate": "妻子", "subject_type": "人物"},
+    {"object_type": {"@value": "人物", "inWork": "影视作品"}, "predicate": "饰演", "subject_type": "娱乐人物"},
+]
+
+
+def write_lines(path: Path, items) -> Path:
+    """Write JSON objects (or raw strings as they are) one per line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join((item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)) + "\n" for item in items),
+        encoding="utf-8",
+    )
+    return path
+
+
+def film_records(count: int, start: int = 0) -> list[dict]:
+    """Distinct, valid records about invented films."""
+    records = []
+    for i in range(start, start + count):
+        film, director = f"第{i}号电影", f"导演甲{i}"
+        records.append({"text": f"《{film}》是{director}执导的作品", "spo_list": [spo(film, "导演", director)]})
+    return records
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Invoke the real CLI in-process with the workspace in a temp folder; returns the Result."""
+    runner = CliRunner()
+
+    def invoke(*args: str, workspace: Path | None = None):
+        workspace = workspace or tmp_path / "ws"
+        return runner.invoke(app, [*args, "--workspace", str(workspace)], catch_exceptions=False)
+
+    return invoke
