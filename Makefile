@@ -11,13 +11,19 @@ WS     := workspace
 CONFIG := configs/kgqa.yaml
 STAMP  := $(VENV)/.installed
 
-# The library code a stage runs: a change to it re-runs the stage.
-CORE_SRC := $(wildcard kgqa_cli/*.py kgqa_cli/cli/*.py kgqa_cli/mlops/*.py)
-DATA_SRC := $(wildcard kgqa_cli/data/*.py)
+# The library code a stage runs: a change to it re-runs the stage. A stage whose outputs come
+# out byte-identical leaves them untouched, so the stages after it do not run again.
+CORE_SRC := $(addprefix kgqa_cli/,config.py errors.py io.py settings.py workspace.py)
+DATA_SRC := $(wildcard kgqa_cli/data/*.py) kgqa_cli/cli/preprocess.py
 
 DEMO_DIR := $(WS)/data/raw/demo
 DEMO     := $(DEMO_DIR)/duie_train.json
 CORPUS   := $(WS)/data/corpus/train.jsonl
+
+# Each stage runs when its stamp is older than its inputs; the stage's outputs hang off the
+# stamp with an empty recipe, so Make re-reads their times and the next stage runs only if the
+# outputs really changed (stages leave byte-identical outputs untouched).
+STAMPS := $(WS)/.stamps
 
 .PHONY: all install test lint bench clean demo preprocess
 
@@ -37,8 +43,10 @@ $(DEMO): scripts/make_demo_corpus.py $(STAMP)
 	$(PY) scripts/make_demo_corpus.py --out $(DEMO_DIR)
 
 preprocess: $(CORPUS)
-$(CORPUS): $(DEMO) $(CONFIG) $(DATA_SRC) $(CORE_SRC) $(STAMP)
+$(STAMPS)/preprocess: $(DEMO) $(CONFIG) $(DATA_SRC) $(CORE_SRC) $(STAMP)
 	$(KGQA) preprocess -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(CORPUS): $(STAMPS)/preprocess ;
 
 test: $(STAMP)
 	$(PY) -m pytest

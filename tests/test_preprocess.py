@@ -6,8 +6,8 @@ import json
 import zipfile
 
 import pytest
-
 from conftest import SCHEMA_LINES, film_records, spo, write_lines
+
 from kgqa_cli.data.config import PreprocessConfig
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import run_preprocess
