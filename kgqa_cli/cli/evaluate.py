@@ -1,0 +1,80 @@
+"""`kgqa evaluate [KIND]`: score a registered model and apply the quality gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._qa import evaluate_qa
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli.train import KindArgument, ModelKind
+
+
+@app.command(**OVERRIDES)
+def evaluate(
+    ctx: typer.Context,
+    kind: KindArgument = ModelKind.kg,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="corpus-format file to score on [default: the test split]")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="registered version such as 3 or v3 [default: latest]")
+    ] = None,
+    min_f1: Annotated[
+        float | None, typer.Option("--min-f1", help="quality gate [default: kg.evaluate.min_f1]", min=0, max=1)
+    ] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Evaluate a model, write evaluation.json, approve or reject it; exit 5 below the gate.
+
+    Example: kgqa evaluate kg --data ../shared/data/duie/duie_train.sample4398.json --min-f1 0.5
+    """
+    settings = start(ctx, config, verbose)
+    EVALUATORS[kind](settings, data, model, min_f1, json_output)
+
+
+def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool) -> None:
+    from kgqa_cli.errors import QualityGateError
+    from kgqa_cli.extraction.evaluate import run_evaluate
+    from kgqa_cli.ui import print_json, stdout
+
+    result = run_evaluate(settings.kg, settings.paths, data=data, version=model, min_f1=min_f1)
+    report = result.report
+    if json_output:
+        print_json(report)
+    else:
+        stdout.print(_per_predicate_table(report))
+        stdout.print(
+            f"{report['model_version']} on {report['data']}: precision {report['precision']:.4f}, "
+            f"recall {report['recall']:.4f}, F1 {report['f1']:.4f}; report in {result.path}"
+        )
+    if not result.passed:
+        raise QualityGateError(
+            f"F1 {report['f1']:.4f} is below the gate min_f1 {result.min_f1}: {report['model_version']} rejected",
+            hint=f"report in {result.path}",
+        )
+    if not json_output:
+        stdout.print(f"quality gate passed (F1 >= {result.min_f1}): {report['model_version']} approved")
+
+
+def _per_predicate_table(report: dict):
+    from rich.table import Table
+
+    table = Table(title=f"Exact triples per predicate ({report['model_version']})")
+    table.add_column("predicate")
+    for column in ("gold", "predicted", "correct", "precision", "recall", "F1"):
+        table.add_column(column, justify="right")
+    rows = [*report["per_predicate"].items(), ("[bold]all", report)]
+    for name, figures in rows:
+        table.add_row(
+            name, str(figures["support"]), str(figures["predicted"]), str(figures["correct"]),
+            f"{figures['precision']:.4f}", f"{figures['recall']:.4f}", f"{figures['f1']:.4f}",
+        )
+    return table
+
+
+EVALUATORS = {ModelKind.kg: _evaluate_kg, ModelKind.qa: evaluate_qa}

@@ -1,0 +1,79 @@
+"""`kgqa train [KIND]`: train a model of the given kind (the triple extractor ``kg`` for now)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._qa import train_qa
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+
+class ModelKind(str, Enum):
+    """Model kinds that can be trained and evaluated (one member per implemented kind)."""
+
+    kg = "kg"
+    qa = "qa"
+
+
+KindArgument = Annotated[
+    ModelKind, typer.Argument(help="which model: kg = the triple extractor, qa = the question model", show_default=True)
+]
+
+
+@app.command(**OVERRIDES)
+def train(
+    ctx: typer.Context,
+    kind: KindArgument = ModelKind.kg,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint after an interruption.")] = False,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train a model on the preprocessed corpus, keep the best dev-F1 checkpoint, register it.
+
+    Example: kgqa train kg --kg.train.epochs 5 --kg.train.device cpu
+    """
+    settings = start(ctx, config, verbose)
+    TRAINERS[kind](settings, resume, json_output)
+
+
+def _train_kg(settings, resume: bool, json_output: bool) -> None:
+    from kgqa_cli.extraction.train import run_train
+    from kgqa_cli.ui import print_json, stdout
+
+    result = run_train(settings.kg, settings.paths, resume=resume)
+    summary = {
+        "model_version": result.version,
+        "model_dir": str(result.model_dir),
+        "device": result.device,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "dev": result.dev,
+        "seconds_per_epoch": result.epoch_seconds,
+    }
+    if json_output:
+        print_json(summary)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Training curve of {result.version}")
+    for column in ("epoch", "loss", "dev P", "dev R", "dev F1"):
+        table.add_column(column, justify="right")
+    for point in result.curve:
+        best = point["epoch"] == result.best_epoch
+        table.add_row(
+            str(point["epoch"]), f"{point['loss']:.4f}", f"{point['dev_precision']:.4f}",
+            f"{point['dev_recall']:.4f}", f"{point['dev_f1']:.4f}", style="bold green" if best else None,
+        )
+    stdout.print(table)
+    stdout.print(
+        f"registered {result.version} (best epoch {result.best_epoch}, dev F1 {result.dev['f1']:.4f}); "
+        f"model files in {result.model_dir}"
+    )
+
+
+TRAINERS = {ModelKind.kg: _train_kg, ModelKind.qa: train_qa}

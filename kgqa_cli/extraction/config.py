@@ -1,0 +1,64 @@
+"""Config of the triple extractor (the ``kg:`` section of ``configs/kgqa.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from kgqa_cli.config import StrictModel
+
+
+class KgModelConfig(StrictModel):
+    """Sizes of the network; saved as ``config.json`` next to the weights."""
+
+    embedding_dim: int = Field(128, ge=8, description="character embedding size")
+    hidden_size: int = Field(128, ge=8, description="Bi-LSTM hidden size per direction")
+    lstm_layers: int = Field(1, ge=1, le=4)
+    attention_heads: int = Field(4, ge=1, description="heads of the self-attention layer")
+    conv_channels: int = Field(256, ge=8, description="output channels of the Conv1d layers")
+    kernel_size: int = Field(3, ge=1, description="odd width of the Conv1d kernels")
+    dropout: float = Field(0.2, ge=0, lt=1)
+
+
+class KgTrainConfig(StrictModel):
+    """How the extractor is trained."""
+
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(0.001, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 turns clipping off")
+    patience: int = Field(3, ge=1, description="epochs without a better dev F1 before stopping")
+    seed: int = 13
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="CPU threads; null: every core")
+    max_len: int = Field(200, ge=8, description="characters kept of a training sentence")
+    min_char_count: int = Field(1, ge=1, description="characters rarer than this map to the unknown id")
+
+
+class KgEvaluateConfig(StrictModel):
+    """The quality gate of ``kgqa evaluate``."""
+
+    min_f1: float = Field(0.6, ge=0, le=1, description="below this F1 the model is rejected (exit 5)")
+
+
+class KgExtractConfig(StrictModel):
+    """Batch inference with ``kgqa extract`` (thresholds are also used for dev F1 and evaluate)."""
+
+    input: Path = Field(Path("workspace/data/raw/demo/duie_train.json"), description="plain text or JSON lines")
+    output: Path | None = Field(None, description="null: <workspace>/extract/triples.jsonl")
+    batch_size: int = Field(64, ge=1)
+    subject_threshold: float = Field(0.5, gt=0, lt=1)
+    object_threshold: float = Field(0.5, gt=0, lt=1)
+    max_chars: int = Field(200, ge=16, description="longer lines are split at sentence punctuation")
+
+
+class KgConfig(StrictModel):
+    """Everything about the triple extractor."""
+
+    model: KgModelConfig = KgModelConfig()
+    train: KgTrainConfig = KgTrainConfig()
+    evaluate: KgEvaluateConfig = KgEvaluateConfig()
+    extract: KgExtractConfig = KgExtractConfig()

@@ -1,0 +1,81 @@
+"""The ``kgqa evaluate kg`` stage: score a registered extractor on a corpus-format file."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from kgqa_cli.data.corpus import load_corpus
+from kgqa_cli.data.preprocess import require_split
+from kgqa_cli.errors import InputDataError
+from kgqa_cli.extraction.config import KgConfig
+from kgqa_cli.io import write_json
+from kgqa_cli.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluationResult:
+    """The report as written to ``evaluation.json``, where it went, and whether the gate passed."""
+
+    report: dict
+    path: Path
+    passed: bool
+    min_f1: float
+
+
+def run_evaluate(
+    config: KgConfig,
+    workspace: Workspace,
+    *,
+    data: Path | None = None,
+    version: str | None = None,
+    min_f1: float | None = None,
+) -> EvaluationResult:
+    """Extract from the gold file's texts, score exact triples, write the report, set the approval status.
+
+    The caller raises the quality-gate error when ``passed`` is false, after the report is written.
+    """
+    from kgqa_cli.extraction.predict import load_registered
+    from kgqa_cli.extraction.train import evaluate_records, set_threads
+    from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.ui import progress
+
+    data_path = Path(data) if data is not None else require_split(workspace, "test")
+    if not data_path.exists():
+        raise InputDataError(f"{data_path}: evaluation data not found")
+    records = load_corpus(data_path)
+    if not records:
+        raise InputDataError(f"{data_path}: no labelled sentences to evaluate on")
+    set_threads(config.train.threads)
+    extractor = load_registered(workspace.registry_dir, version, device=config.train.device)
+    with progress() as bar:
+        task = bar.add_task(f"evaluating {extractor.version}", total=len(records))
+        metrics, _ = evaluate_records(extractor, records, config, on_progress=lambda n: bar.advance(task, n))
+    threshold = config.evaluate.min_f1 if min_f1 is None else min_f1
+    passed = metrics["f1"] >= threshold
+    report = {
+        "model_version": extractor.version,
+        "data": str(data_path),
+        "precision": metrics["precision"],
+        "recall": metrics["recall"],
+        "f1": metrics["f1"],
+        "support": metrics["support"],
+        "predicted": metrics["predicted"],
+        "correct": metrics["correct"],
+        "sentences": len(records),
+        "min_f1": threshold,
+        "passed": passed,
+        "per_predicate": metrics["per_predicate"],
+    }
+    path = workspace.evaluation_dir("kg") / "evaluation.json"
+    write_json(path, report)
+    registry = Registry(workspace.registry_dir)
+    model_version = registry.get("kg", extractor.version)
+    registry.set_status(
+        model_version, "Approved" if passed else "Rejected",
+        reason=f"f1 {metrics['f1']:.4f} {'>=' if passed else '<'} min_f1 {threshold} on {data_path}",
+    )
+    return EvaluationResult(report, path, passed, threshold)

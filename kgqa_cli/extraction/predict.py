@@ -1,0 +1,238 @@
+"""Inference: load a saved extractor and turn texts into corpus-format triples, batch by batch."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kgqa_cli.data.schema import Schema
+from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.extraction.config import KgModelConfig
+from kgqa_cli.extraction.decode import decode_channel_spans, decode_spans
+from kgqa_cli.extraction.labels import channels_of, split_channel
+from kgqa_cli.extraction.model import CasRel
+from kgqa_cli.extraction.vocab import CharVocab
+
+MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+_CLAUSE_END = re.compile(r"(?<=[，,、：:])")
+
+
+def split_text(text: str, max_chars: int) -> list[str]:
+    """Pieces of at most ``max_chars`` characters, cut at sentence punctuation, then at commas.
+
+    A clause still longer than ``max_chars`` is cut at ``max_chars``; the pieces always join back
+    to the whole text, so nothing is dropped.
+    """
+    if len(text) <= max_chars:
+        return [text]
+    pieces: list[str] = []
+    for sentence in _pack(_SENTENCE_END.split(text), max_chars):
+        if len(sentence) <= max_chars:
+            pieces.append(sentence)
+            continue
+        for clause in _pack(_CLAUSE_END.split(sentence), max_chars):
+            pieces.extend(clause[start:start + max_chars] for start in range(0, len(clause), max_chars))
+    return [piece for piece in pieces if piece]
+
+
+def _pack(parts: list[str], max_chars: int) -> list[str]:
+    """Join consecutive parts greedily while they fit in ``max_chars``."""
+    packed: list[str] = []
+    for part in parts:
+        if packed and len(packed[-1]) + len(part) <= max_chars:
+            packed[-1] += part
+        elif part:
+            packed.append(part)
+    return packed
+
+
+def choose_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    from kgqa_cli.errors import ConfigError
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for, but torch sees no CUDA GPU", hint="use --kg.train.device cpu")
+    return torch.device(device)
+
+
+def batch_ids(token_ids: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``[B, L]`` ids and their boolean mask."""
+    width = max(1, max(len(ids) for ids in token_ids))
+    array = np.zeros((len(token_ids), width), dtype=np.int64)
+    for row, ids in enumerate(token_ids):
+        array[row, : len(ids)] = ids
+    ids = torch.from_numpy(array).to(device)
+    return ids, ids != 0
+
+
+class Extractor:
+    """A trained extractor with its vocabulary, schema and output channels."""
+
+    def __init__(
+        self, model: CasRel, vocab: CharVocab, schema: Schema, *, version: str | None = None,
+        device: torch.device | None = None,
+    ) -> None:
+        self.model = model
+        self.vocab = vocab
+        self.schema = schema
+        self.channels = channels_of(schema)
+        self.version = version
+        self.device = device or torch.device("cpu")
+        self._types = {
+            predicate: dict(schema.relations_of(predicate)[0].object_type) | {
+                "@subject": schema.relations_of(predicate)[0].subject_type
+            }
+            for predicate in schema.predicates
+        }
+
+    @classmethod
+    def load(cls, folder: Path, *, version: str | None = None, device: str = "cpu") -> Extractor:
+        """Load a model folder written by training (weights, vocabulary, schema, config)."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        missing = [name for name in MODEL_FILES if not (folder / name).exists()]
+        if missing:
+            raise MissingArtifactError(f"{folder} lacks {', '.join(missing)}", hint="run `kgqa train kg`")
+        config = KgModelConfig.model_validate(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        vocab = CharVocab.load(folder / "vocab.json")
+        schema = Schema.load(folder / "schema.jsonl")
+        model = CasRel(len(vocab), len(channels_of(schema)), config)
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        target = choose_device(device)
+        model.to(target).eval()
+        return cls(model, vocab, schema, version=version, device=target)
+
+    def predict_batch(
+        self, texts: list[str], subject_threshold: float, object_threshold: float
+    ) -> list[list[dict]]:
+        """Triples of each text (texts should already fit the model's comfortable length)."""
+        if not texts:
+            return []
+        model = self.model
+        with torch.inference_mode():
+            ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device)
+            features = model.encode(ids, mask)
+            heads, tails = model.subject_logits(features)
+            heads = (torch.sigmoid(heads) * mask).cpu().numpy()
+            tails = (torch.sigmoid(tails) * mask).cpu().numpy()
+            subjects = []  # (sentence, head, tail, score)
+            for row in range(len(texts)):
+                for head, tail, score in decode_spans(heads[row], tails[row], subject_threshold):
+                    subjects.append((row, head, tail, score))
+            results: list[list[dict]] = [[] for _ in texts]
+            if not subjects:
+                return results
+            # Every subject of the batch goes through the object layers at once.
+            index = torch.tensor([[s[0], s[1], s[2]] for s in subjects], device=self.device)
+            object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
+            object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
+            object_heads = (torch.sigmoid(object_heads) * object_mask).cpu().numpy()
+            object_tails = (torch.sigmoid(object_tails) * object_mask).cpu().numpy()
+        for number, (row, head, tail, subject_score) in enumerate(subjects):
+            text = texts[row]
+            spans = decode_channel_spans(object_heads[number], object_tails[number], object_threshold)
+            results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
+        return [_dedupe(triples) for triples in results]
+
+    def _triples(self, subject: str, subject_score: float, spans: list, text: str) -> list[dict]:
+        """Corpus-format triples of one subject; slot channels fill the nearest main object."""
+        values: dict[str, list[tuple[int, str, float]]] = {}
+        slots: dict[tuple[str, str], list[tuple[int, str, float]]] = {}
+        for channel, head, tail, score in spans:
+            predicate, slot = split_channel(self.channels[channel])
+            entry = (head, text[head: tail + 1], score)
+            if slot == "@value":
+                values.setdefault(predicate, []).append(entry)
+            else:
+                slots.setdefault((predicate, slot), []).append(entry)
+        triples = []
+        for predicate, objects in values.items():
+            types = self._types[predicate]
+            for position, value, score in objects:
+                obj = {"@value": value}
+                obj_type = {"@value": types["@value"]}
+                for (slot_predicate, slot), candidates in slots.items():
+                    if slot_predicate == predicate and slot in types:
+                        nearest = min(candidates, key=lambda c, p=position: (abs(c[0] - p), -c[2]))
+                        obj[slot] = nearest[1]
+                        obj_type[slot] = types[slot]
+                triples.append({
+                    "subject": subject,
+                    "subject_type": types["@subject"],
+                    "predicate": predicate,
+                    "object": obj,
+                    "object_type": obj_type,
+                    "score": round(subject_score * score, 4),
+                })
+        return triples
+
+    def extract(
+        self,
+        texts: list[str],
+        *,
+        batch_size: int = 64,
+        max_chars: int = 200,
+        subject_threshold: float = 0.5,
+        object_threshold: float = 0.5,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[list[dict]]:
+        """Triples of every text; long texts are split into pieces and their triples merged.
+
+        ``on_progress`` is called with the number of input texts finished after each batch.
+        """
+        pieces: list[tuple[int, str]] = []
+        for number, text in enumerate(texts):
+            pieces.extend((number, piece) for piece in split_text(text, max_chars))
+        remaining = [0] * len(texts)
+        for number, _ in pieces:
+            remaining[number] += 1
+        results: list[list[dict]] = [[] for _ in texts]
+        # Sorting by length keeps padding small; results go back to their text by number.
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i][1]))
+        for start in range(0, len(order), batch_size):
+            chosen = [pieces[i] for i in order[start:start + batch_size]]
+            found = self.predict_batch([piece for _, piece in chosen], subject_threshold, object_threshold)
+            finished = 0
+            for (number, _), triples in zip(chosen, found, strict=True):
+                results[number].extend(triples)
+                remaining[number] -= 1
+                finished += remaining[number] == 0
+            if on_progress is not None:
+                on_progress(finished)
+        if on_progress is not None:
+            on_progress(sum(1 for text in texts if not text))  # empty texts have no pieces
+        return [_dedupe(triples) for triples in results]
+
+
+def _dedupe(triples: list[dict]) -> list[dict]:
+    """One triple per (subject, predicate, object), the best-scored kept, in a stable order."""
+    best: dict[tuple, dict] = {}
+    for triple in triples:
+        key = (triple["subject"], triple["predicate"], triple["object"]["@value"])
+        if key not in best or triple["score"] > best[key]["score"]:
+            best[key] = triple
+    return sorted(best.values(), key=lambda t: (t["subject"], t["predicate"], t["object"]["@value"]))
+
+
+def load_registered(registry_root: Path, version: str | None, device: str = "cpu") -> Extractor:
+    """The extractor of registry group ``kg`` (latest usable version unless one is named)."""
+    from kgqa_cli.mlops.registry import Registry
+
+    model_version = Registry(registry_root).get("kg", version)
+    return Extractor.load(model_version.path / "model", version=model_version.name, device=device)
+
+
+def require_file(path: Path, what: str) -> Path:
+    """A readable input file, or a one-line error."""
+    if not Path(path).is_file():
+        raise InputDataError(f"{path}: {what} not found")
+    return Path(path)

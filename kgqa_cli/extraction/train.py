@@ -1,0 +1,344 @@
+"""Training of the extractor: seeded, resumable, early-stopped on dev F1, registered when done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from kgqa_cli.data.corpus import load_corpus
+from kgqa_cli.data.preprocess import require_split
+from kgqa_cli.data.schema import Schema
+from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.extraction.config import KgConfig
+from kgqa_cli.extraction.labels import Example, channels_of, make_example
+from kgqa_cli.extraction.metrics import score_triples
+from kgqa_cli.extraction.model import CasRel
+from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
+from kgqa_cli.extraction.vocab import CharVocab
+from kgqa_cli.io import write_json
+from kgqa_cli.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "last.pt"
+MODEL_FOLDER = "model"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    model_dir: Path
+    best_epoch: int
+    epochs_run: int
+    dev: dict
+    curve: list[dict]
+    epoch_seconds: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    device: str = "cpu"
+    version: str | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: int | None) -> None:
+    """Use the configured number of CPU threads (every core by default)."""
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def make_batch(examples: list[Example], num_channels: int, device: torch.device) -> dict:
+    """Padded ids, mask, subject pointer targets, and one row per (sentence, subject) pair."""
+    ids, mask = batch_ids([example.ids for example in examples], device)
+    size, width = ids.shape
+    subject_heads = np.zeros((size, width), dtype=np.float32)
+    subject_tails = np.zeros((size, width), dtype=np.float32)
+    rows = []
+    for row, example in enumerate(examples):
+        for (head, tail), targets in sorted(example.subjects.items()):
+            subject_heads[row, head] = 1.0
+            subject_tails[row, tail] = 1.0
+            rows.append((row, head, tail, targets))
+    object_heads = np.zeros((len(rows), width, num_channels), dtype=np.float32)
+    object_tails = np.zeros((len(rows), width, num_channels), dtype=np.float32)
+    for number, (_, _, _, targets) in enumerate(rows):
+        for channel, head, tail in targets:
+            object_heads[number, head, channel] = 1.0
+            object_tails[number, tail, channel] = 1.0
+    index = torch.tensor([[row, head, tail] for row, head, tail, _ in rows], dtype=torch.long).reshape(-1, 3)
+    return {
+        "ids": ids, "mask": mask,
+        "subject_heads": torch.from_numpy(subject_heads).to(device),
+        "subject_tails": torch.from_numpy(subject_tails).to(device),
+        "index": index.to(device),
+        "object_heads": torch.from_numpy(object_heads).to(device),
+        "object_tails": torch.from_numpy(object_tails).to(device),
+    }
+
+
+def epoch_batches(examples: list[Example], batch_size: int, seed: int) -> list[np.ndarray]:
+    """Batches of similar lengths (little padding) in a random order fixed by ``seed``.
+
+    The order depends on the seed alone, so a resumed run sees the same batches.
+    """
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(len(examples))
+    # Sort shuffled chunks of 50 batches by length: neighbours are alike, batches still vary.
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(shuffled), chunk):
+        part = sorted(shuffled[start:start + chunk].tolist(), key=lambda i: len(examples[i].ids))
+        batches.extend(np.array(part[i:i + batch_size]) for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def batch_loss(model: CasRel, batch: dict) -> torch.Tensor:
+    """Binary cross-entropy of every pointer, averaged over real (unpadded) characters."""
+    mask = batch["mask"].float()
+    features = model.encode(batch["ids"], batch["mask"])
+    heads, tails = model.subject_logits(features)
+    subject_loss = (
+        F.binary_cross_entropy_with_logits(heads, batch["subject_heads"], reduction="none")
+        + F.binary_cross_entropy_with_logits(tails, batch["subject_tails"], reduction="none")
+    )
+    loss = (subject_loss * mask).sum() / mask.sum()
+    index = batch["index"]
+    if index.shape[0]:
+        object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
+        object_loss = (
+            F.binary_cross_entropy_with_logits(object_heads, batch["object_heads"], reduction="none")
+            + F.binary_cross_entropy_with_logits(object_tails, batch["object_tails"], reduction="none")
+        ).sum(-1)
+        object_mask = mask.index_select(0, index[:, 0])
+        loss = loss + (object_loss * object_mask).sum() / object_mask.sum()
+    return loss
+
+
+def evaluate_records(extractor: Extractor, records: list[dict], config: KgConfig, on_progress=None) -> tuple[dict, list[dict]]:
+    """Extract from the texts of gold records and score the result; returns (metrics, predictions)."""
+    settings = config.extract
+    found = extractor.extract(
+        [record["text"] for record in records],
+        batch_size=settings.batch_size, max_chars=settings.max_chars,
+        subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
+        on_progress=on_progress,
+    )
+    predictions = [{"text": record["text"], "spo_list": triples} for record, triples in zip(records, found, strict=True)]
+    return score_triples(records, predictions), predictions
+
+
+def _fingerprint(config: KgConfig, data_hash: str) -> str:
+    """What a checkpoint must match to be resumed: model and training settings, and the data."""
+    settings = {"model": config.model.model_dump(mode="json"), "train": config.train.model_dump(mode="json")}
+    settings["train"].pop("epochs")  # more epochs after an interruption is still the same run
+    settings["train"].pop("patience")
+    settings["train"].pop("device")
+    settings["train"].pop("threads")
+    text = json.dumps(settings, sort_keys=True) + data_hash
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def save_model_folder(
+    folder: Path, model: CasRel, vocab: CharVocab, schema: Schema, config: KgConfig, metrics: dict
+) -> None:
+    """Write weights, vocabulary, schema, config and metrics; replace the folder in one rename."""
+    from safetensors.torch import save_file
+
+    staging = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, str(staging / "model.safetensors"))
+    vocab.save(staging / "vocab.json")
+    schema.write(staging / "schema.jsonl")
+    write_json(staging / "config.json", config.model.model_dump(mode="json"))
+    write_json(staging / "metrics.json", metrics)
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def fit(
+    config: KgConfig,
+    train_records: list[dict],
+    dev_records: list[dict],
+    schema: Schema,
+    out_dir: Path,
+    *,
+    resume: bool = False,
+    data_hash: str = "",
+) -> TrainResult:
+    """Train on records, keep the best dev-F1 model in ``out_dir/model`` and a resumable ``last.pt``."""
+    from kgqa_cli.ui import progress
+
+    train_cfg = config.train
+    set_threads(train_cfg.threads)
+    device = choose_device(train_cfg.device)
+    seed_everything(train_cfg.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out_dir / CHECKPOINT
+    model_folder = out_dir / MODEL_FOLDER
+    fingerprint = _fingerprint(config, data_hash)
+
+    checkpoint = None
+    if resume:
+        if checkpoint_path.exists():
+            checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+            if checkpoint.get("fingerprint") != fingerprint:
+                log.warning("%s was made with other settings or data: starting afresh", checkpoint_path)
+                checkpoint = None
+        else:
+            log.info("no checkpoint at %s: starting afresh", checkpoint_path)
+
+    if checkpoint is not None:
+        vocab = CharVocab(checkpoint["vocab"][2:])
+    else:
+        texts = [record["text"][: train_cfg.max_len] for record in train_records]
+        vocab = CharVocab.build(texts, train_cfg.min_char_count)
+    channels = channels_of(schema)
+    channel_index = {name: number for number, name in enumerate(channels)}
+    examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len) for record in train_records]
+    examples = [example for example in examples if example.ids]
+    model = CasRel(len(vocab), len(channels), config.model)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+
+    start_epoch, best_f1, best_epoch, bad_epochs, curve = 1, -1.0, 0, 0, []
+    best_dev: dict = {}
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        start_epoch = checkpoint["epoch"] + 1
+        best_f1, best_epoch, bad_epochs = checkpoint["best_f1"], checkpoint["best_epoch"], checkpoint["bad_epochs"]
+        curve, best_dev = checkpoint["curve"], checkpoint["best_dev"]
+        _set_rng_state(checkpoint["rng"])
+        log.info("resuming after epoch %d (best dev F1 %.4f at epoch %d)", checkpoint["epoch"], best_f1, best_epoch)
+
+    log.info(
+        "training on %d sentences (%d dev), %d characters, %d output channels, device %s",
+        len(examples), len(dev_records), len(vocab), len(channels), device,
+    )
+    epoch_seconds: list[float] = []
+    stopped_early = bad_epochs >= train_cfg.patience
+    batches_per_epoch = (len(examples) + train_cfg.batch_size - 1) // train_cfg.batch_size
+    epoch = start_epoch - 1
+    with progress() as bar:
+        for epoch in range(start_epoch, train_cfg.epochs + 1):
+            if stopped_early:
+                break
+            started = time.perf_counter()
+            model.train()
+            batches = epoch_batches(examples, train_cfg.batch_size, train_cfg.seed * 1000 + epoch)
+            task = bar.add_task(f"epoch {epoch}/{train_cfg.epochs} loss -", total=batches_per_epoch)
+            total_loss = 0.0
+            for number, chosen in enumerate(batches, start=1):
+                batch = make_batch([examples[i] for i in chosen], len(channels), device)
+                loss = batch_loss(model, batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if train_cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
+                optimizer.step()
+                total_loss += loss.item()
+                bar.update(task, advance=1, description=f"epoch {epoch}/{train_cfg.epochs} loss {total_loss / number:.4f}")
+            model.eval()
+            extractor = Extractor(model, vocab, schema, device=device)
+            dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
+            dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
+            bar.remove_task(dev_task)
+            mean_loss = total_loss / max(1, batches_per_epoch)
+            epoch_seconds.append(round(time.perf_counter() - started, 2))
+            curve.append({
+                "epoch": epoch, "loss": round(mean_loss, 6),
+                "dev_precision": dev["precision"], "dev_recall": dev["recall"], "dev_f1": dev["f1"],
+            })
+            bar.update(task, description=f"epoch {epoch}/{train_cfg.epochs} loss {mean_loss:.4f} dev F1 {dev['f1']:.4f}")
+            if dev["f1"] > best_f1:
+                best_f1, best_epoch, bad_epochs = dev["f1"], epoch, 0
+                best_dev = {k: dev[k] for k in ("precision", "recall", "f1", "support")}
+                save_model_folder(model_folder, model, vocab, schema, config, {
+                    "best_epoch": epoch, "dev": best_dev, "train": train_cfg.model_dump(mode="json"),
+                    "thresholds": {
+                        "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
+                    },
+                })
+            else:
+                bad_epochs += 1
+            stopped_early = bad_epochs >= train_cfg.patience
+            _save_checkpoint(checkpoint_path, {
+                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "best_f1": best_f1, "best_epoch": best_epoch,
+                "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev, "vocab": vocab.itos,
+                "rng": _rng_state(),
+            })
+            log.info("epoch %d: loss %.4f, dev P %.4f R %.4f F1 %.4f%s", epoch, mean_loss, dev["precision"],
+                     dev["recall"], dev["f1"], " (best)" if best_epoch == epoch else "")
+    if not model_folder.exists():
+        raise MissingArtifactError(f"no model was saved in {model_folder}", hint="train for at least one epoch")
+    write_json(model_folder / "curve.json", curve)
+    return TrainResult(
+        model_dir=model_folder, best_epoch=best_epoch, epochs_run=len(curve), dev=best_dev, curve=curve,
+        epoch_seconds=epoch_seconds, stopped_early=stopped_early, device=str(device),
+    )
+
+
+def run_train(config: KgConfig, workspace: Workspace, *, resume: bool = False, register: bool = True) -> TrainResult:
+    """The ``kgqa train kg`` stage: workspace splits in, model folder and registry version out."""
+    from kgqa_cli.mlops.registry import Registry, hash_paths
+
+    train_path, dev_path = require_split(workspace, "train"), require_split(workspace, "dev")
+    if not workspace.schema_file.exists():
+        raise MissingArtifactError(f"{workspace.schema_file} does not exist", hint="run `kgqa preprocess` first")
+    schema = Schema.load(workspace.schema_file)
+    train_records, dev_records = load_corpus(train_path), load_corpus(dev_path)
+    if not train_records:
+        raise MissingArtifactError(f"{train_path} holds no sentences", hint="run `kgqa preprocess` on a labelled corpus")
+    data_hash = hash_paths([train_path, dev_path, workspace.schema_file])
+    out_dir = workspace.model_dir("kg")
+    result = fit(config, train_records, dev_records, schema, out_dir, resume=resume, data_hash=data_hash)
+    if register:
+        version = Registry(workspace.registry_dir).register(
+            "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},
+            data_hash=data_hash,
+        )
+        result.version = version.name
+    return result
