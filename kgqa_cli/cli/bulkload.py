@@ -1,0 +1,94 @@
+"""`kgqa bulkload`: load triples into the graph and write Neptune bulk-load CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+
+def _tables(report: dict) -> list:
+    from rich.table import Table
+
+    from kgqa_cli.graph.model import SKIP_REASONS
+
+    totals = Table(title="Graph load")
+    totals.add_column("")
+    totals.add_column("in input", justify="right")
+    totals.add_column("added", justify="right")
+    totals.add_column("already present", justify="right")
+    for kind in ("vertices", "edges"):
+        counts = report[kind]
+        totals.add_row(kind, str(counts["in_input"]), str(counts["added"]), str(counts["already_present"]))
+    predicates = Table(title="Edges per predicate")
+    predicates.add_column("predicate")
+    predicates.add_column("added", justify="right")
+    predicates.add_column("already present", justify="right")
+    for name, counts in report["edges"]["per_predicate"].items():
+        predicates.add_row(name, str(counts["added"]), str(counts["already_present"]))
+    tables = [totals, predicates]
+    skipped = dict(report["skipped"])
+    if report["duplicates_merged"]:
+        skipped["duplicate"] = report["duplicates_merged"]
+    if skipped:
+        reasons = Table(title="Triples not loaded as separate edges")
+        reasons.add_column("reason")
+        reasons.add_column("triples", justify="right")
+        for reason, count in skipped.items():
+            text = SKIP_REASONS.get(reason, "same triple seen again (highest score kept)")
+            reasons.add_row(text, str(count))
+        tables.append(reasons)
+    return tables
+
+
+@app.command(**OVERRIDES)
+def bulkload(
+    ctx: typer.Context,
+    input: Annotated[
+        Path | None,
+        typer.Argument(help="corpus-format triples (extraction output or a gold file) [default: graph.input]",
+                       show_default=False),
+    ] = None,
+    replace: Annotated[
+        bool | None,
+        typer.Option("--replace/--merge", help="Empty the graph first, or merge into it [default: graph.mode]",
+                     show_default=False),
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option("--min-score", min=0.0, max=1.0, help="Skip triples scored below this [default: graph.min_score]",
+                     show_default=False),
+    ] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Load triples into the graph (embedded file or Gremlin server) and write Neptune CSV files.
+
+    Loading the same input again adds nothing; an interrupted load finishes when re-run.
+
+    Example: kgqa bulkload workspace/data/corpus/train.jsonl --replace
+    """
+    from kgqa_cli.graph.bulkload import run_bulkload
+    from kgqa_cli.ui import print_json, stdout
+
+    settings = start(ctx, config, verbose)
+    if replace is not None:
+        settings.graph.mode = "replace" if replace else "merge"
+    if min_score is not None:
+        settings.graph.min_score = min_score
+    report = run_bulkload(settings.graph, settings.paths, input, show_progress=not json_output)
+    if json_output:
+        print_json(report)
+        return
+    for table in _tables(report):
+        stdout.print(table)
+    rate = report["triples_per_second"]
+    stdout.print(
+        f"graph {report['graph']} ({report['mode']}, {report['loader']} loader): {report['edges']['in_input']} triples in "
+        f"{report['seconds']:.1f} s" + (f", {rate:,.0f} triples/s" if rate else "")
+    )
+    stdout.print(f"Neptune CSV: {report['csv']['vertices']}, {report['csv']['edges']}")

@@ -1,0 +1,48 @@
+"""Config of the graph layer and of ``kgqa bulkload``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from kgqa_cli.config import StrictModel
+
+
+class GraphConfig(StrictModel):
+    """Which graph to use (embedded file or Gremlin server) and how to bulk-load it."""
+
+    url: str | None = Field(
+        None, description="Gremlin server URL (ws:// or wss://: Neptune, JanusGraph, ...); null: embedded file"
+    )
+    path: Path | None = Field(None, description="embedded SQLite graph file; null: <workspace>/graph/kgqa.db")
+    traversal_source: str = Field("g", description="traversal source name on the server")
+    input: Path | None = Field(
+        None, description="triples to load (corpus format); null: <workspace>/extract/triples.jsonl"
+    )
+    batch_size: int = Field(500, ge=1, le=20000, description="elements per traversal and per transaction")
+    loader: Literal["auto", "traversal", "direct"] = Field(
+        "auto",
+        description="how bulkload writes: direct (embedded graph only: straight into gremlite's tables), "
+        "traversal (batched Gremlin traversals), auto (direct for the embedded graph, traversal for servers)",
+    )
+    direct_batch_size: int = Field(
+        10000, ge=1, le=1_000_000,
+        description="elements per transaction of the direct loader (a commit costs an fsync, so larger)",
+    )
+    mode: Literal["merge", "replace"] = Field("merge", description="merge into the graph or replace it")
+    min_score: float = Field(0.0, ge=0.0, le=1.0, description="triples scored below this are skipped")
+
+    @field_validator("url")
+    @classmethod
+    def _websocket_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss:// (or be null for the embedded graph)")
+        return value
+
+    @model_validator(mode="after")
+    def _direct_needs_embedded(self) -> GraphConfig:
+        if self.loader == "direct" and self.url is not None:
+            raise ValueError("loader 'direct' writes the embedded graph file only; use auto or traversal with a url")
+        return self

@@ -1,0 +1,128 @@
+"""Benchmark: load rate (triples/s) into the embedded graph: direct writer, batched and naive traversals.
+
+Synthetic triples (random pairs of made-up Chinese names over 25 predicates, fixed seed) are
+loaded into a fresh gremlite file per size and loader:
+
+* ``direct``: the embedded bulk path ``kgqa bulkload`` uses by default (rows straight into
+  gremlite's SQLite tables, ``--direct-batch-size`` elements per transaction), on every triple;
+* ``batched``: one Gremlin traversal per ``--batch-size`` elements (the path for servers), on at
+  most ``--batched-max`` triples (a time box; the result says when it measured a prefix);
+* ``naive``: one lookup and one write traversal per element, on the sizes up to ``--naive-max``.
+
+Wall seconds and this process's CPU seconds are both recorded: the machine may be shared.
+
+Usage: python scripts/bench_graph.py [--sizes 10000 100000] [--batched-max 20000] [--naive-max 10000]
+       [--out bench/graph.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+from kgqa_cli.graph.config import GraphConfig
+from kgqa_cli.graph.load import load_graph_data
+from kgqa_cli.graph.model import build_graph_data
+from kgqa_cli.graph.store import open_graph
+from kgqa_cli.io import write_json
+from kgqa_cli.workspace import Workspace
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
+TYPES = ["人物", "影视作品", "歌曲", "企业", "学校", "国家"]
+
+
+def synthetic_records(triples: int, seed: int = 7) -> list[dict]:
+    """``triples`` random facts among about as many distinct names, one record per triple."""
+    rng = random.Random(seed)
+    pool = [
+        rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(2)) + str(i)
+        for i in range(triples)
+    ]
+    predicates = [f"关系{i:02d}" for i in range(25)]
+    records = []
+    for _ in range(triples):
+        subject, obj = rng.sample(pool, 2)
+        records.append({"text": subject + obj, "model_version": "kg/v1", "spo_list": [{
+            "subject": subject, "subject_type": rng.choice(TYPES), "predicate": rng.choice(predicates),
+            "object": {"@value": obj}, "object_type": {"@value": rng.choice(TYPES)},
+            "score": round(rng.uniform(0.5, 1.0), 3),
+        }]})
+    return records
+
+
+def measure(records: list[dict], folder: Path, loader: str, batch_size: int, total: int) -> dict:
+    """Load ``records`` into a fresh graph file; triples/s over the whole load (vertices + edges)."""
+    data = build_graph_data(records, source="synthetic")
+    config = GraphConfig(path=folder / f"{loader}.db", batch_size=batch_size)
+    with open_graph(config, Workspace(folder)) as store:
+        store.clear()
+        cpu_started = time.process_time()
+        counts, seconds = load_graph_data(store, data, batch_size, loader=loader)
+        cpu = time.process_time() - cpu_started
+        store.clear()
+    triples = sum(counts.edges_added.values())
+    result = {
+        "triples": triples,
+        "vertices": counts.vertices_added,
+        "batch_size": batch_size,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "triples_per_second": round(triples / seconds, 1),
+        "triples_per_cpu_second": round(triples / cpu, 1) if cpu > 0 else None,
+    }
+    if len(records) < total:
+        result["note"] = f"measured on the first {len(records)} of the {total} triples (time box)"
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--batched-max", type=int, default=20_000, help="batched load on at most this many triples")
+    parser.add_argument("--naive-max", type=int, default=10_000, help="naive load only for sizes up to this")
+    parser.add_argument("--batch-size", type=int, default=500, help="elements per traversal (batched, naive)")
+    parser.add_argument("--direct-batch-size", type=int, default=10_000, help="elements per direct transaction")
+    parser.add_argument("--workspace", type=Path, default=Path("workspace"))
+    parser.add_argument("--out", type=Path, default=Path("bench/graph.json"))
+    args = parser.parse_args()
+
+    folder = Workspace(args.workspace).bench_dir / "graph"
+    results = []
+    for size in args.sizes:
+        records = synthetic_records(size)
+        row: dict = {"size": size}
+        row["direct"] = measure(records, folder, "direct", args.direct_batch_size, size)
+        row["batched"] = measure(records[: args.batched_max], folder, "batched", args.batch_size, size)
+        if size <= args.naive_max:
+            row["naive"] = measure(records, folder, "naive", args.batch_size, size)
+        row["direct_vs_batched"] = round(
+            row["direct"]["triples_per_second"] / row["batched"]["triples_per_second"], 1)
+        results.append(row)
+        print(f"{size:>7} triples: direct {row['direct']['triples_per_second']:>8,.0f}/s   "
+              f"batched {row['batched']['triples_per_second']:>6,.0f}/s"
+              + (f"   naive {row['naive']['triples_per_second']:>6,.0f}/s" if "naive" in row else ""),
+              file=sys.stderr, flush=True)
+    report = {
+        "benchmark": "graph load rate into the embedded gremlite graph: direct SQLite writer vs gremlinpython "
+                     "traversals (batched, naive)",
+        "unit": "triples/s (edges added per second of the whole load, vertices included)",
+        "target_triples_per_second": 20_000,
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load_at_start]},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "results": results,
+    }
+    write_json(args.out, report)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+load_at_start = os.getloadavg()
+
+if __name__ == "__main__":
+    main()
