@@ -22,7 +22,7 @@ from rich.progress import (
 )
 
 stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def setup_logging(verbose: bool) -> None:
@@ -35,7 +35,7 @@ def setup_logging(verbose: bool) -> None:
     handler._kgqa = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("urllib3", "botocore", "filelock", "gremlinpython", "asyncio", "aiohttp"):
+    for noisy in ("urllib3", "botocore", "filelock", "gremlinpython", "gremlite", "asyncio", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -69,6 +69,8 @@ def _find_schema(config: PreprocessConfig, sources: list[Source]) -> tuple[Schem
     schema_sources = [s for s in sources if s.role == "schema"]
     if schema_sources:
         source = schema_sources[0]
+        for ignored in schema_sources[1:]:
+            log.warning("several schema files: using %s, ignoring %s", source.name, ignored.name)
         return Schema.parse((line for _, line in source.lines()), source.name), source.name
     return None, "inferred from the data"
 
