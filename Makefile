@@ -15,19 +15,33 @@ STAMP  := $(VENV)/.installed
 # out byte-identical leaves them untouched, so the stages after it do not run again.
 CORE_SRC := $(addprefix kgqa_cli/,config.py errors.py io.py settings.py workspace.py)
 DATA_SRC := $(wildcard kgqa_cli/data/*.py) kgqa_cli/cli/preprocess.py
+KG_SRC   := $(wildcard kgqa_cli/extraction/*.py) kgqa_cli/mlops/registry.py
+GRAPH_SRC := $(wildcard kgqa_cli/graph/*.py) kgqa_cli/cli/bulkload.py
+QA_SRC   := $(wildcard kgqa_cli/understanding/*.py) kgqa_cli/mlops/registry.py
 
 DEMO_DIR := $(WS)/data/raw/demo
 DEMO     := $(DEMO_DIR)/duie_train.json
 CORPUS   := $(WS)/data/corpus/train.jsonl
+SPLITS   := $(CORPUS) $(WS)/data/corpus/dev.jsonl $(WS)/data/corpus/test.jsonl $(WS)/data/corpus/schema.jsonl
+KG_MODEL := $(WS)/models/kg/model/model.safetensors
+KG_EVAL  := $(WS)/evaluation/kg/evaluation.json
+TRIPLES  := $(WS)/extract/triples.jsonl
+GRAPH    := $(WS)/bulkload/edges.csv
+QUESTIONS := $(WS)/data/questions/train.jsonl
+QA_MODEL := $(WS)/models/qa/model.safetensors
+QA_EVAL  := $(WS)/evaluation/qa/evaluation.json
+QUESTION ?= 三度诱惑的导演是谁
 
 # Each stage runs when its stamp is older than its inputs; the stage's outputs hang off the
 # stamp with an empty recipe, so Make re-reads their times and the next stage runs only if the
 # outputs really changed (stages leave byte-identical outputs untouched).
 STAMPS := $(WS)/.stamps
 
-.PHONY: all install test lint bench clean demo preprocess
+.PHONY: all install test lint bench clean demo preprocess train evaluate extract bulkload questions \
+        train-qa evaluate-qa ask
 
-all: preprocess
+# The whole local pipeline on the demo corpus, ending with an answer from the graph.
+all: ask
 
 install: $(STAMP)
 
@@ -46,10 +60,64 @@ preprocess: $(CORPUS)
 $(STAMPS)/preprocess: $(DEMO) $(CONFIG) $(DATA_SRC) $(CORE_SRC) $(STAMP)
 	$(KGQA) preprocess -c $(CONFIG)
 	@mkdir -p $(@D) && touch $@
-$(CORPUS): $(STAMPS)/preprocess ;
+$(SPLITS): $(STAMPS)/preprocess ;
+
+# The triple extractor: train (registers kg/vN), evaluate with the quality gate, extract.
+train: $(KG_MODEL)
+$(STAMPS)/train-kg: $(SPLITS) $(CONFIG) $(KG_SRC) kgqa_cli/cli/train.py $(CORE_SRC)
+	$(KGQA) train kg -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(KG_MODEL): $(STAMPS)/train-kg ;
+
+evaluate: $(KG_EVAL)
+$(STAMPS)/evaluate-kg: $(KG_MODEL) $(CONFIG) $(KG_SRC) kgqa_cli/cli/evaluate.py
+	$(KGQA) evaluate kg -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(KG_EVAL): $(STAMPS)/evaluate-kg ;
+
+extract: $(TRIPLES)
+$(STAMPS)/extract: $(KG_EVAL) $(DEMO) $(CONFIG) $(KG_SRC) kgqa_cli/cli/extract.py
+	$(KGQA) extract -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(TRIPLES): $(STAMPS)/extract ;
+
+# The graph: the extracted triples replace the embedded demo graph; then its summary.
+bulkload: $(GRAPH)
+$(STAMPS)/bulkload: $(TRIPLES) $(CONFIG) $(GRAPH_SRC)
+	$(KGQA) bulkload $(TRIPLES) --replace -c $(CONFIG)
+	$(KGQA) graph --about 三度诱惑 --about 许晋亨 -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(GRAPH): $(STAMPS)/bulkload ;
+
+# The question model: questions from the schema and the graph's names, train, evaluate, gate.
+questions: $(QUESTIONS)
+$(STAMPS)/questions: $(SPLITS) $(GRAPH) configs/questions.yaml $(CONFIG) $(QA_SRC) kgqa_cli/cli/questions.py
+	$(KGQA) questions -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(QUESTIONS): $(STAMPS)/questions ;
+
+train-qa: $(QA_MODEL)
+$(STAMPS)/train-qa: $(QUESTIONS) $(CONFIG) $(QA_SRC)
+	$(KGQA) train qa -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(QA_MODEL): $(STAMPS)/train-qa ;
+
+evaluate-qa: $(QA_EVAL)
+$(STAMPS)/evaluate-qa: $(QA_MODEL) $(CONFIG) $(QA_SRC)
+	$(KGQA) evaluate qa -c $(CONFIG)
+	@mkdir -p $(@D) && touch $@
+$(QA_EVAL): $(STAMPS)/evaluate-qa ;
+
+# Always answers: the end of `make all` (override with QUESTION=...).
+ask: $(QA_EVAL) $(GRAPH)
+	$(KGQA) ask "$(QUESTION)" -c $(CONFIG)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Benchmarks: figures into bench/results.json (see scripts/bench.py).
+bench: $(STAMP)
+	$(PY) scripts/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check kgqa_cli tests scripts

@@ -7,8 +7,12 @@ from typing import Any
 
 from pydantic import Field
 
+from kgqa_cli.answering.config import AskConfig
 from kgqa_cli.config import StrictModel, load_config
 from kgqa_cli.data.config import PreprocessConfig
+from kgqa_cli.extraction.config import KgConfig
+from kgqa_cli.graph.config import GraphConfig
+from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.workspace import Workspace
 
 
@@ -17,6 +21,10 @@ class KgqaConfig(StrictModel):
 
     workspace: Path = Field(Path("workspace"), description="root folder of every output")
     preprocess: PreprocessConfig = PreprocessConfig()
+    kg: KgConfig = KgConfig()
+    qa: QaConfig = QaConfig()
+    ask: AskConfig = AskConfig()
+    graph: GraphConfig = GraphConfig()
 
     @property
     def paths(self) -> Workspace:

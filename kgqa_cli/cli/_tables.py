@@ -38,3 +38,29 @@ def preprocess_tables(stats: dict) -> list[Table]:
             rejected.add_row(reason.replace("_", " "), str(count))
         tables.append(rejected)
     return tables
+
+
+def answer_panel(answer):
+    """One question's intent, slots, linked entity, query and answers (`kgqa ask`)."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")  # long queries wrap inside the panel instead of being cut
+    if answer.intent is not None:
+        grid.add_row("intent", f"{escape(answer.intent)} ({answer.confidence:.2f})")
+    if answer.slots:
+        grid.add_row("slots", "; ".join(f"{escape(name)}: {escape(', '.join(texts))}" for name, texts in answer.slots.items()))
+    if answer.entity:
+        entity = answer.entity
+        how = entity["method"] if entity["method"] != "fuzzy" else f"fuzzy {entity['similarity']:.2f}"
+        grid.add_row("entity", f"{escape(entity['mention'])} -> {escape(entity['name'])} ({how})")
+    if answer.query:
+        grid.add_row("query", escape(answer.query))
+    if answer.answered:
+        grid.add_row("[green]answer", escape("、".join(answer.answers)))
+    else:
+        detail = f": {escape(answer.detail)}" if answer.detail else ""
+        grid.add_row("[yellow]no answer", f"{escape(answer.reason)}{detail}")
+    return Panel(grid, title=escape(answer.question) or "(empty)", title_align="left", expand=False)

@@ -6,6 +6,13 @@ from typing import Annotated
 
 import typer
 
+import kgqa_cli.cli.ask  # noqa: F401  (question model and answering, issue 5)
+import kgqa_cli.cli.bulkload  # noqa: F401  (graph commands, issue 4)
+import kgqa_cli.cli.evaluate  # noqa: F401  (kg extractor commands, issue 3)
+import kgqa_cli.cli.extract  # noqa: F401
+import kgqa_cli.cli.graph  # noqa: F401
+import kgqa_cli.cli.questions  # noqa: F401
+import kgqa_cli.cli.train  # noqa: F401
 from kgqa_cli import __version__
 from kgqa_cli.cli import preprocess  # noqa: F401  (each import registers a command)
 from kgqa_cli.cli._util import State, app

@@ -1,0 +1,73 @@
+"""Rendering of `kgqa train qa` and `kgqa evaluate qa` (the question model's kind of the dispatch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def train_qa(settings, resume: bool, json_output: bool) -> None:
+    """Train the JointBERT question model on the generated questions and register it."""
+    from rich.table import Table
+
+    from kgqa_cli.ui import print_json, stderr, stdout
+    from kgqa_cli.understanding.training import train_question_model
+
+    if resume:
+        stderr.print("[yellow]--resume[/] is not needed for the question model (minutes long): training from the start")
+    result = train_question_model(settings.qa, settings.paths)
+    summary = {"model_version": result.version.name, "model_dir": str(result.version.path / "model"),
+               "seconds": round(result.seconds, 1), **result.metrics, "curve": result.curve}
+    if json_output:
+        print_json(summary)
+        return
+    table = Table(title=f"Training curve of {result.version.name}")
+    for column in ("epoch", "loss", "dev intent acc", "dev slot F1", "dev sentence acc"):
+        table.add_column(column, justify="right")
+    for point in result.curve:
+        table.add_row(
+            str(point["epoch"]), f"{point['loss']:.4f}", f"{point['dev_intent_accuracy']:.4f}",
+            f"{point['dev_slot_f1']:.4f}", f"{point['dev_sentence_accuracy']:.4f}",
+            style="bold green" if point["epoch"] == result.metrics["best_epoch"] else None,
+        )
+    stdout.print(table)
+    stdout.print(f"registered {result.version.name} (best epoch {result.metrics['best_epoch']}) in {result.seconds:.0f} s")
+
+
+def evaluate_qa(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool) -> None:
+    """Score the question model on the test questions; exit 5 below the gates (report written first)."""
+    from rich.table import Table
+
+    from kgqa_cli.errors import QualityGateError
+    from kgqa_cli.ui import print_json, stdout
+    from kgqa_cli.understanding.training import evaluate_question_model
+
+    if min_f1 is not None:
+        settings.qa.gates.min_slot_f1 = min_f1  # for the question model --min-f1 gates the slot F1
+    try:
+        report = evaluate_question_model(settings.qa, settings.paths, version=model, data=data)
+        failed = None
+    except QualityGateError as exc:
+        failed = exc
+        path = settings.paths.evaluation_dir("qa") / "evaluation.json"
+        import json
+
+        report = json.loads(path.read_text(encoding="utf-8"))
+    if json_output:
+        print_json(report)
+    else:
+        table = Table(title=f"Question model {report['model_version']} per intent")
+        table.add_column("intent")
+        for column in ("questions", "intent acc", "slot F1", "sentence acc"):
+            table.add_column(column, justify="right")
+        for name, figures in [*report["per_intent"].items(), ("[bold]all", report)]:
+            table.add_row(name, str(figures["questions"]), f"{figures['intent_accuracy']:.4f}",
+                          f"{figures['slot_f1']:.4f}", f"{figures['sentence_accuracy']:.4f}")
+        stdout.print(table)
+        stdout.print(
+            f"intent accuracy {report['intent_accuracy']:.4f}, slot F1 {report['slot_f1']:.4f}, "
+            f"sentence accuracy {report['sentence_accuracy']:.4f}"
+        )
+    if failed is not None:
+        raise failed
+    if not json_output:
+        stdout.print(f"quality gates passed: {report['model_version']} approved")

@@ -1,0 +1,59 @@
+"""`kgqa ask`: answer a question (or a file of questions) from the graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+
+@app.command(**OVERRIDES)
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str | None, typer.Argument(help="the question, e.g. 三度诱惑的导演是谁")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="answer one question a line; prints JSON lines")
+    ] = None,
+    qa_model: Annotated[
+        str | None, typer.Option("--qa-model", help="registered qa version (3, v3) [default: ask.qa_model or newest]")
+    ] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Classify the question, link its entity to the graph, run the traversal, show the answers.
+
+    A question that cannot be answered prints the reason and exits 0.
+    Example: kgqa ask "李嘉欣和谁结婚了" --json
+    """
+    from kgqa_cli.answering.pipeline import Answerer
+    from kgqa_cli.errors import ConfigError, InputDataError
+    from kgqa_cli.io import dumps_line
+    from kgqa_cli.ui import print_json
+
+    settings = start(ctx, config, verbose)
+    if (question is None) == (file is None):
+        raise ConfigError("give either a question or --file FILE")
+    lines: list[str] = []
+    if file is not None:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputDataError(f"{file}: cannot read the questions: {exc}") from exc
+    with Answerer(settings, qa_model=qa_model) as answerer:
+        if file is not None:
+            for line in lines:
+                if line.strip():
+                    print(dumps_line(answerer.answer(line).to_json()), flush=True)
+            return
+        answer = answerer.answer(question or "")
+    if json_output:
+        print_json(answer.to_json())
+        return
+    from kgqa_cli.cli._tables import answer_panel
+    from kgqa_cli.ui import stdout
+
+    stdout.print(answer_panel(answer))

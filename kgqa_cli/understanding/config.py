@@ -1,0 +1,88 @@
+"""Config of the question model: question generation, the JointBERT network, training, gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from kgqa_cli.config import StrictModel
+
+
+class QuestionGenerationConfig(StrictModel):
+    """How many questions to generate from the schema, and how entity names are split."""
+
+    templates: Path = Field(Path("configs/questions.yaml"), description="intent templates")
+    per_intent: dict[str, int] = Field(
+        default_factory=lambda: {"train": 120, "dev": 20, "test": 40},
+        description="questions generated per intent and split",
+    )
+    name_ratios: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.7, "dev": 0.1, "test": 0.2},
+        description="share of the distinct entity names reserved for each split (disjoint)",
+    )
+    use_graph_names: bool = Field(True, description="add entity names from the graph when it exists")
+    max_name_length: int = Field(20, ge=1, description="longer entity names are not used in questions")
+    seed: int = 17
+
+    @model_validator(mode="after")
+    def _splits_named(self) -> QuestionGenerationConfig:
+        for field_name in ("per_intent", "name_ratios"):
+            keys = set(getattr(self, field_name))
+            if keys != {"train", "dev", "test"}:
+                raise ValueError(f"{field_name} needs exactly the keys train, dev, test (got {sorted(keys)})")
+        return self
+
+
+class JointBertConfig(StrictModel):
+    """The network: a BERT encoder built from scratch (nothing is downloaded) with two heads."""
+
+    num_hidden_layers: int = Field(6, ge=1)
+    hidden_size: int = Field(128, ge=16)
+    num_attention_heads: int = Field(4, ge=1)
+    intermediate_size: int = Field(512, ge=16)
+    max_length: int = Field(64, ge=8, description="characters beyond max_length - 2 are cut off")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    slot_loss_weight: float = Field(1.0, ge=0, description="loss = intent loss + weight * slot loss")
+    min_char_count: int = Field(1, ge=1, description="characters seen fewer times in train become [UNK]")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> JointBertConfig:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be a multiple of num_attention_heads")
+        return self
+
+
+class QaTrainConfig(StrictModel):
+    """The training loop."""
+
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    patience: int = Field(2, ge=1, description="epochs without a better dev score before stopping")
+    unk_replace: float = Field(
+        0.1, ge=0, le=0.33,
+        description="chance that an entity character becomes [UNK] in training (and twice this: a random character)",
+    )
+    seed: int = 7
+    threads: int | None = Field(
+        1, ge=1, description="torch threads; a model this small gains little from more, and loses a lot on shared cores"
+    )
+
+
+class QaGatesConfig(StrictModel):
+    """Thresholds `kgqa evaluate qa` checks on the test questions."""
+
+    min_intent_accuracy: float = Field(0.95, ge=0, le=1)
+    min_slot_f1: float = Field(0.93, ge=0, le=1)
+
+
+class QaConfig(StrictModel):
+    """Section ``qa``: the question model."""
+
+    questions: QuestionGenerationConfig = QuestionGenerationConfig()
+    model: JointBertConfig = JointBertConfig()
+    train: QaTrainConfig = QaTrainConfig()
+    gates: QaGatesConfig = QaGatesConfig()

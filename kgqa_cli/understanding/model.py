@@ -1,0 +1,170 @@
+"""JointBERT: a BERT encoder with an intent head on [CLS] and a slot head on every character.
+
+The encoder is a ``transformers`` BertModel built from a config and randomly initialised; nothing
+is downloaded. A saved model is a folder: ``model.safetensors``, ``config.json`` (the BERT config,
+intent and slot label lists, intent routes) and ``vocab.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.io import write_json
+from kgqa_cli.understanding.config import JointBertConfig
+from kgqa_cli.understanding.tokenizer import CharTokenizer
+
+IGNORE = -100  # label of [CLS], [SEP] and padding in the slot loss
+
+
+def bert_config(config: JointBertConfig, vocab_size: int):
+    """The transformers BertConfig of our encoder."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=config.max_length,
+        hidden_dropout_prob=config.dropout,
+        attention_probs_dropout_prob=config.dropout,
+        type_vocab_size=1,
+        pad_token_id=0,
+    )
+
+
+class JointBert(nn.Module):
+    """Encoder + intent classifier ([CLS]) + slot tagger (per character)."""
+
+    def __init__(self, encoder_config, num_intents: int, num_slots: int) -> None:
+        super().__init__()
+        from transformers import BertModel
+
+        self.encoder = BertModel(encoder_config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(encoder_config.hidden_dropout_prob)
+        self.intent_head = nn.Linear(encoder_config.hidden_size, num_intents)
+        self.slot_head = nn.Linear(encoder_config.hidden_size, num_slots)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        return self.intent_head(hidden[:, 0]), self.slot_head(hidden)
+
+
+def joint_loss(
+    intent_logits: torch.Tensor,
+    slot_logits: torch.Tensor,
+    intent_labels: torch.Tensor,
+    slot_labels: torch.Tensor,
+    slot_weight: float,
+) -> torch.Tensor:
+    """Cross-entropy of the intent plus ``slot_weight`` times the mean cross-entropy of the tags."""
+    intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+    slot_loss = nn.functional.cross_entropy(
+        slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=IGNORE
+    )
+    return intent_loss + slot_weight * slot_loss
+
+
+@dataclass
+class QuestionModel:
+    """A loaded model with its tokenizer, labels and intent routes."""
+
+    network: JointBert
+    tokenizer: CharTokenizer
+    intents: list[str]
+    slot_labels: list[str]
+    routes: dict[str, list[dict]]  # intent -> [{"predicate", "direction"}, ...]
+    settings: dict
+
+    def save(self, folder: Path) -> None:
+        """Write model.safetensors, config.json and vocab.json into ``folder``."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+        write_json(folder / "config.json", {
+            "bert": self.network.encoder.config.to_diff_dict(),
+            "intents": self.intents,
+            "slot_labels": self.slot_labels,
+            "routes": self.routes,
+            "settings": self.settings,
+        })
+        self.tokenizer.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> QuestionModel:
+        """Load a saved model folder (in eval mode)."""
+        from safetensors.torch import load_file
+        from transformers import BertConfig
+
+        folder = Path(folder)
+        if not (folder / "model.safetensors").exists():
+            raise MissingArtifactError(f"no question model in {folder}", hint="run `kgqa train qa` first")
+        try:
+            meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            encoder_config = BertConfig(**meta["bert"])
+            network = JointBert(encoder_config, len(meta["intents"]), len(meta["slot_labels"]))
+            network.load_state_dict(load_file(str(folder / "model.safetensors")))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InputDataError(f"{folder}: not a readable question model ({exc})") from exc
+        network.eval()
+        return cls(network, CharTokenizer.load(folder), meta["intents"], meta["slot_labels"], meta["routes"], meta["settings"])
+
+
+@dataclass
+class Prediction:
+    """What the model says about one question."""
+
+    intent: str
+    confidence: float
+    tags: list[str]  # one per character of the question (O beyond the cut-off)
+    slots: dict[str, list[str]]  # slot name -> texts of its spans, in order
+    ranked: list[tuple[str, float]] = field(default_factory=list)  # the best intents, most probable first
+
+
+def spans(text: str, tags: list[str]) -> dict[str, list[str]]:
+    """Slot texts from BIO tags; an I- tag without its B- starts a span (a lenient repair)."""
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    start = 0
+    for i, tag in enumerate([*tags, "O"]):
+        kind = tag[2:] if tag != "O" else None
+        begins = tag.startswith("B-") or (tag.startswith("I-") and kind != current)
+        if current is not None and (tag == "O" or begins):
+            found.setdefault(current, []).append(text[start:i])
+            current = None
+        if begins:
+            current, start = kind, i
+    return found
+
+
+def predict_batch(model: QuestionModel, texts: list[str], top: int = 3) -> list[Prediction]:
+    """Intent, confidence, the ``top`` most probable intents and slot tags for each text (no gradients)."""
+    if not texts:
+        return []
+    encoded = [model.tokenizer.encode(text) for text in texts]
+    width = max(len(ids) for ids in encoded)
+    input_ids = torch.tensor([ids + [model.tokenizer.pad_id] * (width - len(ids)) for ids in encoded])
+    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in encoded])
+    with torch.inference_mode():
+        intent_logits, slot_logits = model.network(input_ids, mask)
+        probabilities = intent_logits.softmax(-1)
+        best, best_ids = probabilities.topk(min(max(top, 1), probabilities.shape[-1]), dim=-1)
+        slot_ids = slot_logits.argmax(-1)
+    predictions = []
+    for row, text in enumerate(texts):
+        n = len(encoded[row]) - 2
+        tags = [model.slot_labels[i] for i in slot_ids[row, 1 : n + 1].tolist()] + ["O"] * (len(text) - n)
+        ranked = [(model.intents[i], p) for i, p in zip(best_ids[row].tolist(), best[row].tolist(), strict=True)]
+        predictions.append(Prediction(ranked[0][0], ranked[0][1], tags, spans(text, tags), ranked))
+    return predictions

@@ -1,0 +1,266 @@
+"""Question data from the schema: intents x phrasings x entity names, with a BIO tag per character.
+
+Entity names are split between train, dev and test *before* any question is made, so no name of a
+test question occurs in a training question: the test figures measure generalisation to names the
+model has never seen. Output is deterministic for a given seed, schema, corpus and templates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kgqa_cli.data.preprocess import SPLITS, require_split
+from kgqa_cli.data.schema import Schema
+from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.io import write_json, write_jsonl
+from kgqa_cli.understanding.config import QuestionGenerationConfig
+from kgqa_cli.understanding.templates import NONE_INTENT, IntentTemplate, QuestionTemplates, load_templates
+from kgqa_cli.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+OPEN_QUOTE, CLOSE_QUOTE = "《", "》"
+# Out-of-scope noise: characters a garbage question is drawn from besides the names' own.
+_NOISE = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%&*()_+-=[]{}'\";:,.<>/?~ "
+
+
+@dataclass
+class NamePools:
+    """Entity names by (predicate, role) and the types each name was seen with."""
+
+    by_role: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    types: dict[str, set[str]] = field(default_factory=dict)
+    other: set[str] = field(default_factory=set)
+
+    def add(self, predicate: str, role: str, name: str, type_name: str | None) -> None:
+        self.by_role.setdefault((predicate, role), set()).add(name)
+        if type_name:
+            self.types.setdefault(name, set()).add(type_name)
+
+    @property
+    def all_names(self) -> set[str]:
+        names = set(self.other)
+        for pool in self.by_role.values():
+            names |= pool
+        return names
+
+
+@dataclass
+class QuestionSets:
+    """What generation wrote: examples per split, and counts for the report."""
+
+    splits: dict[str, list[dict]]
+    intents: list[IntentTemplate]
+    names_per_split: dict[str, int]
+    output_dir: Path
+
+    def stats(self) -> dict:
+        """Questions per intent and split, as printed by `kgqa questions` and saved in stats.json."""
+        per_intent = {
+            intent.name: {split: 0 for split in self.splits} for intent in self.intents
+        }
+        for split, examples in self.splits.items():
+            for example in examples:
+                per_intent[example["intent"]][split] += 1
+        return {
+            "output": str(self.output_dir),
+            "intents": len(self.intents),
+            "splits": {split: len(examples) for split, examples in self.splits.items()},
+            "names": self.names_per_split,
+            "per_intent": per_intent,
+        }
+
+
+def _clean_name(name: str, max_length: int) -> str | None:
+    name = " ".join(str(name).split())
+    name = name.strip(OPEN_QUOTE + CLOSE_QUOTE)
+    if not name or len(name) > max_length or "{" in name or "}" in name:
+        return None
+    return name
+
+
+def collect_names(
+    schema: Schema, records: Iterable[dict], extra_names: Iterable[str], max_length: int
+) -> NamePools:
+    """Names of subjects and objects per predicate from labelled records, plus untyped extra names."""
+    pools = NamePools()
+    predicates = set(schema.predicates)
+    for record in records:
+        for spo in record["spo_list"]:
+            if spo["predicate"] not in predicates:
+                continue
+            subject = _clean_name(spo["subject"], max_length)
+            if subject:
+                pools.add(spo["predicate"], "subject", subject, spo.get("subject_type"))
+            obj = _clean_name(spo["object"]["@value"], max_length)
+            if obj:
+                pools.add(spo["predicate"], "object", obj, spo["object_type"]["@value"])
+    for name in extra_names:
+        cleaned = _clean_name(name, max_length)
+        if cleaned:
+            pools.other.add(cleaned)
+    return pools
+
+
+def split_names(names: set[str], ratios: dict[str, float], seed: int) -> dict[str, str]:
+    """Assign every distinct name to exactly one split, reproducibly."""
+    ordered = sorted(names)
+    random.Random(seed).shuffle(ordered)
+    total = sum(ratios.values())
+    cut_train = round(len(ordered) * ratios["train"] / total)
+    cut_dev = cut_train + round(len(ordered) * ratios["dev"] / total)
+    assignment = {}
+    for index, name in enumerate(ordered):
+        assignment[name] = "train" if index < cut_train else "dev" if index < cut_dev else "test"
+    return assignment
+
+
+def tag_question(template: str, wrapper: str, name: str | None, slot: str, quoted: bool) -> dict[str, object]:
+    """Build the text and one BIO tag per character; 《》 around the name are tagged O."""
+    question = wrapper.replace("{q}", template)
+    if name is None or "{entity}" not in question:
+        text = question.replace("{entity}", "")
+        return {"text": text, "slots": ["O"] * len(text)}
+    before, after = question.split("{entity}", 1)
+    mention = f"{OPEN_QUOTE}{name}{CLOSE_QUOTE}" if quoted else name
+    tags = ["O"] * len(before)
+    if quoted:
+        tags.append("O")
+    tags += [f"B-{slot}"] + [f"I-{slot}"] * (len(name) - 1)
+    if quoted:
+        tags.append("O")
+    tags += ["O"] * len(after)
+    text = before + mention + after
+    return {"text": text, "slots": tags}
+
+
+def _garbage(rng: random.Random, alphabet: str) -> str:
+    length = rng.randint(1, 24)
+    return "".join(rng.choice(alphabet) for _ in range(length)).strip() or "?"
+
+
+def generate_examples(
+    templates: QuestionTemplates,
+    intents: list[IntentTemplate],
+    pools: NamePools,
+    assignment: dict[str, str],
+    config: QuestionGenerationConfig,
+) -> dict[str, list[dict]]:
+    """Generate ``config.per_intent[split]`` questions per intent and split."""
+    split_pool: dict[str, list[str]] = {split: [] for split in SPLITS}
+    for name, split in sorted(assignment.items()):
+        split_pool[split].append(name)
+    quote_types = set(templates.quote_types)
+    alphabet = "".join(sorted({ch for name in assignment for ch in name})) + _NOISE
+    result: dict[str, list[dict]] = {}
+    for split_index, split in enumerate(SPLITS):
+        examples: list[dict] = []
+        for intent_index, intent in enumerate(intents):
+            rng = random.Random(config.seed * 1_000_003 + split_index * 10_007 + intent_index)
+            if intent.predicate is not None:
+                typed = sorted(n for n in pools.by_role.get((intent.predicate, intent.slot), ()) if assignment[n] == split)
+            else:
+                typed = []
+            names = typed or split_pool[split]
+            wanted = config.per_intent[split]
+            seen: set[str] = set()
+            attempts = 0
+            while len(seen) < wanted and attempts < wanted * 5:
+                attempts += 1
+                if intent.name == NONE_INTENT and rng.random() < 0.25:
+                    text = _garbage(rng, alphabet)
+                    example = {"text": text, "slots": ["O"] * len(text)}
+                else:
+                    template = rng.choice(intent.templates)
+                    if "{entity}的" in template and rng.random() < 1 / 3:
+                        template = template.replace("{entity}的", "{entity}", 1)
+                    name = rng.choice(names) if names and "{entity}" in template else None
+                    quoted = bool(name) and bool(pools.types.get(name, set()) & quote_types) and rng.random() < 0.5
+                    wrapper = rng.choice(templates.wrappers)
+                    example = tag_question(template, wrapper, name, intent.slot, quoted)
+                if example["text"] in seen:
+                    continue
+                seen.add(example["text"])
+                examples.append({"text": example["text"], "intent": intent.name, "slots": example["slots"]})
+        random.Random(config.seed + split_index).shuffle(examples)
+        result[split] = examples
+    return result
+
+
+def read_split_records(workspace: Workspace) -> list[dict]:
+    """All labelled records of the preprocessed splits (names come from every split)."""
+    records = []
+    for split in SPLITS:
+        path = require_split(workspace, split)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as exc:
+                raise InputDataError(f"{path}:{number}: not JSON ({exc})") from exc
+    return records
+
+
+def generate_questions(
+    config: QuestionGenerationConfig, workspace: Workspace, graph_names: Iterable[str] = ()
+) -> QuestionSets:
+    """Read the schema, the corpus splits and templates; write ``questions_dir/{train,dev,test}.jsonl``."""
+    if not workspace.schema_file.exists():
+        raise MissingArtifactError(f"{workspace.schema_file} does not exist", hint="run `kgqa preprocess` first")
+    schema = Schema.load(workspace.schema_file)
+    templates = load_templates(config.templates)
+    intents = templates.for_schema(set(schema.predicates))
+    if not any(intent.name != NONE_INTENT for intent in intents):
+        raise InputDataError(
+            f"{config.templates}: no intent uses a predicate of the schema {workspace.schema_file}"
+        )
+    pools = collect_names(schema, read_split_records(workspace), graph_names, config.max_name_length)
+    assignment = split_names(pools.all_names, config.name_ratios, config.seed)
+    splits = generate_examples(templates, intents, pools, assignment, config)
+    out = workspace.questions_dir
+    for split, examples in splits.items():
+        write_jsonl(out / f"{split}.jsonl", examples)
+    names_per_split = dict(Counter(assignment.values()))
+    sets = QuestionSets(splits, intents, {s: names_per_split.get(s, 0) for s in SPLITS}, out)
+    write_json(out / "stats.json", sets.stats())
+    log.info("wrote %s questions for %d intents to %s", sum(len(v) for v in splits.values()), len(intents), out)
+    return sets
+
+
+def read_questions(path: Path) -> list[dict]:
+    """Read a question file, checking that each example has one tag per character."""
+    if not path.exists():
+        raise MissingArtifactError(f"{path} does not exist", hint="run `kgqa questions` first")
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            example = json.loads(line)
+            text, intent, slots = example["text"], example["intent"], example["slots"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputDataError(f"{path}:{number}: not a question example ({exc})") from exc
+        if not isinstance(text, str) or not isinstance(intent, str) or len(slots) != len(text):
+            raise InputDataError(f"{path}:{number}: needs text, intent and one slot tag per character")
+        examples.append(example)
+    return examples
+
+
+def graph_names_if_any(graph_config, workspace: Workspace) -> list[str]:
+    """Entity names of the configured graph, or none when there is no graph yet."""
+    from kgqa_cli.graph.queries import entity_names
+    from kgqa_cli.graph.store import open_graph
+
+    try:
+        with open_graph(graph_config, workspace, create=False) as store:
+            return entity_names(store.g)
+    except MissingArtifactError:
+        log.info("no graph yet: question names come from the corpus alone")
+        return []

@@ -1,0 +1,251 @@
+"""Train and evaluate the JointBERT question model; register it like the extractor."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from kgqa_cli.errors import InputDataError, QualityGateError
+from kgqa_cli.io import write_json
+from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths
+from kgqa_cli.understanding.config import QaConfig
+from kgqa_cli.understanding.metrics import score_questions
+from kgqa_cli.understanding.model import (
+    IGNORE,
+    JointBert,
+    QuestionModel,
+    bert_config,
+    joint_loss,
+    predict_batch,
+)
+from kgqa_cli.understanding.questions import read_questions
+from kgqa_cli.understanding.templates import load_templates
+from kgqa_cli.understanding.tokenizer import CharTokenizer
+from kgqa_cli.workspace import Workspace
+
+log = logging.getLogger(__name__)
+GROUP = "qa"
+
+
+@dataclass
+class QaTrainResult:
+    """What training produced."""
+
+    version: ModelVersion
+    metrics: dict
+    curve: list[dict]
+    seconds: float
+
+
+def _encode(example: dict, model: QuestionModel) -> tuple[list[int], list[int], int]:
+    ids = model.tokenizer.encode(example["text"])
+    slot_index = {label: i for i, label in enumerate(model.slot_labels)}
+    tags = example["slots"][: model.tokenizer.max_chars]
+    labels = [IGNORE, *(slot_index.get(tag, 0) for tag in tags), IGNORE]
+    return ids, labels, model.intents.index(example["intent"])
+
+
+def _batches(
+    encoded: list, batch_size: int, rng: random.Random | None, unk_id: int, unk_rate: float, vocab_size: int
+):
+    order = list(range(len(encoded)))
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if rng is not None:
+        # Shuffled, then sorted by length within pools of 50 batches, so that a batch holds
+        # questions of about one length: far less padding, the same data in a random order.
+        rng.shuffle(order)
+        pool = batch_size * 50
+        order = [i for start in range(0, len(order), pool)
+                 for i in sorted(order[start : start + pool], key=lambda i: len(encoded[i][0]))]
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        rng.shuffle(batches)
+    for batch in batches:
+        rows = [encoded[i] for i in batch]
+        width = max(len(ids) for ids, _, _ in rows)
+        input_ids, masks, slot_labels = [], [], []
+        for ids, labels, _ in rows:
+            ids = list(ids)
+            if rng is not None and unk_rate:
+                # Entity characters sometimes become [UNK] or a random character, so that the tagger
+                # learns name boundaries from the wording around them and still tags unseen names.
+                for position, label in enumerate(labels):
+                    if label in (IGNORE, 0):
+                        continue
+                    draw = rng.random()
+                    if draw < unk_rate:
+                        ids[position] = unk_id
+                    elif draw < 3 * unk_rate:
+                        ids[position] = rng.randrange(4, vocab_size)
+            pad = width - len(ids)
+            input_ids.append(ids + [0] * pad)
+            masks.append([1] * len(ids) + [0] * pad)
+            slot_labels.append(labels + [IGNORE] * pad)
+        yield (
+            torch.tensor(input_ids),
+            torch.tensor(masks),
+            torch.tensor([intent for _, _, intent in rows]),
+            torch.tensor(slot_labels),
+        )
+
+
+def evaluate_examples(model: QuestionModel, examples: list[dict], batch_size: int = 128) -> dict:
+    """Predict every example and score the predictions."""
+    model.network.eval()
+    predictions = []
+    for start in range(0, len(examples), batch_size):
+        predictions += predict_batch(model, [e["text"] for e in examples[start : start + batch_size]])
+    return score_questions(examples, predictions)
+
+
+def _routes(config: QaConfig, intents: list[str]) -> dict[str, list[dict]]:
+    templates = {t.name: t for t in load_templates(config.questions.templates).intents}
+    return {
+        name: [route.model_dump() for route in templates[name].routes] if name in templates else []
+        for name in intents
+    }
+
+
+def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResult:
+    """Train on questions_dir/train.jsonl, pick the best epoch on dev, save and register it."""
+    from kgqa_cli.ui import progress
+
+    started = time.perf_counter()
+    torch.manual_seed(config.train.seed)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    train_path = workspace.questions_dir / "train.jsonl"
+    dev_path = workspace.questions_dir / "dev.jsonl"
+    train, dev = read_questions(train_path), read_questions(dev_path)
+    if not train:
+        raise InputDataError(f"{train_path}: no training questions", hint="run `kgqa questions` first")
+    tokenizer = CharTokenizer.build((e["text"] for e in train), config.model.max_length, config.model.min_char_count)
+    intents = sorted({e["intent"] for e in train})
+    tag_kinds = sorted({tag[2:] for e in train for tag in e["slots"] if tag != "O"})
+    slot_labels = ["O", *(f"{p}-{k}" for k in tag_kinds for p in ("B", "I"))]
+    dev = [e for e in dev if e["intent"] in intents]
+    network = JointBert(bert_config(config.model, len(tokenizer)), len(intents), len(slot_labels))
+    settings = {"slot_loss_weight": config.model.slot_loss_weight, "trained_on": str(train_path)}
+    model = QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings)
+    encoded = [_encode(e, model) for e in train]
+
+    steps_per_epoch = (len(encoded) + config.train.batch_size - 1) // config.train.batch_size
+    total_steps = steps_per_epoch * config.train.epochs
+    warmup = max(1, int(total_steps * config.train.warmup_ratio))
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+    )
+    rng = random.Random(config.train.seed)
+    curve: list[dict] = []
+    best_score, best_state, best_epoch, stale = -1.0, None, 0, 0
+    with progress() as bar:
+        task = bar.add_task("training qa", total=total_steps)
+        for epoch in range(1, config.train.epochs + 1):
+            network.train()
+            losses = []
+            for input_ids, mask, intent_labels, slot_target in _batches(
+                encoded, config.train.batch_size, rng, tokenizer.unk_id, config.train.unk_replace, len(tokenizer)
+            ):
+                intent_logits, slot_logits = network(input_ids, mask)
+                loss = joint_loss(intent_logits, slot_logits, intent_labels, slot_target, config.model.slot_loss_weight)
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                losses.append(loss.item())
+                bar.advance(task)
+            scores = evaluate_examples(model, dev) if dev else {"intent_accuracy": 0, "slot_f1": 0, "sentence_accuracy": 0}
+            point = {
+                "epoch": epoch,
+                "loss": round(sum(losses) / len(losses), 5),
+                "dev_intent_accuracy": scores["intent_accuracy"],
+                "dev_slot_f1": scores["slot_f1"],
+                "dev_sentence_accuracy": scores["sentence_accuracy"],
+            }
+            curve.append(point)
+            log.info("epoch %d: loss %.4f, dev intent %.4f, slot f1 %.4f, sentence %.4f", epoch, point["loss"],
+                     point["dev_intent_accuracy"], point["dev_slot_f1"], point["dev_sentence_accuracy"])
+            score = scores["sentence_accuracy"] + scores["intent_accuracy"] + scores["slot_f1"]
+            if score > best_score:
+                best_score, best_epoch, stale = score, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= config.train.patience:
+                    log.info("no better dev score for %d epochs: stopping", stale)
+                    bar.update(task, completed=total_steps)
+                    break
+    network.load_state_dict(best_state)
+    network.eval()
+    best = curve[best_epoch - 1]
+    metrics = {
+        "best_epoch": best_epoch,
+        "dev_intent_accuracy": best["dev_intent_accuracy"],
+        "dev_slot_f1": best["dev_slot_f1"],
+        "dev_sentence_accuracy": best["dev_sentence_accuracy"],
+        "train_questions": len(train),
+        "dev_questions": len(dev),
+        "intents": len(intents),
+        "vocabulary": len(tokenizer),
+    }
+    out = workspace.model_dir(GROUP)
+    model.save(out)
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "curve.json", curve)
+    data_hash = hash_paths([train_path, dev_path])
+    version = Registry(workspace.registry_dir).register(GROUP, out, metrics, data_hash=data_hash)
+    return QaTrainResult(version, metrics, curve, time.perf_counter() - started)
+
+
+def load_registered(workspace: Workspace, version: str | int | None = None) -> tuple[QuestionModel, ModelVersion]:
+    """A registered question model (the newest usable one unless a version is given)."""
+    registered = Registry(workspace.registry_dir).get(GROUP, version)
+    return QuestionModel.load(registered.path / "model"), registered
+
+
+def evaluate_question_model(
+    config: QaConfig, workspace: Workspace, version: str | int | None = None, data: Path | None = None
+) -> dict:
+    """Score a registered model on ``data`` (default questions_dir/test.jsonl), write evaluation.json,
+    apply the gates.
+
+    A pass approves the version in the registry; a failure rejects it and raises
+    :class:`QualityGateError` after the report is written.
+    """
+    model, registered = load_registered(workspace, version)
+    test_path = Path(data) if data is not None else workspace.questions_dir / "test.jsonl"
+    examples = read_questions(test_path)
+    known = [e for e in examples if e["intent"] in model.intents]
+    report = evaluate_examples(model, known)
+    gates = config.gates
+    failures = []
+    if report["intent_accuracy"] < gates.min_intent_accuracy:
+        failures.append(f"intent accuracy {report['intent_accuracy']:.4f} < {gates.min_intent_accuracy}")
+    if report["slot_f1"] < gates.min_slot_f1:
+        failures.append(f"slot F1 {report['slot_f1']:.4f} < {gates.min_slot_f1}")
+    report = {
+        "model_version": registered.name,
+        "test_file": str(test_path),
+        "intent_accuracy": report["intent_accuracy"],
+        "slot_f1": report["slot_f1"],
+        "sentence_accuracy": report["sentence_accuracy"],
+        "questions": report["questions"],
+        "skipped_unknown_intent": len(examples) - len(known),
+        "gates": {"min_intent_accuracy": gates.min_intent_accuracy, "min_slot_f1": gates.min_slot_f1,
+                  "passed": not failures, "failures": failures},
+        "per_intent": report["per_intent"],
+    }
+    path: Path = workspace.evaluation_dir(GROUP) / "evaluation.json"
+    write_json(path, report)
+    registry = Registry(workspace.registry_dir)
+    if failures:
+        registry.set_status(registered, "Rejected", "; ".join(failures))
+        raise QualityGateError(f"{registered.name} failed its gates: {'; '.join(failures)}", hint=f"see {path}")
+    registry.set_status(registered, "Approved")
+    return report

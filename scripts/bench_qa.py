@@ -1,0 +1,246 @@
+"""Benchmark of the question model and `kgqa ask`; writes bench/qa.json (the repository's bench/).
+
+Which model and graph it measures:
+
+* The configured workspace (`make all`'s ``workspace/`` by default) when it holds a registered qa
+  model and a graph: they are used as they are, so the demo questions are answered from whatever
+  `make all` loaded (triples extracted from the demo corpus).
+* Otherwise (or with ``--rebuild``) it builds a scratch demo workspace under
+  ``<workspace>/bench/qa-demo``: the synthetic demo corpus (scripts/make_demo_corpus.py),
+  `preprocess`, the gold triples of all three splits bulk-loaded into a fresh graph (standing in
+  for the extracted ones), `questions` and `train qa` with the configured settings. The training
+  time is recorded as ``qa_train_seconds``.
+
+Figures:
+
+* ``intent_accuracy``, ``slot_f1``, ``sentence_accuracy``: the generated test questions, whose
+  entity names never occur in a training question.
+* ``demo_questions`` (question, expected, got, correct) and ``demo_questions_correct``: the eight
+  questions of the issue; correct when every expected answer is among the answers.
+* ``ask_latency_ms_p50``/``p99``: warm in-process :class:`Answerer` calls (model loaded, graph
+  open), the demo questions asked 25 times each; ``load_average`` says how busy the machine was.
+* ``cold_ask_seconds``: one `kgqa ask` subprocess, start to exit.
+* ``nlpcc``: when ../shared/data/nlpcc-kbqa is present, the NLPCC 2016 KBQA training questions
+  whose gold predicate is a DuIE schema predicate, asked of the same qa model (trained on
+  synthetic demo names only, never on NLPCC text) against a fresh graph holding just those
+  questions' gold triples; correct when the gold object is among the answers.
+
+Usage: python scripts/bench_qa.py [--config configs/kgqa.yaml] [--workspace DIR] [--rebuild] [--skip-nlpcc] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kgqa_cli.answering.pipeline import Answerer
+from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.graph.normalize import normalize_name
+from kgqa_cli.io import write_json, write_jsonl
+from kgqa_cli.settings import load_settings
+from kgqa_cli.understanding.questions import read_questions
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "bench" / "qa.json"
+SHARED = REPO.parent / "shared" / "data"
+
+# The eight questions of the issue and the answers the demo corpus holds for them.
+DEMO_QUESTIONS = [
+    ("三度诱惑的导演是谁", ["何藩"]),
+    ("何藩导演了哪些电视剧", ["长街旧梦", "浮城往事"]),  # 三度诱惑 (a film) may come too
+    ("我乔布斯是谁写的", ["苏云帆"]),
+    ("妖精凄卟曲之美男就地扑倒的作者是谁", ["月下听风"]),
+    ("许晋亨的配偶是谁", ["李嘉欣"]),
+    ("李嘉欣和谁结婚了", ["许晋亨"]),
+    ("决胜是谁的作品", ["钟远山"]),
+    ("林晓蔚毕业于哪里", ["清华大学"]),
+]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value at ``share`` (0-1) of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def build_demo_workspace(config_path: Path | None, root: Path):
+    """Demo corpus -> preprocess -> gold graph -> questions -> trained qa model, under ``root``."""
+    from kgqa_cli.data.preprocess import SPLITS, run_preprocess
+    from kgqa_cli.graph.bulkload import run_bulkload
+    from kgqa_cli.understanding.questions import generate_questions, graph_names_if_any
+    from kgqa_cli.understanding.training import train_question_model
+
+    shutil.rmtree(root, ignore_errors=True)
+    raw = root / "raw"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_corpus.py"), "--out", str(raw)],
+                   check=True, capture_output=True)
+    settings = load_settings(config_path, {"workspace": str(root / "ws"), "preprocess.input": str(raw),
+                                           "graph.path": None, "graph.url": None})
+    run_preprocess(settings.preprocess, settings.paths)
+    for split in SPLITS:
+        run_bulkload(settings.graph, settings.paths, settings.paths.split_file(split), show_progress=False)
+    names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
+    generate_questions(settings.qa.questions, settings.paths, names)
+    started = time.perf_counter()
+    train_question_model(settings.qa, settings.paths)
+    return settings, round(time.perf_counter() - started, 1)
+
+
+def generated_test_figures(settings, answerer: Answerer) -> dict:
+    """Intent accuracy, slot F1 and sentence accuracy on questions_dir/test.jsonl."""
+    from kgqa_cli.understanding.training import evaluate_examples
+
+    path = settings.paths.questions_dir / "test.jsonl"
+    examples = [e for e in read_questions(path) if e["intent"] in answerer.model.intents]
+    report = evaluate_examples(answerer.model, examples)
+    return {"test_questions": report["questions"],
+            **{k: report[k] for k in ("intent_accuracy", "slot_f1", "sentence_accuracy")}}
+
+
+def demo_figures(answerer: Answerer) -> dict:
+    """The eight demo questions: expected, got, correct."""
+    rows = []
+    for question, expected in DEMO_QUESTIONS:
+        answer = answerer.answer(question)
+        rows.append({"question": question, "expected": expected, "got": answer.answers,
+                     "correct": answer.answered and set(expected) <= set(answer.answers),
+                     "intent": answer.intent, "entity": (answer.entity or {}).get("name"), "reason": answer.reason})
+    return {"demo_questions_correct": sum(row["correct"] for row in rows),
+            "demo_questions_total": len(rows), "demo_questions": rows}
+
+
+def latency_figures(answerer: Answerer, rounds: int = 25) -> dict:
+    """Warm per-question latency of the in-process Answerer."""
+    for question, _ in DEMO_QUESTIONS:
+        answerer.answer(question)  # warm-up: fuzzy index, caches
+    timings = []
+    for _ in range(rounds):
+        for question, _ in DEMO_QUESTIONS:
+            started = time.perf_counter()
+            answerer.answer(question)
+            timings.append((time.perf_counter() - started) * 1000)
+    return {"ask_latency_ms_p50": round(statistics.median(timings), 2),
+            "ask_latency_ms_p99": round(percentile(timings, 0.99), 2), "ask_latency_samples": len(timings)}
+
+
+def cold_ask_seconds(config: Path | None, workspace: Path) -> float:
+    """Wall time of one `kgqa ask` command (interpreter start, imports, model and graph load)."""
+    kgqa = Path(sys.executable).with_name("kgqa")
+    command = [str(kgqa), "ask", DEMO_QUESTIONS[0][0], "--json", "--workspace", str(workspace)]
+    command += ["--config", str(config)] if config else []
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return round(time.perf_counter() - started, 2)
+
+
+def parse_nlpcc(path: Path) -> list[dict]:
+    """``<question id=N>``/``<triple id=N>``/``<answer id=N>`` blocks -> dicts."""
+    items: dict[str, dict] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("<") or "\t" not in line:
+            continue
+        head, value = line.split("\t", 1)
+        kind, number = head.strip("<>").split(" id=")
+        items.setdefault(number, {})[kind] = value.strip()
+    return [item for item in items.values() if {"question", "triple", "answer"} <= set(item)]
+
+
+def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict:
+    """Accuracy on NLPCC questions with a DuIE predicate, from a graph of their gold triples."""
+    from kgqa_cli.data.schema import Schema
+    from kgqa_cli.graph.bulkload import run_bulkload
+
+    schema = Schema.load(SHARED / "duie" / "duie_schema.json")
+    relations = {r.predicate: r for r in schema.relations}
+    kept = []
+    for item in parse_nlpcc(SHARED / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"):
+        parts = [part.strip() for part in item["triple"].split(" ||| ")]
+        if len(parts) != 3:
+            continue
+        subject, predicate, obj = parts
+        if predicate in relations and normalize_name(subject) and normalize_name(obj):
+            kept.append((item["question"], subject, predicate, obj))
+    root = settings.paths.bench_dir / "qa-nlpcc"
+    shutil.rmtree(root, ignore_errors=True)
+    gold = root / "gold.jsonl"
+    write_jsonl(gold, [
+        {"text": q, "spo_list": [{"subject": s, "subject_type": relations[p].subject_type, "predicate": p,
+                                  "object": {"@value": o}, "object_type": {"@value": relations[p].object_value_type}}]}
+        for q, s, p, o in kept
+    ])
+    # The gold triples go into a graph file of their own (and their Neptune CSV into a scratch
+    # workspace); the questions are asked with the measured workspace's registered qa model.
+    loading = load_settings(config_path, {"workspace": str(root / "ws"), "graph.path": str(root / "graph.db"),
+                                          "graph.url": None, "graph.mode": "replace"})
+    run_bulkload(loading.graph, loading.paths, gold, show_progress=False)
+    asking = settings.model_copy(update={"graph": loading.graph})
+    rows, correct = [], 0
+    with Answerer(asking) as answerer:
+        for question, _subject, predicate, obj in kept:
+            answer = answerer.answer(question)
+            ok = normalize_name(obj) in {normalize_name(a) for a in answer.answers}
+            correct += ok
+            rows.append({"question": question, "predicate": predicate, "gold": obj, "intent": answer.intent,
+                         "slots": answer.slots, "answers": answer.answers[:5], "reason": answer.reason,
+                         "correct": ok})
+    return {
+        "accuracy": round(correct / max(len(kept), 1), 4), "count": len(kept), "correct": correct,
+        "model": f"{model_origin}; no NLPCC text in its training data",
+        "graph": "fresh graph of the gold triples of these questions only",
+        "failures": [r for r in rows if not r["correct"]][:60],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=None, help="project config [default: configs/kgqa.yaml]")
+    parser.add_argument("--workspace", type=Path, default=None, help="workspace to measure [default: the config's]")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"result file [default: {DEFAULT_OUT}]")
+    parser.add_argument("--rebuild", action="store_true", help="build the scratch demo workspace even if one exists")
+    parser.add_argument("--skip-nlpcc", action="store_true")
+    args = parser.parse_args()
+    settings = load_settings(args.config, {"workspace": str(args.workspace)} if args.workspace else None)
+    result: dict = {"cpus": os.cpu_count()}
+    answerer = None
+    if not args.rebuild:
+        try:
+            answerer = Answerer(settings)
+            result["source"] = f"workspace {settings.paths.root} (its registered model and graph)"
+        except MissingArtifactError as exc:
+            print(f"{exc.message}: building a scratch demo workspace", file=sys.stderr)
+    if answerer is None:
+        settings, train_seconds = build_demo_workspace(args.config, settings.paths.bench_dir / "qa-demo")
+        result["source"] = f"scratch demo workspace {settings.paths.root} (gold demo triples, model trained here)"
+        result["qa_train_seconds"] = train_seconds
+        answerer = Answerer(settings)
+    with answerer:
+        result["model_version"] = answerer.version.name
+        result["torch_threads"] = settings.ask.threads
+        result.update(generated_test_figures(settings, answerer))
+        result.update(demo_figures(answerer))
+        result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        result.update(latency_figures(answerer))
+    result["cold_ask_seconds"] = cold_ask_seconds(args.config, settings.paths.root)
+    if args.skip_nlpcc:
+        result["nlpcc"] = "skipped (--skip-nlpcc)"
+    elif not (SHARED / "nlpcc-kbqa").is_dir():
+        result["nlpcc"] = f"skipped: {SHARED / 'nlpcc-kbqa'} is absent"
+    else:
+        origin = f"qa model {result['model_version']} of {result['source']}"
+        result["nlpcc"] = nlpcc_figures(settings, args.config, origin)
+    write_json(args.out, result)
+    summary = {k: v for k, v in result.items() if k != "demo_questions"}
+    if isinstance(summary["nlpcc"], dict):
+        summary["nlpcc"] = {k: v for k, v in summary["nlpcc"].items() if k != "failures"}
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""`kgqa ask` on a small graph: forward and reverse intents, unknown entities, hostile input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from qa_fixtures import build_workspace
+from typer.testing import CliRunner
+
+from kgqa_cli.answering.pipeline import EMPTY, NO_INTENT, NOT_IN_GRAPH, OUT_OF_SCOPE, Answerer
+from kgqa_cli.cli.main import app
+from kgqa_cli.errors import MissingArtifactError
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return build_workspace(tmp_path_factory.mktemp("ask"))
+
+
+@pytest.fixture(scope="module")
+def answerer(settings):
+    with Answerer(settings) as warm:
+        yield warm
+
+
+def test_forward_intent(answerer):
+    answer = answerer.answer("三度诱惑的导演是谁")
+    assert answer.intent == "ask_director" and answer.answered
+    assert answer.answers == ["何藩"]
+    assert "三度诱惑" in answer.query and "导演" in answer.query
+
+
+def test_reverse_intent(answerer):
+    answer = answerer.answer("何藩导演了哪些电影")
+    assert answer.intent == "ask_films"
+    assert answer.answers == ["三度诱惑"]
+
+
+def test_spouse_question_answers_either_way(answerer):
+    assert answerer.answer("李嘉欣和谁结婚了").answers == ["许晋亨"]
+    assert answerer.answer("许晋亨的配偶是谁").answers == ["李嘉欣"]
+
+
+def test_quoted_and_fuzzy_names_link(answerer):
+    assert answerer.answer("请问《三度诱惑》的导演是谁？").answers == ["何藩"]
+    link = answerer.linker.link("《三度诱惑电影》")
+    assert (link.name, link.method) == ("三度诱惑", "fuzzy") and link.similarity >= 0.75
+    assert answerer.linker.link("完全无关的名字") is None
+
+
+def test_a_mention_run_on_into_the_next_words_links_to_the_name_inside(answerer):
+    link = answerer.linker.link("三度诱惑在美国")  # too far from 三度诱惑 for the fuzzy match
+    assert (link.name, link.method) == ("三度诱惑", "contained")
+    assert answerer.linker.link("诱惑在美国上映") is None  # the name would cover less than half
+
+
+def test_the_next_likely_intents_are_tried_when_the_best_finds_nothing(answerer):
+    config = answerer.config
+    saved = (config.intent_alternatives, config.min_alternative_confidence)
+    config.intent_alternatives, config.min_alternative_confidence = len(answerer.model.intents), 0.0
+    try:
+        answer = answerer.answer("何藩的妻子是谁")  # every intent in turn: 何藩 only has films
+    finally:
+        config.intent_alternatives, config.min_alternative_confidence = saved
+    assert answer.intent == "ask_films" and answer.answers == ["三度诱惑"]
+
+
+def test_unknown_entity_gets_a_reason(answerer):
+    answer = answerer.answer("鸡蛋灌饼大冒险的导演是谁")
+    assert not answer.answered and answer.reason == NOT_IN_GRAPH
+
+
+@pytest.mark.parametrize("text", ["", "   ", "#$%^&*()_+", "啊" * 5000, "🙂🙂🙂"])
+def test_empty_garbage_and_long_input(answerer, text):
+    answer = answerer.answer(text)
+    assert not answer.answered
+    assert answer.reason in (EMPTY, NO_INTENT, OUT_OF_SCOPE, NOT_IN_GRAPH, "no entity found in the question")
+    json.dumps(answer.to_json(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("text", [
+    "g.V().drop().iterate()的导演是谁",
+    "');g.V().drop();('的导演是谁",
+    "\"三度诱惑\"的导演是谁",
+    "三度诱惑'的导演是谁",
+])
+def test_gremlin_and_quotes_are_plain_text(answerer, text):
+    answer = answerer.answer(text)
+    json.dumps(answer.to_json(), ensure_ascii=False)
+    # The graph is untouched: the facts are all still there.
+    assert answerer.answer("三度诱惑的导演是谁").answers == ["何藩"]
+
+
+def test_cli_json_file_and_missing_model(settings, tmp_path):
+    runner = CliRunner()
+    common = ["--workspace", str(settings.paths.root)]
+    result = runner.invoke(app, ["ask", "李嘉欣和谁结婚了", "--json", *common])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["answers"] == ["许晋亨"]
+    questions = tmp_path / "q.txt"
+    questions.write_text("三度诱惑的导演是谁\n\n你好\n", encoding="utf-8")
+    result = runner.invoke(app, ["ask", "--file", str(questions), *common])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 0 and len(lines) == 2
+    assert lines[0]["answers"] == ["何藩"] and not lines[1]["answered"]
+    result = runner.invoke(app, ["ask", "你好", *common])
+    assert result.exit_code == 0
+    with pytest.raises(MissingArtifactError):
+        Answerer(settings.model_copy(update={"workspace": tmp_path / "empty"}))

@@ -1,0 +1,70 @@
+"""The JointBERT question model: tokenizer edge cases, training, save/load round trip, evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from qa_fixtures import build_workspace
+
+from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.understanding.model import QuestionModel, predict_batch, spans
+from kgqa_cli.understanding.tokenizer import CharTokenizer
+from kgqa_cli.understanding.training import evaluate_question_model, load_registered
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return build_workspace(tmp_path_factory.mktemp("jointbert"), graph=False)
+
+
+def test_tokenizer_handles_any_input():
+    tokenizer = CharTokenizer.build(["导演是谁", "ABC"], max_length=8)
+    assert tokenizer.encode("") == [tokenizer.cls_id, tokenizer.sep_id]
+    ids = tokenizer.encode("导 😀ａ")
+    assert len(ids) == 6 and ids[3] == tokenizer.unk_id and ids[4] == tokenizer.index["a"]
+    assert len(tokenizer.encode("长" * 100)) == 8  # cut at max_length
+
+
+def test_spans_repairs_a_lone_inside_tag():
+    assert spans("请问风云呢", ["O", "O", "I-subject", "I-subject", "O"]) == {"subject": ["风云"]}
+
+
+def test_training_learns_and_registers(trained):
+    metrics = json.loads((trained.paths.model_dir("qa") / "metrics.json").read_text())
+    curve = json.loads((trained.paths.model_dir("qa") / "curve.json").read_text())
+    assert curve[-1]["loss"] < curve[0]["loss"]
+    assert metrics["dev_intent_accuracy"] > 0.8
+    model, version = load_registered(trained.paths)
+    assert version.name == "qa/v1"
+
+
+def test_save_load_round_trip_predicts_the_same(trained, tmp_path):
+    model, _ = load_registered(trained.paths)
+    model.save(tmp_path / "copy")
+    again = QuestionModel.load(tmp_path / "copy")
+    texts = ["三度诱惑的导演是谁", "", "x" * 300]
+    for a, b in zip(predict_batch(model, texts), predict_batch(again, texts), strict=True):
+        assert (a.intent, a.tags) == (b.intent, b.tags)
+        assert abs(a.confidence - b.confidence) < 1e-6
+        assert a.ranked[0] == (a.intent, a.confidence) and len(a.ranked) == 3
+        assert a.ranked[0][1] >= a.ranked[1][1] >= a.ranked[2][1]
+    state_a, state_b = model.network.state_dict(), again.network.state_dict()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
+def test_evaluate_writes_report_and_approves(trained):
+    trained.qa.gates.min_intent_accuracy = 0.5
+    trained.qa.gates.min_slot_f1 = 0.3
+    report = evaluate_question_model(trained.qa, trained.paths)
+    saved = json.loads((trained.paths.evaluation_dir("qa") / "evaluation.json").read_text())
+    assert saved["intent_accuracy"] == report["intent_accuracy"] > 0.5
+    assert set(saved["per_intent"]) >= {"ask_director", "ask_wife"}
+    _, version = load_registered(trained.paths)
+    assert version.status == "Approved"
+
+
+def test_no_model_is_a_missing_artifact(tmp_path):
+    with pytest.raises(MissingArtifactError):
+        QuestionModel.load(tmp_path)
