@@ -1,0 +1,1 @@
+"""Answering: entity linking, graph query templates and the ask pipeline."""

@@ -1,0 +1,1 @@
+"""Question understanding: question generation, the character tokenizer and the JointBERT model."""
