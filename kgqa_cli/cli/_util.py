@@ -12,6 +12,9 @@ from typer.exceptions import TyperException
 from kgqa_cli.errors import KgqaError
 
 
+PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask")
+
+
 class State:
     """Process-wide flags read by the error handler."""
 
@@ -20,6 +23,11 @@ class State:
 
 class _ErrorMappingGroup(TyperGroup):
     """The one place where errors become a one-line message and an exit code (see errors.py)."""
+
+    def list_commands(self, ctx):  # noqa: ANN001 - click's signature
+        """Commands in pipeline order in ``--help``, whatever order their modules load in."""
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: (PIPELINE_ORDER.index(name) if name in PIPELINE_ORDER else 99, name))
 
     def invoke(self, ctx):  # noqa: ANN001 - click's signature
         try:
