@@ -7,29 +7,26 @@ from pathlib import Path
 
 def train_qa(settings, resume: bool, json_output: bool) -> None:
     """Train the JointBERT question model on the generated questions and register it."""
-    from rich.table import Table
-
-    from kgqa_cli.ui import print_json, stderr, stdout
+    from kgqa_cli.errors import ConfigError
+    from kgqa_cli.ui import print_json, stdout
     from kgqa_cli.understanding.training import train_question_model
 
     if resume:
-        stderr.print("[yellow]--resume[/] is not needed for the question model (minutes long): training from the start")
+        # Question-model training takes minutes and keeps no checkpoint to resume from.
+        raise ConfigError("--resume applies to `kgqa train kg` only; run `kgqa train qa` without it")
     result = train_question_model(settings.qa, settings.paths)
     summary = {"model_version": result.version.name, "model_dir": str(result.version.path / "model"),
                "seconds": round(result.seconds, 1), **result.metrics, "curve": result.curve}
     if json_output:
         print_json(summary)
         return
-    table = Table(title=f"Training curve of {result.version.name}")
-    for column in ("epoch", "loss", "dev intent acc", "dev slot F1", "dev sentence acc"):
-        table.add_column(column, justify="right")
-    for point in result.curve:
-        table.add_row(
-            str(point["epoch"]), f"{point['loss']:.4f}", f"{point['dev_intent_accuracy']:.4f}",
-            f"{point['dev_slot_f1']:.4f}", f"{point['dev_sentence_accuracy']:.4f}",
-            style="bold green" if point["epoch"] == result.metrics["best_epoch"] else None,
-        )
-    stdout.print(table)
+    from kgqa_cli.cli._tables import curve_table
+
+    columns = {
+        "loss": "loss", "dev intent acc": "dev_intent_accuracy", "dev slot F1": "dev_slot_f1",
+        "dev sentence acc": "dev_sentence_accuracy",
+    }
+    stdout.print(curve_table(f"Training curve of {result.version.name}", columns, result.curve, result.metrics["best_epoch"]))
     stdout.print(f"registered {result.version.name} (best epoch {result.metrics['best_epoch']}) in {result.seconds:.0f} s")
 
 

@@ -40,6 +40,20 @@ def preprocess_tables(stats: dict) -> list[Table]:
     return tables
 
 
+def curve_table(title: str, columns: dict[str, str], curve: list[dict], best_epoch: int) -> Table:
+    """Per-epoch training figures: ``columns`` maps a heading to a curve key; the best epoch is green."""
+    table = Table(title=title)
+    table.add_column("epoch", justify="right")
+    for heading in columns:
+        table.add_column(heading, justify="right")
+    for point in curve:
+        table.add_row(
+            str(point["epoch"]), *(f"{point[key]:.4f}" for key in columns.values()),
+            style="bold green" if point["epoch"] == best_epoch else None,
+        )
+    return table
+
+
 def answer_panel(answer):
     """One question's intent, slots, linked entity, query and answers (`kgqa ask`)."""
     from rich.markup import escape

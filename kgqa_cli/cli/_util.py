@@ -11,7 +11,6 @@ from typer.exceptions import TyperException
 
 from kgqa_cli.errors import KgqaError
 
-
 PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask")
 
 

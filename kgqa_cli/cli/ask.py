@@ -18,7 +18,7 @@ def ask(
         Path | None, typer.Option("--file", "-f", help="answer one question a line; prints JSON lines")
     ] = None,
     qa_model: Annotated[
-        str | None, typer.Option("--qa-model", help="registered qa version (3, v3) [default: ask.qa_model or newest]")
+        str | None, typer.Option("--qa-model", help="registered qa version (3, v3) \\[default: ask.qa_model or newest]")
     ] = None,
     config: ConfigOption = None,
     json_output: JsonOption = False,

@@ -49,17 +49,17 @@ def bulkload(
     ctx: typer.Context,
     input: Annotated[
         Path | None,
-        typer.Argument(help="corpus-format triples (extraction output or a gold file) [default: graph.input]",
+        typer.Argument(help="corpus-format triples (extraction output or a gold file) \\[default: graph.input]",
                        show_default=False),
     ] = None,
     replace: Annotated[
         bool | None,
-        typer.Option("--replace/--merge", help="Empty the graph first, or merge into it [default: graph.mode]",
+        typer.Option("--replace/--merge", help="Empty the graph first, or merge into it \\[default: graph.mode]",
                      show_default=False),
     ] = None,
     min_score: Annotated[
         float | None,
-        typer.Option("--min-score", min=0.0, max=1.0, help="Skip triples scored below this [default: graph.min_score]",
+        typer.Option("--min-score", min=0.0, max=1.0, help="Skip triples scored below this \\[default: graph.min_score]",
                      show_default=False),
     ] = None,
     config: ConfigOption = None,

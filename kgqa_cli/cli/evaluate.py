@@ -17,13 +17,16 @@ def evaluate(
     ctx: typer.Context,
     kind: KindArgument = ModelKind.kg,
     data: Annotated[
-        Path | None, typer.Option("--data", help="corpus-format file to score on [default: the test split]")
+        Path | None, typer.Option("--data", help="corpus-format file to score on \\[default: the test split]")
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="registered version such as 3 or v3 [default: latest]")
+        str | None, typer.Option("--model", help="registered version such as 3 or v3 \\[default: latest]")
     ] = None,
     min_f1: Annotated[
-        float | None, typer.Option("--min-f1", help="quality gate [default: kg.evaluate.min_f1]", min=0, max=1)
+        float | None, typer.Option(
+            "--min-f1", min=0, max=1,
+            help="quality gate: kg F1 (default kg.evaluate.min_f1) or qa slot F1 (default qa.gates.min_slot_f1)",
+        )
     ] = None,
     config: ConfigOption = None,
     json_output: JsonOption = False,

@@ -16,13 +16,13 @@ def extract(
     input: Annotated[
         Path | None,
         typer.Argument(help="plain text (a sentence or paragraph a line) or JSON lines with 'text' "
-                       "[default: kg.extract.input]", show_default=False),
+                       "\\[default: kg.extract.input]", show_default=False),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="JSON lines out [default: <workspace>/extract/triples.jsonl]")
+        Path | None, typer.Option("-o", "--output", help="JSON lines out \\[default: <workspace>/extract/triples.jsonl]")
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="sentences per batch")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="registered kg version [default: latest]")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="registered kg version \\[default: latest]")] = None,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,

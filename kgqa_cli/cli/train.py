@@ -27,7 +27,9 @@ KindArgument = Annotated[
 def train(
     ctx: typer.Context,
     kind: KindArgument = ModelKind.kg,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint after an interruption.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="kg only: continue from the last checkpoint after an interruption.")
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -58,18 +60,10 @@ def _train_kg(settings, resume: bool, json_output: bool) -> None:
     if json_output:
         print_json(summary)
         return
-    from rich.table import Table
+    from kgqa_cli.cli._tables import curve_table
 
-    table = Table(title=f"Training curve of {result.version}")
-    for column in ("epoch", "loss", "dev P", "dev R", "dev F1"):
-        table.add_column(column, justify="right")
-    for point in result.curve:
-        best = point["epoch"] == result.best_epoch
-        table.add_row(
-            str(point["epoch"]), f"{point['loss']:.4f}", f"{point['dev_precision']:.4f}",
-            f"{point['dev_recall']:.4f}", f"{point['dev_f1']:.4f}", style="bold green" if best else None,
-        )
-    stdout.print(table)
+    columns = {"loss": "loss", "dev P": "dev_precision", "dev R": "dev_recall", "dev F1": "dev_f1"}
+    stdout.print(curve_table(f"Training curve of {result.version}", columns, result.curve, result.best_epoch))
     stdout.print(
         f"registered {result.version} (best epoch {result.best_epoch}, dev F1 {result.dev['f1']:.4f}); "
         f"model files in {result.model_dir}"
