@@ -161,7 +161,3 @@ def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tup
             found.update(_key_lines(item, key))
     return found
 
-
-def dump_config(config: BaseModel) -> str:
-    """The validated config as YAML, as saved next to models and reports."""
-    return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)

@@ -20,4 +20,4 @@ class AskConfig(StrictModel):
     )
     fuzzy_threshold: float = Field(0.75, ge=0, le=1, description="least similarity of a fuzzy entity match (0-1)")
     max_answers: int = Field(50, ge=1, description="answers returned per question")
-    threads: int | None = Field(1, ge=1, description="torch threads for one question; null: torch's default")
+    threads: int | None = Field(1, ge=1, description="torch threads for one question; null: every core")

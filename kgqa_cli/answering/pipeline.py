@@ -59,15 +59,14 @@ class Answerer:
     """The warm question-answering pipeline: one model, one graph connection."""
 
     def __init__(self, settings: Any, qa_model: str | int | None = None) -> None:
-        import torch
 
         from kgqa_cli.answering.linking import EntityLinker
         from kgqa_cli.graph.store import GraphStore
+        from kgqa_cli.torch_setup import set_threads
         from kgqa_cli.understanding.training import load_registered
 
         self.config = settings.ask
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        set_threads(self.config.threads)
         version = qa_model if qa_model is not None else self.config.qa_model
         try:
             self.model, self.version = load_registered(settings.paths, version)

@@ -5,38 +5,66 @@ from __future__ import annotations
 from rich.table import Table
 
 
+def count_table(title: str, headings: list[str], rows) -> Table:
+    """A table of a label column and right-aligned number columns; rows are ``(label, *numbers)``."""
+    table = Table(title=title)
+    table.add_column(headings[0])
+    for heading in headings[1:]:
+        table.add_column(heading, justify="right")
+    for label, *numbers in rows:
+        table.add_row(label, *(str(number) for number in numbers))
+    return table
+
+
 def preprocess_tables(stats: dict) -> list[Table]:
     """Sentences and triples per split; triples per predicate and split; rejected records."""
-    splits = Table(title="Corpus splits")
-    splits.add_column("split")
-    splits.add_column("sentences", justify="right")
-    splits.add_column("triples", justify="right")
-    for name, counts in stats["splits"].items():
-        splits.add_row(name, str(counts["sentences"]), str(counts["triples"]))
-    splits.add_row(
-        "[bold]total",
-        str(sum(c["sentences"] for c in stats["splits"].values())),
-        str(sum(c["triples"] for c in stats["splits"].values())),
-    )
-    predicates = Table(title="Triples per predicate")
-    predicates.add_column("predicate")
-    for name in stats["splits"]:
-        predicates.add_column(name, justify="right")
-    for predicate, counts in stats["predicates"].items():
-        predicates.add_row(predicate, *(str(counts[name]) for name in stats["splits"]))
-    tables = [splits, predicates]
+    splits = stats["splits"]
+    rows = [(name, counts["sentences"], counts["triples"]) for name, counts in splits.items()]
+    rows.append((
+        "[bold]total", sum(c["sentences"] for c in splits.values()), sum(c["triples"] for c in splits.values())
+    ))
+    tables = [
+        count_table("Corpus splits", ["split", "sentences", "triples"], rows),
+        count_table(
+            "Triples per predicate", ["predicate", *splits],
+            [(predicate, *(counts[name] for name in splits)) for predicate, counts in stats["predicates"].items()],
+        ),
+    ]
     dropped = {**stats["rejected"]}
     if stats["duplicates_removed"]:
         dropped["exact duplicate"] = stats["duplicates_removed"]
     if stats["overlap_removed"]:
         dropped["text also in given dev/test"] = stats["overlap_removed"]
     if dropped:
-        rejected = Table(title="Records not used")
-        rejected.add_column("reason")
-        rejected.add_column("records", justify="right")
-        for reason, count in dropped.items():
-            rejected.add_row(reason.replace("_", " "), str(count))
-        tables.append(rejected)
+        rows = [(reason.replace("_", " "), count) for reason, count in dropped.items()]
+        tables.append(count_table("Records not used", ["reason", "records"], rows))
+    return tables
+
+
+def bulkload_tables(report: dict) -> list[Table]:
+    """Vertices and edges added or present; edges per predicate; triples skipped and why."""
+    from kgqa_cli.graph.model import SKIP_REASONS
+
+    tables = [
+        count_table(
+            "Graph load", ["", "in input", "added", "already present"],
+            [(kind, report[kind]["in_input"], report[kind]["added"], report[kind]["already_present"])
+             for kind in ("vertices", "edges")],
+        ),
+        count_table(
+            "Edges per predicate", ["predicate", "added", "already present"],
+            [(name, c["added"], c["already_present"]) for name, c in report["edges"]["per_predicate"].items()],
+        ),
+    ]
+    skipped = dict(report["skipped"])
+    if report["duplicates_merged"]:
+        skipped["duplicate"] = report["duplicates_merged"]
+    if skipped:
+        rows = [
+            (SKIP_REASONS.get(reason, "same triple seen again (highest score kept)"), count)
+            for reason, count in skipped.items()
+        ]
+        tables.append(count_table("Triples not loaded as separate edges", ["reason", "triples"], rows))
     return tables
 
 

@@ -10,40 +10,6 @@ import typer
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
 
 
-def _tables(report: dict) -> list:
-    from rich.table import Table
-
-    from kgqa_cli.graph.model import SKIP_REASONS
-
-    totals = Table(title="Graph load")
-    totals.add_column("")
-    totals.add_column("in input", justify="right")
-    totals.add_column("added", justify="right")
-    totals.add_column("already present", justify="right")
-    for kind in ("vertices", "edges"):
-        counts = report[kind]
-        totals.add_row(kind, str(counts["in_input"]), str(counts["added"]), str(counts["already_present"]))
-    predicates = Table(title="Edges per predicate")
-    predicates.add_column("predicate")
-    predicates.add_column("added", justify="right")
-    predicates.add_column("already present", justify="right")
-    for name, counts in report["edges"]["per_predicate"].items():
-        predicates.add_row(name, str(counts["added"]), str(counts["already_present"]))
-    tables = [totals, predicates]
-    skipped = dict(report["skipped"])
-    if report["duplicates_merged"]:
-        skipped["duplicate"] = report["duplicates_merged"]
-    if skipped:
-        reasons = Table(title="Triples not loaded as separate edges")
-        reasons.add_column("reason")
-        reasons.add_column("triples", justify="right")
-        for reason, count in skipped.items():
-            text = SKIP_REASONS.get(reason, "same triple seen again (highest score kept)")
-            reasons.add_row(text, str(count))
-        tables.append(reasons)
-    return tables
-
-
 @app.command(**OVERRIDES)
 def bulkload(
     ctx: typer.Context,
@@ -84,7 +50,9 @@ def bulkload(
     if json_output:
         print_json(report)
         return
-    for table in _tables(report):
+    from kgqa_cli.cli._tables import bulkload_tables
+
+    for table in bulkload_tables(report):
         stdout.print(table)
     rate = report["triples_per_second"]
     stdout.print(

@@ -28,15 +28,11 @@ def questions(
     if json_output:
         print_json(stats)
         return
-    from rich.table import Table
+    from kgqa_cli.cli._tables import count_table
 
-    table = Table(title="Generated questions per intent")
-    table.add_column("intent")
-    for split in stats["splits"]:
-        table.add_column(split, justify="right")
-    for intent, counts in stats["per_intent"].items():
-        table.add_row(intent, *(str(counts[split]) for split in stats["splits"]))
-    table.add_row("[bold]total", *(str(n) for n in stats["splits"].values()))
-    stdout.print(table)
+    splits = stats["splits"]
+    rows = [(intent, *(counts[split] for split in splits)) for intent, counts in stats["per_intent"].items()]
+    rows.append(("[bold]total", *splits.values()))
+    stdout.print(count_table("Generated questions per intent", ["intent", *splits], rows))
     names_line = ", ".join(f"{split} {n}" for split, n in stats["names"].items())
     stdout.print(f"{stats['intents']} intents; distinct entity names per split: {names_line}; written to {stats['output']}")

@@ -39,8 +39,9 @@ def run_evaluate(
     The caller raises the quality-gate error when ``passed`` is false, after the report is written.
     """
     from kgqa_cli.extraction.predict import load_registered
-    from kgqa_cli.extraction.train import evaluate_records, set_threads
+    from kgqa_cli.extraction.train import evaluate_records
     from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 
     data_path = Path(data) if data is not None else require_split(workspace, "test")

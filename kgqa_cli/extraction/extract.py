@@ -107,7 +107,7 @@ def run_extract(
     import time
 
     from kgqa_cli.extraction.predict import load_registered
-    from kgqa_cli.extraction.train import set_threads
+    from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 
     settings = config.extract

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from kgqa_cli.data.schema import Schema
-from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.errors import MissingArtifactError
 from kgqa_cli.extraction.config import KgModelConfig
 from kgqa_cli.extraction.decode import decode_channel_spans, decode_spans
 from kgqa_cli.extraction.labels import channels_of, split_channel
@@ -229,10 +229,3 @@ def load_registered(registry_root: Path, version: str | None, device: str = "cpu
 
     model_version = Registry(registry_root).get("kg", version)
     return Extractor.load(model_version.path / "model", version=model_version.name, device=device)
-
-
-def require_file(path: Path, what: str) -> Path:
-    """A readable input file, or a one-line error."""
-    if not Path(path).is_file():
-        raise InputDataError(f"{path}: {what} not found")
-    return Path(path)

@@ -27,6 +27,7 @@ from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
 from kgqa_cli.extraction.vocab import CharVocab
 from kgqa_cli.io import write_json
+from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,6 @@ class TrainResult:
     stopped_early: bool = False
     device: str = "cpu"
     version: str | None = None
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def set_threads(threads: int | None) -> None:
-    """Use the configured number of CPU threads (every core by default)."""
-    torch.set_num_threads(threads or os.cpu_count() or 1)
 
 
 def _rng_state() -> dict:

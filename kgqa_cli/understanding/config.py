@@ -68,7 +68,7 @@ class QaTrainConfig(StrictModel):
     )
     seed: int = 7
     threads: int | None = Field(
-        1, ge=1, description="torch threads; a model this small gains little from more, and loses a lot on shared cores"
+        1, ge=1, description="torch threads (null: every core); a model this small gains little from more, and loses a lot on shared cores"
     )
 
 

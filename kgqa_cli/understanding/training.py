@@ -13,6 +13,7 @@ import torch
 from kgqa_cli.errors import InputDataError, QualityGateError
 from kgqa_cli.io import write_json
 from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths
+from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.understanding.metrics import score_questions
 from kgqa_cli.understanding.model import (
@@ -115,9 +116,8 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
     from kgqa_cli.ui import progress
 
     started = time.perf_counter()
-    torch.manual_seed(config.train.seed)
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
+    seed_everything(config.train.seed)
+    set_threads(config.train.threads)
     train_path = workspace.questions_dir / "train.jsonl"
     dev_path = workspace.questions_dir / "dev.jsonl"
     train, dev = read_questions(train_path), read_questions(dev_path)
