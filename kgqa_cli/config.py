@@ -8,20 +8,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from kgqa_cli.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/kgqa.yaml")
 
 
+def _is_number_type(annotation: Any) -> bool:
+    """Whether a field's type is a number (``int``, ``float``, or either made optional)."""
+    if annotation in (int, float):
+        return True
+    args = get_args(annotation)
+    return bool(args) and all(arg in (int, float, type(None)) for arg in args) and any(a in (int, float) for a in args)
+
+
 class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors, assignments are validated."""
+    """Base for every config section: unknown keys are errors, assignments are validated.
+
+    Numbers are strict about booleans: YAML's ``true`` is not taken as 1 for a count or a
+    threshold (pydantic's lax mode would).
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _is_number_type(field.annotation):
+                raise ValueError("a number is needed here, not a boolean")
+        return value
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -102,6 +123,8 @@ def load_config(
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)
             raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a YAML config (not UTF-8 text: byte {exc.start} cannot be decoded)") from exc
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
         if loaded is None:
@@ -129,7 +152,7 @@ def _describe(
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     else:
-        message = first["msg"]
+        message = first["msg"].removeprefix("Value error, ")
         if "input" in first and not isinstance(first["input"], dict):
             message += f" (got {first['input']!r})"
     culprit = next(

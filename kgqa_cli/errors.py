@@ -9,10 +9,15 @@ exit code  meaning
 0          success (also: a question that could not be answered, with its reason)
 1          unexpected internal error (a bug: run again with ``-v`` and report the traceback)
 2          bad configuration or command-line value
-3          bad input data (unreadable file, malformed record with ``on_error: stop``)
+3          bad input data (undecodable or malformed input, malformed record with ``on_error: stop``)
 4          missing prerequisite: a model, a graph or a stage output that must be built first
 5          quality gate failed (a metric below its threshold)
-6          graph database error
+6          graph database error (unreachable server, file that is not a complete kgqa graph,
+           SQLite error)
+7          file system error: a path cannot be read or written (permission denied, read-only
+           file system, disk full)
+8          corrupt artefact: a checkpoint or model file exists but cannot be loaded
+141        stdout was closed early (``kgqa ... | head``): quiet, as Unix tools exit on SIGPIPE
 =========  ===============================================================
 """
 
@@ -61,3 +66,29 @@ class GraphError(KgqaError):
     """The graph database could not be reached or refused a traversal."""
 
     exit_code = 6
+
+
+class FileSystemError(KgqaError):
+    """A path cannot be read or written: permissions, a read-only file system, a full disk."""
+
+    exit_code = 7
+
+
+class CorruptArtifactError(KgqaError):
+    """A checkpoint or model file is there but cannot be loaded (truncated, empty, foreign)."""
+
+    exit_code = 8
+
+
+# Exit status when stdout is closed under us (a pipe into `head`): 128 + SIGPIPE, as a Unix tool
+# killed by the signal would report it.
+BROKEN_PIPE_EXIT = 141
+
+
+def describe_os_error(exc: OSError, action: str = "cannot use") -> str:
+    """One line naming the path and the reason of an :class:`OSError` (``path: cannot write: ...``)."""
+    reason = exc.strerror or exc.__class__.__name__
+    where = exc.filename if exc.filename is not None else None
+    if where is None:
+        return f"{action}: {reason}"
+    return f"{where}: {action}: {reason}"

@@ -72,3 +72,27 @@ class Workspace:
     def bench_dir(self) -> Path:
         """Scratch space of benchmarks."""
         return self.root / "bench"
+
+
+def ensure_writable(folders: list[Path]) -> None:
+    """Check, before any long work starts, that each folder exists or can be made and takes a
+    new file; raises :class:`~kgqa_cli.errors.FileSystemError` naming the first one that does not.
+
+    Permission bits alone do not tell (root ignores them, a read-only mount overrides them), so a
+    file is really created and removed.
+    """
+    import os
+    import tempfile
+
+    from kgqa_cli.errors import FileSystemError, describe_os_error
+
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".kgqa-write-check.", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(folder)
+            raise FileSystemError(describe_os_error(exc, "cannot write here")) from exc

@@ -102,8 +102,8 @@ def test_cli_json_file_and_missing_model(settings, tmp_path):
     questions.write_text("三度诱惑的导演是谁\n\n你好\n", encoding="utf-8")
     result = runner.invoke(app, ["ask", "--file", str(questions), *common])
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert result.exit_code == 0 and len(lines) == 2
-    assert lines[0]["answers"] == ["何藩"] and not lines[1]["answered"]
+    assert result.exit_code == 0 and len(lines) == 3  # output line N answers input line N
+    assert lines[0]["answers"] == ["何藩"] and lines[1]["reason"] == EMPTY and not lines[2]["answered"]
     result = runner.invoke(app, ["ask", "你好", *common])
     assert result.exit_code == 0
     with pytest.raises(MissingArtifactError):

@@ -32,7 +32,7 @@ BAD = [
     ("preprocess:\n  seed: 1\n  tset_ratio: 0.2\n", [], "kgqa.yaml:3: preprocess.tset_ratio: unknown key"),
     ("preprocess:\n  seed: abc\n", [], "kgqa.yaml:2: preprocess.seed: Input should be a valid integer"),
     ("preprocess:\n  on_error: ignore\n", [], "kgqa.yaml:2: preprocess.on_error: Input should be 'skip' or 'stop'"),
-    ("preprocess:\n  dev_ratio: 0.6\n  test_ratio: 0.5\n", [], "kgqa.yaml:1: preprocess: Value error, dev_ratio + test_ratio"),
+    ("preprocess:\n  dev_ratio: 0.6\n  test_ratio: 0.5\n", [], "kgqa.yaml:1: preprocess: dev_ratio + test_ratio"),
     ("preprocess:\n  dev_ratio: 1.5\n", [], "kgqa.yaml:2: preprocess.dev_ratio: Input should be less than 1"),
     ("bogus: 1\n", [], "kgqa.yaml:1: bogus: unknown key"),
     ("preprocess: [1, 2\n", [], "kgqa.yaml:2: not valid YAML"),

@@ -123,10 +123,12 @@ def test_channels_and_training_targets_with_slots():
 
 def test_read_inputs_plain_json_and_malformed(tmp_path):
     plain = tmp_path / "in.txt"
-    plain.write_text('一句话。\n\n{"text": "另一句"}\n{not json but text\n{"title": "x"}\n', encoding="utf-8")
+    plain.write_bytes('一句话。\n\n{"text": "另一句"}\n{"text": "broken\n{"title": "x"}\n坏\xff字节\n'
+                      .encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff"))
     texts, skipped = read_inputs(plain)
-    assert texts == ["一句话。", "另一句", "{not json but text"]
-    assert [(s.line, "text" in s.reason) for s in skipped] == [(5, True)]
+    assert texts == ["一句话。", "另一句"]  # a broken record in a text file is reported, not taken as text
+    assert [(s.line, s.reason.split(" (")[0]) for s in skipped] == [
+        (4, "invalid JSON"), (5, "no 'text' field"), (6, "not valid UTF-8")]
     lines = tmp_path / "in.jsonl"
     lines.write_text('{"text": "甲"}\n{broken\n[1, 2]\n{"text": ""}\n{"text": "乙"}\n', encoding="utf-8")
     texts, skipped = read_inputs(lines)

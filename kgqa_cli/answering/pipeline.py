@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.text import valid_text
 from kgqa_cli.understanding.templates import NONE_INTENT
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ class Answerer:
         self.store = GraphStore(settings.graph, settings.paths, create=False)
         self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
 
+    def _follow_graph_replacement(self) -> None:
+        from kgqa_cli.answering.linking import EntityLinker
+
+        if self.store.refresh():
+            self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+
     def close(self) -> None:
         """Close the graph connection."""
         self.store.close()
@@ -88,9 +95,16 @@ class Answerer:
         self.close()
 
     def answer(self, question: str) -> Answer:
-        """Answer one question; a question that cannot be answered gets a ``reason``."""
+        """Answer one question; a question that cannot be answered gets a ``reason``.
+
+        Any string is taken: lone surrogates (undecodable bytes of an argument) become U+FFFD, so
+        the answer always encodes as UTF-8 JSON. A graph replaced since the last question (a
+        ``bulkload --replace``) is picked up first.
+        """
         started = time.perf_counter()
+        question = valid_text(question)
         result = Answer(question=question, model_version=self.version.name)
+        self._follow_graph_replacement()
         try:
             self._answer(question, result)
         finally:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def train_qa(settings, resume: bool, json_output: bool) -> None:
+def train_qa(settings, resume: bool, restart: bool, json_output: bool) -> None:
     """Train the JointBERT question model on the generated questions and register it."""
-    from kgqa_cli.errors import ConfigError
     from kgqa_cli.ui import print_json, stdout
     from kgqa_cli.understanding.training import train_question_model
 
-    if resume:
-        # Question-model training takes minutes and keeps no checkpoint to resume from.
-        raise ConfigError("--resume applies to `kgqa train kg` only; run `kgqa train qa` without it")
     result = train_question_model(settings.qa, settings.paths)
     summary = {"model_version": result.version.name, "model_dir": str(result.version.path / "model"),
                "seconds": round(result.seconds, 1), **result.metrics, "curve": result.curve}

@@ -82,10 +82,20 @@ def curve_table(title: str, columns: dict[str, str], curve: list[dict], best_epo
     return table
 
 
+def shown(text: str) -> str:
+    """User or graph text for a Rich markup string: markup and terminal controls neutralised."""
+    from rich.markup import escape
+
+    from kgqa_cli.text import printable
+
+    return escape(printable(text))
+
+
 def answer_panel(answer):
     """One question's intent, slots, linked entity, query and answers (`kgqa ask`)."""
-    from rich.markup import escape
     from rich.panel import Panel
+
+    escape = shown
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)

@@ -31,26 +31,98 @@ class _ErrorMappingGroup(TyperGroup):
     def invoke(self, ctx):  # noqa: ANN001 - click's signature
         try:
             return super().invoke(ctx)
-        except KgqaError as exc:
+        except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            quiet_broken_pipe()
+        except Exception as exc:
+            known = as_kgqa_error(exc)
+            if known is None:  # a bug, not the user's fault: one line unless -v
+                if State.verbose:
+                    raise
+                _echo_error(f"internal error: {exc.__class__.__name__}: {exc} (run with -v for the traceback)")
+                raise typer.Exit(1) from None
             if State.verbose:
                 import traceback
 
                 traceback.print_exc()
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # a bug, not the user's fault: one line unless -v
-            if State.verbose:
-                raise
-            typer.echo(f"internal error: {exc.__class__.__name__}: {exc} (run with -v for the traceback)", err=True)
-            raise typer.Exit(1) from None
+            _echo_error(f"error: {known}")
+            raise typer.Exit(known.exit_code) from None
 
+
+def _echo_error(line: str) -> None:
+    """One line on stderr, with control characters made visible (they may come from user input)."""
+    from contextlib import suppress
+
+    from kgqa_cli.text import printable
+
+    with suppress(OSError):  # stderr itself is gone: nothing left to tell
+        typer.echo(printable(line), err=True)
+
+
+def quiet_broken_pipe() -> None:
+    """stdout was closed by its reader (``kgqa ... | head``): stop quietly with 141, as Unix tools do."""
+    import os
+    import sys
+
+    from kgqa_cli.errors import BROKEN_PIPE_EXIT
+
+    try:  # later flushes at exit must not raise again on the closed pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(BROKEN_PIPE_EXIT)
+
+
+# errno values that mean "this path cannot be read or written here", reported with exit 7.
+_FILE_SYSTEM_ERRNOS = {"EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "EISDIR", "ENOTDIR", "ENOENT", "EEXIST",
+                       "EMFILE", "ENFILE", "EFBIG", "ENAMETOOLONG", "ELOOP", "EIO", "EBUSY", "ETXTBSY"}
+
+
+def as_kgqa_error(exc: BaseException) -> KgqaError | None:
+    """The documented error an exception stands for (see errors.py), or None for a bug.
+
+    The library raises :class:`KgqaError` itself wherever it knows the file or URL at fault; this
+    is the net below it for errors raised deep inside the standard library or a dependency.
+    """
+    import errno
+
+    from kgqa_cli import errors
+
+    if isinstance(exc, KgqaError):
+        return exc
+    module = type(exc).__module__
+    if module == "sqlite3" or module.startswith("sqlite3."):
+        return errors.GraphError(f"graph database error: {exc}")
+    if isinstance(exc, UnicodeError):
+        return errors.InputDataError(f"input is not valid UTF-8 text: {exc}")
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return errors.GraphError(f"cannot reach the graph server: {exc}")
+    if isinstance(exc, OSError) and errno.errorcode.get(exc.errno or -1) in _FILE_SYSTEM_ERRNOS:
+        return errors.FileSystemError(errors.describe_os_error(exc))
+    return None
+
+
+ROOT_EPILOG = (
+    "Every command reads configs/kgqa.yaml (or -c FILE) and takes any config key as a dotted override "
+    "anywhere on its line, e.g. [bold]--kg.train.epochs 3[/], [bold]--ask.max_answers=5[/] or "
+    "[bold]--workspace /tmp/ws[/] (the folder every output goes under). Exit codes: 0 ok, 1 bug, 2 bad "
+    "config or option, 3 bad input data, 4 missing model/graph/stage output, 5 quality gate failed, "
+    "6 graph error, 7 file system error, 8 corrupt artefact, 141 output pipe closed."
+)
+
+COMMAND_EPILOG = (
+    "Config overrides: any key of the config as a dotted option anywhere on the line, "
+    "e.g. [bold]--graph.batch_size 1000[/] or [bold]--ask.max_answers=5[/]; "
+    "[bold]--workspace DIR[/] moves every output under DIR."
+)
 
 app = typer.Typer(
     cls=_ErrorMappingGroup,
     name="kgqa",
     help="Chinese knowledge-graph question answering: extract triples, build a graph, answer questions.",
+    epilog=ROOT_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -74,6 +146,10 @@ class OverridableCommand(TyperCommand):
     They are taken out before Click parses the rest, so an override's value is never mistaken for
     a positional argument.
     """
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's signature
+        kwargs["epilog"] = kwargs.get("epilog") or COMMAND_EPILOG
+        super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx, args):  # noqa: ANN001 - click's signature
         rest: list[str] = []

@@ -26,11 +26,12 @@ def ask(
 ) -> None:
     """Classify the question, link its entity to the graph, run the traversal, show the answers.
 
-    A question that cannot be answered prints the reason and exits 0.
+    A question that cannot be answered prints the reason and exits 0. With --file, output line N
+    answers input line N (a blank line gets the reason "empty question").
     Example: kgqa ask "李嘉欣和谁结婚了" --json
     """
     from kgqa_cli.answering.pipeline import Answerer
-    from kgqa_cli.errors import ConfigError, InputDataError
+    from kgqa_cli.errors import ConfigError, FileSystemError, InputDataError, describe_os_error
     from kgqa_cli.io import dumps_line
     from kgqa_cli.ui import print_json
 
@@ -40,14 +41,18 @@ def ask(
     lines: list[str] = []
     if file is not None:
         try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputDataError(f"{file}: cannot read the questions: {exc}") from exc
+            data = file.read_bytes()
+        except FileNotFoundError as exc:
+            raise InputDataError(f"{file}: no such file of questions") from exc
+        except OSError as exc:
+            raise FileSystemError(describe_os_error(exc, "cannot read the questions")) from exc
+        # Line by line, so that one undecodable line does not cost the others: its bad bytes
+        # become U+FFFD in that line's answer. Output line N always answers input line N.
+        lines = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff").splitlines()
     with Answerer(settings, qa_model=qa_model) as answerer:
         if file is not None:
             for line in lines:
-                if line.strip():
-                    print(dumps_line(answerer.answer(line).to_json()), flush=True)
+                print(dumps_line(answerer.answer(line).to_json()), flush=True)
             return
         answer = answerer.answer(question or "")
     if json_output:

@@ -28,13 +28,18 @@ def bulkload(
         typer.Option("--min-score", min=0.0, max=1.0, help="Skip triples scored below this \\[default: graph.min_score]",
                      show_default=False),
     ] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Let --replace with no triples empty the graph (refused otherwise).")
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Load triples into the graph (embedded file or Gremlin server) and write Neptune CSV files.
 
-    Loading the same input again adds nothing; an interrupted load finishes when re-run.
+    Loading the same input again adds nothing; an interrupted load finishes when re-run. --replace
+    builds the new embedded graph in a file beside the live one, checks it and swaps it in with one
+    rename: readers never see a partial graph, and a crash leaves the old one.
 
     Example: kgqa bulkload workspace/data/corpus/train.jsonl --replace
     """
@@ -46,7 +51,8 @@ def bulkload(
         settings.graph.mode = "replace" if replace else "merge"
     if min_score is not None:
         settings.graph.min_score = min_score
-    report = run_bulkload(settings.graph, settings.paths, input, show_progress=not json_output)
+    report = run_bulkload(settings.graph, settings.paths, input, show_progress=not json_output,
+                          allow_empty=allow_empty)
     if json_output:
         print_json(report)
         return

@@ -26,6 +26,7 @@ def graph(
     """
     from rich.table import Table
 
+    from kgqa_cli.cli._tables import shown
     from kgqa_cli.graph.queries import summary
     from kgqa_cli.graph.store import open_graph
     from kgqa_cli.ui import print_json, stdout
@@ -36,20 +37,21 @@ def graph(
     if json_output:
         print_json(report)
         return
-    stdout.print(f"graph {report['graph']}: {report['vertices']} vertices, {report['edges']} edges")
+    stdout.print(f"graph {shown(report['graph'])}: {report['vertices']} vertices, {report['edges']} edges")
     for title, key, unit in (("Vertices per type", "types", "vertices"), ("Edges per predicate", "predicates", "edges")):
         table = Table(title=title)
         table.add_column(key[:-1])
         table.add_column(unit, justify="right")
         for name, count in report[key].items():
-            table.add_row(name, str(count))
+            table.add_row(shown(name), str(count))
         stdout.print(table)
     facts = Table(title="Facts")
     for column in ("subject", "predicate", "object", "score"):
         facts.add_column(column, justify="right" if column == "score" else "left")
     for fact in [*report["samples"], *(f for rows in report["about"].values() for f in rows)]:
-        facts.add_row(fact["subject"], fact["predicate"], fact["object"], f"{float(fact['score']):.3f}")
+        facts.add_row(shown(fact["subject"]), shown(fact["predicate"]), shown(fact["object"]),
+                      f"{float(fact['score']):.3f}")
     stdout.print(facts)
     for name, rows in report["about"].items():
         if not rows:
-            stdout.print(f"[yellow]no facts about {name}[/]")
+            stdout.print(f"[yellow]no facts about {shown(name)} (as subject or object)[/]")

@@ -37,7 +37,23 @@ def _root(
 
 def main() -> None:
     """Console-script entry point (``kgqa``)."""
-    app()
+    import sys
+
+    try:
+        app()
+    except SystemExit:
+        # The last buffered output is written at exit; a reader that went away (`| head`) must
+        # not turn into a traceback there either.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            from kgqa_cli.cli._util import quiet_broken_pipe
+
+            try:
+                quiet_broken_pipe()
+            except typer.Exit as exit_:
+                raise SystemExit(exit_.exit_code) from None
+        raise
 
 
 if __name__ == "__main__":

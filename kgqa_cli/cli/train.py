@@ -30,6 +30,9 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="kg only: continue from the last checkpoint after an interruption.")
     ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="kg only: discard the last checkpoint and start over.")
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -39,14 +42,19 @@ def train(
     Example: kgqa train kg --kg.train.epochs 5 --kg.train.device cpu
     """
     settings = start(ctx, config, verbose)
-    TRAINERS[kind](settings, resume, json_output)
+    if kind is ModelKind.qa and (resume or restart):
+        from kgqa_cli.errors import ConfigError
+
+        # Question-model training takes minutes and keeps no checkpoint to resume from.
+        raise ConfigError("--resume and --restart apply to `kgqa train kg` only; run `kgqa train qa` without them")
+    TRAINERS[kind](settings, resume, restart, json_output)
 
 
-def _train_kg(settings, resume: bool, json_output: bool) -> None:
+def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
     from kgqa_cli.extraction.train import run_train
     from kgqa_cli.ui import print_json, stdout
 
-    result = run_train(settings.kg, settings.paths, resume=resume)
+    result = run_train(settings.kg, settings.paths, resume=resume, restart=restart)
     summary = {
         "model_version": result.version,
         "model_dir": str(result.model_dir),

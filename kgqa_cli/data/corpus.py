@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -47,17 +48,32 @@ class Source:
 
     name: str
     role: str
-    read_text: Callable[[], str]
+    read_bytes: Callable[[], bytes]
+
+    def numbered_lines(self) -> Iterator[tuple[int, str | None, str | None]]:
+        """``(number, text, None)`` for each non-empty line, ``(number, None, reason)`` for a line
+        that is not UTF-8. Lines are decoded one by one, so one bad byte costs one line only."""
+        try:
+            data = self.read_bytes()
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputDataError(f"{self.name}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+        data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            raw = raw.removesuffix(b"\r")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line)"
+                continue
+            if line.strip():
+                yield number, line, None
 
     def lines(self) -> Iterator[tuple[int, str]]:
-        """Numbered non-empty lines."""
-        try:
-            text = self.read_text()
-        except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
-            raise InputDataError(f"{self.name}: cannot read: {exc}") from exc
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield number, line
+        """Numbered non-empty lines; an undecodable line stops the reading (schema files)."""
+        for number, line, problem in self.numbered_lines():
+            if problem is not None:
+                raise InputDataError(f"{self.name}:{number}: {problem}")
+            yield number, line
 
 
 def role_of(filename: str) -> str:
@@ -87,13 +103,15 @@ def discover_sources(path: Path) -> list[Source]:
         return [Source(str(p), role_of(p.name), _file_reader(p)) for p in files]
     if zipfile.is_zipfile(path):
         return _zip_sources(path)
+    if path.suffix.lower() == ".zip":
+        raise InputDataError(f"{path}: not a zip archive (no zip directory found; truncated or another kind of file?)")
     # A single file is the pool to split, whatever its name, unless it is a schema.
     role = "schema" if role_of(path.name) == "schema" else "train"
     return [Source(str(path), role, _file_reader(path))]
 
 
-def _file_reader(path: Path) -> Callable[[], str]:
-    return lambda: path.read_text(encoding="utf-8-sig")
+def _file_reader(path: Path) -> Callable[[], bytes]:
+    return path.read_bytes
 
 
 def _zip_sources(path: Path) -> list[Source]:
@@ -111,10 +129,10 @@ def _zip_sources(path: Path) -> list[Source]:
     if not members:
         raise InputDataError(f"{path}: the zip holds no .json files")
 
-    def reader(member: str) -> Callable[[], str]:
-        def read() -> str:
+    def reader(member: str) -> Callable[[], bytes]:
+        def read() -> bytes:
             with zipfile.ZipFile(path) as archive:
-                return archive.read(member).decode("utf-8-sig")
+                return archive.read(member)
         return read
 
     return [Source(f"{path}!{member}", role_of(member), reader(member)) for member in members]
@@ -122,7 +140,9 @@ def _zip_sources(path: Path) -> list[Source]:
 
 def is_labelled(source: Source) -> bool:
     """Whether a data file carries labels (DuIE test files hold text alone)."""
-    for _, line in source.lines():
+    for _, line, problem in source.numbered_lines():
+        if problem is not None:
+            continue
         try:
             first = json.loads(line)
         except ValueError:
@@ -213,7 +233,10 @@ def check_record(record: dict, schema: Schema | None) -> None:
 
 def read_records(source: Source) -> Iterator[tuple[int, dict | None, RecordError | None]]:
     """Yield ``(line, record, None)`` for good shapes and ``(line, None, error)`` for bad ones."""
-    for number, line in source.lines():
+    for number, line, problem in source.numbered_lines():
+        if problem is not None:
+            yield number, None, RecordError("undecodable", problem)
+            continue
         try:
             raw = json.loads(line)
         except ValueError as exc:

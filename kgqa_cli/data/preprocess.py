@@ -21,7 +21,7 @@ from kgqa_cli.data.corpus import (
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import dumps_line, write_json, write_jsonl
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> Preprocess
     Raises :class:`InputDataError` at the first bad record when ``on_error`` is ``stop``.
     """
     sources = discover_sources(config.input)
+    ensure_writable([workspace.corpus_dir])
     schema, schema_source = _find_schema(config, sources)
     pools: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
     problems: list[Problem] = []
@@ -115,7 +116,13 @@ def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> Preprocess
             seen.add(key)
             pools[source.role].append(record)
     if not any(pools.values()):
-        raise InputDataError(f"{config.input}: no valid labelled records", hint="see the problems reported above")
+        if problems:
+            why = f"{len(problems)} line(s) rejected, the first: {problems[0]}"
+        elif skipped_files:
+            why = f"{len(skipped_files)} file(s) hold no labels (no spo_list): {', '.join(skipped_files[:3])}"
+        else:
+            why = "the input holds no records"
+        raise InputDataError(f"{config.input}: no valid labelled records ({why})")
     if schema is None:
         schema = Schema.infer(r for pool in pools.values() for r in pool)
 

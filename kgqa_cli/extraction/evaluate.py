@@ -11,7 +11,7 @@ from kgqa_cli.data.preprocess import require_split
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import write_json
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,11 @@ def run_evaluate(
     if not data_path.exists():
         raise InputDataError(f"{data_path}: evaluation data not found")
     records = load_corpus(data_path)
+    ensure_writable([workspace.evaluation_dir("kg")])
     if not records:
         raise InputDataError(f"{data_path}: no labelled sentences to evaluate on")
     set_threads(config.train.threads)
-    extractor = load_registered(workspace.registry_dir, version, device=config.train.device)
+    extractor = load_registered(workspace.registry_dir, version, device=config.train.device, include_rejected=True)
     with progress() as bar:
         task = bar.add_task(f"evaluating {extractor.version}", total=len(records))
         metrics, _ = evaluate_records(extractor, records, config, on_progress=lambda n: bar.advance(task, n))

@@ -13,7 +13,7 @@ from rich.text import Text
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import dumps_line, write_text_atomic
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +49,30 @@ class ExtractResult:
 
 
 class RateColumn(ProgressColumn):
-    """Sentences per second of a progress task."""
+    """Characters per second of a progress task (its total is counted in characters)."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} sentences/s" if speed else "- sentences/s")
+        return Text(f"{speed:,.0f} chars/s" if speed else "- chars/s")
 
 
 def read_inputs(path: Path) -> tuple[list[str], list[SkippedLine]]:
     """Texts of an input file, one per non-empty line, and the lines skipped.
 
-    ``.json``/``.jsonl`` files are JSON lines with a ``text`` field; in other files a line that is
-    a JSON object is read the same way and any other line is plain text.
+    ``.json``/``.jsonl`` files are JSON lines with a ``text`` field; in other files a line that
+    starts with ``{`` is read the same way (and reported when it does not parse) and any other
+    line is plain text. Lines are decoded one by one: an undecodable line is reported and skipped.
     """
-    try:
-        content = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputDataError(f"{path}: input not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path}: cannot read: {exc}") from exc
+    from kgqa_cli.data.corpus import Source
+
+    if not Path(path).is_file():
+        raise InputDataError(f"{path}: input not found" if not Path(path).exists() else f"{path}: not a file")
     json_file = Path(path).suffix.lower() in JSON_SUFFIXES
     texts, skipped = [], []
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line, problem in Source(str(path), "input", Path(path).read_bytes).numbered_lines():
+        if problem is not None:
+            skipped.append(SkippedLine(str(path), number, problem))
+            continue
         stripped = line.strip()
         if not stripped:
             continue
@@ -78,10 +80,9 @@ def read_inputs(path: Path) -> tuple[list[str], list[SkippedLine]]:
             try:
                 item = json.loads(stripped)
             except ValueError as exc:
-                if json_file:
-                    skipped.append(SkippedLine(str(path), number, f"invalid JSON ({exc})"))
-                    continue
-                texts.append(stripped)  # plain text that happens to start with a brace
+                # Also in a text file: a line that opens like a JSON record but does not parse is
+                # far more likely a broken record than a sentence, and is reported, not guessed at.
+                skipped.append(SkippedLine(str(path), number, f"invalid JSON ({exc})"))
                 continue
             if not isinstance(item, dict):
                 skipped.append(SkippedLine(str(path), number, "a JSON line must be an object with a 'text' field"))
@@ -106,7 +107,7 @@ def run_extract(
     """Extract triples from every input line and write one corpus-format record a line."""
     import time
 
-    from kgqa_cli.extraction.predict import load_registered
+    from kgqa_cli.extraction.predict import load_registered, split_text
     from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 
@@ -114,15 +115,18 @@ def run_extract(
     source = Path(input_path or settings.input)
     target = Path(output_path or settings.output or workspace.extract_dir / "triples.jsonl")
     texts, skipped = read_inputs(source)
+    ensure_writable([target.parent])
     set_threads(config.train.threads)
     extractor = load_registered(workspace.registry_dir, version, device=config.train.device)
     started = time.perf_counter()
     with progress(RateColumn()) as bar:
-        task = bar.add_task(f"extracting with {extractor.version}", total=len(texts))
+        # Counted in characters of the pieces, not input lines: a 1 MB line moves the bar too.
+        total = sum(len(piece) for text in texts for piece in split_text(text, settings.max_chars))
+        task = bar.add_task(f"extracting {len(texts)} texts with {extractor.version} (characters)", total=total)
         found = extractor.extract(
             texts, batch_size=batch_size or settings.batch_size, max_chars=settings.max_chars,
             subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
-            on_progress=lambda n: bar.advance(task, n),
+            on_progress=lambda n: bar.advance(task, n), progress_in_chars=True,
         )
     seconds = time.perf_counter() - started
     lines = [

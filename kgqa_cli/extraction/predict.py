@@ -184,10 +184,13 @@ class Extractor:
         subject_threshold: float = 0.5,
         object_threshold: float = 0.5,
         on_progress: Callable[[int], None] | None = None,
+        progress_in_chars: bool = False,
     ) -> list[list[dict]]:
         """Triples of every text; long texts are split into pieces and their triples merged.
 
-        ``on_progress`` is called with the number of input texts finished after each batch.
+        ``on_progress`` is called after each batch with the number of input texts finished, or
+        with ``progress_in_chars`` the number of characters processed (which moves with the work
+        even when one text is a megabyte long).
         """
         pieces: list[tuple[int, str]] = []
         for number, text in enumerate(texts):
@@ -207,8 +210,8 @@ class Extractor:
                 remaining[number] -= 1
                 finished += remaining[number] == 0
             if on_progress is not None:
-                on_progress(finished)
-        if on_progress is not None:
+                on_progress(sum(len(piece) for _, piece in chosen) if progress_in_chars else finished)
+        if on_progress is not None and not progress_in_chars:
             on_progress(sum(1 for text in texts if not text))  # empty texts have no pieces
         return [_dedupe(triples) for triples in results]
 
@@ -223,9 +226,13 @@ def _dedupe(triples: list[dict]) -> list[dict]:
     return sorted(best.values(), key=lambda t: (t["subject"], t["predicate"], t["object"]["@value"]))
 
 
-def load_registered(registry_root: Path, version: str | None, device: str = "cpu") -> Extractor:
-    """The extractor of registry group ``kg`` (latest usable version unless one is named)."""
-    from kgqa_cli.mlops.registry import Registry
+def load_registered(
+    registry_root: Path, version: str | None, device: str = "cpu", *, include_rejected: bool = False
+) -> Extractor:
+    """The extractor of registry group ``kg`` (latest usable version unless one is named;
+    ``include_rejected`` for evaluation, which may re-gate a rejected version)."""
+    from kgqa_cli.mlops.registry import Registry, model_files
 
-    model_version = Registry(registry_root).get("kg", version)
-    return Extractor.load(model_version.path / "model", version=model_version.name, device=device)
+    model_version = Registry(registry_root).get("kg", version, include_rejected=include_rejected)
+    with model_files(model_version.path / "model"):
+        return Extractor.load(model_version.path / "model", version=model_version.name, device=device)

@@ -19,7 +19,13 @@ from torch.nn import functional as F
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import require_split
 from kgqa_cli.data.schema import Schema
-from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.errors import (
+    ConfigError,
+    CorruptArtifactError,
+    FileSystemError,
+    MissingArtifactError,
+    describe_os_error,
+)
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.extraction.labels import Example, channels_of, make_example
 from kgqa_cli.extraction.metrics import score_triples
@@ -28,7 +34,7 @@ from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
 from kgqa_cli.extraction.vocab import CharVocab
 from kgqa_cli.io import write_json
 from kgqa_cli.torch_setup import seed_everything, set_threads
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,10 @@ class TrainResult:
 
 
 def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    # Plain tuples, ints and tensors only, so the checkpoint loads with torch.load(weights_only=True).
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    numpy_state = (name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached))
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -60,7 +69,8 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -146,15 +156,50 @@ def evaluate_records(extractor: Extractor, records: list[dict], config: KgConfig
     return score_triples(records, predictions), predictions
 
 
+def _resume_settings(config: KgConfig) -> dict:
+    """The settings a checkpoint must match to be resumed, as dotted keys (``kg.train.lr``)."""
+    settings = {"model": config.model.model_dump(mode="json"), "train": config.train.model_dump(mode="json")}
+    for key in ("epochs", "patience", "device", "threads"):  # more epochs after a stop is still the same run
+        settings["train"].pop(key)
+    flat: dict = {}
+    for section, values in settings.items():
+        for key, value in values.items():
+            flat[f"kg.{section}.{key}"] = value
+    return flat
+
+
 def _fingerprint(config: KgConfig, data_hash: str) -> str:
     """What a checkpoint must match to be resumed: model and training settings, and the data."""
-    settings = {"model": config.model.model_dump(mode="json"), "train": config.train.model_dump(mode="json")}
-    settings["train"].pop("epochs")  # more epochs after an interruption is still the same run
-    settings["train"].pop("patience")
-    settings["train"].pop("device")
-    settings["train"].pop("threads")
-    text = json.dumps(settings, sort_keys=True) + data_hash
+    text = json.dumps(_resume_settings(config), sort_keys=True) + data_hash
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
+    """Read ``last.pt`` for ``--resume``: it must load (tensors and plain values only, nothing that
+    runs code) and match today's settings and data, else the error names ``--restart``."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot read the checkpoint")) from exc
+    except Exception as exc:  # truncated, empty, or not a torch file at all
+        raise CorruptArtifactError(
+            f"{path}: the checkpoint cannot be loaded ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})",
+            hint="pass --restart to start the training over",
+        ) from exc
+    if not isinstance(checkpoint, dict) or "fingerprint" not in checkpoint:
+        raise CorruptArtifactError(f"{path}: not a kgqa training checkpoint", hint="pass --restart to start over")
+    if checkpoint["fingerprint"] != _fingerprint(config, data_hash):
+        saved, now = checkpoint.get("settings", {}), _resume_settings(config)
+        changed = [f"{key} {saved.get(key)!r} -> {now.get(key)!r}" for key in sorted(set(saved) | set(now))
+                   if saved.get(key) != now.get(key)]
+        if not changed and checkpoint.get("data_hash") not in (None, data_hash):
+            changed = ["the training data (train/dev split or schema) changed"]
+        what = "; ".join(changed) if changed else "other settings or data"
+        raise ConfigError(
+            f"{path} cannot be resumed: it was made with {what}",
+            hint="resume with the settings it was made with, or pass --restart to discard it and start over",
+        )
+    return checkpoint
 
 
 def save_model_folder(
@@ -194,6 +239,7 @@ def fit(
     out_dir: Path,
     *,
     resume: bool = False,
+    restart: bool = False,
     data_hash: str = "",
 ) -> TrainResult:
     """Train on records, keep the best dev-F1 model in ``out_dir/model`` and a resumable ``last.pt``."""
@@ -209,12 +255,12 @@ def fit(
     fingerprint = _fingerprint(config, data_hash)
 
     checkpoint = None
+    if restart and checkpoint_path.exists():
+        log.info("--restart: discarding %s", checkpoint_path)
+        checkpoint_path.unlink()
     if resume:
         if checkpoint_path.exists():
-            checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-            if checkpoint.get("fingerprint") != fingerprint:
-                log.warning("%s was made with other settings or data: starting afresh", checkpoint_path)
-                checkpoint = None
+            checkpoint = load_checkpoint(checkpoint_path, config, data_hash)
         else:
             log.info("no checkpoint at %s: starting afresh", checkpoint_path)
 
@@ -294,7 +340,8 @@ def fit(
                 bad_epochs += 1
             stopped_early = bad_epochs >= train_cfg.patience
             _save_checkpoint(checkpoint_path, {
-                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+                "fingerprint": fingerprint, "settings": _resume_settings(config), "data_hash": data_hash,
+                "epoch": epoch, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "best_f1": best_f1, "best_epoch": best_epoch,
                 "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev, "vocab": vocab.itos,
                 "rng": _rng_state(),
@@ -310,7 +357,9 @@ def fit(
     )
 
 
-def run_train(config: KgConfig, workspace: Workspace, *, resume: bool = False, register: bool = True) -> TrainResult:
+def run_train(
+    config: KgConfig, workspace: Workspace, *, resume: bool = False, restart: bool = False, register: bool = True
+) -> TrainResult:
     """The ``kgqa train kg`` stage: workspace splits in, model folder and registry version out."""
     from kgqa_cli.mlops.registry import Registry, hash_paths
 
@@ -321,9 +370,13 @@ def run_train(config: KgConfig, workspace: Workspace, *, resume: bool = False, r
     train_records, dev_records = load_corpus(train_path), load_corpus(dev_path)
     if not train_records:
         raise MissingArtifactError(f"{train_path} holds no sentences", hint="run `kgqa preprocess` on a labelled corpus")
+    if resume and restart:
+        raise ConfigError("--resume and --restart exclude each other")
     data_hash = hash_paths([train_path, dev_path, workspace.schema_file])
     out_dir = workspace.model_dir("kg")
-    result = fit(config, train_records, dev_records, schema, out_dir, resume=resume, data_hash=data_hash)
+    ensure_writable([out_dir, workspace.registry_dir])  # before minutes of training, not after
+    result = fit(config, train_records, dev_records, schema, out_dir, resume=resume, restart=restart,
+                 data_hash=data_hash)
     if register:
         version = Registry(workspace.registry_dir).register(
             "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.graph.load import BatchCallback, choose_loader, default_input, load_graph_data
 from kgqa_cli.graph.model import SKIP_REASONS, build_graph_data
 from kgqa_cli.graph.neptune_csv import write_neptune_csv
 from kgqa_cli.graph.store import open_graph
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,49 @@ def _rate_column() -> Any:
     return RateColumn()
 
 
+def _load_into(
+    store: Any, data: Any, config: GraphConfig, loader: str | None, show_progress: bool,
+    on_batch: BatchCallback | None,
+) -> tuple[Any, float, str]:
+    """Run the chosen loader on an open store with progress; returns (counts, seconds, loader)."""
+    from kgqa_cli import faults
+
+    loader = loader or choose_loader(config.loader, store)
+    batch_size = config.direct_batch_size if loader == "direct" else config.batch_size
+
+    def callback(phase: str, count: int) -> None:
+        if show_progress:
+            bar.advance(tasks[phase], count)
+        if on_batch:
+            on_batch(phase, count)
+        faults.point(f"bulkload.{phase}_batch")
+
+    if show_progress:
+        from kgqa_cli.ui import progress
+
+        bar = progress(_rate_column())
+        bar.start()
+        tasks = {
+            "vertices": bar.add_task("vertices", total=len(data.vertices), unit="vertices/s"),
+            "edges": bar.add_task("triples", total=len(data.edges), unit="triples/s"),
+        }
+    try:
+        counts, seconds = load_graph_data(store, data, batch_size, callback, loader=loader)
+    finally:
+        if show_progress:
+            bar.stop()
+    return counts, seconds, loader
+
+
+def _sample_fact(data: Any) -> tuple[str, str, str] | None:
+    """One fact of the input, (subject name, predicate, object name), to look up in a new graph."""
+    edges = data.sorted_edges()
+    if not edges:
+        return None
+    edge = edges[0]
+    return data.vertices[edge.source_uid].name, edge.predicate, data.vertices[edge.target_uid].name
+
+
 def run_bulkload(
     config: GraphConfig,
     workspace: Workspace,
@@ -40,52 +83,57 @@ def run_bulkload(
     show_progress: bool = True,
     on_batch: BatchCallback | None = None,
     loader: str | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     """Read triples, write ``vertices.csv``/``edges.csv`` and load the graph; returns a report.
 
-    ``config.mode`` ``replace`` empties the graph first, ``merge`` adds to it. ``on_batch`` is
-    called after every committed batch (after the progress bar is advanced). ``loader``
-    (direct|batched|naive) overrides the choice ``config.loader`` makes (benchmarks use it).
+    ``config.mode`` ``replace`` builds a new graph from the input alone (for the embedded file:
+    in a new file beside the live one, checked, then renamed over it, so readers never see a
+    partial graph and a crash leaves the old one); it refuses an input with no triples unless
+    ``allow_empty``. ``merge`` adds to the graph in committed batches. ``on_batch`` is called after
+    every committed batch. ``loader`` (direct|batched|naive) overrides the choice
+    ``config.loader`` makes (benchmarks use it).
     """
     from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.graph.store import GraphBuild, graph_file, writer_lock
 
     path = Path(input_path) if input_path is not None else (config.input or default_input(workspace))
     if not path.exists():
         raise MissingArtifactError(
             f"{path}: no triples to load", hint="run `kgqa extract` first, or pass a corpus-format file"
         )
+    embedded = config.url is None
+    ensure_writable([workspace.bulkload_dir, *([graph_file(config, workspace).parent] if embedded else [])])
     records = load_corpus(path)
     data = build_graph_data(records, source=path.name, min_score=config.min_score)
+    if config.mode == "replace" and not data.edges and not allow_empty:
+        raise InputDataError(
+            f"{path}: no triples to load ({data.triples_read} read, {sum(data.skipped.values())} skipped); "
+            "--replace would leave an empty graph",
+            hint="pass --allow-empty to empty the graph on purpose",
+        )
     csv_paths = write_neptune_csv(data, workspace.bulkload_dir)
     log.info("read %d triples from %s: %d vertices, %d edges", data.triples_read, path, len(data.vertices),
              len(data.edges))
 
-    with open_graph(config, workspace) as store:
-        if config.mode == "replace":
-            store.clear()
-        loader = loader or choose_loader(config.loader, store)
-        batch_size = config.direct_batch_size if loader == "direct" else config.batch_size
-        callback = on_batch
-        if show_progress:
-            from kgqa_cli.ui import progress
-
-            bar = progress(_rate_column())
-            bar.start()
-            tasks = {
-                "vertices": bar.add_task("vertices", total=len(data.vertices), unit="vertices/s"),
-                "edges": bar.add_task("triples", total=len(data.edges), unit="triples/s"),
-            }
-
-            def callback(phase: str, count: int, _inner: Callable | None = on_batch) -> None:
-                bar.advance(tasks[phase], count)
-                if _inner:
-                    _inner(phase, count)
-        try:
-            counts, seconds = load_graph_data(store, data, batch_size, callback, loader=loader)
-        finally:
-            if show_progress:
-                bar.stop()
-        location = store.location
+    loaded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if embedded and config.mode == "replace":
+        target = graph_file(config, workspace)
+        with writer_lock(target), GraphBuild(config, workspace) as build:
+            counts, seconds, loader = _load_into(build.store, data, config, loader, show_progress, on_batch)
+            build.publish(len(data.vertices), len(data.edges), _sample_fact(data), source=str(path),
+                          loaded_at=loaded_at)
+        location = str(target)
+    elif embedded:
+        with writer_lock(graph_file(config, workspace)), open_graph(config, workspace, create=True) as store:
+            counts, seconds, loader = _load_into(store, data, config, loader, show_progress, on_batch)
+            location = store.location
+    else:
+        with open_graph(config, workspace) as store:
+            if config.mode == "replace":
+                store.clear()  # a server cannot swap graphs: emptied, then loaded
+            counts, seconds, loader = _load_into(store, data, config, loader, show_progress, on_batch)
+            location = store.location
 
     predicates = sorted(set(counts.edges_added) | set(counts.edges_existing))
     loaded = sum(counts.edges_added.values()) + sum(counts.edges_existing.values())

@@ -84,17 +84,24 @@ def entity_names(g: Any, limit: int | None = None) -> list[str]:
 
 
 def facts_about(g: Any, name: str) -> list[dict]:
-    """Every outgoing fact of an entity: ``[{"subject", "predicate", "object", "score"}]``."""
+    """Every fact an entity takes part in, as subject or as object:
+    ``[{"subject", "predicate", "object", "score"}]``, its own outgoing facts first."""
     from gremlin_python.process.graph_traversal import __
 
-    subject = normalize_name(name)
-    rows = (
-        _by_name(g, subject).out_e()
+    entity = normalize_name(name)
+    outgoing = (
+        _by_name(g, entity).out_e()
         .project("predicate", "object", "score").by(__.label()).by(__.in_v().values("name")).by("score")
         .to_list()
     )
-    facts = [{"subject": subject, **row} for row in rows]
-    return sorted(facts, key=lambda fact: (fact["predicate"], fact["object"]))
+    incoming = (
+        _by_name(g, entity).in_e()
+        .project("subject", "predicate", "score").by(__.out_v().values("name")).by(__.label()).by("score")
+        .to_list()
+    )
+    facts = sorted(({"subject": entity, **row} for row in outgoing), key=lambda f: (f["predicate"], f["object"]))
+    facts += sorted(({**row, "object": entity} for row in incoming), key=lambda f: (f["predicate"], f["subject"]))
+    return [{key: fact[key] for key in ("subject", "predicate", "object", "score")} for fact in facts]
 
 
 def summary(g: Any, samples: int = 5, about: list[str] | tuple[str, ...] = ()) -> dict:

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kgqa_cli.errors import ConfigError, MissingArtifactError
 from kgqa_cli.io import write_json
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -38,7 +43,14 @@ class ModelVersion:
 
     @property
     def package(self) -> dict:
-        return json.loads((self.path / "package.json").read_text(encoding="utf-8"))
+        """The version's ``package.json`` (metrics, hashes, status)."""
+        from kgqa_cli.errors import CorruptArtifactError
+
+        path = self.path / "package.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptArtifactError(f"{path}: not a readable registry record ({exc})") from exc
 
     @property
     def status(self) -> str:
@@ -71,6 +83,27 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
+@contextmanager
+def model_files(folder: Path) -> Iterator[None]:
+    """Errors while loading the model files in ``folder`` become one line naming the folder:
+    exit 7 when it cannot be read, exit 8 when a file is damaged (truncated, empty, foreign)."""
+    from kgqa_cli.errors import CorruptArtifactError, FileSystemError, KgqaError, describe_os_error
+
+    try:
+        yield
+    except KgqaError:
+        raise
+    except FileNotFoundError as exc:
+        raise CorruptArtifactError(f"{folder}: a model file is missing ({exc.filename})",
+                                   hint="retrain, or name another version with --model") from exc
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot read the model")) from exc
+    except Exception as exc:  # safetensors, JSON and torch errors alike
+        detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise CorruptArtifactError(f"{folder}: the model files cannot be loaded ({detail})",
+                                   hint="retrain, or name another version with --model") from exc
+
+
 class Registry:
     """Model groups and versions below one folder."""
 
@@ -89,15 +122,30 @@ class Registry:
         ]
         return sorted(found, key=lambda v: v.number)
 
-    def get(self, group: str, version: int | str | None = None) -> ModelVersion:
-        """A version by number (``3``, ``"v3"``, ``"kg/v3"``), or the newest one not rejected."""
+    def get(self, group: str, version: int | str | None = None, *, include_rejected: bool = False) -> ModelVersion:
+        """A version by number (``3``, ``"v3"``, ``"kg/v3"``), or the newest one not rejected
+        (the newest of all with ``include_rejected``: evaluation re-gates any version)."""
         versions = self.versions(group)
         if version is None or version == "latest":
-            usable = [v for v in versions if v.status != "Rejected"]
-            if not usable:
+            if not versions:
                 raise MissingArtifactError(
-                    f"no usable {group!r} model in {self.root / group}", hint=f"run `kgqa train {group}` first"
+                    f"no {group} model in {self.root / group}", hint=f"run `kgqa train {group}` first"
                 )
+            if include_rejected:
+                return versions[-1]
+            usable = [v for v in versions if v.status != "Rejected"]
+            newest = versions[-1]
+            if not usable:
+                reason = newest.package.get("status_reason")
+                raise MissingArtifactError(
+                    f"{newest.name}, the newest {group} model, was rejected by its quality gate"
+                    + (f" ({reason})" if reason else "") + f"; no {group} version is usable",
+                    hint=f"use it anyway with `--model v{newest.number}`, re-gate it with "
+                    f"`kgqa evaluate {group} --model v{newest.number}`, or retrain with `kgqa train {group}`",
+                )
+            if usable[-1] is not newest:
+                log.warning("%s was rejected by its quality gate; using %s (pass --model v%d to use the rejected one)",
+                            newest.name, usable[-1].name, newest.number)
             return usable[-1]
         text = str(version).rsplit("/", 1)[-1].lstrip("v")
         if not text.isdigit():

@@ -21,7 +21,7 @@ from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json, write_jsonl
 from kgqa_cli.understanding.config import QuestionGenerationConfig
 from kgqa_cli.understanding.templates import NONE_INTENT, IntentTemplate, QuestionTemplates, load_templates
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,7 @@ def generate_questions(
     if not workspace.schema_file.exists():
         raise MissingArtifactError(f"{workspace.schema_file} does not exist", hint="run `kgqa preprocess` first")
     schema = Schema.load(workspace.schema_file)
+    ensure_writable([workspace.questions_dir])
     templates = load_templates(config.templates)
     intents = templates.for_schema(set(schema.predicates))
     if not any(intent.name != NONE_INTENT for intent in intents):

@@ -12,7 +12,7 @@ import torch
 
 from kgqa_cli.errors import InputDataError, QualityGateError
 from kgqa_cli.io import write_json
-from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths
+from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths, model_files
 from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.understanding.metrics import score_questions
@@ -27,7 +27,7 @@ from kgqa_cli.understanding.model import (
 from kgqa_cli.understanding.questions import read_questions
 from kgqa_cli.understanding.templates import load_templates
 from kgqa_cli.understanding.tokenizer import CharTokenizer
-from kgqa_cli.workspace import Workspace
+from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
 GROUP = "qa"
@@ -123,6 +123,7 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
     train, dev = read_questions(train_path), read_questions(dev_path)
     if not train:
         raise InputDataError(f"{train_path}: no training questions", hint="run `kgqa questions` first")
+    ensure_writable([workspace.model_dir(GROUP), workspace.registry_dir])  # before training, not after
     tokenizer = CharTokenizer.build((e["text"] for e in train), config.model.max_length, config.model.min_char_count)
     intents = sorted({e["intent"] for e in train})
     tag_kinds = sorted({tag[2:] for e in train for tag in e["slots"] if tag != "O"})
@@ -203,10 +204,14 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
     return QaTrainResult(version, metrics, curve, time.perf_counter() - started)
 
 
-def load_registered(workspace: Workspace, version: str | int | None = None) -> tuple[QuestionModel, ModelVersion]:
-    """A registered question model (the newest usable one unless a version is given)."""
-    registered = Registry(workspace.registry_dir).get(GROUP, version)
-    return QuestionModel.load(registered.path / "model"), registered
+def load_registered(
+    workspace: Workspace, version: str | int | None = None, *, include_rejected: bool = False
+) -> tuple[QuestionModel, ModelVersion]:
+    """A registered question model (the newest usable one unless a version is given;
+    ``include_rejected`` for evaluation, which may re-gate a rejected version)."""
+    registered = Registry(workspace.registry_dir).get(GROUP, version, include_rejected=include_rejected)
+    with model_files(registered.path / "model"):
+        return QuestionModel.load(registered.path / "model"), registered
 
 
 def evaluate_question_model(
@@ -218,7 +223,7 @@ def evaluate_question_model(
     A pass approves the version in the registry; a failure rejects it and raises
     :class:`QualityGateError` after the report is written.
     """
-    model, registered = load_registered(workspace, version)
+    model, registered = load_registered(workspace, version, include_rejected=True)
     test_path = Path(data) if data is not None else workspace.questions_dir / "test.jsonl"
     examples = read_questions(test_path)
     known = [e for e in examples if e["intent"] in model.intents]
