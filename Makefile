@@ -35,7 +35,12 @@ QUESTION ?= 三度诱惑的导演是谁
 # Each stage runs when its stamp is older than its inputs; the stage's outputs hang off the
 # stamp with an empty recipe, so Make re-reads their times and the next stage runs only if the
 # outputs really changed (stages leave byte-identical outputs untouched).
+# A stamp carries the time its stage *started*, so the outputs the stage wrote are newer than
+# it and `make -n`/`make -q` agree with `make` after a run (see the README for the one case
+# they cannot foresee).
 STAMPS := $(WS)/.stamps
+STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
+STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
 .PHONY: all install test lint bench clean demo preprocess train evaluate extract bulkload questions \
         train-qa evaluate-qa ask
@@ -58,54 +63,62 @@ $(DEMO): scripts/make_demo_corpus.py $(STAMP)
 
 preprocess: $(CORPUS)
 $(STAMPS)/preprocess: $(DEMO) $(CONFIG) $(DATA_SRC) $(CORE_SRC) $(STAMP)
+	$(STAGE_START)
 	$(KGQA) preprocess -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(SPLITS): $(STAMPS)/preprocess ;
 
 # The triple extractor: train (registers kg/vN), evaluate with the quality gate, extract.
 train: $(KG_MODEL)
 $(STAMPS)/train-kg: $(SPLITS) $(CONFIG) $(KG_SRC) kgqa_cli/cli/train.py $(CORE_SRC)
+	$(STAGE_START)
 	$(KGQA) train kg -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(KG_MODEL): $(STAMPS)/train-kg ;
 
 evaluate: $(KG_EVAL)
 $(STAMPS)/evaluate-kg: $(KG_MODEL) $(CONFIG) $(KG_SRC) kgqa_cli/cli/evaluate.py
+	$(STAGE_START)
 	$(KGQA) evaluate kg -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(KG_EVAL): $(STAMPS)/evaluate-kg ;
 
 extract: $(TRIPLES)
 $(STAMPS)/extract: $(KG_EVAL) $(DEMO) $(CONFIG) $(KG_SRC) kgqa_cli/cli/extract.py
+	$(STAGE_START)
 	$(KGQA) extract -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(TRIPLES): $(STAMPS)/extract ;
 
 # The graph: the extracted triples replace the embedded demo graph; then its summary.
 bulkload: $(GRAPH)
 $(STAMPS)/bulkload: $(TRIPLES) $(CONFIG) $(GRAPH_SRC)
+	$(STAGE_START)
 	$(KGQA) bulkload $(TRIPLES) --replace -c $(CONFIG)
 	$(KGQA) graph --about 三度诱惑 --about 许晋亨 -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(GRAPH): $(STAMPS)/bulkload ;
 
 # The question model: questions from the schema and the graph's names, train, evaluate, gate.
 questions: $(QUESTIONS)
 $(STAMPS)/questions: $(SPLITS) $(GRAPH) configs/questions.yaml $(CONFIG) $(QA_SRC) kgqa_cli/cli/questions.py
+	$(STAGE_START)
 	$(KGQA) questions -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(QUESTIONS): $(STAMPS)/questions ;
 
 train-qa: $(QA_MODEL)
 $(STAMPS)/train-qa: $(QUESTIONS) $(CONFIG) $(QA_SRC)
+	$(STAGE_START)
 	$(KGQA) train qa -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(QA_MODEL): $(STAMPS)/train-qa ;
 
 evaluate-qa: $(QA_EVAL)
 $(STAMPS)/evaluate-qa: $(QA_MODEL) $(CONFIG) $(QA_SRC)
+	$(STAGE_START)
 	$(KGQA) evaluate qa -c $(CONFIG)
-	@mkdir -p $(@D) && touch $@
+	$(STAGE_DONE)
 $(QA_EVAL): $(STAMPS)/evaluate-qa ;
 
 # Always answers: the end of `make all` (override with QUESTION=...).

@@ -203,3 +203,58 @@ def test_train_without_preprocessed_splits_says_what_to_run(tmp_path):
     result = invoke(tmp_path / "empty", "train")
     assert result.exit_code == 4
     assert "kgqa preprocess" in result.output
+
+
+def test_resume_refuses_changed_settings_and_damaged_checkpoints(trained, tmp_path):
+    import shutil
+
+    workspace, _ = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace / "data", copy / "data")
+    assert invoke(copy, "train", "--json", "--kg.train.epochs", "1", *TINY_MODEL).exit_code == 0
+    changed = invoke(copy, "train", "kg", "--resume", "--kg.train.epochs", "2", *TINY_MODEL, "--kg.train.lr", "0.001")
+    assert changed.exit_code == 2
+    assert "kg.train.lr 0.005 -> 0.001" in changed.output and "--restart" in changed.output
+    last = copy / "models" / "kg" / "last.pt"
+    whole = last.read_bytes()
+    for damaged in (whole[: len(whole) // 2], b""):
+        last.write_bytes(damaged)
+        result = invoke(copy, "train", "kg", "--resume", "--kg.train.epochs", "2", *TINY_MODEL)
+        assert result.exit_code == 8, result.output
+        assert f"{last}: the checkpoint cannot be loaded" in result.output.replace("\n", "")
+    restarted = invoke(copy, "train", "kg", "--restart", "--json", "--kg.train.epochs", "1", *TINY_MODEL)
+    assert restarted.exit_code == 0, restarted.output
+    assert invoke(copy, "train", "kg", "--resume", "--restart").exit_code == 2
+
+
+def test_a_rejected_newest_version_is_named_with_the_ways_on(trained, tmp_path):
+    import shutil
+
+    from kgqa_cli.mlops.registry import Registry
+
+    workspace, _ = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    registry = Registry(copy / "registry")
+    registry.set_status(registry.get("kg", "v1"), "Rejected", reason="f1 0.41 < min_f1 0.99")
+    plain = write_lines(tmp_path / "plain.txt", ["《归途》是由张强执导的电影"])
+    refused = invoke(copy, "extract", str(plain), "-o", str(tmp_path / "out.jsonl"))
+    assert refused.exit_code == 4
+    message = refused.output.replace("\n", " ")
+    assert "kg/v1, the newest kg model, was rejected by its quality gate (f1 0.41 < min_f1 0.99)" in message
+    assert "--model v1" in message and "kgqa train kg" in message
+    assert invoke(copy, "extract", str(plain), "-o", str(tmp_path / "out.jsonl"), "--model", "v1").exit_code == 0
+    # Evaluation takes the newest version whatever its status: it is what sets the status.
+    assert invoke(copy, "evaluate", "kg", "--min-f1", "0").exit_code == 0
+    assert registry.get("kg").status == "Approved"
+
+
+def test_extract_progress_moves_with_characters_of_one_long_line(trained):
+    from kgqa_cli.extraction.predict import load_registered
+
+    workspace, _ = trained
+    extractor = load_registered(workspace / "registry", None)
+    long_line = "。".join(f"《星河{n}》是由王伟{n}执导的电影" for n in range(200))
+    steps: list[int] = []
+    extractor.extract([long_line], batch_size=8, max_chars=60, on_progress=steps.append, progress_in_chars=True)
+    assert len(steps) >= 8 and sum(steps) == len(long_line)  # one step per batch, every character counted

@@ -69,13 +69,18 @@ class Answerer:
         self.config = settings.ask
         set_threads(self.config.threads)
         version = qa_model if qa_model is not None else self.config.qa_model
+        # The graph first: checking it is cheap, loading the model is not.
+        self.store = GraphStore(settings.graph, settings.paths, create=False)
         try:
             self.model, self.version = load_registered(settings.paths, version)
         except MissingArtifactError as exc:
+            self.store.close()
             raise MissingArtifactError(
                 exc.message, hint="run `make all`, or `kgqa questions` then `kgqa train qa`"
             ) from exc
-        self.store = GraphStore(settings.graph, settings.paths, create=False)
+        except BaseException:
+            self.store.close()
+            raise
         self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
 
     def _follow_graph_replacement(self) -> None:

@@ -55,7 +55,7 @@ def graph_file(config: GraphConfig, workspace: Workspace) -> Path:
 
 def rebuild_hint(path: Path) -> str:
     """The command that rebuilds the embedded graph at ``path`` (the message names the path)."""
-    return "rebuild it with `kgqa bulkload FILE --replace` (for the demo: `make bulkload`)"
+    return "rebuild it with `kgqa bulkload FILE --replace`"
 
 
 def _read_only_uri(path: Path) -> str:
