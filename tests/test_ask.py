@@ -108,3 +108,22 @@ def test_cli_json_file_and_missing_model(settings, tmp_path):
     assert result.exit_code == 0
     with pytest.raises(MissingArtifactError):
         Answerer(settings.model_copy(update={"workspace": tmp_path / "empty"}))
+
+
+def test_undecodable_bytes_in_the_argument_answer_as_utf8_json(settings):
+    import subprocess
+    import sys
+
+    question = b"\xff\xfe" + "三度诱惑的导演是谁".encode()  # not UTF-8: lone surrogates in argv
+    result = subprocess.run(
+        [sys.executable, "-m", "kgqa_cli.cli.main", "ask", question, "--json", "--workspace", str(settings.paths.root)],
+        capture_output=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.decode("utf-8"))  # strict UTF-8
+    assert answer["question"] == "\ufffd\ufffd三度诱惑的导演是谁" and answer["answers"] == ["何藩"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "kgqa_cli.cli.main", "ask", b"\x1b]0;pwned\x07" + question,
+         "--workspace", str(settings.paths.root)], capture_output=True, timeout=120,
+    )
+    assert shown.returncode == 0 and b"\x1b" not in shown.stdout and b"\\x1b]0;pwned\\x07" in shown.stdout

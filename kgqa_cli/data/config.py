@@ -14,7 +14,11 @@ class PreprocessConfig(StrictModel):
     """Where the raw corpus is and how to validate and split it."""
 
     input: Path = Field(Path("workspace/data/raw/demo"), description="a DuIE file, folder or zip")
-    schema_file: Path | None = Field(None, description="schema to validate against; else found beside the input or inferred")
+    schema_file: Path | None = Field(
+        None,
+        description="schema to validate against; null: a file named *schema* inside the input folder or zip "
+        "(a single-file input has none), else inferred from the data",
+    )
     dev_ratio: float = Field(0.1, ge=0, lt=1)
     test_ratio: float = Field(0.1, ge=0, lt=1)
     seed: int = 13

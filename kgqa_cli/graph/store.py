@@ -199,11 +199,15 @@ class GraphStore:
         from gremlite import SQLiteConnection
 
         try:
-            # Taken before connecting: if the file is swapped in between, the next refresh()
-            # reopens once more for nothing, which is harmless; the other order could miss a swap.
-            stat = self._path.stat() if self._path.exists() else None
-            self._identity = (stat.st_dev, stat.st_ino) if stat else None
-            remote = SQLiteConnection(str(self._path), timeout=_BUSY_SECONDS)
+            # The file's identity is taken before and after connecting: when a replacement lands
+            # in between, we cannot tell which file the connection holds, so connect again.
+            for _ in range(5):
+                before = self._file_identity()
+                remote = SQLiteConnection(str(self._path), timeout=_BUSY_SECONDS)
+                if self._file_identity() == before:
+                    break
+                remote.close()
+            self._identity = before
             if self.read_only:
                 remote.con.execute("PRAGMA query_only = 1")
             return remote
@@ -212,6 +216,13 @@ class GraphStore:
         except Exception as exc:  # sqlite3 and gremlite's BadDatabase alike
             reason = str(exc) or exc.__class__.__name__
             raise GraphError(f"{self._path}: cannot open the graph: {reason}", hint=rebuild_hint(self._path)) from exc
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self._path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
 
     def _open_server(self) -> Any:
         from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
@@ -252,16 +263,22 @@ class GraphStore:
             raise GraphError(f"{self.location}: a Gremlin server has no SQLite connection")
         return self._remote.con
 
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the embedded file this store reads; None for a server."""
+        return self._identity
+
     def replaced(self) -> bool:
         """Whether the embedded file was swapped for another (a ``bulkload --replace``) since we
         opened it. A cheap ``stat``; always False for a server."""
         if self._path is None:
             return False
         try:
-            stat = self._path.stat()
+            identity = self._file_identity()
         except OSError:
-            return False  # gone for a moment or unreadable: keep the graph we have
-        return (stat.st_dev, stat.st_ino) != self._identity
+            return False  # unreadable for a moment: keep the graph we have
+        # An inode number is reused only once no one holds the file open, and we hold ours.
+        return identity is not None and identity != self._identity
 
     def refresh(self) -> bool:
         """Move a reader to the current file when it was replaced; returns True when it did.
