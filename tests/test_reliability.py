@@ -233,6 +233,27 @@ def test_read_only_workspace_exits_7_before_any_work(tmp_path):
             assert line.startswith(f"error: {workspace}/") and line.endswith(": cannot write here: Read-only file system")
 
 
+def test_a_full_disk_exits_7(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    corpus = _write_corpus(tmp_path / "many.jsonl", film_records(3000))
+    try:
+        # First the workspace (its CSV files fill the disk), then only the graph file is there.
+        for where in (["--workspace", str(disk / "ws")],
+                      ["--workspace", str(tmp_path / "roomy"), "--graph.path", str(disk / "g.db")]):
+            subprocess.run(["rm", "-rf", str(disk / "ws")], check=True)
+            result = run_cli("bulkload", str(corpus), "--replace", *where)
+            message = result.stderr.decode()
+            assert result.returncode == 7, message
+            assert "No space left on device" in message or "disk is full" in message
+            assert not list(disk.glob(".g.db.building-*"))  # the partial file went with the failure
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
 def test_lone_surrogates_in_an_argument(tmp_path):
     # Bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape).
     result = run_cli(b"ask", b"\xff\xfe\xe4\xb8\x89", b"--json", b"--workspace", str(tmp_path / "ws").encode())

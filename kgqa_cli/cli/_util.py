@@ -80,6 +80,10 @@ _FILE_SYSTEM_ERRNOS = {"EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "EISDIR",
                        "EMFILE", "ENFILE", "EFBIG", "ENAMETOOLONG", "ELOOP", "EIO", "EBUSY", "ETXTBSY"}
 
 
+# SQLite's words for a file-system problem under the database (sqlite3 raises no OSError).
+_SQLITE_FILE_SYSTEM_ERRORS = ("disk is full", "readonly database", "unable to open database file", "disk I/O error")
+
+
 def as_kgqa_error(exc: BaseException) -> KgqaError | None:
     """The documented error an exception stands for (see errors.py), or None for a bug.
 
@@ -94,6 +98,8 @@ def as_kgqa_error(exc: BaseException) -> KgqaError | None:
         return exc
     module = type(exc).__module__
     if module == "sqlite3" or module.startswith("sqlite3."):
+        if any(words in str(exc) for words in _SQLITE_FILE_SYSTEM_ERRORS):
+            return errors.FileSystemError(f"graph file cannot be written: {exc}")
         return errors.GraphError(f"graph database error: {exc}")
     if isinstance(exc, UnicodeError):
         return errors.InputDataError(f"input is not valid UTF-8 text: {exc}")

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import GraphError, KgqaError
+from kgqa_cli.errors import FileSystemError, GraphError, KgqaError
 from kgqa_cli.graph.model import VERTEX_LABEL, EdgeRecord, GraphData, VertexRecord
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def _graph_errors(what: str) -> Iterator[None]:
     except KgqaError:
         raise
     except Exception as exc:
+        if any(words in str(exc) for words in ("disk is full", "readonly database", "disk I/O error")):
+            raise FileSystemError(f"the graph file cannot be written ({what}): {exc}") from exc
         raise GraphError(f"graph refused {what}: {exc.__class__.__name__}: {exc}") from exc
 
 
