@@ -56,6 +56,12 @@ class MissingArtifactError(KgqaError):
     exit_code = 4
 
 
+class ApprovalError(KgqaError):
+    """A model version is not approved for what was asked (serving it): a person must approve it."""
+
+    exit_code = 4
+
+
 class QualityGateError(KgqaError):
     """A metric fell below its configured threshold."""
 

@@ -12,6 +12,7 @@ from kgqa_cli.config import StrictModel, load_config
 from kgqa_cli.data.config import PreprocessConfig
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.graph.config import GraphConfig
+from kgqa_cli.serving.config import ServeConfig
 from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.workspace import Workspace
 
@@ -25,6 +26,7 @@ class KgqaConfig(StrictModel):
     qa: QaConfig = QaConfig()
     ask: AskConfig = AskConfig()
     graph: GraphConfig = GraphConfig()
+    serve: ServeConfig = ServeConfig()
 
     @property
     def paths(self) -> Workspace:

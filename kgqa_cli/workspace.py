@@ -69,6 +69,11 @@ class Workspace:
         return self.root / "bulkload"
 
     @property
+    def datacapture_dir(self) -> Path:
+        """Captured endpoint traffic, as SageMaker's data capture lays it out."""
+        return self.root / "datacapture"
+
+    @property
     def bench_dir(self) -> Path:
         """Scratch space of benchmarks."""
         return self.root / "bench"

@@ -221,7 +221,7 @@ def main() -> None:
         result["qa_train_seconds"] = train_seconds
         answerer = Answerer(settings)
     with answerer:
-        result["model_version"] = answerer.version.name
+        result["model_version"] = answerer.version_name
         result["torch_threads"] = settings.ask.threads
         result.update(generated_test_figures(settings, answerer))
         result.update(demo_figures(answerer))

@@ -54,7 +54,7 @@ def test_save_load_round_trip_predicts_the_same(trained, tmp_path):
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
 
 
-def test_evaluate_writes_report_and_approves(trained):
+def test_evaluate_writes_report_and_leaves_approval_to_a_person(trained):
     trained.qa.gates.min_intent_accuracy = 0.5
     trained.qa.gates.min_slot_f1 = 0.3
     report = evaluate_question_model(trained.qa, trained.paths)
@@ -62,7 +62,11 @@ def test_evaluate_writes_report_and_approves(trained):
     assert saved["intent_accuracy"] == report["intent_accuracy"] > 0.5
     assert set(saved["per_intent"]) >= {"ask_director", "ask_wife"}
     _, version = load_registered(trained.paths)
-    assert version.status == "Approved"
+    assert version.status == saved["status"] == "PendingManualApproval"  # a passing qa gate approves nothing
+    assert version.package["history"][-1]["by"] == "quality gate"
+    trained.qa.gates.approve_on_pass = True
+    evaluate_question_model(trained.qa, trained.paths)
+    assert load_registered(trained.paths)[1].status == "Approved"
 
 
 def test_no_model_is_a_missing_artifact(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kgqa_cli.errors import MissingArtifactError
@@ -56,11 +57,36 @@ class Answer:
         return data
 
 
+def _load_model_dir(folder: Path) -> tuple[Any, str]:
+    """A question model from its files, and its version name: from the registry record beside
+    the folder when there is one, else from ``KGQA_MODEL_VERSION`` (a serving container)."""
+    import json
+    import os
+
+    from kgqa_cli.mlops.registry import model_files
+    from kgqa_cli.understanding.model import QuestionModel
+
+    with model_files(folder):
+        model = QuestionModel.load(folder)
+    package = folder.parent / "package.json"
+    name = os.environ.get("KGQA_MODEL_VERSION") or f"qa/{folder.name}"
+    if package.is_file():
+        with model_files(folder.parent):
+            name = json.loads(package.read_text(encoding="utf-8")).get("name", name)
+    return model, name
+
+
 class Answerer:
-    """The warm question-answering pipeline: one model, one graph connection."""
+    """The warm question-answering pipeline: one model, one graph connection.
 
-    def __init__(self, settings: Any, qa_model: str | int | None = None) -> None:
+    Not thread-safe: the embedded graph's SQLite connection belongs to the thread that opened it,
+    so a server gives each Answerer one thread (see ``kgqa_cli.serving``).
+    """
 
+    def __init__(self, settings: Any, qa_model: str | int | None = None, *, model_dir: Path | None = None) -> None:
+        """Open the graph and load the question model: the registered version ``qa_model`` (or
+        ``ask.qa_model``, or the newest usable one), or the model files in ``model_dir`` as a
+        serving container finds them."""
         from kgqa_cli.answering.linking import EntityLinker
         from kgqa_cli.graph.store import GraphStore
         from kgqa_cli.torch_setup import set_threads
@@ -71,8 +97,13 @@ class Answerer:
         version = qa_model if qa_model is not None else self.config.qa_model
         # The graph first: checking it is cheap, loading the model is not.
         self.store = GraphStore(settings.graph, settings.paths, create=False)
+        self.version = None
         try:
-            self.model, self.version = load_registered(settings.paths, version)
+            if model_dir is not None:
+                self.model, self.version_name = _load_model_dir(Path(model_dir))
+            else:
+                self.model, self.version = load_registered(settings.paths, version)
+                self.version_name = self.version.name
         except MissingArtifactError as exc:
             self.store.close()
             raise MissingArtifactError(
@@ -106,24 +137,34 @@ class Answerer:
         the answer always encodes as UTF-8 JSON. A graph replaced since the last question (a
         ``bulkload --replace``) is picked up first.
         """
-        started = time.perf_counter()
-        question = valid_text(question)
-        result = Answer(question=question, model_version=self.version.name)
-        self._follow_graph_replacement()
-        try:
-            self._answer(question, result)
-        finally:
-            result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        return result
+        return self.answer_many([question])[0]
 
-    def _answer(self, question: str, result: Answer) -> None:
+    def answer_many(self, questions: list[str]) -> list[Answer]:
+        """Answer several questions with one pass of the question model (a server's batch);
+        the same answers as :meth:`answer` one by one. ``elapsed_ms`` is the time until each
+        answer was ready."""
         from kgqa_cli.understanding.model import predict_batch
 
-        text = question.strip()
-        if not text:
-            result.reason = EMPTY
-            return
-        prediction = predict_batch(self.model, [text], top=self.config.intent_alternatives)[0]
+        started = time.perf_counter()
+        self._follow_graph_replacement()
+        texts = [valid_text(question) for question in questions]
+        results = [Answer(question=text, model_version=self.version_name) for text in texts]
+        asked = [index for index, text in enumerate(texts) if text.strip()]
+        predictions = (
+            predict_batch(self.model, [texts[i].strip() for i in asked], top=self.config.intent_alternatives)
+            if asked else []
+        )
+        for index, prediction in zip(asked, predictions, strict=True):
+            self._resolve(texts[index], prediction, results[index])
+            results[index].elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        for result in results:
+            if not result.question.strip():
+                result.reason = EMPTY
+                result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        return results
+
+    def _resolve(self, question: str, prediction: Any, result: Answer) -> None:
+        """From the model's prediction to the answer: thresholds, entity linking, traversals."""
         result.intent, result.confidence = prediction.intent, round(prediction.confidence, 4)
         result.slots = prediction.slots
         if prediction.intent == NONE_INTENT:

@@ -63,4 +63,8 @@ def evaluate_qa(settings, data: Path | None, model: str | None, min_f1: float | 
     if failed is not None:
         raise failed
     if not json_output:
-        stdout.print(f"quality gates passed: {report['model_version']} approved")
+        if report["status"] == "Approved":
+            stdout.print(f"quality gates passed: {report['model_version']} approved")
+        else:
+            stdout.print(f"quality gates passed: {report['model_version']} is {report['status']}; "
+                         f"to serve it: kgqa registry approve {report['model_version']}")

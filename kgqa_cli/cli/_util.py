@@ -11,7 +11,8 @@ from typer.exceptions import TyperException
 
 from kgqa_cli.errors import KgqaError
 
-PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask")
+PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask", "registry",
+                  "deploy")
 
 
 class State:

@@ -61,7 +61,7 @@ def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float |
             hint=f"report in {result.path}",
         )
     if not json_output:
-        stdout.print(f"quality gate passed (F1 >= {result.min_f1}): {report['model_version']} approved")
+        stdout.print(f"quality gate passed (F1 >= {result.min_f1}): {report['model_version']} is {report['status']}")
 
 
 def _per_predicate_table(report: dict):

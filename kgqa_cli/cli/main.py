@@ -8,10 +8,12 @@ import typer
 
 import kgqa_cli.cli.ask  # noqa: F401  (question model and answering, issue 5)
 import kgqa_cli.cli.bulkload  # noqa: F401  (graph commands, issue 4)
+import kgqa_cli.cli.deploy  # noqa: F401  (serving, issue 9)
 import kgqa_cli.cli.evaluate  # noqa: F401  (kg extractor commands, issue 3)
 import kgqa_cli.cli.extract  # noqa: F401
 import kgqa_cli.cli.graph  # noqa: F401
 import kgqa_cli.cli.questions  # noqa: F401
+import kgqa_cli.cli.registry  # noqa: F401  (registry and deploy, issue 9)
 import kgqa_cli.cli.train  # noqa: F401
 from kgqa_cli import __version__
 from kgqa_cli.cli import preprocess  # noqa: F401  (each import registers a command)

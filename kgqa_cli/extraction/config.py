@@ -42,6 +42,10 @@ class KgEvaluateConfig(StrictModel):
     """The quality gate of ``kgqa evaluate``."""
 
     min_f1: float = Field(0.6, ge=0, le=1, description="below this F1 the model is rejected (exit 5)")
+    approve_on_pass: bool = Field(
+        True, description="a passing version is approved at once (the kg pipeline goes straight on to extract); "
+        "false: it waits for `kgqa registry approve`"
+    )
 
 
 class KgExtractConfig(StrictModel):

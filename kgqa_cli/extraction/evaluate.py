@@ -76,8 +76,11 @@ def run_evaluate(
     write_json(path, report)
     registry = Registry(workspace.registry_dir)
     model_version = registry.get("kg", extractor.version)
-    registry.set_status(
-        model_version, "Approved" if passed else "Rejected",
-        reason=f"f1 {metrics['f1']:.4f} {'>=' if passed else '<'} min_f1 {threshold} on {data_path}",
+    status = registry.apply_gate(
+        model_version, passed, f"f1 {metrics['f1']:.4f} {'>=' if passed else '<'} min_f1 {threshold} on {data_path}",
+        approve_on_pass=config.evaluate.approve_on_pass,
+        evaluation={"data": str(data_path), **{k: metrics[k] for k in ("precision", "recall", "f1")}},
     )
+    report["status"] = status
+    write_json(path, report)
     return EvaluationResult(report, path, passed, threshold)

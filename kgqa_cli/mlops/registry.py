@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgqa_cli.errors import ConfigError, MissingArtifactError
+from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError
 from kgqa_cli.io import write_json
 
 log = logging.getLogger(__name__)
@@ -190,12 +190,93 @@ class Registry:
         staging.rename(target)  # atomic: a crash never leaves a half-registered version
         return ModelVersion(group, number, target)
 
-    def set_status(self, version: ModelVersion, status: str, reason: str | None = None) -> None:
-        """Approve or reject a version (a status change, as in SageMaker's registry)."""
+    def set_status(
+        self, version: ModelVersion, status: str, reason: str | None = None, by: str | None = None,
+        evaluation: dict | None = None,
+    ) -> None:
+        """Approve or reject a version: the status changes and who/when/why is appended to the
+        version's history (as in SageMaker's registry, nothing is copied). ``evaluation``: the
+        gate's figures, kept with the version."""
         if status not in STATUSES:
             raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
         package = version.package
         package["status"] = status
+        if evaluation is not None:
+            package["evaluation"] = evaluation
         if reason:
             package["status_reason"] = reason
+        package.setdefault("history", []).append({
+            "status": status, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "by": by or current_user(), "reason": reason,
+        })
         write_json(version.path / "package.json", package)
+
+    def apply_gate(
+        self, version: ModelVersion, passed: bool, reason: str, approve_on_pass: bool, evaluation: dict | None = None
+    ) -> str:
+        """The status a quality gate gives: a failure rejects; a pass approves when
+        ``approve_on_pass``, else leaves the version for a person to approve (a rejected one
+        goes back to ``PendingManualApproval``; an approved one stays approved). Returns it."""
+        current = version.status
+        if not passed:
+            status = "Rejected"
+        elif approve_on_pass:
+            status = "Approved"
+        else:
+            status = "PendingManualApproval" if current == "Rejected" else current
+        self.set_status(version, status, reason=reason, by="quality gate", evaluation=evaluation)
+        return status
+
+    def parse_name(self, name: str, default_group: str | None = None) -> ModelVersion:
+        """A version named ``group/vN`` (or ``vN`` with a default group), e.g. ``qa/v3``."""
+        group, _, number = name.rpartition("/")
+        group = group or default_group
+        if not group:
+            raise ConfigError(f"model version {name!r}: name it as GROUP/VERSION, e.g. qa/v1")
+        return self.get(group, number)
+
+    def approved(self, group: str, version: int | str | None = None, *, allow_unapproved: bool = False) -> ModelVersion:
+        """The version to put into production: the one named (which must be Approved unless
+        ``allow_unapproved``), else the newest Approved one. Refusals name the approve command."""
+        if version is not None:
+            chosen = self.get(group, version)
+            if chosen.status != "Approved" and not allow_unapproved:
+                raise ApprovalError(
+                    f"{chosen.name} is {chosen.status}, not Approved",
+                    hint=f"approve it with `kgqa registry approve {chosen.name}` (or pass --allow-unapproved, "
+                    "for development only)",
+                )
+            return chosen
+        versions = self.versions(group)
+        if not versions:
+            raise MissingArtifactError(f"no {group} model in {self.root / group}", hint=f"run `kgqa train {group}` first")
+        approved = [v for v in versions if v.status == "Approved"]
+        if approved:
+            return approved[-1]
+        pending = [v for v in versions if v.status == "PendingManualApproval"]
+        if allow_unapproved and pending:
+            return pending[-1]
+        newest = (pending or versions)[-1]
+        raise ApprovalError(
+            f"no {group} version is Approved (newest: {newest.name}, {newest.status})",
+            hint=f"approve one with `kgqa registry approve {newest.name}`" if newest.status != "Rejected"
+            else f"retrain with `kgqa train {group}`, or approve a version with `kgqa registry approve`",
+        )
+
+    def groups(self) -> list[str]:
+        """Model groups that hold at least one version."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+
+
+def current_user() -> str:
+    """Who is acting, for the approval history (the login name, else the uid)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        import os
+
+        return f"uid {os.getuid()}"

@@ -77,6 +77,9 @@ class QaGatesConfig(StrictModel):
 
     min_intent_accuracy: float = Field(0.95, ge=0, le=1)
     min_slot_f1: float = Field(0.93, ge=0, le=1)
+    approve_on_pass: bool = Field(
+        False, description="a passing version is approved at once; false: it waits for `kgqa registry approve`"
+    )
 
 
 class QaConfig(StrictModel):

@@ -249,8 +249,15 @@ def evaluate_question_model(
     path: Path = workspace.evaluation_dir(GROUP) / "evaluation.json"
     write_json(path, report)
     registry = Registry(workspace.registry_dir)
+    reason = "; ".join(failures) or (
+        f"intent accuracy {report['intent_accuracy']:.4f} >= {gates.min_intent_accuracy}, "
+        f"slot F1 {report['slot_f1']:.4f} >= {gates.min_slot_f1}"
+    )
+    report["status"] = registry.apply_gate(
+        registered, not failures, reason, approve_on_pass=gates.approve_on_pass,
+        evaluation={"data": str(test_path), **{k: report[k] for k in ("intent_accuracy", "slot_f1", "sentence_accuracy")}},
+    )
+    write_json(path, report)
     if failures:
-        registry.set_status(registered, "Rejected", "; ".join(failures))
         raise QualityGateError(f"{registered.name} failed its gates: {'; '.join(failures)}", hint=f"see {path}")
-    registry.set_status(registered, "Approved")
     return report

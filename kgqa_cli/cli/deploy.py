@@ -1,0 +1,54 @@
+"""`kgqa deploy`: serve the approved question model as an HTTP endpoint with data capture."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, VerboseOption, app, start
+
+
+@app.command(**OVERRIDES)
+def deploy(
+    ctx: typer.Context,
+    model: Annotated[
+        str | None, typer.Option("--model", help="qa version to serve (3, v3, qa/v3) \\[default: newest Approved]",
+                                 show_default=False),
+    ] = None,
+    allow_unapproved: Annotated[
+        bool, typer.Option("--allow-unapproved", help="Serve a version not approved yet (development only).")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind; another than loopback only when named.")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, envvar="SAGEMAKER_BIND_TO_PORT",
+                                 help="Port \\[default: SAGEMAKER_BIND_TO_PORT, else serve.port (8080)]", show_default=False),
+    ] = None,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the newest Approved qa model: POST /invocations, GET /ping, the chat page at /.
+
+    Every sampled request is captured in SageMaker's format under <workspace>/datacapture.
+    SIGTERM (or Ctrl-C) finishes the requests in flight and writes the capture, then exits 0.
+    Example: kgqa deploy --port 8080, then curl -d '{"question": "三度诱惑的导演是谁"}'
+    -H 'Content-Type: application/json' http://127.0.0.1:8080/invocations
+    """
+    from kgqa_cli.graph.store import check_graph_file, graph_file
+    from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.serving.app import serve
+    from kgqa_cli.ui import stderr
+
+    settings = start(ctx, config, verbose)
+    version = Registry(settings.paths.registry_dir).approved("qa", model, allow_unapproved=allow_unapproved)
+    if settings.graph.url is None:
+        check_graph_file(graph_file(settings.graph, settings.paths))  # fail now, not after the model loads
+    chosen = port if port is not None else settings.serve.port
+    capture = settings.serve.capture
+    where = (capture.destination or settings.paths.datacapture_dir) if capture.enabled else None
+    stderr.print(
+        f"serving {version.name} ({version.status}) on http://{host}:{chosen}  page: /  "
+        + (f"capture: {where}/{capture.endpoint_name}/{capture.variant_name} ({capture.sampling_percentage:g} %)"
+           if where else "capture: off")
+    )
+    serve(settings, version, host=host, port=chosen)

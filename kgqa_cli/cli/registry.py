@@ -1,0 +1,147 @@
+"""`kgqa registry list|show|approve|reject`: the model registry and its human approval step."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+registry_app = typer.Typer(
+    name="registry", help="Model versions, their figures and approval status; approve or reject one.",
+    no_args_is_help=True,
+)
+app.add_typer(registry_app)
+
+NameArgument = Annotated[str, typer.Argument(help="GROUP/VERSION, e.g. qa/v3")]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the version's history).")]
+
+
+def _summary(version) -> dict:
+    """One version as `registry list` shows it."""
+    package = version.package
+    return {
+        "name": version.name, "group": version.group, "version": version.number, "status": package["status"],
+        "created": package.get("created"), "metrics": key_metrics(package), "data_hash": package.get("data_hash"),
+        "artifact_hash": package.get("artifact_hash"), "git_commit": package.get("git_commit"),
+    }
+
+
+def key_metrics(package: dict) -> dict:
+    """The figures that decide a version: its gate's evaluation, else its training's dev scores."""
+    evaluation = {k: v for k, v in (package.get("evaluation") or {}).items() if isinstance(v, float)}
+    if evaluation:
+        return {f"test_{k}": v for k, v in evaluation.items()}
+    return {k: v for k, v in (package.get("metrics") or {}).items() if k.startswith("dev_") and isinstance(v, float)}
+
+
+@registry_app.command("list", **OVERRIDES)
+def list_versions(
+    ctx: typer.Context,
+    group: Annotated[str | None, typer.Argument(help="only this group (kg or qa)")] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Every registered version: status, key metrics, created, data and artefact hashes.
+
+    Example: kgqa registry list qa --json
+    """
+    from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.ui import print_json, stdout
+
+    settings = start(ctx, config, verbose)
+    registry = Registry(settings.paths.registry_dir)
+    rows = [_summary(v) for g in ([group] if group else registry.groups()) for v in registry.versions(g)]
+    if json_output:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    if not rows:
+        stdout.print(f"no model versions in {registry.root} (`kgqa train kg` or `kgqa train qa` registers one)")
+        return
+    table = Table(title=f"Model registry {registry.root}")
+    # Hashes and commits only where the terminal has room; `show` and --json always have them.
+    wide = stdout.width >= 110
+    columns = ["version", "status", "key metrics", "created (UTC)"] + (["data", "artefacts", "commit"] if wide else [])
+    for column in columns:
+        table.add_column(column, no_wrap=True, min_width=24 if column == "key metrics" else None)
+    colours = {"Approved": "green", "Rejected": "red", "PendingManualApproval": "yellow"}
+    for row in rows:
+        figures = "\n".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in list(row["metrics"].items())[:3])
+        created = (row["created"] or "").replace("T", " ")[:16]
+        cells = [row["name"], f"[{colours[row['status']]}]{row['status']}[/]", figures, created]
+        if wide:
+            cells += [(row["data_hash"] or "")[:8], (row["artifact_hash"] or "")[:8], (row["git_commit"] or "")[:7]]
+        table.add_row(*cells)
+    stdout.print(table)
+
+
+@registry_app.command("show", **OVERRIDES)
+def show(
+    ctx: typer.Context,
+    name: NameArgument,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """One version in full: its package record, approval history and where its files are.
+
+    Example: kgqa registry show qa/v1
+    """
+    import json
+
+    from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.ui import print_json, stdout
+
+    settings = start(ctx, config, verbose)
+    version = Registry(settings.paths.registry_dir).parse_name(name)
+    record = {**version.package, "path": str(version.path)}
+    if json_output:
+        print_json(record)
+        return
+    from rich.markup import escape
+
+    stdout.print(f"[bold]{version.name}[/] {record['status']} ({version.path})")
+    for entry in record.get("history", []):
+        stdout.print(f"  {entry['at']} {entry['status']} by {escape(str(entry['by']))}"
+                     + (f": {escape(entry['reason'])}" if entry.get("reason") else ""))
+    stdout.print(escape(json.dumps({k: v for k, v in record.items() if k != "history"}, ensure_ascii=False, indent=2)))
+
+
+def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, config, verbose: bool) -> None:
+    from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.ui import stdout
+
+    settings = start(ctx, config, verbose)
+    registry = Registry(settings.paths.registry_dir)
+    version = registry.parse_name(name)
+    before = version.status
+    registry.set_status(version, status, reason=reason)
+    stdout.print(f"{version.name}: {before} -> {status}")
+
+
+@registry_app.command("approve", **OVERRIDES)
+def approve(
+    ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Approve a version for production (the human check before `kgqa deploy` serves it).
+
+    Example: kgqa registry approve qa/v1 --reason "checked the demo questions"
+    """
+    _decide(ctx, name, "Approved", reason, config, verbose)
+
+
+@registry_app.command("reject", **OVERRIDES)
+def reject(
+    ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Reject a version: `ask`, `extract` and `deploy` no longer take it unless named.
+
+    Example: kgqa registry reject kg/v2 --reason "misses 导演 facts"
+    """
+    _decide(ctx, name, "Rejected", reason, config, verbose)

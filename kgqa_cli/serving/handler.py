@@ -1,0 +1,157 @@
+"""The serving handler, in the four functions SageMaker's PyTorch serving container calls.
+
+``model_fn(model_dir)`` loads the question model and opens the graph; ``input_fn(body,
+content_type)`` parses a request into questions; ``predict_fn(data, model)`` answers them;
+``output_fn(prediction, accept)`` writes the answer JSON. No HTTP framework here: the local
+endpoint (``kgqa_cli.serving.app``) calls the same four functions, and so does SageMaker.
+
+A request problem raises :class:`BadRequest` with its HTTP status (400, 406, 413, 415); the
+local endpoint answers it as JSON ``{"error": ...}``.
+
+Requests::
+
+    application/json  {"question": "三度诱惑的导演是谁"}  or  {"questions": ["...", "..."]}
+    text/plain        三度诱惑的导演是谁
+
+Responses (application/json): the answer of ``kgqa ask --json`` (intent, confidence, slots,
+entities, query, answers, reason, model_version, ...), or ``{"answers": [...]}`` for a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from kgqa_cli.serving.capture import media_type
+
+
+class BadRequest(Exception):
+    """A request the endpoint refuses, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold (``serve.*`` in the config)."""
+
+    max_question_chars: int = 500
+    max_batch: int = 64
+    max_body_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Questions:
+    """A parsed request: its questions, and whether it came as a batch."""
+
+    questions: list[str]
+    batch: bool
+
+
+JSON_TYPES = ("application/json",)
+TEXT_TYPES = ("text/plain",)
+
+# The limits model_fn read from the config; SageMaker calls input_fn without them.
+_limits = Limits()
+
+
+def _decode(body: bytes | str, content_type: str) -> str:
+    if isinstance(body, str):
+        return body
+    charset = "utf-8"
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if charset.replace("_", "-") not in ("utf-8", "utf8"):
+        raise BadRequest(415, f"charset {charset!r} is not supported: send UTF-8")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(400, f"the body is not valid UTF-8 (byte {exc.start})") from exc
+
+
+def _check_question(question: object, where: str, limits: Limits) -> str:
+    if not isinstance(question, str):
+        raise BadRequest(400, f"{where} must be a string, not {type(question).__name__}")
+    if not question.strip():
+        raise BadRequest(400, f"{where} is empty")
+    if len(question) > limits.max_question_chars:
+        raise BadRequest(413, f"{where} has {len(question)} characters, over the limit of {limits.max_question_chars}")
+    return question
+
+
+def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None = None) -> Questions:
+    """Parse a request body into questions; raises :class:`BadRequest` naming the problem."""
+    limits = limits or _limits
+    kind = media_type(content_type)
+    if len(body) > limits.max_body_bytes:
+        raise BadRequest(413, f"the body has {len(body)} bytes, over the limit of {limits.max_body_bytes}")
+    if kind in TEXT_TYPES:
+        return Questions([_check_question(_decode(body, content_type or "").strip(), "the question", limits)], False)
+    if kind not in JSON_TYPES:
+        shown = kind or "none"
+        raise BadRequest(415, f"content type {shown!r} is not supported: send application/json or text/plain")
+    text = _decode(body, content_type or "")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(400, f"malformed JSON: {getattr(exc, 'msg', exc)} "
+                              f"(line {getattr(exc, 'lineno', '?')}, column {getattr(exc, 'colno', '?')})") from exc
+    if not isinstance(data, dict):
+        raise BadRequest(400, 'the JSON body must be an object: {"question": "..."} or {"questions": [...]}')
+    unknown = sorted(set(data) - {"question", "questions"})
+    if unknown or len(data) != 1:
+        what = f"unknown key(s) {', '.join(map(repr, unknown))}" if unknown else "give one of them, not both"
+        raise BadRequest(400, f'the JSON body takes "question" or "questions": {what}')
+    if "question" in data:
+        return Questions([_check_question(data["question"], '"question"', limits)], False)
+    questions = data["questions"]
+    if not isinstance(questions, list) or not questions:
+        raise BadRequest(400, '"questions" must be a non-empty list of strings')
+    if len(questions) > limits.max_batch:
+        raise BadRequest(413, f'"questions" holds {len(questions)} questions, over the limit of {limits.max_batch}')
+    return Questions([_check_question(q, f'"questions"[{i}]', limits) for i, q in enumerate(questions)], True)
+
+
+def model_fn(model_dir: str, settings: Any = None) -> Any:
+    """Load the question model in ``model_dir`` and open the configured graph (an
+    :class:`~kgqa_cli.answering.pipeline.Answerer`). Without ``settings`` (as SageMaker calls
+    it) the config is read from ``KGQA_CONFIG`` or ``configs/kgqa.yaml``."""
+    from pathlib import Path
+
+    from kgqa_cli.answering.pipeline import Answerer
+
+    global _limits
+    if settings is None:
+        from kgqa_cli.settings import load_settings
+
+        settings = load_settings(Path(os.environ["KGQA_CONFIG"]) if os.environ.get("KGQA_CONFIG") else None)
+    serve = settings.serve
+    _limits = Limits(serve.max_question_chars, serve.max_batch, serve.max_body_bytes)
+    return Answerer(settings, model_dir=Path(model_dir))
+
+
+def predict_fn(data: Questions, model: Any) -> dict:
+    """Answer the parsed questions: ``{"batch": bool, "answers": [answer JSON, ...]}``."""
+    return {"batch": data.batch, "answers": [answer.to_json() for answer in model.answer_many(data.questions)]}
+
+
+def accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header admits application/json (no header admits anything)."""
+    if not accept:
+        return True
+    return any(media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(","))
+
+
+def output_fn(prediction: dict, accept: str | None) -> bytes:
+    """The response body: one answer's JSON, or ``{"answers": [...]}`` for a batch (UTF-8)."""
+    if not accepts_json(accept):
+        raise BadRequest(406, f"cannot answer in {accept!r}: answers are application/json")
+    body = {"answers": prediction["answers"]} if prediction["batch"] else prediction["answers"][0]
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
