@@ -42,8 +42,8 @@ STAMPS := $(WS)/.stamps
 STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
-.PHONY: all install test lint bench clean demo preprocess train evaluate extract bulkload questions \
-        train-qa evaluate-qa ask
+.PHONY: all install system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
+        train-qa evaluate-qa ask serve
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
 all: ask
@@ -125,8 +125,21 @@ $(QA_EVAL): $(STAMPS)/evaluate-qa ;
 ask: $(QA_EVAL) $(GRAPH)
 	$(KGQA) ask "$(QUESTION)" -c $(CONFIG)
 
-test: $(STAMP)
+# Debian packages of the browser test (chromium, driven by Playwright) and a Chinese font for the
+# chat page; installed when missing (as root, as on CI), else the command to run is printed.
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi zen hei"; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and fonts-wqy-zenhei (browser test, Chinese text)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	else echo "the browser test needs: sudo apt-get install chromium fonts-wqy-zenhei (it skips without them)" >&2; fi
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest
+
+# The endpoint on the `make all` workspace (approve the qa version first: kgqa registry approve qa/vN).
+serve: $(QA_EVAL) $(GRAPH)
+	$(KGQA) deploy -c $(CONFIG)
 
 # Benchmarks: figures into bench/results.json (see scripts/bench.py).
 bench: $(STAMP)

@@ -61,3 +61,15 @@ def cli(tmp_path):
         return runner.invoke(app, [*args, "--workspace", str(workspace)], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def tiny_qa(tmp_path_factory):
+    """Corpus, gold graph and a trained tiny question model, built once per test session.
+
+    Tests only read it; a test that writes (a graph load, captured traffic) takes a private copy
+    with ``qa_fixtures.copy_workspace``.
+    """
+    from qa_fixtures import build_workspace
+
+    return build_workspace(tmp_path_factory.mktemp("tiny-qa"))

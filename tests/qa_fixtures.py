@@ -92,3 +92,11 @@ def build_workspace(root: Path, train: bool = True, graph: bool = True) -> KgqaC
 
         train_question_model(settings.qa, settings.paths)
     return settings
+
+
+def copy_workspace(settings: KgqaConfig, root: Path) -> KgqaConfig:
+    """A private copy of a built workspace (tests that write into it use one)."""
+    import shutil
+
+    shutil.copytree(settings.paths.root, root / "ws")
+    return settings.model_copy(update={"workspace": root / "ws"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from qa_fixtures import build_workspace
 from typer.testing import CliRunner
 
 from kgqa_cli.answering.pipeline import EMPTY, NO_INTENT, NOT_IN_GRAPH, OUT_OF_SCOPE, Answerer
@@ -14,8 +13,8 @@ from kgqa_cli.errors import MissingArtifactError
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory):
-    return build_workspace(tmp_path_factory.mktemp("ask"))
+def settings(tiny_qa):
+    return tiny_qa
 
 
 @pytest.fixture(scope="module")

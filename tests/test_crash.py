@@ -43,10 +43,10 @@ def test_bulkload_replace_killed_at_20_points_leaves_old_or_new_and_reruns_to_a_
     assert result["clean_load"]["edges"] > 6000
 
 
-def test_a_reader_answers_right_while_the_graph_is_replaced_three_times(demo_corpus, tmp_path):
-    from qa_fixtures import build_workspace, write_corpus
+def test_a_reader_answers_right_while_the_graph_is_replaced_three_times(demo_corpus, tiny_qa, tmp_path):
+    from qa_fixtures import copy_workspace, write_corpus
 
-    settings = build_workspace(tmp_path / "tiny")
+    settings = copy_workspace(tiny_qa, tmp_path / "tiny")
     both = tmp_path / "both.jsonl"  # the tiny corpus's facts plus the demo graph: a load of seconds
     both.write_text(write_corpus(tmp_path / "raw").read_text(encoding="utf-8")
                     + demo_corpus.read_text(encoding="utf-8"), encoding="utf-8")

@@ -12,7 +12,6 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from qa_fixtures import build_workspace
 
 from kgqa_cli.answering.pipeline import Answerer
 
@@ -33,8 +32,8 @@ questions = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def answerer(tmp_path_factory):
-    with Answerer(build_workspace(tmp_path_factory.mktemp("fuzz"))) as warm:
+def answerer(tiny_qa):
+    with Answerer(tiny_qa) as warm:
         yield warm
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import signal
 import sys
 import threading
 import time
@@ -304,5 +305,17 @@ def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", log_config=None,
                             timeout_graceful_shutdown=25)  # SageMaker sends SIGKILL 30 s after SIGTERM
     server = uvicorn.Server(config)
-    server.run()
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with the
+    # handler it found installed. That handler is this no-op, so a drained, flushed server
+    # exits 0, as the container contract expects, instead of dying by the signal.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return {"capture": capture.stats() if capture else None}
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    """The handler uvicorn re-raises a stop signal to after its graceful shutdown: nothing to do."""
