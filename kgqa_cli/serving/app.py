@@ -141,6 +141,38 @@ class AnswerWorker:
         self._thread.join(timeout=60)
 
 
+class AccessLog:
+    """One line per request on stderr: client, method, path, status, milliseconds, inference id.
+
+    Plain ASGI (no BaseHTTPMiddleware, which costs a task and a stream per request).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the application fails before answering
+
+        async def send_and_note(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            client = scope["client"][0] if scope.get("client") else "-"
+            inference = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-amzn-sagemaker-inference-id"),
+                             None)
+            access_log.info('%s "%s %s" %d %.1fms%s', client, scope["method"], scope["path"], status,
+                            (time.perf_counter() - started) * 1000, f" inference-id={inference}" if inference else "")
+
+
 def _setup_access_log() -> None:
     if any(getattr(h, "_kgqa_access", False) for h in access_log.handlers):
         return
@@ -179,20 +211,14 @@ def create_app(
     )
     _setup_access_log()
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:  # a bug: the client gets a 500, the server goes on
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            counts["server_errors"] += 1
-            response = JSONResponse({"error": "internal server error"}, status_code=500)
-        client = request.client.host if request.client else "-"
-        inference = request.headers.get(INFERENCE_ID)
-        access_log.info('%s "%s %s" %d %.1fms%s', client, request.method, request.url.path, response.status_code,
-                        (time.perf_counter() - started) * 1000, f" inference-id={inference}" if inference else "")
-        return response
+    app.add_middleware(AccessLog)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> Any:
+        # A bug: this request gets a 500, the server goes on.
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        counts["server_errors"] += 1
+        return JSONResponse({"error": "internal server error"}, status_code=500)
 
     def error(status: int, message: str, headers: dict | None = None) -> Any:
         if status < 500:
