@@ -120,27 +120,32 @@ def _get(url: str) -> dict:
         return json.loads(response.read())
 
 
-def run_server(workspace: Path, capture_dir: Path, capture: bool, requests: int, levels: list[int]) -> dict:
-    """Start `kgqa deploy`, load it at each concurrency level, stop it; returns the figures."""
+def start_server(workspace: Path, log: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """`kgqa deploy` (the qa version allowed unapproved) on a free port, once /ping says 200."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = capture_dir.parent / f"server-capture-{'on' if capture else 'off'}.log"
     server = subprocess.Popen(
-        [*KGQA, "deploy", "--allow-unapproved", "--port", str(port), "--workspace", str(workspace),
-         "--serve.capture.enabled", "true" if capture else "false",
-         "--serve.capture.destination", str(capture_dir)],
+        [*KGQA, "deploy", "--allow-unapproved", "--port", str(port), "--workspace", str(workspace), *options],
         stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            _get(f"{url}/ping")
+            return server, url
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"the server did not start: {log.read_text()}") from None
+            time.sleep(0.1)
+
+
+def run_server(workspace: Path, capture_dir: Path, capture: bool, requests: int, levels: list[int]) -> dict:
+    """Start `kgqa deploy`, load it at each concurrency level, stop it; returns the figures."""
+    log = capture_dir.parent / f"server-capture-{'on' if capture else 'off'}.log"
+    server, url = start_server(workspace, log, "--serve.capture.enabled", "true" if capture else "false",
+                               "--serve.capture.destination", str(capture_dir))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                _get(f"{url}/ping")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start: {log.read_text()}") from None
-                time.sleep(0.1)
         subprocess.run([sys.executable, __file__, "loadgen", url, "200", "8"], check=True, capture_output=True)  # warm-up
         figures: dict = {"rss_mb_before": _rss_mb(server.pid), "runs": []}
         for concurrency in levels:
@@ -162,23 +167,9 @@ def run_server(workspace: Path, capture_dir: Path, capture: bool, requests: int,
 
 def run_schemathesis(workspace: Path, scratch: Path, examples: int) -> dict:
     """Fuzz /invocations (and every other operation) from the OpenAPI document."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*KGQA, "deploy", "--allow-unapproved", "--port", str(port), "--workspace", str(workspace),
-         "--serve.capture.destination", str(scratch / "capture-fuzz")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    server, url = start_server(workspace, scratch / "server-fuzz.log",
+                               "--serve.capture.destination", str(scratch / "capture-fuzz"))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                _get(f"{url}/ping")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
         started = time.perf_counter()
         report = scratch / "schemathesis.json"
         done = subprocess.run(
