@@ -74,6 +74,21 @@ class Workspace:
         return self.root / "datacapture"
 
     @property
+    def groundtruth_dir(self) -> Path:
+        """Ground-truth labels of captured traffic (Model Monitor's format)."""
+        return self.root / "groundtruth"
+
+    @property
+    def feedback_file(self) -> Path:
+        """Labelled questions from `kgqa label`, for retraining the question model."""
+        return self.root / "data" / "feedback" / "feedback.jsonl"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """Baselines and runs of `kgqa monitor`."""
+        return self.root / "monitoring"
+
+    @property
     def bench_dir(self) -> Path:
         """Scratch space of benchmarks."""
         return self.root / "bench"

@@ -35,6 +35,7 @@ class Answer:
     intent: str | None = None
     confidence: float = 0.0
     slots: dict[str, list[str]] = field(default_factory=dict)
+    alternatives: list[dict] = field(default_factory=list)  # the model's top intents: [{"intent", "confidence"}]
     entity: dict | None = None  # {"mention", "name", "method", "similarity"}
     predicate: str | None = None
     direction: str | None = None
@@ -167,6 +168,7 @@ class Answerer:
         """From the model's prediction to the answer: thresholds, entity linking, traversals."""
         result.intent, result.confidence = prediction.intent, round(prediction.confidence, 4)
         result.slots = prediction.slots
+        result.alternatives = [{"intent": name, "confidence": round(p, 4)} for name, p in prediction.ranked]
         if prediction.intent == NONE_INTENT:
             result.reason = OUT_OF_SCOPE
             result.detail = f"out-of-scope intent {NONE_INTENT} at {prediction.confidence:.2f}"

@@ -12,7 +12,7 @@ from typer.exceptions import TyperException
 from kgqa_cli.errors import KgqaError
 
 PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask", "registry",
-                  "deploy")
+                  "deploy", "label", "monitor")
 
 
 class State:

@@ -1,0 +1,70 @@
+"""`kgqa label`: ground truth for captured traffic, in a terminal UI or from a file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+
+@app.command(**OVERRIDES)
+def label(
+    ctx: typer.Context,
+    import_file: Annotated[
+        Path | None, typer.Option("--import", help="labels made elsewhere: CSV or JSON lines of eventId or question, "
+                                  "intent, optional entity")] = None,
+    export_file: Annotated[Path | None, typer.Option("--export", help="write every labelled question (JSON lines)")] = None,
+    qa_model: Annotated[
+        str | None, typer.Option("--qa-model", help="qa version whose intents label \\[default: newest usable]",
+                                 show_default=False)] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Label captured questions: Enter accepts, i intent, e entity, o out of scope, s skip, u undo, q quit.
+
+    Each decision is written at once (ground truth in Model Monitor's format under
+    <workspace>/groundtruth, the labelled question under <workspace>/data/feedback), and the
+    next session resumes at the first question without a label.
+    Example: kgqa label --import labels.csv --json
+    """
+    from kgqa_cli.labeling.session import LabelSession
+    from kgqa_cli.labeling.store import read_import
+    from kgqa_cli.ui import print_json, stdout
+
+    settings = start(ctx, config, verbose)
+    session = LabelSession(settings, qa_model)
+    result: dict = {"model_version": session.model_version, "waiting": len(session.groups)}
+    if import_file is not None:
+        result["imported"] = session.import_rows(read_import(import_file))
+    if export_file is not None:
+        result["exported"] = session.export(export_file)
+    interactive = import_file is None and export_file is None
+    if interactive and session.groups and sys.stdin.isatty() and sys.stdout.isatty() and not json_output:
+        from kgqa_cli.labeling.app import LabelApp
+
+        LabelApp(session).run()
+        result["labelled_this_session"] = session.labelled
+    elif interactive and not json_output:
+        stdout.print(
+            "nothing to label: every captured question has ground truth" if not session.groups else
+            f"{len(session.groups)} captured questions wait for labels; no terminal here "
+            "(run `kgqa label` in a terminal, or `kgqa label --import FILE`)"
+        )
+        return
+    if json_output:
+        print_json(result)
+    else:
+        if "imported" in result:
+            counts = result["imported"]
+            stdout.print(f"imported {counts['rows']} labels: {counts['ground_truth_records']} ground-truth records, "
+                         f"{counts['feedback_questions']} feedback questions")
+        if "exported" in result:
+            stdout.print(f"exported {result['exported']} labelled questions to {export_file}")
+        if "labelled_this_session" in result:
+            stdout.print(f"labelled {result['labelled_this_session']} questions; "
+                         f"{len(session.groups) - session.position} left")

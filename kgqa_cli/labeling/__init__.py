@@ -1,0 +1,1 @@
+"""Ground truth for captured traffic: the label queue, its files, and the terminal UI."""
