@@ -43,7 +43,7 @@ STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
 .PHONY: all install system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
-        train-qa evaluate-qa ask serve
+        train-qa evaluate-qa ask serve retrain-qa
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
 all: ask
@@ -101,7 +101,10 @@ $(GRAPH): $(STAMPS)/bulkload ;
 
 # The question model: questions from the schema and the graph's names, train, evaluate, gate.
 questions: $(QUESTIONS)
-$(STAMPS)/questions: $(SPLITS) $(GRAPH) configs/questions.yaml $(CONFIG) $(QA_SRC) kgqa_cli/cli/questions.py
+# Labelled feedback (`kgqa label`) joins the training questions: a change to it re-runs this stage,
+# the local form of data-triggered retraining.
+FEEDBACK := $(wildcard $(WS)/data/feedback/feedback.jsonl)
+$(STAMPS)/questions: $(SPLITS) $(GRAPH) configs/questions.yaml $(CONFIG) $(QA_SRC) kgqa_cli/cli/questions.py $(FEEDBACK)
 	$(STAGE_START)
 	$(KGQA) questions -c $(CONFIG)
 	$(STAGE_DONE)
@@ -136,6 +139,10 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest
+
+# Retrain the question model with the labelled feedback: questions -> train qa -> evaluate qa; the new
+# version is registered pending approval (`kgqa registry approve qa/vN`, then `make serve`).
+retrain-qa: $(QA_EVAL)
 
 # The endpoint on the `make all` workspace (approve the qa version first: kgqa registry approve qa/vN).
 serve: $(QA_EVAL) $(GRAPH)

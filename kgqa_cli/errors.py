@@ -17,6 +17,7 @@ exit code  meaning
 7          file system error: a path cannot be read or written (permission denied, read-only
            file system, disk full)
 8          corrupt artefact: a checkpoint or model file exists but cannot be loaded
+9          model-quality monitor: a constraint or drift limit was violated
 141        stdout was closed early (``kgqa ... | head``): quiet, as Unix tools exit on SIGPIPE
 =========  ===============================================================
 """
@@ -84,6 +85,12 @@ class CorruptArtifactError(KgqaError):
     """A checkpoint or model file is there but cannot be loaded (truncated, empty, foreign)."""
 
     exit_code = 8
+
+
+class MonitorViolationError(KgqaError):
+    """Model quality or input drift crossed a configured limit (``kgqa monitor run``)."""
+
+    exit_code = 9
 
 
 # Exit status when stdout is closed under us (a pipe into `head`): 128 + SIGPIPE, as a Unix tool

@@ -56,10 +56,15 @@ def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float |
             f"recall {report['recall']:.4f}, F1 {report['f1']:.4f}; report in {result.path}"
         )
     if not result.passed:
-        raise QualityGateError(
+        from kgqa_cli.mlops.alerts import alert_on_failure
+
+        error = QualityGateError(
             f"F1 {report['f1']:.4f} is below the gate min_f1 {result.min_f1}: {report['model_version']} rejected",
             hint=f"report in {result.path}",
         )
+        alert_on_failure(settings.alerts, "quality_gate_failed", error, model_version=report["model_version"],
+                         figures={k: report[k] for k in ("precision", "recall", "f1", "min_f1")}, report=str(result.path))
+        raise error
     if not json_output:
         stdout.print(f"quality gate passed (F1 >= {result.min_f1}): {report['model_version']} is {report['status']}")
 

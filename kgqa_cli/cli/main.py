@@ -13,6 +13,7 @@ import kgqa_cli.cli.evaluate  # noqa: F401  (kg extractor commands, issue 3)
 import kgqa_cli.cli.extract  # noqa: F401
 import kgqa_cli.cli.graph  # noqa: F401
 import kgqa_cli.cli.label  # noqa: F401  (ground truth, issue 10)
+import kgqa_cli.cli.monitor  # noqa: F401
 import kgqa_cli.cli.questions  # noqa: F401
 import kgqa_cli.cli.registry  # noqa: F401  (registry and deploy, issue 9)
 import kgqa_cli.cli.train  # noqa: F401

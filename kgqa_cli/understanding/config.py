@@ -9,6 +9,14 @@ from pydantic import Field, model_validator
 from kgqa_cli.config import StrictModel
 
 
+class FeedbackConfig(StrictModel):
+    """Section ``qa.questions.feedback``: labelled questions from `kgqa label` in the training set."""
+
+    enabled: bool = Field(True, description="merge <workspace>/data/feedback/feedback.jsonl into the train split")
+    repeat: int = Field(5, ge=1, description="copies of each feedback question (its weight against generated ones)")
+    max_share: float = Field(0.2, gt=0, le=1, description="most share of the train split that feedback may take")
+
+
 class QuestionGenerationConfig(StrictModel):
     """How many questions to generate from the schema, and how entity names are split."""
 
@@ -24,6 +32,7 @@ class QuestionGenerationConfig(StrictModel):
     use_graph_names: bool = Field(True, description="add entity names from the graph when it exists")
     max_name_length: int = Field(20, ge=1, description="longer entity names are not used in questions")
     seed: int = 17
+    feedback: FeedbackConfig = FeedbackConfig()
 
     @model_validator(mode="after")
     def _splits_named(self) -> QuestionGenerationConfig:

@@ -222,9 +222,17 @@ def generate_questions(
         raise InputDataError(
             f"{config.templates}: no intent uses a predicate of the schema {workspace.schema_file}"
         )
-    pools = collect_names(schema, read_split_records(workspace), graph_names, config.max_name_length)
+    known_intents = {intent.name for intent in intents}
+    feedback = read_feedback(workspace.feedback_file, known_intents) if config.feedback.enabled else []
+    feedback_names = {name for example in feedback for name in _span_texts(example)}
+    pools = collect_names(schema, read_split_records(workspace), [*graph_names, *sorted(feedback_names)],
+                          config.max_name_length)
     assignment = split_names(pools.all_names, config.name_ratios, config.seed)
+    for name in feedback_names & set(assignment):
+        assignment[name] = "train"  # a name a user asked about is trained on, never held out
     splits = generate_examples(templates, intents, pools, assignment, config)
+    if feedback:
+        merge_feedback(splits, feedback, config.feedback.repeat, config.feedback.max_share, config.seed)
     out = workspace.questions_dir
     for split, examples in splits.items():
         write_jsonl(out / f"{split}.jsonl", examples)
@@ -233,6 +241,64 @@ def generate_questions(
     write_json(out / "stats.json", sets.stats())
     log.info("wrote %s questions for %d intents to %s", sum(len(v) for v in splits.values()), len(intents), out)
     return sets
+
+
+def read_feedback(path: Path, intents: set[str]) -> list[dict]:
+    """The labelled questions of `kgqa label` (text, intent, one BIO tag per character), latest
+    label of a text winning; intents the templates do not know are left out with a warning."""
+    if not path.exists():
+        return []
+    latest: dict[str, dict] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            example = {"text": row["text"], "intent": row["intent"], "slots": list(row["slots"])}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputDataError(f"{path}:{number}: not a labelled question ({exc})") from exc
+        if len(example["slots"]) != len(example["text"]):
+            raise InputDataError(f"{path}:{number}: needs one slot tag per character")
+        latest[example["text"]] = example
+    unknown = sorted({e["intent"] for e in latest.values()} - intents)
+    if unknown:
+        log.warning("%s: intents not in the templates, left out: %s", path, ", ".join(unknown))
+    return [example for example in latest.values() if example["intent"] in intents]
+
+
+def _span_texts(example: dict) -> list[str]:
+    """The entity texts a BIO-tagged example marks."""
+    texts, current = [], ""
+    for char, tag in zip(example["text"], example["slots"], strict=True):
+        if tag.startswith("B-"):
+            if current:
+                texts.append(current)
+            current = char
+        elif tag.startswith("I-") and current:
+            current += char
+        else:
+            if current:
+                texts.append(current)
+            current = ""
+    if current:
+        texts.append(current)
+    return texts
+
+
+def merge_feedback(splits: dict[str, list[dict]], feedback: list[dict], repeat: int, max_share: float, seed: int) -> None:
+    """Put the feedback questions into train (``repeat`` copies each, at most ``max_share`` of
+    it) and take their texts out of dev and test, so that a question sits in one split only."""
+    texts = {example["text"] for example in feedback}
+    for split in ("dev", "test"):
+        splits[split] = [example for example in splits[split] if example["text"] not in texts]
+    train = [example for example in splits["train"] if example["text"] not in texts]
+    room = int(max_share * len(train) / (1 - max_share)) if max_share < 1 else repeat * len(feedback)
+    copies = max(1, min(repeat, room // max(1, len(feedback))))
+    added = [dict(example, source="feedback") for example in feedback for _ in range(copies)]
+    train.extend(added)
+    random.Random(seed).shuffle(train)
+    splits["train"] = train
+    log.info("merged %d feedback questions (%d copies each) into the train split", len(feedback), copies)
 
 
 def read_questions(path: Path) -> list[dict]:

@@ -1,0 +1,306 @@
+"""`kgqa monitor baseline` and `kgqa monitor run`: model quality of the question model.
+
+Model Monitor is closed to new customers (../shared/AWS.md), so this monitor runs anywhere and
+keeps its formats. **baseline** scores a qa version on labelled questions (the test questions
+by default) and writes ``statistics.json`` and ``constraints.json`` under
+``<workspace>/monitoring/baseline/<group>-v<N>/``, with ``drift_baseline.json`` beside them
+(what the inputs looked like). **run** reads the captured traffic of a time window, joins the
+predictions to the ground truth by inferenceId or eventId, and writes the same statistics,
+``constraint_violations.json``, ``drift.json`` (what Model Monitor cannot see for text: answer
+rates, reasons, unknown characters, intent distribution, question length) and a self-contained
+``report.html`` with PNG charts under ``<workspace>/monitoring/runs/<UTC time>/``.
+
+Captures and labels are streamed file by file; only per-question figures are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from kgqa_cli.config import StrictModel
+from kgqa_cli.errors import ConfigError, KgqaError, MissingArtifactError, MonitorViolationError
+from kgqa_cli.io import write_json
+from kgqa_cli.monitoring.metrics import METRICS, multiclass_statistics, suggest_constraints, violations
+
+log = logging.getLogger(__name__)
+
+
+class DriftLimits(StrictModel):
+    """Section ``monitor.drift``: how far the live questions may move from the baseline's."""
+
+    unknown_char_rate: float = Field(0.05, ge=0, le=1, description="most share of characters the model has no id for")
+    intent_js_distance: float = Field(0.5, ge=0, le=1, description="most Jensen-Shannon distance of the intent mix")
+    length_change: float = Field(1.0, ge=0, description="most relative change of the mean question length")
+    min_answered_share: float = Field(0.5, ge=0, le=1, description="least share of questions answered")
+
+
+class MonitorConfig(StrictModel):
+    """Section ``monitor``: the model-quality monitor."""
+
+    start_offset: str = Field("-P8D", description="window start relative to now (ISO-8601 duration)")
+    end_offset: str = Field("-P1D", description="window end relative to now (ISO-8601 duration)")
+    min_labels: int = Field(30, ge=1, description="fewer labelled events is 'not enough ground truth', not a pass")
+    threshold_margin: float = Field(
+        0.05, ge=0, le=1, description="constraints allow this much below the baseline (0: Model Monitor's suggestion)"
+    )
+    bootstrap_samples: int = Field(30, ge=2, description="resamples for standard deviations (200+ samples)")
+    drift: DriftLimits = DriftLimits()
+
+
+_DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+def parse_offset(text: str) -> timedelta:
+    """An ISO-8601 duration with an optional sign: ``-P8D``, ``-PT1H``, ``PT0S``."""
+    match = _DURATION.match(text.strip())
+    if not match or text.strip().rstrip("T") in ("P", "-P", "+P"):
+        raise ConfigError(f"{text!r} is not an ISO-8601 duration such as -P8D or -PT1H")
+    sign, weeks, days, hours, minutes, seconds = match.groups()
+    delta = timedelta(weeks=int(weeks or 0), days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
+                      seconds=float(seconds or 0))
+    return -delta if sign == "-" else delta
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time (``2026-11-29T12:00:00Z``); naive times are UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{text!r} is not an ISO-8601 time such as 2026-11-29T12:00:00Z") from exc
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class InputProfile:
+    """What a set of questions looks like, for drift: characters, intents, lengths."""
+
+    questions: int = 0
+    characters: int = 0
+    unknown_characters: int = 0
+    intents: Counter = field(default_factory=Counter)
+
+    def add(self, question: str, intent: str | None, known: set[str]) -> None:
+        from kgqa_cli.understanding.tokenizer import fold
+
+        self.questions += 1
+        self.characters += len(question)
+        self.unknown_characters += sum(1 for char in question if fold(char) not in known)
+        self.intents[intent or "none"] += 1
+
+    def figures(self) -> dict:
+        return {
+            "questions": self.questions,
+            "unknown_char_rate": round(self.unknown_characters / self.characters, 6) if self.characters else 0.0,
+            "mean_length": round(self.characters / self.questions, 3) if self.questions else 0.0,
+            "intent_distribution": {k: round(v / self.questions, 6) for k, v in sorted(self.intents.items())}
+            if self.questions else {},
+        }
+
+
+def js_distance(left: dict[str, float], right: dict[str, float]) -> float:
+    """Jensen-Shannon distance (base 2, 0..1) of two distributions over intents."""
+    from scipy.spatial.distance import jensenshannon
+
+    keys = sorted(set(left) | set(right))
+    if not keys:
+        return 0.0
+    value = float(jensenshannon([left.get(k, 0.0) for k in keys], [right.get(k, 0.0) for k in keys], base=2))
+    return 0.0 if math.isnan(value) else round(value, 6)
+
+
+def _model_vocabulary(folder: Path) -> set[str]:
+    data = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    return set(data["tokens"])
+
+
+def _version_dir_name(name: str) -> str:
+    return name.replace("/", "-")
+
+
+def run_baseline(settings: Any, version_name: str | None = None, data: Path | None = None) -> dict:
+    """Score a qa version on labelled questions; write the baseline files; returns a summary."""
+    from kgqa_cli.mlops.registry import Registry, model_files
+    from kgqa_cli.understanding.model import QuestionModel, predict_batch
+    from kgqa_cli.understanding.questions import read_questions
+    from kgqa_cli.workspace import ensure_writable
+
+    registry = Registry(settings.paths.registry_dir)
+    if version_name is None:
+        version = registry.approved("qa", settings.ask.qa_model, allow_unapproved=True)
+    else:
+        version = registry.get("qa", version_name)
+    source = Path(data) if data is not None else settings.paths.questions_dir / "test.jsonl"
+    examples = read_questions(source)
+    if not examples:
+        raise MissingArtifactError(f"{source}: no labelled questions for a baseline")
+    out = settings.paths.monitoring_dir / "baseline" / _version_dir_name(version.name)
+    ensure_writable([out])
+    with model_files(version.path / "model"):
+        model = QuestionModel.load(version.path / "model")
+    known = _model_vocabulary(version.path / "model")
+    predicted: list[str] = []
+    profile = InputProfile()
+    for start in range(0, len(examples), 256):
+        chunk = examples[start:start + 256]
+        for example, prediction in zip(chunk, predict_batch(model, [e["text"] for e in chunk]), strict=True):
+            predicted.append(prediction.intent)
+            profile.add(example["text"], prediction.intent, known)
+    truth = [example["intent"] for example in examples]
+    config = settings.monitor
+    statistics = multiclass_statistics(truth, predicted, bootstrap=config.bootstrap_samples)
+    constraints = suggest_constraints(statistics, config.threshold_margin)
+    write_json(out / "statistics.json", statistics)
+    write_json(out / "constraints.json", constraints)
+    write_json(out / "drift_baseline.json", {"model_version": version.name, "data": str(source), **profile.figures()})
+    metrics = statistics["multiclass_classification_metrics"]
+    return {"model_version": version.name, "data": str(source), "folder": str(out), "questions": len(examples),
+            **{name: round(metrics[name]["value"], 6) for name in METRICS}}
+
+
+def _latest_baseline(settings: Any, model_version: str | None) -> Path:
+    root = settings.paths.monitoring_dir / "baseline"
+    if model_version is not None:
+        folder = root / _version_dir_name(model_version)
+        if (folder / "constraints.json").exists():
+            return folder
+    folders = sorted((p for p in root.glob("*") if (p / "constraints.json").exists()), key=lambda p: p.stat().st_mtime)
+    if not folders:
+        raise MissingArtifactError(f"no monitoring baseline in {root}", hint="run `kgqa monitor baseline` first")
+    return folders[-1]
+
+
+def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime | None = None,
+                start_offset: str | None = None, end_offset: str | None = None, now: datetime | None = None) -> dict:
+    """One monitoring run over a window of captured traffic; writes its folder; returns the
+    summary. Raises :class:`~kgqa_cli.errors.MonitorViolationError` (exit 9) after writing when a limit is crossed, and
+    :class:`MissingArtifactError` when there is not enough ground truth."""
+    from kgqa_cli.labeling.session import capture_root
+    from kgqa_cli.labeling.store import read_ground_truth, read_items
+    from kgqa_cli.mlops.registry import Registry
+
+    config: MonitorConfig = settings.monitor
+    now = now or datetime.now(timezone.utc)
+    start = start or now + parse_offset(start_offset or config.start_offset)
+    end = end or now + parse_offset(end_offset or config.end_offset)
+    if end <= start:
+        raise ConfigError(f"the window ends ({_stamp(end)}) before it starts ({_stamp(start)})")
+    started = time.perf_counter()
+    labels = read_ground_truth(settings.paths.groundtruth_dir)
+    profile = InputProfile()
+    reasons: Counter = Counter()
+    truth: list[str] = []
+    predicted: list[str] = []
+    examples: dict[tuple[str, str], list[str]] = {}
+    model_versions: Counter = Counter()
+    baseline_dir = None
+    known: set[str] | None = None
+    for item, _ in read_items(capture_root(settings), start.timestamp(), end.timestamp()):
+        answer = item.prediction
+        version = answer.get("model_version")
+        model_versions[version] += 1
+        if known is None:
+            baseline_dir = _latest_baseline(settings, version)
+            try:
+                known = _model_vocabulary(Registry(settings.paths.registry_dir).parse_name(version).path / "model")
+            except (KgqaError, OSError, ValueError):
+                known = set()
+        intent = answer.get("intent") or "none"
+        profile.add(item.question, intent, known)
+        reasons[answer.get("reason") or "answered"] += 1
+        label = labels.get(item.key)
+        if label is not None:
+            truth.append(label)
+            predicted.append(intent)
+            if label != intent:
+                examples.setdefault((label, intent), [])
+                if len(examples[(label, intent)]) < 3:
+                    examples[(label, intent)].append(item.question)
+    baseline_dir = baseline_dir or _latest_baseline(settings, None)
+    if len(truth) < config.min_labels:
+        raise MissingArtifactError(
+            f"not enough ground truth: {len(truth)} labelled events between {_stamp(start)} and {_stamp(end)} "
+            f"({profile.questions} captured), at least {config.min_labels} needed",
+            hint="label captured questions with `kgqa label`, or widen the window with --start-offset",
+        )
+    statistics = multiclass_statistics(truth, predicted, bootstrap=config.bootstrap_samples)
+    constraints = json.loads((baseline_dir / "constraints.json").read_text(encoding="utf-8"))
+    found = violations(statistics, constraints)
+    drift_baseline = json.loads((baseline_dir / "drift_baseline.json").read_text(encoding="utf-8"))
+    live = profile.figures()
+    answered_share = round(reasons["answered"] / profile.questions, 6) if profile.questions else 0.0
+    base_length = drift_baseline["mean_length"] or 1.0
+    drift = {
+        "unknown_char_rate": {"value": live["unknown_char_rate"], "baseline": drift_baseline["unknown_char_rate"],
+                              "limit": config.drift.unknown_char_rate},
+        "intent_js_distance": {"value": js_distance(live["intent_distribution"], drift_baseline["intent_distribution"]),
+                               "limit": config.drift.intent_js_distance},
+        "length_change": {"value": round(abs(live["mean_length"] - base_length) / base_length, 6),
+                          "mean_length": live["mean_length"], "baseline": base_length,
+                          "limit": config.drift.length_change},
+        "answered_share": {"value": answered_share, "limit": config.drift.min_answered_share},
+    }
+    for name, figure in drift.items():
+        over = figure["value"] < figure["limit"] if name == "answered_share" else figure["value"] > figure["limit"]
+        figure["violated"] = over
+        if over:
+            relation = "below" if name == "answered_share" else "above"
+            found.append({"constraint_check_type": "DriftLimit", "metric_name": name,
+                          "description": f"{name} {figure['value']} is {relation} the limit {figure['limit']}"})
+    run_dir = settings.paths.monitoring_dir / "runs" / now.strftime("%Y-%m-%dT%H-%M-%SZ")
+    write_json(run_dir / "statistics.json", statistics)
+    write_json(run_dir / "constraint_violations.json", {"violations": found})
+    per_intent = _per_intent(statistics)
+    summary = {
+        "window": {"start": _stamp(start), "end": _stamp(end)}, "baseline": str(baseline_dir),
+        "captured_questions": profile.questions, "labelled": len(truth), "model_versions": dict(model_versions),
+        "metrics": {name: round(statistics["multiclass_classification_metrics"][name]["value"], 6) for name in METRICS},
+        "thresholds": {name: rule["threshold"]
+                       for name, rule in constraints["multiclass_classification_constraints"].items()},
+        "answers": {"answered_share": answered_share, "reasons": dict(reasons.most_common())},
+        "drift": drift, "violations": found, "folder": str(run_dir),
+        "worst_intents": [
+            {**row, "examples": [{"question": q, "predicted": p} for (t, p), qs in examples.items() if t == row["intent"]
+                                 for q in qs][:3]}
+            for row in per_intent[:5]
+        ],
+        "seconds": None,
+    }
+    write_json(run_dir / "drift.json", {"answers": summary["answers"], "drift": drift, "live": live})
+    from kgqa_cli.monitoring.report import write_report
+
+    summary["report"] = str(write_report(run_dir, summary, statistics, settings.paths.monitoring_dir / "runs"))
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    write_json(run_dir / "summary.json", summary)
+    if found:
+        names = ", ".join(v["metric_name"] for v in found)
+        error = MonitorViolationError(
+            f"model quality: {len(found)} violation(s) ({names}) in {run_dir / 'constraint_violations.json'}",
+            hint=f"report {summary['report']}; retrain with the labelled feedback: `make retrain-qa`",
+        )
+        error.details = summary  # the run's figures, for the alert
+        raise error
+    return summary
+
+
+def _per_intent(statistics: dict) -> list[dict]:
+    """Recall per true intent from the confusion matrix, worst first."""
+    rows = []
+    for intent, row in statistics["multiclass_classification_metrics"]["confusion_matrix"].items():
+        total = sum(row.values())
+        rows.append({"intent": intent, "labelled": total, "recall": round(row.get(intent, 0) / total, 4) if total else 0})
+    return sorted(rows, key=lambda r: (r["recall"], -r["labelled"], r["intent"]))
