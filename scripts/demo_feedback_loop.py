@@ -1,0 +1,121 @@
+"""The feedback loop on the `make all` workspace, end to end, with pictures for docs/.
+
+1. `kgqa deploy` (the qa version allowed unapproved) answers the eight demo questions and ten
+   off-schema questions, several times each; the traffic is captured.
+2. The label UI is opened on that queue (headless, Textual's pilot) and its screen saved as
+   docs/label-ui.png; then `kgqa label --import` labels every captured question.
+3. `kgqa monitor baseline` and `kgqa monitor run` write the contract files and the report; the
+   report's page is saved as docs/monitor-report.png (headless chromium).
+4. A deliberately wrong label set makes `monitor run` exit 9 and POST an alert to a local receiver.
+
+It works in a scratch copy (<workspace>/bench/feedback-loop) and leaves the workspace as it was.
+Usage: python scripts/demo_feedback_loop.py [--workspace DIR] [--docs DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from bench_qa import DEMO_QUESTIONS  # noqa: E402
+from test_monitor import Receiver  # noqa: E402
+from test_serving import Server, ask  # noqa: E402
+
+KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
+OFF_SCHEMA = ["今天天气怎么样", "你好", "帮我订一张去上海的机票", "讲个笑话吧", "现在几点了", "一加一等于几",
+              "推荐一首歌", "你叫什么名字", "明天会下雨吗", "怎么做红烧肉"]
+# The right intents of the demo questions (as the demo corpus and the templates define them).
+DEMO_INTENTS = ["ask_director", "ask_films", "ask_author", "ask_author", "ask_wife", "ask_wife", "ask_author",
+                "ask_school"]
+
+
+def browser_screenshot(url: str, target: Path, width: int = 1100) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": width, "height": 800})
+        page.goto(url)
+        page.screenshot(path=str(target), full_page=True)
+        browser.close()
+
+
+def label_ui_picture(settings, target: Path) -> None:
+    from kgqa_cli.labeling.app import LabelApp
+    from kgqa_cli.labeling.session import LabelSession
+
+    svg = target.with_suffix(".svg")
+
+    async def run() -> None:
+        app = LabelApp(LabelSession(settings))
+        async with app.run_test(size=(110, 26)) as pilot:
+            await pilot.press("enter")  # one accepted, to show the progress moving
+            await pilot.pause()
+            app.save_screenshot(filename=svg.name, path=str(svg.parent))
+        # The label written above is taken back: the import below labels everything.
+        app.session.undo()
+
+    asyncio.run(run())
+    browser_screenshot(svg.as_uri(), target, width=1400)
+    svg.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, default=REPO / "workspace")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs")
+    args = parser.parse_args()
+    from kgqa_cli.settings import load_settings
+
+    scratch = args.workspace / "bench" / "feedback-loop"
+    shutil.rmtree(scratch, ignore_errors=True)
+    for part in ("registry", "graph", "data/questions"):
+        shutil.copytree(args.workspace / part, scratch / "ws" / part)
+    settings = load_settings(None, {"workspace": str(scratch / "ws")})
+    workspace = ["--workspace", str(scratch / "ws")]
+    server = Server(scratch / "ws", "--allow-unapproved")
+    server.wait_ready()
+    for _ in range(3):
+        for question in [q for q, _ in DEMO_QUESTIONS] + OFF_SCHEMA:
+            assert ask(server.base, question)[0] == 200
+    assert server.stop() == 0
+    args.docs.mkdir(parents=True, exist_ok=True)
+    label_ui_picture(settings, args.docs / "label-ui.png")
+    rows = [{"question": q, "intent": i} for (q, _), i in zip(DEMO_QUESTIONS, DEMO_INTENTS, strict=True)]
+    rows += [{"question": q, "intent": "none"} for q in OFF_SCHEMA]
+    labels = scratch / "labels.jsonl"
+    labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    subprocess.run([*KGQA, "label", "--import", str(labels), *workspace], check=True)
+    subprocess.run([*KGQA, "monitor", "baseline", *workspace], check=True)
+    window = ["--start-offset", "-PT1H", "--end-offset", "PT1M", "--monitor.min_labels", "30"]
+    done = subprocess.run([*KGQA, "monitor", "run", *window, "--json", *workspace], capture_output=True, text=True)
+    print(done.stderr, file=sys.stderr)
+    summary = json.loads(done.stdout)
+    print(f"monitor run: exit {done.returncode}, labelled {summary['labelled']}, metrics {summary['metrics']}")
+    browser_screenshot(Path(summary["report"]).resolve().as_uri(), args.docs / "monitor-report.png")
+    wrong = scratch / "wrong.jsonl"
+    wrong.write_text("".join(json.dumps({"question": r["question"], "intent": "ask_capital"}, ensure_ascii=False) + "\n"
+                             for r in rows), encoding="utf-8")
+    subprocess.run([*KGQA, "label", "--import", str(wrong), *workspace], check=True)
+    receiver = Receiver()
+    try:
+        failed = subprocess.run([*KGQA, "monitor", "run", *window, "--alerts.webhook", receiver.url, *workspace],
+                                capture_output=True, text=True)
+    finally:
+        receiver.close()
+    print(f"wrong labels: exit {failed.returncode}; {failed.stderr.strip().splitlines()[-1]}")
+    print(f"alerts received by {receiver.url}: {[a['kind'] for a in receiver.received]}")
+
+
+if __name__ == "__main__":
+    main()
