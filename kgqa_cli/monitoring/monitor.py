@@ -283,7 +283,9 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
     write_json(run_dir / "drift.json", {"answers": summary["answers"], "drift": drift, "live": live})
     from kgqa_cli.monitoring.report import write_report
 
-    summary["report"] = str(write_report(run_dir, summary, statistics, settings.paths.monitoring_dir / "runs"))
+    summary["report"] = str(run_dir / "report.html")
+    write_json(run_dir / "summary.json", summary)  # first, so that the report's history has this run
+    write_report(run_dir, summary, statistics, settings.paths.monitoring_dir / "runs")
     summary["seconds"] = round(time.perf_counter() - started, 2)
     write_json(run_dir / "summary.json", summary)
     if found:
