@@ -96,50 +96,54 @@ def capture_files(root: Path, start: float | None = None, end: float | None = No
     return [path for *_, path in sorted(files)]
 
 
+def _records(paths: Iterable[Path], what: str) -> Iterator[tuple[Path, int, dict]]:
+    """(file, line number, parsed record) of every non-empty JSON line, file by file; a line
+    that is not JSON is reported as ``file:line``."""
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield path, number, json.loads(line)
+                    except ValueError as exc:
+                        raise InputDataError(f"{path}:{number}: not a {what} ({exc})") from exc
+
+
 def read_items(root: Path, start: float | None = None, end: float | None = None) -> Iterator[tuple[Item, float]]:
     """Every captured question under ``root``, with its inference time in epoch seconds,
     streamed file by file; a line that cannot be read is reported with its file and line."""
-    for path in capture_files(root, start, end):
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    capture, meta = record["captureData"], record["eventMetadata"]
-                    at = meta["inferenceTime"]
-                    when = calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
-                    if (start is not None and when < start) or (end is not None and when >= end):
-                        continue
-                    questions, batch = _questions(capture["endpointInput"]["observedContentType"],
-                                                  _decode(capture["endpointInput"]))
-                    output = json.loads(_decode(capture["endpointOutput"]))
-                    answers = output["answers"] if batch else [output]
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise InputDataError(f"{path}:{number}: not a capture record of kgqa ({exc})") from exc
-                key = meta.get("inferenceId") or meta["eventId"]
-                for index, (question, answer) in enumerate(zip(questions, answers, strict=False)):
-                    yield Item(f"{key}#{index}" if batch else key, question, at, answer), when
+    for path, number, record in _records(capture_files(root, start, end), "capture record of kgqa"):
+        try:
+            capture, meta = record["captureData"], record["eventMetadata"]
+            at = meta["inferenceTime"]
+            when = calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
+            if (start is not None and when < start) or (end is not None and when >= end):
+                continue
+            questions, batch = _questions(capture["endpointInput"]["observedContentType"],
+                                          _decode(capture["endpointInput"]))
+            output = json.loads(_decode(capture["endpointOutput"]))
+            answers = output["answers"] if batch else [output]
+            key = meta.get("inferenceId") or meta["eventId"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputDataError(f"{path}:{number}: not a capture record of kgqa ({exc})") from exc
+        for index, (question, answer) in enumerate(zip(questions, answers, strict=False)):
+            yield Item(f"{key}#{index}" if batch else key, question, at, answer), when
 
 
 def ground_truth_files(root: Path) -> list[Path]:
-    """Ground-truth files under ``root`` (``yyyy/mm/dd/hh/*.jsonl``), oldest first."""
+    """Ground-truth files under ``root`` (``yyyy/mm/dd/hh/*.jsonl``), oldest first (their names
+    start with the time their session started)."""
     return sorted(path for path in root.rglob("*.jsonl") if len(path.relative_to(root).parts) == 5)
 
 
 def read_ground_truth(root: Path) -> dict[str, str]:
     """key -> label of every ground-truth record (a later record of a key wins)."""
     labels: dict[str, str] = {}
-    for path in ground_truth_files(root):
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    labels[record["eventMetadata"]["eventId"]] = record["groundTruthData"]["data"]
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise InputDataError(f"{path}:{number}: not a ground-truth record ({exc})") from exc
+    for path, number, record in _records(ground_truth_files(root), "ground-truth record"):
+        try:
+            labels[record["eventMetadata"]["eventId"]] = record["groundTruthData"]["data"]
+        except (KeyError, TypeError) as exc:
+            raise InputDataError(f"{path}:{number}: not a ground-truth record ({exc})") from exc
     return labels
 
 
@@ -187,7 +191,8 @@ class LabelWriter:
     def __init__(self, ground_truth_root: Path, feedback_file: Path) -> None:
         self.ground_truth_root = Path(ground_truth_root)
         self.feedback_file = Path(feedback_file)
-        self.session = str(uuid.uuid4())[:8]
+        # Files sort by the session's start, so that a later label of a key wins when read back.
+        self.session = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + str(uuid.uuid4())[:8]
 
     def _append(self, path: Path, lines: list[str]) -> tuple[Path, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
