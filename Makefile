@@ -42,7 +42,7 @@ STAMPS := $(WS)/.stamps
 STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
-.PHONY: all install system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
+.PHONY: all install install-aws system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
         train-qa evaluate-qa ask serve retrain-qa
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
@@ -127,6 +127,10 @@ $(QA_EVAL): $(STAMPS)/evaluate-qa ;
 # Always answers: the end of `make all` (override with QUESTION=...).
 ask: $(QA_EVAL) $(GRAPH)
 	$(KGQA) ask "$(QUESTION)" -c $(CONFIG)
+
+# The AWS extra (boto3) for `kgqa sync` and the other AWS commands.
+install-aws: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,aws]'
 
 # Debian packages of the browser test (chromium, driven by Playwright) and a Chinese font for the
 # chat page; installed when missing (as root, as on CI), else the command to run is printed.

@@ -18,6 +18,7 @@ exit code  meaning
            file system, disk full)
 8          corrupt artefact: a checkpoint or model file exists but cannot be loaded
 9          model-quality monitor: a constraint or drift limit was violated
+10         AWS refused or could not be reached: no such bucket, no credentials, access denied
 141        stdout was closed early (``kgqa ... | head``): quiet, as Unix tools exit on SIGPIPE
 =========  ===============================================================
 """
@@ -91,6 +92,12 @@ class MonitorViolationError(KgqaError):
     """Model quality or input drift crossed a configured limit (``kgqa monitor run``)."""
 
     exit_code = 9
+
+
+class CloudError(KgqaError):
+    """AWS said no, or could not be reached (no such bucket, no credentials, access denied)."""
+
+    exit_code = 10
 
 
 # Exit status when stdout is closed under us (a pipe into `head`): 128 + SIGPIPE, as a Unix tool

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from kgqa_cli.answering.config import AskConfig
+from kgqa_cli.aws.config import AwsConfig
 from kgqa_cli.config import StrictModel, load_config
 from kgqa_cli.data.config import PreprocessConfig
 from kgqa_cli.extraction.config import KgConfig
@@ -31,6 +32,7 @@ class KgqaConfig(StrictModel):
     serve: ServeConfig = ServeConfig()
     monitor: MonitorConfig = MonitorConfig()
     alerts: AlertsConfig = AlertsConfig()
+    aws: AwsConfig = AwsConfig()
 
     @property
     def paths(self) -> Workspace:

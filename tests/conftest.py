@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,42 @@ def tiny_qa(tmp_path_factory):
     from qa_fixtures import build_workspace
 
     return build_workspace(tmp_path_factory.mktemp("tiny-qa"))
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    """A moto server on a free 127.0.0.1 port for the session; yields the environment variables
+    that point boto3 at it (endpoint, dummy credentials, region), for the processes a test
+    starts. This process's own environment is left alone. Stopped at the end."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if binary is None:
+        pytest.fail("moto_server is missing: `make test` installs moto[server] with the dev extra")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log.open("wb"),
+                               stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"moto server did not start: {log.read_text()}")
+            time.sleep(0.1)
+    try:
+        yield {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

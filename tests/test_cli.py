@@ -58,8 +58,8 @@ def test_config_file_errors_name_the_file_and_line(cli, tmp_path):
 def test_help_is_light_and_lists_working_commands():
     code = (
         "import sys; from kgqa_cli.cli.main import app; "
-        "heavy = [m for m in ('torch', 'transformers', 'gremlin_python', 'gremlite', 'boto3', 'sagemaker') "
-        "if m in sys.modules]; print(heavy)"
+        "heavy = [m for m in ('torch', 'transformers', 'gremlin_python', 'gremlite', 'boto3', 'sagemaker', "
+        "'fastapi', 'uvicorn', 'textual', 'sklearn', 'matplotlib', 'scipy') if m in sys.modules]; print(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

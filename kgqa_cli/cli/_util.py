@@ -12,7 +12,7 @@ from typer.exceptions import TyperException
 from kgqa_cli.errors import KgqaError
 
 PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask", "registry",
-                  "deploy", "label", "monitor")
+                  "deploy", "label", "monitor", "sync")
 
 
 class State:
@@ -116,7 +116,8 @@ ROOT_EPILOG = (
     "anywhere on its line, e.g. [bold]--kg.train.epochs 3[/], [bold]--ask.max_answers=5[/] or "
     "[bold]--workspace /tmp/ws[/] (the folder every output goes under). Exit codes: 0 ok, 1 bug, 2 bad "
     "config or option, 3 bad input data, 4 missing model/graph/stage output, 5 quality gate failed, "
-    "6 graph error, 7 file system error, 8 corrupt artefact, 9 monitor violation, 141 output pipe closed."
+    "6 graph error, 7 file system error, 8 corrupt artefact, 9 monitor violation, 10 AWS error, "
+    "141 output pipe closed."
 )
 
 COMMAND_EPILOG = (

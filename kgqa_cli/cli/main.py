@@ -16,6 +16,7 @@ import kgqa_cli.cli.label  # noqa: F401  (ground truth, issue 10)
 import kgqa_cli.cli.monitor  # noqa: F401
 import kgqa_cli.cli.questions  # noqa: F401
 import kgqa_cli.cli.registry  # noqa: F401  (registry and deploy, issue 9)
+import kgqa_cli.cli.sync  # noqa: F401  (AWS, issue 11)
 import kgqa_cli.cli.train  # noqa: F401
 from kgqa_cli import __version__
 from kgqa_cli.cli import preprocess  # noqa: F401  (each import registers a command)

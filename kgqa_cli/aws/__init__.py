@@ -1,0 +1,6 @@
+"""The AWS path: S3 workspace sync (and, in later issues, SageMaker jobs, Neptune).
+
+Only ``config`` is imported off the AWS path (the settings validate the ``aws`` section); the
+modules that import boto3 are imported by the commands that go to AWS, so that `kgqa --help`
+and the local pipeline never load it.
+"""

@@ -1,0 +1,215 @@
+"""The workspace on S3: ``<workspace>/<path>`` is ``s3://<bucket>/<prefix>/<path>``, one to one.
+
+:func:`sync` copies one way, with checksums: a file whose MD5 already matches the other side is
+skipped, so a second sync of unchanged files copies nothing. Files are put whole (one request,
+so S3's ETag is their MD5; ``kgqa-md5`` metadata carries it for large files sent in parts).
+Scratch files stay local: stage stamps, benchmarks, locks, partial graph builds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kgqa_cli.errors import CloudError, ConfigError, FileSystemError, describe_os_error
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "install the AWS extra: `make install-aws` (pip install -c constraints.txt -e '.[aws]')"
+
+# Local-only files: never uploaded, never deleted by a download.
+EXCLUDED = (".stamps/*", "bench/*", "*.lock", "*/.*.building-*", "*.start", "*/.kgqa-write-check.*")
+
+# Bigger files go in parts (S3's ETag is then no MD5: the metadata carries it).
+SINGLE_PUT_BYTES = 64 * 1024 * 1024
+
+
+def boto3_module() -> Any:
+    """boto3, or one clear line saying how to install it."""
+    try:
+        import boto3
+    except ImportError as exc:
+        raise ConfigError("the AWS path needs boto3, which is not installed", hint=INSTALL_HINT) from exc
+    return boto3
+
+
+def s3_client(region: str | None) -> Any:
+    """An S3 client from boto3's standard credential chain (AWS_ENDPOINT_URL is honoured)."""
+    return boto3_module().session.Session(region_name=region).client("s3")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _excluded(relative: str) -> bool:
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in EXCLUDED)
+
+
+@dataclass
+class SyncReport:
+    """What a sync copied and skipped."""
+
+    direction: str
+    location: str
+    copied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    bytes_copied: int = 0
+
+    def to_json(self) -> dict:
+        return {"direction": self.direction, "location": self.location, "copied": len(self.copied),
+                "unchanged": len(self.skipped), "bytes_copied": self.bytes_copied, "files": self.copied}
+
+
+def check_ready(config: Any) -> None:
+    """Raise the one-line error of a missing boto3 or an unset bucket, before any work."""
+    if not config.bucket:
+        raise ConfigError("aws.bucket is not set", hint="set aws.bucket in the config, or pass --aws.bucket NAME")
+    boto3_module()
+
+
+class WorkspaceBucket:
+    """The workspace's place on S3 and the calls that read and write it."""
+
+    def __init__(self, config: Any, client: Any | None = None) -> None:
+        check_ready(config)
+        self.bucket = config.bucket
+        self.prefix = config.prefix
+        self.client = client or s3_client(config.region)
+
+    def key(self, relative: str) -> str:
+        """The S3 key of a workspace-relative path."""
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def url(self, relative: str = "") -> str:
+        return f"s3://{self.bucket}/{self.key(relative)}"
+
+    def _call(self, what: str, function: Callable, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        try:
+            return function(**kwargs)
+        except NoCredentialsError as exc:
+            raise CloudError(f"{self.url()}: no AWS credentials", hint="set them as boto3 reads them "
+                             "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/credentials, an instance role)") from exc
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchBucket", "404") and what == "list":
+                raise CloudError(f"s3://{self.bucket}: no such bucket",
+                                 hint="create it (aws s3 mb s3://NAME) or set aws.bucket") from exc
+            raise CloudError(f"{self.url()}: S3 refused to {what}: {code or exc}") from exc
+        except BotoCoreError as exc:
+            raise CloudError(f"{self.url()}: cannot {what}: {exc}") from exc
+
+    def remote_checksums(self, under: str = "") -> dict[str, str]:
+        """workspace-relative path -> MD5 of every object under the prefix (and ``under``)."""
+        found: dict[str, str] = {}
+        start = self.key(under) if under else (f"{self.prefix}/" if self.prefix else "")
+        token = None
+        while True:
+            kwargs = {"Bucket": self.bucket, "Prefix": start, **({"ContinuationToken": token} if token else {})}
+            page = self._call("list", self.client.list_objects_v2, **kwargs)
+            for item in page.get("Contents", []):
+                relative = item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"]
+                if under and relative != under and not relative.startswith(under + "/"):
+                    continue  # a neighbour that only shares the beginning of the name
+                etag = item.get("ETag", "").strip('"')
+                if "-" in etag:  # sent in parts: the MD5 is in the object's metadata
+                    head = self._call("read", self.client.head_object, Bucket=self.bucket, Key=item["Key"])
+                    etag = head.get("Metadata", {}).get("kgqa-md5", etag)
+                found[relative] = etag
+            if not page.get("IsTruncated"):
+                return found
+            token = page["NextContinuationToken"]
+
+    def upload(self, path: Path, relative: str, md5: str) -> None:
+        if path.stat().st_size <= SINGLE_PUT_BYTES:
+            with path.open("rb") as body:
+                self._call("write", self.client.put_object, Bucket=self.bucket, Key=self.key(relative), Body=body,
+                           Metadata={"kgqa-md5": md5})
+        else:
+            self._call("write", self.client.upload_file, Filename=str(path), Bucket=self.bucket,
+                       Key=self.key(relative), ExtraArgs={"Metadata": {"kgqa-md5": md5}})
+
+    def download(self, relative: str, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.download")
+        self._call("read", self.client.download_file, Bucket=self.bucket, Key=self.key(relative),
+                   Filename=str(partial))
+        partial.replace(path)  # a reader never sees half a file
+
+
+def _local_files(root: Path, paths: Iterable[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for selected in paths or [""]:
+        base = root / selected
+        candidates = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
+        if selected and not candidates:
+            raise FileSystemError(f"{base}: no such file or folder in the workspace")
+        for path in candidates:
+            relative = path.relative_to(root).as_posix()
+            if not _excluded(relative):
+                files[relative] = path
+    return files
+
+
+def _relative(path: str) -> str:
+    clean = PurePosixPath(path.strip("/"))
+    if ".." in clean.parts:
+        raise ConfigError(f"{path!r}: paths are relative to the workspace and stay inside it")
+    return "" if str(clean) == "." else str(clean)
+
+
+def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str] = (), *,
+         client: Any | None = None, on_file: Callable[[str], None] | None = None) -> SyncReport:
+    """Copy the workspace (or ``paths`` under it) ``up`` to S3 or ``down`` from it; files whose
+    checksums already match are skipped."""
+    if direction not in ("up", "down"):
+        raise ConfigError(f"sync direction {direction!r}: up or down")
+    bucket = WorkspaceBucket(config, client)
+    selected = [_relative(p) for p in paths]
+    report = SyncReport(direction, bucket.url())
+    try:
+        if direction == "up":
+            local = _local_files(workspace_root, selected)
+            remote = {}
+            for under in selected or [""]:
+                remote.update(bucket.remote_checksums(under))
+            for relative, path in sorted(local.items()):
+                md5 = _md5(path)
+                if remote.get(relative) == md5:
+                    report.skipped.append(relative)
+                else:
+                    bucket.upload(path, relative, md5)
+                    report.copied.append(relative)
+                    report.bytes_copied += path.stat().st_size
+                if on_file:
+                    on_file(relative)
+        else:
+            remote = {}
+            for under in selected or [""]:
+                remote.update(bucket.remote_checksums(under))
+            for relative, md5 in sorted(remote.items()):
+                if _excluded(relative):
+                    continue
+                path = workspace_root / relative
+                if path.is_file() and _md5(path) == md5:
+                    report.skipped.append(relative)
+                else:
+                    bucket.download(relative, path)
+                    report.copied.append(relative)
+                    report.bytes_copied += path.stat().st_size
+                if on_file:
+                    on_file(relative)
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot sync")) from exc
+    return report
