@@ -18,6 +18,13 @@ class ModelKind(str, Enum):
     qa = "qa"
 
 
+class Target(str, Enum):
+    """Where a stage runs."""
+
+    local = "local"
+    sagemaker = "sagemaker"
+
+
 KindArgument = Annotated[
     ModelKind, typer.Argument(help="which model: kg = the triple extractor, qa = the question model", show_default=True)
 ]
@@ -33,6 +40,12 @@ def train(
     restart: Annotated[
         bool, typer.Option("--restart", help="kg only: discard the last checkpoint and start over.")
     ] = False,
+    target: Annotated[
+        Target, typer.Option("--target", help="local: train here; sagemaker: submit a SageMaker training job")
+    ] = Target.local,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="sagemaker: follow the job to its end and download the model")
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -42,6 +55,17 @@ def train(
     Example: kgqa train kg --kg.train.epochs 5 --kg.train.device cpu
     """
     settings = start(ctx, config, verbose)
+    if target is Target.sagemaker:
+        if resume or restart:
+            from kgqa_cli.errors import ConfigError
+
+            raise ConfigError("--resume and --restart apply to local training; a SageMaker job starts afresh")
+        _train_sagemaker(settings, kind.value, wait, json_output)
+        return
+    if wait:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--wait applies to --target sagemaker")
     if kind is ModelKind.qa and (resume or restart):
         from kgqa_cli.errors import ConfigError
 
@@ -76,6 +100,26 @@ def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
         f"registered {result.version} (best epoch {result.best_epoch}, dev F1 {result.dev['f1']:.4f}); "
         f"model files in {result.model_dir}"
     )
+
+
+def _train_sagemaker(settings, kind: str, wait: bool, json_output: bool) -> None:
+    from kgqa_cli.aws.s3 import check_ready
+    from kgqa_cli.aws.training import submit_training
+    from kgqa_cli.ui import print_json, stderr, stdout
+
+    check_ready(settings.aws)
+
+    def status(state: str, detail: str) -> None:
+        stderr.print(f"  {state} {detail}".rstrip())
+
+    result = submit_training(settings, kind, wait=wait, on_status=status if not json_output else None)
+    if json_output:
+        print_json(result)
+        return
+    stdout.print(f"submitted SageMaker training job {result['job_name']} ({result['image']}); "
+                 f"inputs {result['inputs']}, output {result['output']}")
+    if wait:
+        stdout.print(f"{result['job_name']}: {result['status']}; model in {result['model_dir']}")
 
 
 TRAINERS = {ModelKind.kg: _train_kg, ModelKind.qa: train_qa}

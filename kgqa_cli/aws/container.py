@@ -1,0 +1,78 @@
+"""The training container's entry point: plain kgqa code run the way SageMaker runs a script.
+
+SageMaker's PyTorch training container unpacks our source, installs its requirements and runs
+``kgqa_train.py``, which calls :func:`main`. The job's contract is the environment: the data
+channel ``SM_CHANNEL_TRAIN`` (the workspace's ``data/corpus/`` for kg, ``data/questions/`` for
+qa), the hyperparameters ``SM_HPS`` (``kind`` and the model's config section as JSON, under
+``kgqa_config``), and ``SM_MODEL_DIR``, where the model's files must end up (safetensors and
+JSON only: nothing that runs code when loaded). Log lines go to stdout, one per line, so that
+the job's metric definitions (:data:`METRIC_DEFINITIONS`) find the loss and dev scores.
+
+A test runs it locally with the same environment and folders, exactly as the container would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+# The regexes SageMaker applies to the job's log to chart its metrics; they match the lines
+# `kgqa train` logs after each epoch (extraction/train.py, understanding/training.py).
+METRIC_DEFINITIONS = {
+    "kg": [
+        {"Name": "train:loss", "Regex": r"epoch \d+: loss ([0-9.]+), dev P"},
+        {"Name": "dev:f1", "Regex": r"dev P [0-9.]+ R [0-9.]+ F1 ([0-9.]+)"},
+    ],
+    "qa": [
+        {"Name": "train:loss", "Regex": r"epoch \d+: loss ([0-9.]+), dev intent"},
+        {"Name": "dev:intent_accuracy", "Regex": r"dev intent ([0-9.]+)"},
+        {"Name": "dev:slot_f1", "Regex": r"slot f1 ([0-9.]+)"},
+    ],
+}
+
+
+def _hyperparameters() -> dict:
+    raw = json.loads(os.environ.get("SM_HPS", "{}"))
+    # SageMaker hands hyperparameters over as strings; ours are JSON inside them.
+    return {key: (json.loads(value) if key == "kgqa_config" and isinstance(value, str) else value)
+            for key, value in raw.items()}
+
+
+def main() -> int:
+    """Train the model of ``SM_HPS['kind']`` on the channel's files; write it to SM_MODEL_DIR."""
+    from kgqa_cli.settings import KgqaConfig
+
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
+    hyperparameters = _hyperparameters()
+    kind = hyperparameters.get("kind")
+    if kind not in METRIC_DEFINITIONS:
+        print(f"kgqa container: hyperparameter kind must be kg or qa, not {kind!r}", file=sys.stderr)
+        return 2
+    channel = Path(os.environ["SM_CHANNEL_TRAIN"])
+    model_dir = Path(os.environ["SM_MODEL_DIR"])
+    scratch = Path(os.environ.get("SM_OUTPUT_DATA_DIR") or tempfile.mkdtemp(prefix="kgqa-"))
+    settings = KgqaConfig.model_validate({"workspace": str(scratch / "workspace"),
+                                          kind: hyperparameters.get("kgqa_config") or {}})
+    target = settings.paths.corpus_dir if kind == "kg" else settings.paths.questions_dir
+    shutil.copytree(channel, target, dirs_exist_ok=True)
+    if kind == "kg":
+        from kgqa_cli.extraction.train import run_train
+
+        folder = run_train(settings.kg, settings.paths, register=False).model_dir
+    else:
+        from kgqa_cli.understanding.training import train_question_model
+
+        folder = train_question_model(settings.qa, settings.paths).version.path / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(folder, model_dir, dirs_exist_ok=True)
+    print(f"kgqa container: {kind} model written to {model_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
