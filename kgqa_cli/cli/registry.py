@@ -67,12 +67,15 @@ def list_versions(
     wide = stdout.width >= 110
     columns = ["version", "status", "key metrics", "created (UTC)"] + (["data", "artefacts", "commit"] if wide else [])
     for column in columns:
-        table.add_column(column, no_wrap=True, min_width=24 if column == "key metrics" else None)
+        widths = {"version": 7, "key metrics": 22}
+        table.add_column(column, no_wrap=True, min_width=widths.get(column))
     colours = {"Approved": "green", "Rejected": "red", "PendingManualApproval": "yellow"}
+    shown_status = {"PendingManualApproval": "Pending"}  # the full name is in `show` and --json
     for row in rows:
         figures = "\n".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in list(row["metrics"].items())[:3])
         created = (row["created"] or "").replace("T", " ")[:16]
-        cells = [row["name"], f"[{colours[row['status']]}]{row['status']}[/]", figures, created]
+        cells = [row["name"], f"[{colours[row['status']]}]{shown_status.get(row['status'], row['status'])}[/]", figures,
+                 created]
         if wide:
             cells += [(row["data_hash"] or "")[:8], (row["artifact_hash"] or "")[:8], (row["git_commit"] or "")[:7]]
         table.add_row(*cells)
