@@ -138,3 +138,37 @@ def test_sagemaker_target_needs_a_role_and_a_bucket(tmp_path):
     assert resume.returncode == 2 and b"a SageMaker job starts afresh" in resume.stderr
     wait = subprocess.run([*KGQA, "train", "--wait", *workspace], capture_output=True)
     assert wait.returncode == 2 and b"--wait applies to --target sagemaker" in wait.stderr
+
+
+def test_sagemaker_registry_mirrors_list_show_approve_reject(moto_server):
+    import boto3
+
+    from kgqa_cli.aws.registry import SageMakerRegistry
+    from kgqa_cli.settings import load_settings
+
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_server["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+    settings = load_settings(None, {"aws.package_group_prefix": "kgqa-registry-test"})
+    registry = SageMakerRegistry(settings.aws, sagemaker)
+    for job in ("job-1", "job-2"):
+        registry.register("qa", f"s3://bucket/kgqa/jobs/qa/{job}/output/model.tar.gz",
+                          "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.5.1-cpu-py311",
+                          {"kgqa_training_job": job})
+    env = {**os.environ, **moto_server}
+    common = ["--target", "sagemaker", "--aws.package_group_prefix", "kgqa-registry-test"]
+
+    def registry_cli(*args):
+        return subprocess.run([*KGQA, "registry", *args, *common], capture_output=True, timeout=120, env=env)
+
+    listed = json.loads(registry_cli("list", "qa", "--json").stdout)
+    assert [(row["name"], row["status"]) for row in listed] == [("qa/v1", "PendingManualApproval"),
+                                                                 ("qa/v2", "PendingManualApproval")]
+    approved = registry_cli("approve", "qa/v2", "--reason", "checked")
+    assert approved.returncode == 0 and b"PendingManualApproval -> Approved" in approved.stdout
+    assert registry_cli("reject", "qa/v1").returncode == 0
+    package = sagemaker.describe_model_package(ModelPackageName=listed[1]["arn"])
+    assert package["ModelApprovalStatus"] == "Approved" and package["ApprovalDescription"] == "checked"
+    shown = json.loads(registry_cli("show", "qa/v2", "--json").stdout)
+    assert shown["ModelPackageGroupName"] == "kgqa-registry-test-qa"
+    assert shown["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("job-2/output/model.tar.gz")
+    assert registry_cli("approve", "qa/v9").returncode == 4

@@ -31,6 +31,8 @@ class AwsConfig(StrictModel):
     role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
                                  description="execution role of SageMaker jobs")
     training: TrainingJobConfig = TrainingJobConfig()
+    package_group_prefix: str = Field("kgqa", pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9])*$", max_length=56,
+                                      description="SageMaker model package groups <prefix>-kg and <prefix>-qa")
 
     @field_validator("prefix")
     @classmethod

@@ -152,6 +152,12 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
               "output": request["OutputDataConfig"]["S3OutputPath"], "status": "InProgress"}
     if wait:
         result.update(wait_for_job(sagemaker, bucket, name, settings.paths.model_dir(kind) / "sagemaker", on_status))
+        from kgqa_cli.aws.registry import SageMakerRegistry
+
+        # Registered pending approval, as locally; `kgqa registry approve --target sagemaker` approves.
+        inference = result["image"].replace("pytorch-training", "pytorch-inference")
+        result["model_package"] = SageMakerRegistry(aws, sagemaker).register(
+            kind, result["model"], inference, {"kgqa_training_job": name, "kgqa_source": result["source"]})["arn"]
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -182,6 +183,13 @@ class OverridableCommand(TyperCommand):
 
 # Keyword arguments of every command that reads the config.
 OVERRIDES = {"cls": OverridableCommand}
+
+class Target(str, Enum):
+    """Where a stage runs, or which registry a command reads."""
+
+    local = "local"
+    sagemaker = "sagemaker"
+
 
 ConfigOption = Annotated[
     Path | None,

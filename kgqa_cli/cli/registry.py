@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, Target, VerboseOption, app, start
 
 registry_app = typer.Typer(
     name="registry", help="Model versions, their figures and approval status; approve or reject one.",
@@ -15,6 +15,21 @@ registry_app = typer.Typer(
 app.add_typer(registry_app)
 
 NameArgument = Annotated[str, typer.Argument(help="GROUP/VERSION, e.g. qa/v3")]
+TargetOption = Annotated[
+    Target, typer.Option("--target", help="local: the workspace's registry; sagemaker: the SageMaker model package "
+                         "groups aws.package_group_prefix-kg|qa")
+]
+
+
+def _sagemaker(settings, target: Target):
+    """The SageMaker registry when --target sagemaker, else None (the local one)."""
+    if target is Target.local:
+        return None
+    from kgqa_cli.aws.registry import SageMakerRegistry
+    from kgqa_cli.aws.s3 import boto3_module
+
+    boto3_module()
+    return SageMakerRegistry(settings.aws)
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the version's history).")]
 
 
@@ -40,6 +55,7 @@ def key_metrics(package: dict) -> dict:
 def list_versions(
     ctx: typer.Context,
     group: Annotated[str | None, typer.Argument(help="only this group (kg or qa)")] = None,
+    target: TargetOption = Target.local,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -52,17 +68,23 @@ def list_versions(
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    remote = _sagemaker(settings, target)
     registry = Registry(settings.paths.registry_dir)
-    rows = [_summary(v) for g in ([group] if group else registry.groups()) for v in registry.versions(g)]
+    if remote is not None:
+        rows = [{**row, "metrics": {}, "data_hash": None, "artifact_hash": None, "git_commit": None}
+                for g in ([group] if group else ["kg", "qa"]) for row in remote.versions(g)]
+    else:
+        rows = [_summary(v) for g in ([group] if group else registry.groups()) for v in registry.versions(g)]
     if json_output:
         print_json(rows)
         return
     from rich.table import Table
 
+    where = f"SageMaker model package groups {remote.prefix}-kg|qa" if remote else str(registry.root)
     if not rows:
-        stdout.print(f"no model versions in {registry.root} (`kgqa train kg` or `kgqa train qa` registers one)")
+        stdout.print(f"no model versions in {where} (`kgqa train kg` or `kgqa train qa` registers one)")
         return
-    table = Table(title=f"Model registry {registry.root}")
+    table = Table(title=f"Model registry {where}")
     # Hashes and commits only where the terminal has room; `show` and --json always have them.
     wide = stdout.width >= 110
     columns = ["version", "status", "key metrics", "created (UTC)"] + (["data", "artefacts", "commit"] if wide else [])
@@ -86,6 +108,7 @@ def list_versions(
 def show(
     ctx: typer.Context,
     name: NameArgument,
+    target: TargetOption = Target.local,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -96,17 +119,25 @@ def show(
     """
     import json
 
+    from rich.markup import escape
+
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    remote = _sagemaker(settings, target)
+    if remote is not None:
+        record = remote.show(name)
+        if not json_output:
+            stdout.print(escape(json.dumps(record, ensure_ascii=False, indent=2, default=str)))
+            return
+        print_json(record)
+        return
     version = Registry(settings.paths.registry_dir).parse_name(name)
     record = {**version.package, "path": str(version.path)}
     if json_output:
         print_json(record)
         return
-    from rich.markup import escape
-
     stdout.print(f"[bold]{version.name}[/] {record['status']} ({version.path})")
     for entry in record.get("history", []):
         stdout.print(f"  {entry['at']} {entry['status']} by {escape(str(entry['by']))}"
@@ -114,11 +145,17 @@ def show(
     stdout.print(escape(json.dumps({k: v for k, v in record.items() if k != "history"}, ensure_ascii=False, indent=2)))
 
 
-def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, config, verbose: bool) -> None:
+def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, target: Target, config,
+            verbose: bool) -> None:
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.ui import stdout
 
     settings = start(ctx, config, verbose)
+    remote = _sagemaker(settings, target)
+    if remote is not None:
+        row = remote.set_status(name, status, reason)
+        stdout.print(f"{row['name']} ({row['arn']}): {row['previous']} -> {status}")
+        return
     registry = Registry(settings.paths.registry_dir)
     version = registry.parse_name(name)
     before = version.status
@@ -128,23 +165,23 @@ def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, conf
 
 @registry_app.command("approve", **OVERRIDES)
 def approve(
-    ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, config: ConfigOption = None,
-    verbose: VerboseOption = False,
+    ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, target: TargetOption = Target.local,
+    config: ConfigOption = None, verbose: VerboseOption = False,
 ) -> None:
     """Approve a version for production (the human check before `kgqa deploy` serves it).
 
     Example: kgqa registry approve qa/v1 --reason "checked the demo questions"
     """
-    _decide(ctx, name, "Approved", reason, config, verbose)
+    _decide(ctx, name, "Approved", reason, target, config, verbose)
 
 
 @registry_app.command("reject", **OVERRIDES)
 def reject(
-    ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, config: ConfigOption = None,
-    verbose: VerboseOption = False,
+    ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, target: TargetOption = Target.local,
+    config: ConfigOption = None, verbose: VerboseOption = False,
 ) -> None:
     """Reject a version: `ask`, `extract` and `deploy` no longer take it unless named.
 
     Example: kgqa registry reject kg/v2 --reason "misses 导演 facts"
     """
-    _decide(ctx, name, "Rejected", reason, config, verbose)
+    _decide(ctx, name, "Rejected", reason, target, config, verbose)

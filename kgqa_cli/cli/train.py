@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kgqa_cli.cli._qa import train_qa
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, Target, VerboseOption, app, start
 
 
 class ModelKind(str, Enum):
@@ -16,13 +16,6 @@ class ModelKind(str, Enum):
 
     kg = "kg"
     qa = "qa"
-
-
-class Target(str, Enum):
-    """Where a stage runs."""
-
-    local = "local"
-    sagemaker = "sagemaker"
 
 
 KindArgument = Annotated[

@@ -1,0 +1,107 @@
+"""The model registry on SageMaker: model package groups ``<aws.package_group_prefix>-kg`` and
+``-qa``, whose package versions mirror the local ``kg/vN``, ``qa/vN`` (boto3).
+
+Listing, showing, approving and rejecting map onto ``list_model_packages``,
+``describe_model_package`` and ``update_model_package``; a model trained by a SageMaker job is
+registered with ``create_model_package`` (its model data URL, its image, kgqa's metadata), pending
+approval, as locally.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+
+STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
+class SageMakerRegistry:
+    """Model package groups of one kgqa installation."""
+
+    def __init__(self, aws: Any, client: Any | None = None) -> None:
+        from kgqa_cli.aws.s3 import boto3_module
+
+        self.prefix = aws.package_group_prefix
+        self.client = client or boto3_module().session.Session(region_name=aws.region).client("sagemaker")
+
+    def group(self, kind: str) -> str:
+        """The package group of a model kind (``kgqa-qa``)."""
+        return f"{self.prefix}-{kind}"
+
+    def _call(self, what: str, function: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        try:
+            return function(**kwargs)
+        except NoCredentialsError as exc:
+            raise CloudError("SageMaker: no AWS credentials", hint="set them as boto3 reads them") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise CloudError(f"SageMaker refused to {what}: {exc}") from exc
+
+    def versions(self, kind: str) -> list[dict]:
+        """Every package of the kind's group, oldest first, as ``registry list`` rows."""
+        from botocore.exceptions import ClientError
+
+        rows, token = [], None
+        while True:
+            kwargs = {"ModelPackageGroupName": self.group(kind), "SortBy": "CreationTime", "SortOrder": "Ascending",
+                      **({"NextToken": token} if token else {})}
+            try:
+                page = self.client.list_model_packages(**kwargs)
+            except ClientError as exc:
+                if "does not exist" in str(exc) or "ValidationException" in str(exc):
+                    return []
+                raise CloudError(f"SageMaker refused to list {self.group(kind)}: {exc}") from exc
+            for package in page.get("ModelPackageSummaryList", []):
+                rows.append({
+                    "name": f"{kind}/v{package['ModelPackageVersion']}", "group": kind,
+                    "version": package["ModelPackageVersion"], "status": package["ModelApprovalStatus"],
+                    "created": str(package.get("CreationTime", "")), "arn": package["ModelPackageArn"],
+                })
+            token = page.get("NextToken")
+            if not token:
+                return rows
+
+    def find(self, name: str) -> dict:
+        """The package of ``kind/vN``."""
+        kind, _, number = name.partition("/")
+        if kind not in ("kg", "qa") or not number.lstrip("v").isdigit():
+            raise ConfigError(f"model version {name!r}: name it as GROUP/VERSION, e.g. qa/v1")
+        for row in self.versions(kind):
+            if row["version"] == int(number.lstrip("v")):
+                return row
+        raise MissingArtifactError(f"{name} is not in the SageMaker model package group {self.group(kind)}")
+
+    def show(self, name: str) -> dict:
+        row = self.find(name)
+        package = self._call("describe the package", self.client.describe_model_package, ModelPackageName=row["arn"])
+        return {key: (str(value) if key.endswith("Time") else value) for key, value in package.items()
+                if key != "ResponseMetadata"}
+
+    def set_status(self, name: str, status: str, reason: str | None = None) -> dict:
+        if status not in STATUSES:
+            raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
+        row = self.find(name)
+        kwargs = {"ModelPackageArn": row["arn"], "ModelApprovalStatus": status}
+        if reason:
+            kwargs["ApprovalDescription"] = reason[:1024]
+        self._call("update the package", self.client.update_model_package, **kwargs)
+        return {**row, "previous": row["status"], "status": status}
+
+    def register(self, kind: str, model_data_url: str, image: str, metadata: dict[str, str]) -> dict:
+        """A new package version for a model in S3, pending approval (the group made if missing)."""
+        groups = self._call("list the groups", self.client.list_model_package_groups, NameContains=self.group(kind))
+        if not any(g["ModelPackageGroupName"] == self.group(kind) for g in groups.get("ModelPackageGroupSummaryList", [])):
+            self._call("create the group", self.client.create_model_package_group,
+                       ModelPackageGroupName=self.group(kind),
+                       ModelPackageGroupDescription=f"kgqa {kind} models")
+        created = self._call("create the package", self.client.create_model_package,
+                             ModelPackageGroupName=self.group(kind), ModelApprovalStatus="PendingManualApproval",
+                             InferenceSpecification={
+                                 "Containers": [{"Image": image, "ModelDataUrl": model_data_url}],
+                                 "SupportedContentTypes": ["application/json", "text/plain"],
+                                 "SupportedResponseMIMETypes": ["application/json"],
+                             },
+                             CustomerMetadataProperties={k: str(v)[:256] for k, v in metadata.items() if v})
+        return {"arn": created["ModelPackageArn"], "group": self.group(kind)}
