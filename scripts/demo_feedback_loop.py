@@ -15,9 +15,7 @@ Usage: python scripts/demo_feedback_loop.py [--workspace DIR] [--docs DIR]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -52,30 +50,39 @@ def browser_screenshot(url: str, target: Path, width: int = 1100) -> None:
 
 
 def label_ui_picture(settings, target: Path) -> None:
-    from kgqa_cli.labeling.app import LabelApp
-    from kgqa_cli.labeling.session import LabelSession
+    """`kgqa label` in a real terminal (tmux, 110 x 28), its screen turned into a picture: the
+    terminal's cells as HTML (Rich), rendered by chromium with a CJK monospace font."""
+    import time
 
-    svg = settings.paths.root / "label-ui.svg"
+    from rich.console import Console
+    from rich.text import Text
 
-    async def run() -> None:
-        app = LabelApp(LabelSession(settings))
-        async with app.run_test(size=(110, 26)) as pilot:
-            await pilot.press("enter")  # one accepted, to show the progress moving
-            await pilot.pause()
-            app.save_screenshot(filename=svg.name, path=str(svg.parent))
-        # The label written above is taken back: the import below labels everything.
-        app.session.undo()
-
-    asyncio.run(run())
-    # Textual's SVG asks a CDN for its font; nothing outside may be reached, so local fonts only
-    # (a monospace font of the system and, for Chinese, WenQuanYi).
-    text = re.sub(r'url\("https?://[^"]*"\)( format\("[^"]*"\))?,?\s*', "", svg.read_text(encoding="utf-8"))
-    svg.write_text(text.replace("font-family: Fira Code, monospace", "font-family: Fira Code, DejaVu Sans Mono, "
-                                "WenQuanYi Zen Hei Mono, monospace"), encoding="utf-8")
-    page = svg.with_suffix(".html")  # chromium hangs screenshotting a bare SVG document: wrap it
-    page.write_text(f'<html><body style="margin:0;background:#000"><img src="{svg.name}"></body></html>',
-                    encoding="utf-8")
-    browser_screenshot(page.as_uri(), target, width=1400)
+    if shutil.which("tmux") is None:
+        print("no tmux here: the label UI picture is left as it was", file=sys.stderr)
+        return
+    session = "kgqa-label-picture"
+    command = f"{' '.join(KGQA)} label --workspace {settings.paths.root}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "28", command], check=True)
+    try:
+        time.sleep(6)  # the model's intents and the queue load
+        subprocess.run(["tmux", "send-keys", "-t", session, "s"], check=True)  # on to a question with alternatives
+        time.sleep(1)
+        screen = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", session], capture_output=True,
+                                text=True, check=True).stdout
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+    finally:
+        time.sleep(1)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    console = Console(record=True, width=110, file=open("/dev/null", "w"), force_terminal=True)  # noqa: SIM115
+    console.print(Text.from_ansi(screen))
+    page = settings.paths.root / "label-ui.html"
+    html = console.export_html(inline_styles=True, code_format=(
+        "<!doctype html><html><head><meta charset='utf-8'><style>body {{ margin: 0; background: #0c0c0c; }}"
+        "pre {{ font-family: 'DejaVu Sans Mono', 'WenQuanYi Zen Hei Mono', monospace; font-size: 15px;"
+        " line-height: 1.25; color: #cccccc; padding: 12px; margin: 0; }}</style></head>"
+        "<body><pre><code>{code}</code></pre></body></html>"))
+    page.write_text(html, encoding="utf-8")
+    browser_screenshot(page.as_uri(), target, width=1010)
 
 
 def main() -> None:
