@@ -1,0 +1,91 @@
+"""AWS-path benchmark against a moto server it starts on 127.0.0.1; writes bench/aws.json.
+
+* ``help_seconds``: `kgqa --help` and `kgqa train --help` wall times with the AWS extra
+  installed (boto3 must stay off the start-up path; target 0.3 s);
+* ``train_submit_seconds``: from `kgqa train kg --target sagemaker` starting to the training job
+  being submitted (packing, upload, create call), on the `make all` workspace's demo corpus,
+  first run (inputs and source uploaded) and second run (nothing to upload).
+
+Usage: python scripts/bench_aws.py [--workspace DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+KGQA = [str(Path(sys.executable).with_name("kgqa"))]
+
+
+def timed(command: list[str], env: dict | None = None, rounds: int = 5) -> float:
+    """Median wall time of a command, in seconds."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, default=REPO / "workspace")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "aws.json")
+    args = parser.parse_args()
+    result: dict = {"help_seconds": {"kgqa --help": timed([*KGQA, "--help"]),
+                                     "kgqa train --help": timed([*KGQA, "train", "--help"])}}
+    corpus = args.workspace / "data" / "corpus"
+    if not (corpus / "train.jsonl").exists():
+        result["train_submit_seconds"] = f"skipped: no {corpus} (run `make all` first)"
+    else:
+        scratch = args.workspace / "bench" / "aws" / "ws"
+        shutil.rmtree(scratch.parent, ignore_errors=True)
+        shutil.copytree(corpus, scratch / "data" / "corpus")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p",
+                                   str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            import boto3
+
+            boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                         aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="kgqa-bench")
+            command = [*KGQA, "train", "kg", "--target", "sagemaker", "--json", "--workspace", str(scratch),
+                       "--aws.bucket", "kgqa-bench", "--aws.role_arn", "arn:aws:iam::123456789012:role/kgqa"]
+            runs = []
+            for _ in range(2):
+                started = time.perf_counter()
+                done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+                report = json.loads(done.stdout)
+                runs.append({"seconds": round(time.perf_counter() - started, 2),
+                             "inputs_uploaded": report["inputs_uploaded"], "job": report["job_name"]})
+            result["train_submit_seconds"] = runs
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
