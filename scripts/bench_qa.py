@@ -40,6 +40,8 @@ import sys
 import time
 from pathlib import Path
 
+from reliability import percentile  # noqa: E402  (scripts/ is on the path when run)
+
 from kgqa_cli.answering.pipeline import Answerer
 from kgqa_cli.errors import MissingArtifactError
 from kgqa_cli.graph.normalize import normalize_name
@@ -62,12 +64,6 @@ DEMO_QUESTIONS = [
     ("决胜是谁的作品", ["钟远山"]),
     ("林晓蔚毕业于哪里", ["清华大学"]),
 ]
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The value at ``share`` (0-1) of the sorted values (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def build_demo_workspace(config_path: Path | None, root: Path):

@@ -30,14 +30,9 @@ class SageMakerRegistry:
         return f"{self.prefix}-{kind}"
 
     def _call(self, what: str, function: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from kgqa_cli.aws.s3 import aws_call
 
-        try:
-            return function(**kwargs)
-        except NoCredentialsError as exc:
-            raise CloudError("SageMaker: no AWS credentials", hint="set them as boto3 reads them") from exc
-        except (ClientError, BotoCoreError) as exc:
-            raise CloudError(f"SageMaker refused to {what}: {exc}") from exc
+        return aws_call("SageMaker model registry", what, function, **kwargs)
 
     def versions(self, kind: str) -> list[dict]:
         """Every package of the kind's group, oldest first, as ``registry list`` rows."""

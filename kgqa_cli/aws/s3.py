@@ -70,6 +70,27 @@ class SyncReport:
                 "unchanged": len(self.skipped), "bytes_copied": self.bytes_copied, "files": self.copied}
 
 
+def aws_call(where: str, what: str, function: Callable, *, special: Callable[[str], Any] | None = None,
+             **kwargs: Any) -> Any:
+    """Call boto3; its errors become one :class:`CloudError` line naming ``where`` and ``what``
+    (``special`` may turn an error code into a more telling error of its own)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        return function(**kwargs)
+    except NoCredentialsError as exc:
+        raise CloudError(f"{where}: no AWS credentials", hint="set them as boto3 reads them "
+                         "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/credentials, an instance role)") from exc
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        mapped = special(code) if special else None
+        if mapped is not None:
+            raise mapped from exc
+        raise CloudError(f"{where}: AWS refused to {what}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise CloudError(f"{where}: cannot {what}: {exc}") from exc
+
+
 def check_ready(config: Any) -> None:
     """Raise the one-line error of a missing boto3 or an unset bucket, before any work."""
     if not config.bucket:
@@ -93,22 +114,14 @@ class WorkspaceBucket:
     def url(self, relative: str = "") -> str:
         return f"s3://{self.bucket}/{self.key(relative)}"
 
-    def _call(self, what: str, function: Callable, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-        try:
-            return function(**kwargs)
-        except NoCredentialsError as exc:
-            raise CloudError(f"{self.url()}: no AWS credentials", hint="set them as boto3 reads them "
-                             "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/credentials, an instance role)") from exc
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+    def call(self, what: str, function: Callable, **kwargs: Any) -> Any:
+        """An AWS call about this bucket, its errors as one line (a missing bucket named)."""
+        def missing_bucket(code: str) -> CloudError | None:
             if code in ("NoSuchBucket", "404") and what == "list":
-                raise CloudError(f"s3://{self.bucket}: no such bucket",
-                                 hint="create it (aws s3 mb s3://NAME) or set aws.bucket") from exc
-            raise CloudError(f"{self.url()}: S3 refused to {what}: {code or exc}") from exc
-        except BotoCoreError as exc:
-            raise CloudError(f"{self.url()}: cannot {what}: {exc}") from exc
+                return CloudError(f"s3://{self.bucket}: no such bucket", hint="create it (aws s3 mb s3://NAME) or set aws.bucket")
+            return None
+
+        return aws_call(self.url(), what, function, special=missing_bucket, **kwargs)
 
     def remote_checksums(self, under: str = "") -> dict[str, str]:
         """workspace-relative path -> MD5 of every object under the prefix (and ``under``)."""
@@ -117,14 +130,14 @@ class WorkspaceBucket:
         token = None
         while True:
             kwargs = {"Bucket": self.bucket, "Prefix": start, **({"ContinuationToken": token} if token else {})}
-            page = self._call("list", self.client.list_objects_v2, **kwargs)
+            page = self.call("list", self.client.list_objects_v2, **kwargs)
             for item in page.get("Contents", []):
                 relative = item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"]
                 if under and relative != under and not relative.startswith(under + "/"):
                     continue  # a neighbour that only shares the beginning of the name
                 etag = item.get("ETag", "").strip('"')
                 if "-" in etag:  # sent in parts: the MD5 is in the object's metadata
-                    head = self._call("read", self.client.head_object, Bucket=self.bucket, Key=item["Key"])
+                    head = self.call("read", self.client.head_object, Bucket=self.bucket, Key=item["Key"])
                     etag = head.get("Metadata", {}).get("kgqa-md5", etag)
                 found[relative] = etag
             if not page.get("IsTruncated"):
@@ -134,16 +147,16 @@ class WorkspaceBucket:
     def upload(self, path: Path, relative: str, md5: str) -> None:
         if path.stat().st_size <= SINGLE_PUT_BYTES:
             with path.open("rb") as body:
-                self._call("write", self.client.put_object, Bucket=self.bucket, Key=self.key(relative), Body=body,
+                self.call("write", self.client.put_object, Bucket=self.bucket, Key=self.key(relative), Body=body,
                            Metadata={"kgqa-md5": md5})
         else:
-            self._call("write", self.client.upload_file, Filename=str(path), Bucket=self.bucket,
+            self.call("write", self.client.upload_file, Filename=str(path), Bucket=self.bucket,
                        Key=self.key(relative), ExtraArgs={"Metadata": {"kgqa-md5": md5}})
 
     def download(self, relative: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.download")
-        self._call("read", self.client.download_file, Bucket=self.bucket, Key=self.key(relative),
+        self.call("read", self.client.download_file, Bucket=self.bucket, Key=self.key(relative),
                    Filename=str(partial))
         partial.replace(path)  # a reader never sees half a file
 

@@ -141,11 +141,11 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
     archive, digest = source_archive()
     code_key = f"code/{digest[:16]}/sourcedir.tar.gz"
     if code_key not in bucket.remote_checksums(f"code/{digest[:16]}"):  # the key names its content
-        bucket._call("write", bucket.client.put_object, Bucket=bucket.bucket, Key=bucket.key(code_key), Body=archive)
+        bucket.call("write", bucket.client.put_object, Bucket=bucket.bucket, Key=bucket.key(code_key), Body=archive)
     name = f"kgqa-{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
     request = job_request(settings, kind, name, bucket.url(code_key), region)
     sagemaker = session.client("sagemaker")
-    bucket._call("create the training job", sagemaker.create_training_job, **request)
+    bucket.call("create the training job", sagemaker.create_training_job, **request)
     result = {"job_name": name, "image": request["AlgorithmSpecification"]["TrainingImage"],
               "inputs": request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
               "inputs_uploaded": len(uploaded.copied), "source": bucket.url(code_key),
@@ -165,7 +165,7 @@ def wait_for_job(sagemaker: Any, bucket: Any, name: str, into: Path, on_status: 
                  poll_seconds: float = 15.0) -> dict:
     """Poll a training job until it ends; a completed job's model is downloaded and unpacked."""
     while True:
-        job = bucket._call("read the training job", sagemaker.describe_training_job, TrainingJobName=name)
+        job = bucket.call("read the training job", sagemaker.describe_training_job, TrainingJobName=name)
         status = job["TrainingJobStatus"]
         if on_status:
             on_status(status, job.get("SecondaryStatus", ""))

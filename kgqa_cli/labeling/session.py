@@ -11,7 +11,6 @@ from typing import Any
 
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.labeling.store import (
-    NONE_INTENT,
     Decision,
     Group,
     ImportRow,
@@ -21,6 +20,7 @@ from kgqa_cli.labeling.store import (
     read_items,
     tags_for,
 )
+from kgqa_cli.understanding.templates import NONE_INTENT
 
 
 def capture_root(settings: Any) -> Path:
@@ -97,8 +97,9 @@ class LabelSession:
 
     def pending_tags(self) -> list[str]:
         """The BIO tags the pending label gives each character."""
-        return tags_for(self.current, self.pending.intent, self.slots_of, self.pending.entity or "") \
-            if self.pending.entity else ["O"] * len(self.current.question)
+        if not self.pending.entity:
+            return ["O"] * len(self.current.question)
+        return tags_for(self.current, self.pending.intent, self.slots_of, self.pending.entity)
 
     # ------------------------------------------------------------------ decisions
 

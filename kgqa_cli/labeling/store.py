@@ -36,8 +36,6 @@ from pathlib import Path
 
 from kgqa_cli.errors import InputDataError
 
-NONE_INTENT = "none"
-
 
 @dataclass(frozen=True)
 class Item:
@@ -228,10 +226,6 @@ class LabelWriter:
                 handle.flush()
                 os.fsync(handle.fileno())
 
-
-def predicted_tags(group: Group) -> list[str]:
-    """The BIO tags the endpoint's answer implies (its slot texts located in the question)."""
-    return bio_tags(group.question, group.prediction.get("slots") or {})
 
 
 def intent_slots(model_folder: Path) -> dict[str, str | None]:

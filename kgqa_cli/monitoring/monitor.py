@@ -32,6 +32,7 @@ from kgqa_cli.config import StrictModel
 from kgqa_cli.errors import ConfigError, KgqaError, MissingArtifactError, MonitorViolationError
 from kgqa_cli.io import write_json
 from kgqa_cli.monitoring.metrics import METRICS, multiclass_statistics, suggest_constraints, violations
+from kgqa_cli.understanding.tokenizer import CharTokenizer, fold
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ class InputProfile:
     intents: Counter = field(default_factory=Counter)
 
     def add(self, question: str, intent: str | None, known: set[str]) -> None:
-        from kgqa_cli.understanding.tokenizer import fold
-
         self.questions += 1
         self.characters += len(question)
         self.unknown_characters += sum(1 for char in question if fold(char) not in known)
@@ -124,8 +123,7 @@ def js_distance(left: dict[str, float], right: dict[str, float]) -> float:
 
 
 def _model_vocabulary(folder: Path) -> set[str]:
-    data = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-    return set(data["tokens"])
+    return set(CharTokenizer.load(folder).tokens)
 
 
 def _version_dir_name(name: str) -> str:
