@@ -47,6 +47,10 @@ def test_container_entry_point_trains_kg_as_sagemaker_runs_it(corpus_workspace, 
     assert done.returncode == 0, done.stderr
     assert {p.name for p in model_dir.iterdir()} >= {"model.safetensors", "vocab.json", "config.json", "schema.jsonl"}
     assert not list(model_dir.rglob("*.pt")) and not list(model_dir.rglob("*.pkl"))  # nothing that runs code
+    # code/ makes the artefact what SageMaker's PyTorch serving container runs as it is.
+    assert (model_dir / "code" / "inference.py").read_text().startswith("from kgqa_cli.serving.inference import")
+    assert (model_dir / "code" / "requirements.txt").exists()
+    assert (model_dir / "code" / "kgqa_cli" / "serving" / "extract_handler.py").exists()
     for metric in METRIC_DEFINITIONS["kg"]:  # SageMaker's regexes find the figures in the log
         assert re.findall(metric["Regex"], done.stdout), (metric, done.stdout[-500:])
     assert len(re.findall(METRIC_DEFINITIONS["kg"][1]["Regex"], done.stdout)) == 2  # one per epoch
@@ -64,11 +68,11 @@ def test_container_entry_point_trains_qa(tiny_qa, tmp_path):
         assert re.findall(metric["Regex"], done.stdout), (metric, done.stdout[-500:])
 
 
-def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path):
+def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path, monkeypatch):
     import boto3
 
-    from kgqa_cli.aws.s3 import WorkspaceBucket
-    from kgqa_cli.aws.training import wait_for_job
+    from kgqa_cli.aws.jobs import AwsContext
+    from kgqa_cli.aws.training import download_model
     from kgqa_cli.settings import load_settings
 
     clients = {"endpoint_url": moto_server["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
@@ -101,6 +105,9 @@ def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path):
     request = job_request(load_settings(None, {"workspace": str(corpus_workspace), "aws.bucket": "kgqa-train-test",
                                               "aws.role_arn": ROLE}), "kg", "job", "s3://x/code.tar.gz", "us-east-1")
     assert [m["Name"] for m in request["AlgorithmSpecification"]["MetricDefinitions"]] == ["train:loss", "dev:f1"]
+    parallel = job_request(load_settings(None, {"aws.bucket": "b", "aws.role_arn": ROLE, "aws.training.instance_count": 2}),
+                           "qa", "job", "s3://x/code.tar.gz", "us-east-1")
+    assert parallel["ResourceConfig"]["InstanceCount"] == 2  # data-parallel: one rank per instance
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="kgqa-train-test")["Contents"])
     assert {"kgqa/data/corpus/train.jsonl", "kgqa/data/corpus/dev.jsonl", "kgqa/data/corpus/schema.jsonl"} <= set(keys)
     code_key = submitted["source"].split("/", 3)[3]
@@ -123,9 +130,12 @@ def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     s3.put_object(Bucket="kgqa-train-test", Key=artefact.split("/", 3)[3], Body=buffer.getvalue())
+    for key, value in moto_server.items():
+        monkeypatch.setenv(key, value)
     settings = load_settings(None, {"workspace": str(corpus_workspace), "aws.bucket": "kgqa-train-test"})
-    bucket = WorkspaceBucket(settings.aws, s3)
-    result = wait_for_job(sagemaker, bucket, submitted["job_name"], corpus_workspace / "models" / "kg" / "sagemaker")
+    context = AwsContext(settings, need_role=False)
+    finished = context.follow("training", submitted["job_name"], poll_seconds=0)
+    result = download_model(context, finished, corpus_workspace / "models" / "kg" / "sagemaker")
     assert result["status"] == "Completed"
     assert json.loads((corpus_workspace / "models/kg/sagemaker" / submitted["job_name"] / "config.json").read_text())
 

@@ -1,4 +1,4 @@
-"""Config section ``aws``: where the workspace lives on S3 (more settings come with SageMaker)."""
+"""Config section ``aws``: where the workspace lives on S3 and how each SageMaker stage runs."""
 
 from __future__ import annotations
 
@@ -6,18 +6,55 @@ from pydantic import Field, field_validator
 
 from kgqa_cli.config import StrictModel
 
+INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 
-class TrainingJobConfig(StrictModel):
-    """Section ``aws.training``: the SageMaker training jobs of `kgqa train --target sagemaker`."""
 
-    instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    instance_count: int = Field(1, ge=1, le=1, description="one instance (data-parallel training is not built yet)")
+class JobConfig(StrictModel):
+    """The machines of one SageMaker job stage (``aws.training``, ``aws.preprocess``, ...)."""
+
+    instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
+    instance_count: int = Field(1, ge=1, le=1, description="one instance")
     volume_gb: int = Field(30, ge=1)
     max_runtime_seconds: int = Field(86_400, ge=60)
-    image: str | None = Field(None, description="training image URI; null: the PyTorch DLC of framework_version")
-    framework_version: str = Field("2.5.1", description="PyTorch version of the Deep Learning Container")
-    python_version: str = Field("py311")
-    cuda_version: str = Field("cu124", description="CUDA tag of the GPU image (ml.p*/ml.g* instances)")
+    image: str | None = Field(None, description="image URI; null: the PyTorch DLC of aws.framework_version for the region")
+
+
+class TrainingJobConfig(JobConfig):
+    """Section ``aws.training``: `kgqa train --target sagemaker`; more than one instance trains
+    data-parallel (torch.distributed, each instance a rank)."""
+
+    instance_count: int = Field(1, ge=1, le=64, description="instances; above 1: data-parallel training")
+
+
+class TransformConfig(StrictModel):
+    """Section ``aws.transform``: the Batch Transform job of `kgqa extract --target sagemaker`."""
+
+    instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
+    instance_count: int = Field(1, ge=1, le=64, description="instances; the input files are sharded across them")
+    max_payload_mb: int = Field(6, ge=1, le=100)
+    max_concurrent_transforms: int = Field(1, ge=1, le=32)
+    image: str | None = Field(None, description="inference image; null: the PyTorch inference DLC for the region")
+
+
+class EndpointConfig(StrictModel):
+    """Section ``aws.endpoint``: `kgqa deploy --target sagemaker`."""
+
+    name: str = Field("kgqa-qa", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$", max_length=63)
+    variant_name: str = Field("AllTraffic", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+    instance_type: str = Field("ml.m5.large", pattern=INSTANCE_TYPE)
+    initial_instance_count: int = Field(1, ge=1, le=32)
+    capture_percentage: int = Field(100, ge=0, le=100, description="share of requests captured; 0: capture off")
+    image: str | None = Field(None, description="inference image; null: the PyTorch inference DLC for the region")
+
+
+class ScheduleConfig(StrictModel):
+    """Section ``aws.schedule``: `kgqa monitor schedule --target sagemaker` (EventBridge Scheduler)."""
+
+    name: str = Field("kgqa-monitor", pattern=r"^[0-9a-zA-Z-_.]+$", max_length=64)
+    expression: str = Field("rate(1 day)", description="rate(...) or cron(...) of EventBridge Scheduler")
+    timezone: str = Field("UTC")
+    role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+                                 description="role the scheduler assumes to start the monitor pipeline")
 
 
 class AwsConfig(StrictModel):
@@ -29,10 +66,21 @@ class AwsConfig(StrictModel):
     prefix: str = Field("kgqa", description="key prefix: the workspace maps one to one onto s3://bucket/prefix/")
     tags: dict[str, str] = Field(default_factory=dict, description="tags put on what kgqa creates")
     role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
-                                 description="execution role of SageMaker jobs")
+                                 description="execution role of SageMaker jobs, models and pipelines")
+    sns_topic_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$",
+                                      description="alerts (failed gates, monitor violations) are published here")
+    framework_version: str = Field("2.5.1", description="PyTorch version of the Deep Learning Containers")
+    python_version: str = Field("py311")
+    cuda_version: str = Field("cu124", description="CUDA tag of the GPU images (ml.p*/ml.g* instances)")
+    package_group_prefix: str = Field("kgqa", pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9])*$", max_length=40,
+                                      description="model package groups and pipelines <prefix>-kg and <prefix>-qa")
     training: TrainingJobConfig = TrainingJobConfig()
-    package_group_prefix: str = Field("kgqa", pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9])*$", max_length=56,
-                                      description="SageMaker model package groups <prefix>-kg and <prefix>-qa")
+    preprocess: JobConfig = JobConfig()
+    evaluate: JobConfig = JobConfig()
+    monitor: JobConfig = JobConfig(instance_type="ml.t3.medium")
+    transform: TransformConfig = TransformConfig()
+    endpoint: EndpointConfig = EndpointConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     @field_validator("prefix")
     @classmethod

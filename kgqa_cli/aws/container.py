@@ -5,10 +5,14 @@ SageMaker's PyTorch training container unpacks our source, installs its requirem
 channel ``SM_CHANNEL_TRAIN`` (the workspace's ``data/corpus/`` for kg, ``data/questions/`` for
 qa), the hyperparameters ``SM_HPS`` (``kind`` and the model's config section as JSON, under
 ``kgqa_config``), and ``SM_MODEL_DIR``, where the model's files must end up (safetensors and
-JSON only: nothing that runs code when loaded). Log lines go to stdout, one per line, so that
+JSON only: nothing that runs code when loaded), with ``code/`` for the serving container. Log lines go to stdout, one per line, so that
 the job's metric definitions (:data:`METRIC_DEFINITIONS`) find the loss and dev scores.
 
-A test runs it locally with the same environment and folders, exactly as the container would.
+With several instances (``SM_HOSTS``) each one is a rank of a torch.distributed group (see
+:mod:`kgqa_cli.parallel`) and rank 0 writes the model.
+
+A test runs it locally with the same environment and folders, exactly as the container would,
+with one process and with two ranks on loopback.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ def main() -> int:
     scratch = Path(os.environ.get("SM_OUTPUT_DATA_DIR") or tempfile.mkdtemp(prefix="kgqa-"))
     settings = KgqaConfig.model_validate({"workspace": str(scratch / "workspace"),
                                           kind: hyperparameters.get("kgqa_config") or {}})
+    from kgqa_cli.parallel import init_from_sagemaker
+
+    parallel = init_from_sagemaker()  # several instances: one rank each, gradients averaged
     target = settings.paths.corpus_dir if kind == "kg" else settings.paths.questions_dir
     shutil.copytree(channel, target, dirs_exist_ok=True)
     if kind == "kg":
@@ -68,8 +75,16 @@ def main() -> int:
         from kgqa_cli.understanding.training import train_question_model
 
         folder = train_question_model(settings.qa, settings.paths).version.path / "model"
+    if not parallel.main:
+        print(f"kgqa container: rank {parallel.rank} done; rank 0 writes the model")
+        return 0
     model_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(folder, model_dir, dirs_exist_ok=True)
+    from kgqa_cli.aws.training import write_inference_code
+
+    # code/ makes the artefact deployable as it is (endpoint, Batch Transform), as SageMaker's
+    # PyTorch serving container expects it: no repacking step afterwards.
+    write_inference_code(model_dir)
     print(f"kgqa container: {kind} model written to {model_dir}")
     return 0
 

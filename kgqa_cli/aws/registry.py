@@ -25,6 +25,11 @@ class SageMakerRegistry:
         self.prefix = aws.package_group_prefix
         self.client = client or boto3_module().session.Session(region_name=aws.region).client("sagemaker")
 
+    @staticmethod
+    def group_name(aws: Any, kind: str) -> str:
+        """The package group of a model kind (``kgqa-qa``) under the config's prefix."""
+        return f"{aws.package_group_prefix}-{kind}"
+
     def group(self, kind: str) -> str:
         """The package group of a model kind (``kgqa-qa``)."""
         return f"{self.prefix}-{kind}"

@@ -18,12 +18,10 @@ import hashlib
 import io
 import logging
 import tarfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+from kgqa_cli.errors import CloudError, MissingArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +29,13 @@ ENTRY_SCRIPT = "kgqa_train.py"
 # Inputs of each stage: workspace folders that become the job's `train` channel.
 INPUTS = {"kg": "data/corpus", "qa": "data/questions"}
 REQUIRED = {"kg": ("train.jsonl", "dev.jsonl", "schema.jsonl"), "qa": ("train.jsonl", "dev.jsonl")}
-DLC_ACCOUNT = "763104351884"  # AWS Deep Learning Containers' registry (most regions)
-TERMINAL = ("Completed", "Failed", "Stopped")
 
 
-def training_image(config: Any, region: str) -> str:
-    """The training image: ``aws.training.image``, else the PyTorch DLC of the framework version."""
-    training = config.training
-    if training.image:
-        return training.image
-    gpu = training.instance_type.split(".")[1][:1] in ("p", "g")
-    device = f"gpu-{training.python_version}-{training.cuda_version}" if gpu else f"cpu-{training.python_version}"
-    return f"{DLC_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/pytorch-training:{training.framework_version}-{device}"
+def training_image(aws: Any, region: str) -> str:
+    """The training image: ``aws.training.image``, else the PyTorch training DLC for the region."""
+    from kgqa_cli.aws.jobs import dlc_image
+
+    return dlc_image(aws, region, "pytorch-training", aws.training.instance_type, aws.training.image)
 
 
 def _requirements() -> str:
@@ -63,27 +56,52 @@ def _requirements() -> str:
     return "\n".join(sorted(lines)) + "\n"
 
 
-def source_archive() -> tuple[bytes, str]:
-    """``sourcedir.tar.gz`` of the installed kgqa_cli package, the entry script and the
-    requirements (deterministic: same code, same bytes), and its SHA-256."""
+INFERENCE_SCRIPT = "inference.py"
+
+
+def source_members() -> list[tuple[str, bytes]]:
+    """The files of the source archive: the entry scripts of training and serving, the pinned
+    requirements and every file of the installed kgqa_cli package (sorted, so reproducible)."""
     import kgqa_cli
 
     package = Path(kgqa_cli.__file__).resolve().parent
     members: list[tuple[str, bytes]] = [
         (ENTRY_SCRIPT, b"import sys\nfrom kgqa_cli.aws.container import main\n\nsys.exit(main())\n"),
+        (INFERENCE_SCRIPT, b"from kgqa_cli.serving.inference import input_fn, model_fn, output_fn, predict_fn  "
+                           b"# noqa: F401\n"),
         ("requirements.txt", _requirements().encode()),
     ]
     for path in sorted(package.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             members.append((f"kgqa_cli/{path.relative_to(package).as_posix()}", path.read_bytes()))
+    return members
+
+
+def pack(members: list[tuple[str, bytes]]) -> bytes:
+    """A deterministic ``.tar.gz`` of (name, bytes) members: same files, same bytes."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name, data in members:
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             archive.addfile(info, io.BytesIO(data))
-    data = gzip.compress(buffer.getvalue(), mtime=0)  # no time in the gzip header either
+    return gzip.compress(buffer.getvalue(), mtime=0)  # no time in the gzip header either
+
+
+def source_archive() -> tuple[bytes, str]:
+    """``sourcedir.tar.gz`` (see :func:`source_members`) and its SHA-256."""
+    data = pack(source_members())
     return data, hashlib.sha256(data).hexdigest()
+
+
+def write_inference_code(model_dir: Path) -> None:
+    """Put ``code/`` (inference.py, requirements.txt, kgqa_cli) into a model folder, so that its
+    ``model.tar.gz`` is what SageMaker's PyTorch serving container runs as it is."""
+    for name, data in source_members():
+        if name != ENTRY_SCRIPT:
+            target = model_dir / "code" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
 
 def job_request(settings: Any, kind: str, name: str, code_url: str, region: str) -> dict:
@@ -121,67 +139,50 @@ def job_request(settings: Any, kind: str, name: str, code_url: str, region: str)
     }
 
 
-def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: Any = None) -> dict:
-    """Upload the stage's inputs and the source, create the training job; with ``wait``, poll it
-    to its end and read the model back into ``<workspace>/models/<kind>/sagemaker/<job>/``."""
-    from kgqa_cli.aws.s3 import WorkspaceBucket, boto3_module, sync
+def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: Any = None,
+                    on_log: Any = None) -> dict:
+    """Upload the stage's inputs and the source, create the training job; with ``wait``, follow
+    it to its end, read the model back into ``<workspace>/models/<kind>/sagemaker/<job>/`` and
+    register it in the SageMaker model registry, pending approval."""
+    from kgqa_cli.aws.jobs import AwsContext, job_name
 
-    aws = settings.aws
-    if not aws.role_arn:
-        raise ConfigError("aws.role_arn is not set", hint="the execution role SageMaker runs the job as")
     folder = settings.paths.root / INPUTS[kind]
     missing = [name for name in REQUIRED[kind] if not (folder / name).is_file()]
     if missing:
         step = "kgqa preprocess" if kind == "kg" else "kgqa questions"
         raise MissingArtifactError(f"{folder}: no {', '.join(missing)}", hint=f"run `{step}` first")
-    session = boto3_module().session.Session(region_name=aws.region)
-    region = session.region_name or "us-east-1"
-    bucket = WorkspaceBucket(aws, session.client("s3"))
-    uploaded = sync(aws, settings.paths.root, "up", [INPUTS[kind]], client=bucket.client)
-    archive, digest = source_archive()
-    code_key = f"code/{digest[:16]}/sourcedir.tar.gz"
-    if code_key not in bucket.remote_checksums(f"code/{digest[:16]}"):  # the key names its content
-        bucket.call("write", bucket.client.put_object, Bucket=bucket.bucket, Key=bucket.key(code_key), Body=archive)
-    name = f"kgqa-{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
-    request = job_request(settings, kind, name, bucket.url(code_key), region)
-    sagemaker = session.client("sagemaker")
-    bucket.call("create the training job", sagemaker.create_training_job, **request)
+    context = AwsContext(settings)
+    uploaded = context.upload_inputs([INPUTS[kind]])
+    code_url = context.upload_source()
+    name = job_name(kind)
+    request = job_request(settings, kind, name, code_url, context.region)
+    context.call("create the training job", context.sagemaker.create_training_job, **request)
     result = {"job_name": name, "image": request["AlgorithmSpecification"]["TrainingImage"],
               "inputs": request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-              "inputs_uploaded": len(uploaded.copied), "source": bucket.url(code_key),
+              "inputs_uploaded": uploaded, "source": code_url, "instances": request["ResourceConfig"]["InstanceCount"],
               "output": request["OutputDataConfig"]["S3OutputPath"], "status": "InProgress"}
     if wait:
-        result.update(wait_for_job(sagemaker, bucket, name, settings.paths.model_dir(kind) / "sagemaker", on_status))
+        job = context.follow("training", name, on_status, on_log)
+        result.update(download_model(context, job, settings.paths.model_dir(kind) / "sagemaker"))
         from kgqa_cli.aws.registry import SageMakerRegistry
 
         # Registered pending approval, as locally; `kgqa registry approve --target sagemaker` approves.
-        inference = result["image"].replace("pytorch-training", "pytorch-inference")
-        result["model_package"] = SageMakerRegistry(aws, sagemaker).register(
-            kind, result["model"], inference, {"kgqa_training_job": name, "kgqa_source": result["source"]})["arn"]
+        inference = context.image("pytorch-inference", settings.aws.endpoint.instance_type, settings.aws.endpoint.image)
+        result["model_package"] = SageMakerRegistry(settings.aws, context.sagemaker).register(
+            kind, result["model"], inference, {"kgqa_training_job": name, "kgqa_source": code_url})["arn"]
     return result
 
 
-def wait_for_job(sagemaker: Any, bucket: Any, name: str, into: Path, on_status: Any = None,
-                 poll_seconds: float = 15.0) -> dict:
-    """Poll a training job until it ends; a completed job's model is downloaded and unpacked."""
-    while True:
-        job = bucket.call("read the training job", sagemaker.describe_training_job, TrainingJobName=name)
-        status = job["TrainingJobStatus"]
-        if on_status:
-            on_status(status, job.get("SecondaryStatus", ""))
-        if status in TERMINAL:
-            break
-        time.sleep(poll_seconds)
-    if status != "Completed":
-        raise CloudError(f"training job {name} {status.lower()}: {job.get('FailureReason', 'no reason given')}")
+def download_model(context: Any, job: dict, into: Path) -> dict:
+    """A completed training job's model, downloaded and unpacked into ``into/<job>``."""
+    name = job["TrainingJobName"]
     artefact = job["ModelArtifacts"]["S3ModelArtifacts"]
-    key = artefact.split("/", 3)[3]
     target = into / name
     try:
-        body = bucket.client.get_object(Bucket=bucket.bucket, Key=key)["Body"].read()
-    except Exception as exc:  # botocore's NoSuchKey and friends
+        body = context.get_bytes(artefact)
+    except CloudError as exc:
         raise CloudError(f"training job {name} completed but its model is not at {artefact}: {exc}") from exc
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
         archive.extractall(target, filter="data")  # no links, devices or paths outside the folder
-    return {"status": status, "model": artefact, "model_dir": str(target)}
+    return {"status": job["TrainingJobStatus"], "model": artefact, "model_dir": str(target)}

@@ -191,6 +191,22 @@ class Target(str, Enum):
     sagemaker = "sagemaker"
 
 
+TargetOption = Annotated[
+    Target, typer.Option("--target", help="local: run here; sagemaker: submit a SageMaker job (needs the aws extra)")
+]
+WaitOption = Annotated[
+    bool, typer.Option("--wait", help="sagemaker: follow the job to its end and read its outputs back")
+]
+
+
+def reject_wait(wait: bool) -> None:
+    """--wait means following a SageMaker job: refuse it on a local run."""
+    if wait:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--wait applies to --target sagemaker")
+
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option("-c", "--config", help="YAML config (default: configs/kgqa.yaml when present)", envvar="KGQA_CONFIG"),

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    Target,
+    TargetOption,
+    VerboseOption,
+    WaitOption,
+    app,
+    reject_wait,
+    start,
+)
 
 
 @app.command(**OVERRIDES)
@@ -24,13 +35,21 @@ def deploy(
         int | None, typer.Option("--port", min=0, max=65535, envvar="SAGEMAKER_BIND_TO_PORT",
                                  help="Port \\[default: SAGEMAKER_BIND_TO_PORT, else serve.port (8080)]", show_default=False),
     ] = None,
+    target: TargetOption = Target.local,
+    wait: WaitOption = False,
+    delete: Annotated[bool, typer.Option("--delete", help="sagemaker: delete the endpoint, its configs and models")] = False,
     config: ConfigOption = None,
+    json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Serve the newest Approved qa model: POST /invocations, GET /ping, the chat page at /.
 
     Every sampled request is captured in SageMaker's format under <workspace>/datacapture.
     SIGTERM (or Ctrl-C) finishes the requests in flight and writes the capture, then exits 0.
+    With --target sagemaker: a SageMaker model (the newest Approved qa package, the graph and the
+    config in its archive), an endpoint config capturing aws.endpoint.capture_percentage % of the
+    traffic to s3://bucket/prefix/datacapture, and the endpoint aws.endpoint.name, created or
+    updated in place; --wait until it is InService; --delete removes it.
     Example: kgqa deploy --port 8080, then curl -d '{"question": "三度诱惑的导演是谁"}'
     -H 'Content-Type: application/json' http://127.0.0.1:8080/invocations
     """
@@ -40,6 +59,14 @@ def deploy(
     from kgqa_cli.ui import stderr
 
     settings = start(ctx, config, verbose)
+    if target is Target.sagemaker:
+        _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output)
+        return
+    reject_wait(wait)
+    if delete or json_output:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--delete and --json apply to --target sagemaker; stop a local endpoint with Ctrl-C")
     version = Registry(settings.paths.registry_dir).approved("qa", model, allow_unapproved=allow_unapproved)
     if settings.graph.url is None:
         check_graph_file(graph_file(settings.graph, settings.paths))  # fail now, not after the model loads
@@ -52,3 +79,27 @@ def deploy(
            if where else "capture: off")
     )
     serve(settings, version, host=host, port=chosen)
+
+
+def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output) -> None:
+    from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
+    from kgqa_cli.cli._aws import following
+    from kgqa_cli.ui import print_json, stdout
+
+    check_target_options(host, port, allow_unapproved)
+    if delete:
+        result = delete_endpoint(settings)
+        if json_output:
+            print_json(result)
+        else:
+            stdout.print(f"deleted endpoint {result['endpoint']}, {len(result['endpoint_configs'])} endpoint "
+                         f"config(s) and {len(result['models'])} model(s)", highlight=False)
+        return
+    with following(f"endpoint {settings.aws.endpoint.name}", wait and not json_output) as (on_status, _):
+        result = deploy_on_sagemaker(settings, model, wait=wait, on_status=on_status)
+    if json_output:
+        print_json(result)
+        return
+    capture = f"capture to {result['capture']}" if result["capture"] else "capture off"
+    stdout.print(f"{result['action']} endpoint {result['endpoint']} with {result['model_version']} "
+                 f"({result['endpoint_config']}, {capture}): {result['status']}", highlight=False)

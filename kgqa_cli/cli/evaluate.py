@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from kgqa_cli.cli._qa import evaluate_qa
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    Target,
+    TargetOption,
+    VerboseOption,
+    WaitOption,
+    app,
+    reject_wait,
+    start,
+)
 from kgqa_cli.cli.train import KindArgument, ModelKind
 
 
@@ -28,16 +39,63 @@ def evaluate(
             help="quality gate: kg F1 (default kg.evaluate.min_f1) or qa slot F1 (default qa.gates.min_slot_f1)",
         )
     ] = None,
+    target: TargetOption = Target.local,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Evaluate a model, write evaluation.json, approve or reject it; exit 5 below the gate.
 
+    With --target sagemaker a Processing job evaluates a package of the SageMaker registry (the
+    newest, or --model N) on the workspace's test data; --wait reads the report back and gates
+    the package there.
     Example: kgqa evaluate kg --data ../shared/data/duie/duie_train.sample4398.json --min-f1 0.5
     """
     settings = start(ctx, config, verbose)
+    if target is Target.sagemaker:
+        if data is not None:
+            from kgqa_cli.errors import ConfigError
+
+            raise ConfigError("--data applies locally; a SageMaker evaluation scores the workspace's test split")
+        _gate_override(settings, kind, min_f1)
+        _evaluate_sagemaker(settings, kind.value, model, wait, json_output)
+        return
+    reject_wait(wait)
     EVALUATORS[kind](settings, data, model, min_f1, json_output)
+
+
+def _gate_override(settings, kind: ModelKind, min_f1: float | None) -> None:
+    if min_f1 is not None:
+        if kind is ModelKind.kg:
+            settings.kg.evaluate.min_f1 = min_f1
+        else:
+            settings.qa.gates.min_slot_f1 = min_f1
+
+
+def _evaluate_sagemaker(settings, kind: str, model: str | None, wait: bool, json_output: bool) -> None:
+    from kgqa_cli.aws.processing import evaluate_on_sagemaker
+    from kgqa_cli.cli._aws import following, print_submitted
+    from kgqa_cli.ui import print_json, stdout
+
+    with following(f"evaluate {kind}", wait and not json_output) as (on_status, on_log):
+        result = evaluate_on_sagemaker(settings, kind, model, wait=wait, on_status=on_status, on_log=on_log)
+    if json_output:
+        print_json(result)
+    else:
+        print_submitted("processing", result, wait)
+        if wait:
+            stdout.print(f"{result['model_version']} (SageMaker registry) is {result['status_after']}; "
+                         f"report in {result['report']}", highlight=False)
+    if wait and not result["passed"]:
+        from kgqa_cli.errors import QualityGateError
+        from kgqa_cli.mlops.alerts import alert_on_failure
+
+        error = QualityGateError(f"{result['model_version']} failed its quality gate on SageMaker: rejected",
+                                 hint=f"report in {result['report']}")
+        alert_on_failure(settings.alerts, "quality_gate_failed", error, aws=settings.aws, model_version=result["model_version"],
+                         report=result["report"])
+        raise error
 
 
 def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool) -> None:
@@ -62,7 +120,7 @@ def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float |
             f"F1 {report['f1']:.4f} is below the gate min_f1 {result.min_f1}: {report['model_version']} rejected",
             hint=f"report in {result.path}",
         )
-        alert_on_failure(settings.alerts, "quality_gate_failed", error, model_version=report["model_version"],
+        alert_on_failure(settings.alerts, "quality_gate_failed", error, aws=settings.aws, model_version=report["model_version"],
                          figures={k: report[k] for k in ("precision", "recall", "f1", "min_f1")}, report=str(result.path))
         raise error
     if not json_output:

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    Target,
+    TargetOption,
+    VerboseOption,
+    WaitOption,
+    app,
+    reject_wait,
+    start,
+)
 
 
 @app.command(**OVERRIDES)
@@ -22,19 +33,33 @@ def extract(
         Path | None, typer.Option("-o", "--output", help="JSON lines out \\[default: <workspace>/extract/triples.jsonl]")
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="sentences per batch")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="registered kg version \\[default: latest]")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="registered kg version \\[default: latest; "
+                                              "sagemaker: newest Approved package]")] = None,
+    target: TargetOption = Target.local,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Extract (subject, predicate, object) triples with the registered extractor, in the corpus format.
 
+    With --target sagemaker a Batch Transform job runs an Approved package of the SageMaker
+    registry over the lines (sharded across aws.transform.instance_count); --wait reads the
+    result back into the output file.
     Example: kgqa extract notes.txt -o triples.jsonl --batch-size 64
     """
     from kgqa_cli.extraction.extract import run_extract
     from kgqa_cli.ui import print_json, stderr, stdout
 
     settings = start(ctx, config, verbose)
+    if target is Target.sagemaker:
+        if output is not None:
+            settings.kg.extract.output = output
+        if batch_size is not None:
+            settings.kg.extract.batch_size = batch_size
+        _extract_sagemaker(settings, input, model, wait, json_output)
+        return
+    reject_wait(wait)
     result = run_extract(
         settings.kg, settings.paths, input_path=input, output_path=output, batch_size=batch_size, version=model
     )
@@ -55,3 +80,19 @@ def extract(
         f"{result.model_version}) written to {result.output}"
         + (f"; {len(result.skipped)} lines skipped" if result.skipped else "")
     )
+
+
+def _extract_sagemaker(settings, input: Path | None, model: str | None, wait: bool, json_output: bool) -> None:
+    from kgqa_cli.aws.models import extract_on_sagemaker
+    from kgqa_cli.cli._aws import following, print_submitted
+    from kgqa_cli.ui import print_json, stdout
+
+    with following("extract", wait and not json_output) as (on_status, on_log):
+        result = extract_on_sagemaker(settings, input, model, wait=wait, on_status=on_status, on_log=on_log)
+    if json_output:
+        print_json(result)
+        return
+    print_submitted("transform", result, wait)
+    if wait:
+        stdout.print(f"{result['triples']} triples from {result['extracted']} lines ({result['model_version']}) "
+                     f"written to {result['output_file']}", highlight=False)

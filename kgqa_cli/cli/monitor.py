@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    Target,
+    TargetOption,
+    VerboseOption,
+    WaitOption,
+    app,
+    reject_wait,
+    start,
+)
 
 monitor_app = typer.Typer(
     name="monitor", help="Model quality: a baseline from labelled questions, runs over captured traffic.",
@@ -54,6 +65,8 @@ def run(
     start_time: Annotated[str | None, typer.Option("--start", help="window start as a time, e.g. 2026-11-29T00:00:00Z",
                                                    show_default=False)] = None,
     end_time: Annotated[str | None, typer.Option("--end", help="window end as a time", show_default=False)] = None,
+    target: TargetOption = Target.local,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -70,6 +83,14 @@ def run(
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    if target is Target.sagemaker:
+        if start_time or end_time:
+            from kgqa_cli.errors import ConfigError
+
+            raise ConfigError("--start and --end apply locally; a SageMaker run takes --start-offset/--end-offset")
+        _run_sagemaker(settings, start_offset, end_offset, wait, json_output)
+        return
+    reject_wait(wait)
     try:
         summary = run_monitor(
             settings, start=parse_time(start_time) if start_time else None, end=parse_time(end_time) if end_time else None,
@@ -77,7 +98,7 @@ def run(
         )
     except MonitorViolationError as exc:
         details = getattr(exc, "details", {})
-        alert_on_failure(settings.alerts, "monitor_violation", exc, report=details.get("report"),
+        alert_on_failure(settings.alerts, "monitor_violation", exc, aws=settings.aws, report=details.get("report"),
                          figures={"metrics": details.get("metrics"), "violations": details.get("violations")},
                          model_version=", ".join(details.get("model_versions", {})) or None)
         if json_output and details:
@@ -91,3 +112,66 @@ def run(
                  f"({summary['window']['start']} - {summary['window']['end']}): accuracy {metrics['accuracy']:.4f}, "
                  f"weighted F1 {metrics['weighted_f1']:.4f}, answered {summary['answers']['answered_share']:.2%}")
     stdout.print(f"no violations; report {summary['report']}")
+
+
+def _run_sagemaker(settings, start_offset, end_offset, wait: bool, json_output: bool) -> None:
+    from kgqa_cli.aws.processing import monitor_on_sagemaker
+    from kgqa_cli.cli._aws import following, print_submitted
+    from kgqa_cli.errors import MonitorViolationError
+    from kgqa_cli.mlops.alerts import alert_on_failure
+    from kgqa_cli.ui import print_json, stdout
+
+    with following("monitor run", wait and not json_output) as (on_status, on_log):
+        result = monitor_on_sagemaker(settings, start_offset, end_offset, wait=wait, on_status=on_status, on_log=on_log)
+    if json_output:
+        print_json(result)
+    else:
+        print_submitted("processing", result, wait)
+    summary = result.get("summary")
+    if summary is None:
+        return
+    if summary["violations"]:
+        names = ", ".join(v["metric_name"] for v in summary["violations"])
+        error = MonitorViolationError(f"model quality: {len(summary['violations'])} violation(s) ({names})",
+                                      hint=f"report {summary['report']}")
+        # The job already published to aws.sns_topic_arn; the local sinks hear of it here.
+        alert_on_failure(settings.alerts, "monitor_violation", error, report=summary.get("report"),
+                         figures={"metrics": summary.get("metrics"), "violations": summary.get("violations")})
+        raise error
+    if not json_output:
+        stdout.print(f"no violations; report {summary['report']}", highlight=False)
+
+
+@monitor_app.command("schedule", **OVERRIDES)
+def schedule(
+    ctx: typer.Context,
+    target: TargetOption = Target.sagemaker,
+    delete: Annotated[bool, typer.Option("--delete", help="remove the schedule (the monitor pipeline stays)")] = False,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run the monitor on a schedule: an EventBridge Scheduler schedule (aws.schedule.expression)
+    that starts the one-step pipeline <prefix>-monitor (Model Monitor schedules are closed to new
+    customers). Locally, use cron or a systemd timer with `kgqa monitor run`.
+
+    Example: kgqa monitor schedule --target sagemaker --aws.schedule.expression 'rate(6 hours)'
+    """
+    from kgqa_cli.ui import print_json, stdout
+
+    settings = start(ctx, config, verbose)
+    if target is not Target.sagemaker:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("a local schedule is cron's or systemd's job: schedule `kgqa monitor run` there",
+                          hint="or pass --target sagemaker")
+    from kgqa_cli.aws.schedule import delete_schedule, schedule_monitor
+
+    result = delete_schedule(settings) if delete else schedule_monitor(settings)
+    if json_output:
+        print_json(result)
+    elif delete:
+        stdout.print(f"deleted schedule {result['schedule']}", highlight=False)
+    else:
+        stdout.print(f"{result['action']} schedule {result['arn']} ({result['expression']}) starting "
+                     f"{result['pipeline']}", highlight=False)

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    Target,
+    TargetOption,
+    VerboseOption,
+    WaitOption,
+    app,
+    reject_wait,
+    start,
+)
 
 
 @app.command(**OVERRIDES)
@@ -16,6 +27,8 @@ def preprocess(
     input: Annotated[
         Path | None, typer.Argument(help="DuIE file, folder or zip (default: preprocess.input)", show_default=False)
     ] = None,
+    target: TargetOption = Target.local,
+    wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -30,6 +43,10 @@ def preprocess(
     settings = start(ctx, config, verbose)
     if input is not None:
         settings.preprocess.input = input
+    if target is Target.sagemaker:
+        _preprocess_sagemaker(settings, wait, json_output)
+        return
+    reject_wait(wait)
     report = run_preprocess(settings.preprocess, settings.paths)
     stats = report.stats()
     limit = settings.preprocess.max_reported
@@ -45,3 +62,19 @@ def preprocess(
     for table in preprocess_tables(stats):
         stdout.print(table)
     stdout.print(f"splits and schema written to {settings.paths.corpus_dir}")
+
+
+def _preprocess_sagemaker(settings, wait: bool, json_output: bool) -> None:
+    from kgqa_cli.aws.processing import preprocess_stage, run_processing
+    from kgqa_cli.cli._aws import following, print_submitted
+    from kgqa_cli.ui import print_json, stdout
+
+    stage = preprocess_stage(settings)
+    with following("preprocess", wait and not json_output) as (on_status, on_log):
+        result = run_processing(settings, stage, settings.aws.preprocess, wait=wait, on_status=on_status, on_log=on_log)
+    if json_output:
+        print_json(result)
+        return
+    print_submitted("processing", result, wait)
+    if wait:
+        stdout.print(f"splits and schema read back into {settings.paths.corpus_dir}")

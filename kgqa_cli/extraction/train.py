@@ -33,6 +33,7 @@ from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
 from kgqa_cli.extraction.vocab import CharVocab
 from kgqa_cli.io import write_json
+from kgqa_cli.parallel import current as current_parallel
 from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.workspace import Workspace, ensure_writable
 
@@ -275,6 +276,8 @@ def fit(
     examples = [example for example in examples if example.ids]
     model = CasRel(len(vocab), len(channels), config.model)
     model.to(device)
+    parallel = current_parallel()
+    parallel.broadcast_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
 
     start_epoch, best_f1, best_epoch, bad_epochs, curve = 1, -1.0, 0, 0, []
@@ -294,7 +297,8 @@ def fit(
     )
     epoch_seconds: list[float] = []
     stopped_early = bad_epochs >= train_cfg.patience
-    batches_per_epoch = (len(examples) + train_cfg.batch_size - 1) // train_cfg.batch_size
+    batches_per_epoch = len(parallel.shard(list(range((len(examples) + train_cfg.batch_size - 1)
+                                                     // train_cfg.batch_size))))
     epoch = start_epoch - 1
     with progress() as bar:
         for epoch in range(start_epoch, train_cfg.epochs + 1):
@@ -302,7 +306,7 @@ def fit(
                 break
             started = time.perf_counter()
             model.train()
-            batches = epoch_batches(examples, train_cfg.batch_size, train_cfg.seed * 1000 + epoch)
+            batches = parallel.shard(epoch_batches(examples, train_cfg.batch_size, train_cfg.seed * 1000 + epoch))
             task = bar.add_task(f"epoch {epoch}/{train_cfg.epochs} loss -", total=batches_per_epoch)
             total_loss = 0.0
             for number, chosen in enumerate(batches, start=1):
@@ -310,6 +314,7 @@ def fit(
                 loss = batch_loss(model, batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                parallel.average_gradients(model)  # no-op in one process
                 if train_cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
                 optimizer.step()
@@ -320,7 +325,7 @@ def fit(
             dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
             dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
             bar.remove_task(dev_task)
-            mean_loss = total_loss / max(1, batches_per_epoch)
+            mean_loss = parallel.mean(total_loss / max(1, batches_per_epoch))
             epoch_seconds.append(round(time.perf_counter() - started, 2))
             curve.append({
                 "epoch": epoch, "loss": round(mean_loss, 6),

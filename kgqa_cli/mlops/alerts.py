@@ -2,7 +2,7 @@
 model-quality violation is sent to every sink the config lists.
 
 Sinks (section ``alerts``): an HTTP ``webhook`` (POST of the JSON body) and a shell ``command``
-(the same JSON on its standard input). The body says what failed, the figures, the model version
+(the same JSON on its standard input); on AWS also the SNS topic ``aws.sns_topic_arn``. The body says what failed, the figures, the model version
 and the report's path. Delivery is best effort: a sink that fails is logged, and never hides or
 changes the exit code of the gate or monitor that raised the alert.
 """
@@ -69,7 +69,19 @@ def send_alert(config: AlertsConfig, body: dict) -> dict[str, str]:
     return outcome
 
 
-def alert_on_failure(config: Any, kind: str, exc: Exception, **details: Any) -> None:
-    """Send the alert of a failed gate or monitor (``exc`` is its error), when sinks are set."""
+def alert_on_failure(config: Any, kind: str, exc: Exception, *, aws: Any = None, **details: Any) -> None:
+    """Send the alert of a failed gate or monitor (``exc`` is its error), when sinks are set:
+    the ``alerts`` section's, and the SNS topic ``aws.sns_topic_arn`` when ``aws`` has one."""
+    body = alert_body(kind, str(exc), **details)
     if config.webhook or config.command:
-        send_alert(config, alert_body(kind, str(exc), **details))
+        send_alert(config, body)
+    if aws is not None and aws.sns_topic_arn:
+        try:
+            from kgqa_cli.aws.s3 import boto3_module
+
+            client = boto3_module().session.Session(region_name=aws.region).client("sns")
+            client.publish(TopicArn=aws.sns_topic_arn, Subject=f"kgqa: {kind}"[:99],
+                           Message=json.dumps(body, ensure_ascii=False, indent=1))
+            log.info("alert %s via SNS %s: sent", kind, aws.sns_topic_arn)
+        except Exception as exc_sns:  # best effort, as every sink: never hides the gate's own error
+            log.warning("alert %s via SNS %s failed: %s", kind, aws.sns_topic_arn, exc_sns)

@@ -134,7 +134,12 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
     model = QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings)
     encoded = [_encode(e, model) for e in train]
 
-    steps_per_epoch = (len(encoded) + config.train.batch_size - 1) // config.train.batch_size
+    from kgqa_cli.parallel import current as current_parallel
+
+    parallel = current_parallel()  # several SageMaker instances: each takes its share of the batches
+    parallel.broadcast_parameters(network)
+    steps_per_epoch = len(parallel.shard(list(range((len(encoded) + config.train.batch_size - 1)
+                                                    // config.train.batch_size))))
     total_steps = steps_per_epoch * config.train.epochs
     warmup = max(1, int(total_steps * config.train.warmup_ratio))
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
@@ -149,13 +154,14 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
         for epoch in range(1, config.train.epochs + 1):
             network.train()
             losses = []
-            for input_ids, mask, intent_labels, slot_target in _batches(
+            for input_ids, mask, intent_labels, slot_target in parallel.shard(list(_batches(
                 encoded, config.train.batch_size, rng, tokenizer.unk_id, config.train.unk_replace, len(tokenizer)
-            ):
+            ))):
                 intent_logits, slot_logits = network(input_ids, mask)
                 loss = joint_loss(intent_logits, slot_logits, intent_labels, slot_target, config.model.slot_loss_weight)
                 optimizer.zero_grad()
                 loss.backward()
+                parallel.average_gradients(network)  # no-op in one process
                 torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
@@ -164,7 +170,7 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
             scores = evaluate_examples(model, dev) if dev else {"intent_accuracy": 0, "slot_f1": 0, "sentence_accuracy": 0}
             point = {
                 "epoch": epoch,
-                "loss": round(sum(losses) / len(losses), 5),
+                "loss": round(parallel.mean(sum(losses) / len(losses)), 5),
                 "dev_intent_accuracy": scores["intent_accuracy"],
                 "dev_slot_f1": scores["slot_f1"],
                 "dev_sentence_accuracy": scores["sentence_accuracy"],

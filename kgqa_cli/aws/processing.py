@@ -1,0 +1,286 @@
+"""`kgqa preprocess|evaluate|monitor run --target sagemaker`: SageMaker Processing jobs (boto3).
+
+boto3's ``create_processing_job`` rather than the SDK's ``FrameworkProcessor``: we set every field
+ourselves, and the same request, less its name, is the Processing step of the pipelines
+(:mod:`kgqa_cli.aws.pipelines`), so a job run by hand and a pipeline step run the same thing.
+
+Each job runs SageMaker's PyTorch image (``aws.<stage>.image`` or the DLC of
+``aws.framework_version``). Its inputs are workspace prefixes mounted at the same relative paths
+under ``/opt/ml/processing/workspace``, so the workspace maps one to one onto S3 and onto the
+container; its outputs go back to the same prefixes. The source archive of `kgqa train
+--target sagemaker` and the effective config are two more inputs; a short launcher unpacks the
+source, installs the pinned requirements and runs :mod:`kgqa_cli.aws.processing_entry`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+
+ROOT = "/opt/ml/processing"
+WORKSPACE = f"{ROOT}/workspace"
+# Unpack the source out of the (read-only for some images) input folder, install the pinned
+# requirements (torch comes with the image), then hand over to plain kgqa code.
+LAUNCHER = (
+    "set -e; mkdir -p /tmp/kgqa-code; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz -C /tmp/kgqa-code; "
+    "python -m pip install --quiet --disable-pip-version-check -r /tmp/kgqa-code/requirements.txt; "
+    "export PYTHONPATH=/tmp/kgqa-code; exec python -m kgqa_cli.aws.processing_entry \"$@\""
+)
+
+
+@dataclass
+class ProcessingStage:
+    """What one Processing job reads, writes and runs. ``inputs`` and ``outputs`` map a channel
+    name to a workspace-relative path (or, for inputs, an ``s3://`` URL or a pipeline property)."""
+
+    stage: str
+    arguments: list[str]
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    local_paths: dict[str, str] = field(default_factory=dict)  # channel -> container path, when not the workspace's
+    upload: list[str] = field(default_factory=list)  # workspace paths synced up before the job
+    files: set[str] = field(default_factory=set)  # input channels that are one file, not a folder
+    output_local: dict[str, str] = field(default_factory=dict)  # output -> workspace path written in the job
+
+
+def _s3_input(name: str, uri: Any, local_path: str) -> dict:
+    return {"InputName": name, "S3Input": {"S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix",
+                                           "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
+
+
+def _output_uri(context: Any, path: str, job: Any) -> Any:
+    """``s3://.../<path>``; a ``{job}`` in the path becomes the job's name (or, in a pipeline, the
+    execution's id), so that one run's outputs never mix with another's."""
+    if "{job}" not in path:
+        return context.url(path)
+    before, _, after = context.url(path).partition("{job}")
+    if isinstance(job, str):
+        return before + job + after
+    return {"Std:Join": {"On": "", "Values": [before, job, after]}}
+
+
+def processing_request(context: Any, stage: ProcessingStage, resources: Any, code_url: Any, config_url: Any,
+                       job: Any = "") -> dict:
+    """The ``create_processing_job`` request of a stage, without ``ProcessingJobName``."""
+    inputs = [_s3_input("code", code_url, f"{ROOT}/input/code"), _s3_input("config", config_url, f"{ROOT}/input/config")]
+    for name, where in stage.inputs.items():
+        if not isinstance(where, str) or where.startswith("s3://"):
+            inputs.append(_s3_input(name, where, stage.local_paths[name]))
+        elif name in stage.files:  # the object itself, into its folder (the key is the file's whole path)
+            inputs.append(_s3_input(name, context.url(where), f"{WORKSPACE}/{where.rpartition('/')[0]}"))
+        else:  # a folder: the trailing slash keeps data/raw/demo2 out of data/raw/demo
+            inputs.append(_s3_input(name, context.url(where) + "/", f"{WORKSPACE}/{where}"))
+    outputs = [{"OutputName": name, "S3Output": {"S3Uri": _output_uri(context, path, job),
+                                                 "LocalPath": f"{WORKSPACE}/{stage.output_local.get(name) or path.replace('/{job}', '')}",
+                                                 "S3UploadMode": "EndOfJob"}}
+               for name, path in stage.outputs.items()]
+    return {
+        "RoleArn": context.aws.role_arn,
+        "AppSpecification": {
+            "ImageUri": context.image("pytorch-training", resources.instance_type, resources.image),
+            "ContainerEntrypoint": ["/bin/bash", "-c", LAUNCHER, "kgqa"],
+            "ContainerArguments": ["--region", context.region, *stage.arguments],
+        },
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {"Outputs": outputs},
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": resources.instance_count,
+                                                  "InstanceType": resources.instance_type,
+                                                  "VolumeSizeInGB": resources.volume_gb}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": resources.max_runtime_seconds},
+        "Environment": {"PYTHONUNBUFFERED": "1"},
+    }
+
+
+def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wait: bool = False,
+                   on_status: Any = None, on_log: Any = None) -> dict:
+    """Upload the stage's inputs, source and config; create the job; with ``wait``, follow it
+    and read its outputs back into the workspace."""
+    from kgqa_cli.aws.jobs import AwsContext, job_name
+
+    context = AwsContext(settings)
+    uploaded = context.upload_inputs(stage.upload) if stage.upload else 0
+    name = job_name(stage.stage)
+    request = processing_request(context, stage, resources, context.upload_source(), context.upload_config(name),
+                                 job=name)
+    request = {"ProcessingJobName": name, **request, "Tags": context.tags(stage.stage)}
+    context.call("create the processing job", context.sagemaker.create_processing_job, **request)
+    result = {"job_name": name, "image": request["AppSpecification"]["ImageUri"], "inputs_uploaded": uploaded,
+              "inputs": {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
+              "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in request["ProcessingOutputConfig"]["Outputs"]},
+              "status": "InProgress"}
+    if wait:
+        job = context.follow("processing", name, on_status, on_log)
+        result["status"] = job["ProcessingJobStatus"]
+        result["outputs_downloaded"] = read_outputs(context, stage, name)
+    return result
+
+
+def read_outputs(context: Any, stage: ProcessingStage, name: str) -> int:
+    """Download a finished job's outputs into the workspace; an output the job did not write is
+    an error (a stale copy from an earlier run must not pass for this job's)."""
+    outputs = [path.replace("{job}", name) for path in stage.outputs.values()]
+    for path in outputs:
+        if not context.bucket.remote_checksums(path):
+            raise CloudError(f"processing job {name} completed but wrote nothing to {context.url(path)}",
+                             hint=f"its log: CloudWatch group /aws/sagemaker/ProcessingJobs, streams {name}/*")
+    return context.download_outputs(outputs)
+
+
+def preprocess_stage(settings: Any) -> ProcessingStage:
+    """`kgqa preprocess --target sagemaker`: the raw corpus (a workspace path) in, data/corpus out."""
+    root = settings.paths.root.resolve()
+    source = Path(settings.preprocess.input).resolve()
+    try:
+        relative = source.relative_to(root).as_posix()
+    except ValueError:
+        raise ConfigError(f"{settings.preprocess.input}: a SageMaker job reads the workspace's S3 copy, and this "
+                          f"input is outside the workspace {settings.paths.root}",
+                          hint=f"copy it under {settings.paths.raw_dir} and pass that path") from None
+    if not source.exists():
+        raise MissingArtifactError(f"{settings.preprocess.input}: no such file or folder")
+    arguments = ["preprocess", relative]
+    if settings.preprocess.schema_file is not None:
+        raise ConfigError("preprocess.schema_file: a SageMaker preprocess finds the schema inside its input",
+                          hint="put the schema file in the input folder and set preprocess.schema_file to null")
+    return ProcessingStage("preprocess", arguments, inputs={"raw": relative}, outputs={"corpus": "data/corpus"},
+                           upload=[relative], files={"raw"} if source.is_file() else set())
+
+
+def evaluate_stage(settings: Any, kind: str, model_url: Any) -> ProcessingStage:
+    """`kgqa evaluate kg|qa --target sagemaker`: a model archive and the test data in,
+    evaluation/<kind>/evaluation.json out (the gate is applied by the caller)."""
+    data = "data/corpus" if kind == "kg" else "data/questions"
+    return ProcessingStage(f"evaluate-{kind}", ["evaluate", kind], inputs={"model": model_url, "data": data},
+                           outputs={"evaluation": f"evaluation/{kind}/{{job}}"},
+                           local_paths={"model": f"{ROOT}/input/model"}, upload=[data])
+
+
+def monitor_stage(settings: Any, start_offset: str | None, end_offset: str | None) -> ProcessingStage:
+    """`kgqa monitor run --target sagemaker`: the endpoint's capture on S3, the ground truth and
+    the baseline in; the run's folder out, under monitoring/sagemaker/<job>/."""
+    capture = f"datacapture/{settings.aws.endpoint.name}"
+    arguments = ["monitor", "--start-offset", start_offset or settings.monitor.start_offset,
+                 "--end-offset", end_offset or settings.monitor.end_offset]
+    if settings.aws.sns_topic_arn:
+        arguments += ["--topic", settings.aws.sns_topic_arn]
+    inputs = {"capture": capture, "groundtruth": "groundtruth", "baseline": "monitoring/baseline"}
+    upload = ["groundtruth", "monitoring/baseline"]
+    if (settings.paths.registry_dir / "qa").is_dir():
+        inputs["models"] = "registry/qa"  # the vocabulary of the served model, for the drift figures
+        upload.append("registry/qa")
+    return ProcessingStage("monitor", arguments, inputs=inputs, outputs={"runs": "monitoring/sagemaker/{job}"},
+                           output_local={"runs": "monitoring/runs"}, upload=upload)
+
+
+def check_prefix_has_objects(settings: Any, relative: str, what: str, hint: str) -> None:
+    """A Processing input on an empty prefix fails the job after minutes: say so at once."""
+    from kgqa_cli.aws.jobs import AwsContext
+
+    context = AwsContext(settings, need_role=False)
+    if not context.bucket.remote_checksums(relative):
+        raise MissingArtifactError(f"{context.url(relative)}: no {what}", hint=hint)
+
+
+def read_json_output(settings: Any, relative: str) -> dict:
+    """A JSON file the job wrote, as downloaded into the workspace."""
+    path = settings.paths.root / relative
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CloudError(f"{path}: the job's output is missing or unreadable: {exc}") from exc
+
+
+def package_model_url(registry: Any, kind: str, model: str | None) -> tuple[dict, str]:
+    """The package row (``kind/vN``, newest when not named) and its model data URL."""
+    if model:
+        number = model.rsplit("/", 1)[-1].lstrip("v")
+        row = registry.find(f"{kind}/v{number}")
+    else:
+        rows = registry.versions(kind)
+        if not rows:
+            raise MissingArtifactError(f"no {kind} model in the SageMaker model package group {registry.group(kind)}",
+                                       hint=f"run `kgqa train {kind} --target sagemaker --wait` first")
+        row = rows[-1]
+    package = registry.show(row["name"])
+    return row, package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+
+
+def evaluate_on_sagemaker(settings: Any, kind: str, model: str | None, *, wait: bool = False,
+                          on_status: Any = None, on_log: Any = None) -> dict:
+    """Evaluate a package of the SageMaker registry in a Processing job; with ``wait``, read the
+    report back and apply the gate to the package as locally (a pass approves it when the
+    config says so, a failure rejects it). ``result['passed']`` is False below the gate."""
+    from kgqa_cli.aws.jobs import AwsContext
+    from kgqa_cli.aws.registry import SageMakerRegistry
+
+    context = AwsContext(settings)
+    registry = SageMakerRegistry(settings.aws, context.sagemaker)
+    row, model_url = package_model_url(registry, kind, model)
+    result = run_processing(settings, evaluate_stage(settings, kind, model_url), settings.aws.evaluate,
+                            on_status=on_status, on_log=on_log)
+    result["model_package"] = row["arn"]
+    result["model_version"] = row["name"]
+    if wait:
+        context.follow("processing", result["job_name"], on_status, on_log)
+        result.update(finish_evaluation(settings, kind, result["job_name"], row["name"]))
+    return result
+
+
+def finish_evaluation(settings: Any, kind: str, job: str, model_version: str) -> dict:
+    """Read a finished evaluation job's report back and gate the package as locally: a pass
+    approves it when the config says so, a failure rejects it."""
+    from kgqa_cli.aws.jobs import AwsContext
+    from kgqa_cli.aws.registry import SageMakerRegistry
+
+    context = AwsContext(settings, need_role=False)
+    registry = SageMakerRegistry(settings.aws, context.sagemaker)
+    row = registry.find(model_version)
+    read_outputs(context, evaluate_stage(settings, kind, ""), job)
+    report = read_json_output(settings, f"evaluation/{kind}/{job}/evaluation.json")
+    passed = bool(report.get("passed"))
+    approve = settings.kg.evaluate.approve_on_pass if kind == "kg" else settings.qa.gates.approve_on_pass
+    figures = ("precision", "recall", "f1") if kind == "kg" else ("intent_accuracy", "slot_f1", "sentence_accuracy")
+    reason = "; ".join(f"{name} {report[name]:.4f}" for name in figures if isinstance(report.get(name), (int, float)))
+    status = "Rejected" if not passed else ("Approved" if approve else row["status"])
+    if status != row["status"]:
+        registry.set_status(row["name"], status, f"{'passed' if passed else 'failed'} the gate: {reason}")
+    return {"status": "Completed", "passed": passed, "status_after": status, "evaluation": report,
+            "report": str(settings.paths.evaluation_dir(kind) / job / "evaluation.json")}
+
+
+def monitor_on_sagemaker(settings: Any, start_offset: str | None, end_offset: str | None, *, wait: bool = False,
+                         on_status: Any = None, on_log: Any = None) -> dict:
+    """One monitoring run as a Processing job over the endpoint's capture on S3; with ``wait``,
+    the run's folder is read back and its summary returned (``violations`` listed)."""
+    capture = f"datacapture/{settings.aws.endpoint.name}"
+    check_prefix_has_objects(settings, capture, "captured traffic",
+                             "deploy with capture on (kgqa deploy --target sagemaker) and send questions first")
+    for needed, hint in (("groundtruth", "label captured questions with `kgqa label`"),
+                         ("monitoring/baseline", "run `kgqa monitor baseline` first")):
+        if not any((settings.paths.root / needed).rglob("*.json*")):
+            raise MissingArtifactError(f"{settings.paths.root / needed}: empty", hint=hint)
+    stage = monitor_stage(settings, start_offset, end_offset)
+    result = run_processing(settings, stage, settings.aws.monitor, on_status=on_status, on_log=on_log)
+    if wait:
+        from kgqa_cli.aws.jobs import AwsContext
+
+        AwsContext(settings).follow("processing", result["job_name"], on_status, on_log)
+        result.update(finish_monitor(settings, result["job_name"]))
+    return result
+
+
+def finish_monitor(settings: Any, job: str) -> dict:
+    """Read a finished monitor job's run folder back; its summary (``violations`` listed)."""
+    from kgqa_cli.aws.jobs import AwsContext
+
+    context = AwsContext(settings, need_role=False)
+    read_outputs(context, monitor_stage(settings, None, None), job)
+    runs = sorted((settings.paths.monitoring_dir / "sagemaker" / job).glob("*/summary.json"))
+    if not runs:
+        raise CloudError(f"monitor job {job} completed without a run folder",
+                         hint="too little ground truth in the window? its log says")
+    return {"status": "Completed", "summary": json.loads(runs[-1].read_text(encoding="utf-8"))}

@@ -1,0 +1,184 @@
+"""The Processing jobs' entry point: plain kgqa code run on the workspace the job mounts.
+
+SageMaker mounts each input at its workspace-relative path under ``<root>/workspace`` (root
+``/opt/ml/processing``) and uploads the output folders from there when the script ends; the
+effective config is ``<root>/input/config/kgqa.json``. Tasks:
+
+- ``preprocess PATH``: the raw corpus at PATH into data/corpus.
+- ``evaluate kg|qa``: the model archive in ``<root>/input/model`` on the test data, into
+  evaluation/<kind>/evaluation.json. A failed gate is a result, not a failure: the job completes
+  and the report says ``passed: false``, for the pipeline's condition (or the caller) to act on.
+- ``monitor``: one monitoring run over the capture, into monitoring/runs/<time>/ (kept on S3 under
+  monitoring/sagemaker/<job>/); violations
+  are published to ``--topic`` and the job still completes.
+- ``questions``: the question data (data/questions) from data/corpus, the templates in the
+  config folder, the graph's names (when graph/ is mounted) and the labelled feedback.
+- ``graph-csv``: the Batch Transform output (extract/transform/*.out) into the Neptune bulk-load
+  CSVs under bulkload/ (the kg pipeline's hook for the graph steps).
+- ``alert``: publish the gate's report (``--report``) as an SNS message to ``--topic``.
+
+A test runs it locally with a temporary root, exactly as the container runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+
+def _settings(root: Path):
+    from kgqa_cli.settings import KgqaConfig
+
+    config_file = root / "input" / "config" / "kgqa.json"
+    sections = json.loads(config_file.read_text(encoding="utf-8")) if config_file.exists() else {}
+    return KgqaConfig.model_validate({**sections, "workspace": str(root / "workspace")})
+
+
+def _unpack_model(root: Path) -> Path:
+    """The model archive of the ``model`` input, unpacked (data only: no links or devices)."""
+    archives = sorted((root / "input" / "model").glob("*.tar.gz"))
+    if not archives:
+        raise FileNotFoundError(f"no model archive (*.tar.gz) in {root / 'input' / 'model'}")
+    target = Path(tempfile.mkdtemp(prefix="kgqa-model-"))
+    with tarfile.open(archives[0], mode="r:gz") as archive:
+        archive.extractall(target, filter="data")
+    return target
+
+
+def evaluate(settings, root: Path, kind: str) -> dict:
+    """Register the archive's model in the job's own registry, evaluate it, keep the report."""
+    from kgqa_cli.errors import QualityGateError
+    from kgqa_cli.mlops.registry import Registry
+
+    folder = _unpack_model(root)
+    Registry(settings.paths.registry_dir).register(kind, folder, {})
+    if kind == "kg":
+        from kgqa_cli.extraction.evaluate import run_evaluate
+
+        result = run_evaluate(settings.kg, settings.paths)
+        report = {**result.report, "passed": result.passed}
+    else:
+        from kgqa_cli.understanding.training import evaluate_question_model
+
+        try:
+            report = evaluate_question_model(settings.qa, settings.paths)
+        except QualityGateError:
+            path = settings.paths.evaluation_dir("qa") / "evaluation.json"
+            report = json.loads(path.read_text(encoding="utf-8"))
+        report["passed"] = report["gates"]["passed"]
+    path = settings.paths.evaluation_dir(kind) / "evaluation.json"  # the job's output folder
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"kgqa evaluate {kind}: {'passed' if report['passed'] else 'failed'} the gate; report {path}")
+    return report
+
+
+def graph_csv(settings) -> dict:
+    """Neptune's bulk-load CSVs from the transform's JSON lines (records without text skipped)."""
+    from kgqa_cli.graph.model import build_graph_data
+    from kgqa_cli.graph.neptune_csv import write_neptune_csv
+
+    records = []
+    for path in sorted((settings.paths.extract_dir / "transform").rglob("*.out")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line) if line.strip() else {}
+            if isinstance(record, dict) and record.get("text"):
+                records.append(record)
+    data = build_graph_data(records, source="transform", min_score=settings.graph.min_score)
+    written = write_neptune_csv(data, settings.paths.bulkload_dir)
+    print(f"kgqa graph-csv: {len(data.vertices)} vertices, {len(data.edges)} edges from {len(records)} records")
+    return {name: str(path) for name, path in written.items()}
+
+
+def publish(topic: str, region: str, subject: str, body: dict) -> None:
+    """One SNS message (the alert's JSON)."""
+    import boto3
+
+    boto3.session.Session(region_name=region).client("sns").publish(
+        TopicArn=topic, Subject=subject[:99], Message=json.dumps(body, ensure_ascii=False, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one task; 0 when it did its job (a failed gate or a violation included)."""
+    parser = argparse.ArgumentParser(prog="kgqa-processing")
+    parser.add_argument("--root", type=Path, default=Path("/opt/ml/processing"))
+    parser.add_argument("--region", default=None)
+    tasks = parser.add_subparsers(dest="task", required=True)
+    tasks.add_parser("preprocess").add_argument("input")
+    tasks.add_parser("evaluate").add_argument("kind", choices=("kg", "qa"))
+    monitor = tasks.add_parser("monitor")
+    monitor.add_argument("--start-offset")
+    monitor.add_argument("--end-offset")
+    monitor.add_argument("--topic")
+    tasks.add_parser("questions")
+    tasks.add_parser("graph-csv")
+    alert = tasks.add_parser("alert")
+    alert.add_argument("--topic", required=True)
+    alert.add_argument("--subject", required=True)
+    alert.add_argument("--report")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
+    settings = _settings(args.root)
+
+    if args.task == "preprocess":
+        from kgqa_cli.data.preprocess import run_preprocess
+
+        settings.preprocess.input = settings.paths.root / args.input
+        stats = run_preprocess(settings.preprocess, settings.paths).stats()
+        print(f"kgqa preprocess: {json.dumps(stats, ensure_ascii=False)}")
+    elif args.task == "evaluate":
+        evaluate(settings, args.root, args.kind)
+    elif args.task == "questions":
+        from kgqa_cli.understanding.questions import generate_questions, graph_names_if_any
+
+        templates = args.root / "input" / "config" / "questions.yaml"
+        if templates.exists():
+            settings.qa.questions.templates = templates
+        names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
+        stats = generate_questions(settings.qa.questions, settings.paths, names).stats()
+        print(f"kgqa questions: {json.dumps(stats['splits'])}")
+    elif args.task == "graph-csv":
+        graph_csv(settings)
+    elif args.task == "monitor":
+        from kgqa_cli.errors import MonitorViolationError
+        from kgqa_cli.monitoring.monitor import run_monitor
+
+        try:
+            summary = run_monitor(settings, start_offset=args.start_offset, end_offset=args.end_offset)
+            print(f"kgqa monitor: no violations; {json.dumps(summary['metrics'])}")
+        except MonitorViolationError as exc:
+            print(f"kgqa monitor: {exc}")
+            if args.topic:
+                from kgqa_cli.mlops.alerts import alert_body
+
+                details = getattr(exc, "details", {})
+                publish(args.topic, args.region, "kgqa: model-quality violation",
+                        alert_body("monitor_violation", str(exc), figures={"metrics": details.get("metrics"),
+                                                                            "violations": details.get("violations")}))
+    else:
+        from kgqa_cli.mlops.alerts import alert_body
+
+        report = {}
+        if args.report:
+            files = sorted(Path(args.root, "input", "report").rglob(args.report))
+            report = json.loads(files[0].read_text(encoding="utf-8")) if files else {}
+        figures = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        publish(args.topic, args.region, args.subject,
+                alert_body("quality_gate_failed", args.subject, model_version=report.get("model_version"),
+                           figures=figures))
+        print(f"kgqa alert: published to {args.topic}")
+    return 0
+
+
+if __name__ == "__main__":
+    from kgqa_cli.errors import KgqaError
+
+    try:
+        sys.exit(main())
+    except KgqaError as exc:  # one line in the job's log, and the exit code the CLI would give
+        print(f"kgqa: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,40 @@
+"""Rendering shared by the `--target sagemaker` commands: following a job, printing what was submitted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def following(what: str, enabled: bool) -> Iterator[tuple[Any, Any]]:
+    """``(on_status, on_log)`` for a job being followed: a spinner with the job's status on
+    stderr, each status change and CloudWatch log line printed above it; ``(None, None)`` when
+    not enabled (``--json``)."""
+    if not enabled:
+        yield None, None
+        return
+    from kgqa_cli.ui import stderr
+
+    with stderr.status(f"{what}: starting") as spinner:
+        def on_status(state: str, detail: str) -> None:
+            spinner.update(f"{what}: {state} {detail}".rstrip())
+            stderr.print(f"  {state} {detail}".rstrip(), markup=False, highlight=False)
+
+        def on_log(line: str) -> None:
+            stderr.print(f"  | {line}", markup=False, highlight=False)
+
+        yield on_status, on_log
+
+
+def print_submitted(kind: str, result: dict, wait: bool) -> None:
+    """One line for a submitted job (and how to follow it), one more when it was waited for."""
+    from kgqa_cli.ui import stdout
+
+    stdout.print(f"submitted SageMaker {kind} job {result['job_name']} ({result['image']})", highlight=False)
+    if wait:
+        stdout.print(f"{result['job_name']}: {result['status']}", highlight=False)
+    else:
+        stdout.print(f"follow it: aws sagemaker describe-{kind}-job --{kind}-job-name {result['job_name']}",
+                     highlight=False)
