@@ -9,6 +9,7 @@ the extraction handler's four functions, and the read-back of outputs put where 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -544,3 +546,79 @@ def test_pipeline_upsert_start_show(aws, kg_workspace, tmp_path):
     assert view["executions"][0]["arn"] == execution and "Extract" in view["steps"]
     text = aws.run("pipeline", "show", "kg", *paths, workspace=workspace)
     assert text.returncode == 0 and b"Preprocess" in text.stdout
+
+
+def test_processing_entry_questions_and_monitor_tasks(kg_workspace, tmp_path):
+    import shutil
+
+    root = tmp_path / "opt-ml-processing"
+    (root / "input" / "config").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "configs" / "questions.yaml",
+                root / "input" / "config" / "questions.yaml")
+    shutil.copytree(kg_workspace / "data" / "corpus", root / "workspace" / "data" / "corpus")
+    done = run_entry(root, "questions")
+    assert done.returncode == 0, done.stderr
+    assert all((root / "workspace" / "data" / "questions" / f"{split}.jsonl").stat().st_size
+               for split in ("train", "dev", "test"))
+    # An error of kgqa's own is one line and its exit code, as on the command line.
+    done = run_entry(root, "monitor")
+    assert done.returncode == 4 and done.stderr.count("\n") == 1 and done.stderr.startswith("kgqa: ")
+
+
+def test_alerts_reach_the_sns_topic(aws, tiny_qa, tmp_path, moto_server):
+    """A failed gate publishes to aws.sns_topic_arn (read back through an SQS subscription), and so
+    does the pipelines' alert step (the Processing entry's `alert` task)."""
+    import boto3
+    from qa_fixtures import copy_workspace
+
+    clients = {"endpoint_url": moto_server["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    sns, sqs = boto3.client("sns", **clients), boto3.client("sqs", **clients)
+    topic = sns.create_topic(Name=f"alerts-{aws.prefix}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"q-{aws.prefix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    workspace = copy_workspace(tiny_qa, tmp_path).paths.root
+    done = subprocess.run([*KGQA, "evaluate", "qa", "--workspace", str(workspace), "--aws.sns_topic_arn", topic,
+                           "--qa.gates.min_slot_f1", "1.0", "--qa.gates.min_intent_accuracy", "1.0"],
+                          capture_output=True, timeout=300, env=aws.env)
+    assert done.returncode == 5, done.stderr
+    root = tmp_path / "opt-ml-processing"
+    write_lines(root / "input" / "report" / "evaluation.json", [{"model_version": "qa/v9", "slot_f1": 0.5}])
+    done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.processing_entry", "--root", str(root), "--region",
+                           "us-east-1", "alert", "--topic", topic, "--subject", "kgqa: gate failed", "--report",
+                           "evaluation.json"], capture_output=True, text=True, timeout=120, env=aws.env)
+    assert done.returncode == 0, done.stderr
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    bodies = [json.loads(m["Body"]) for m in messages]
+    assert {b["kind"] for b in bodies} == {"quality_gate_failed"} and len(bodies) == 2
+    assert {b["model_version"] for b in bodies} == {"qa/v1", "qa/v9"}
+
+
+def test_wait_shows_the_job_log_lines(aws, moto_server, monkeypatch, tmp_path):
+    """--wait follows the job's status and prints its CloudWatch log lines as they come."""
+    import boto3
+
+    from kgqa_cli.aws.jobs import AwsContext
+
+    clients = {"endpoint_url": moto_server["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    name = f"kgqa-logs-{aws.prefix}"[:63]
+    aws.sagemaker.create_processing_job(
+        ProcessingJobName=name, RoleArn=ROLE, ProcessingResources={"ClusterConfig": {
+            "InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
+        AppSpecification={"ImageUri": "image"}, StoppingCondition={"MaxRuntimeInSeconds": 60})
+    logs = boto3.client("logs", **clients)
+    group = "/aws/sagemaker/ProcessingJobs"
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=f"{name}/algo-1-1700000000")
+    now = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
+    logs.put_log_events(logGroupName=group, logStreamName=f"{name}/algo-1-1700000000",
+                        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(3)])
+    use_moto(monkeypatch, moto_server)
+    statuses, lines = [], []
+    context = AwsContext(settings_for(tmp_path / "ws", aws))
+    context.follow("processing", name, lambda s, d: statuses.append(s), lines.append, poll_seconds=0)
+    assert statuses == ["Submitted", "Completed"] and lines == ["line 0", "line 1", "line 2"]

@@ -109,12 +109,19 @@ class AwsContext:
                          Key=self.bucket.key(relative), Body=data)
         return self.url(relative)
 
-    def get_bytes(self, url: str) -> bytes:
-        """Read one object by its ``s3://`` URL."""
+    def get_bytes(self, url: str, missing: str | None = None) -> bytes:
+        """Read one object by its ``s3://`` URL; ``missing`` is the message when there is none."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         bucket, _, key = url.removeprefix("s3://").partition("/")
         try:
             return self.bucket.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as exc:  # botocore's NoSuchKey, NoSuchBucket, access errors alike
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404") and missing:
+                raise CloudError(missing) from exc
+            raise CloudError(f"{url}: cannot read it: {code or exc}") from exc
+        except BotoCoreError as exc:
             raise CloudError(f"{url}: cannot read it: {exc}") from exc
 
     def upload_source(self) -> str:
@@ -141,6 +148,8 @@ class AwsContext:
         (when the job has a log stream); raise :class:`CloudError` unless it completed."""
         describe, key, status_key, group = JOB_KINDS[kind]
         logs = LogTail(self.client("logs"), group, name) if on_log else None
+        if on_status:
+            on_status("Submitted", name)
         last = None
         while True:
             job = self.call(f"read the {kind} job", getattr(self.sagemaker, describe), **{key: name})

@@ -144,10 +144,8 @@ def read_transform_output(context: Any, name: str, target: Path) -> dict:
         raise MissingArtifactError(f"{context.url(f'jobs/{name}/input/')}: no input parts of transform job {name}")
     for part in parts:
         url = context.url(f"jobs/{name}/output/{part.rsplit('/', 1)[-1]}.out")
-        try:
-            body = context.get_bytes(url).decode("utf-8")
-        except CloudError as exc:
-            raise CloudError(f"transform job {name} completed but its output is not at {url}: {exc}") from exc
+        body = context.get_bytes(url, missing=f"transform job {name} completed but its output is not at {url}"
+                                 ).decode("utf-8")
         for line_number, line in enumerate(body.splitlines(), 1):
             if not line.strip():
                 continue

@@ -21,7 +21,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import CloudError, MissingArtifactError
+from kgqa_cli.errors import MissingArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +178,7 @@ def download_model(context: Any, job: dict, into: Path) -> dict:
     name = job["TrainingJobName"]
     artefact = job["ModelArtifacts"]["S3ModelArtifacts"]
     target = into / name
-    try:
-        body = context.get_bytes(artefact)
-    except CloudError as exc:
-        raise CloudError(f"training job {name} completed but its model is not at {artefact}: {exc}") from exc
+    body = context.get_bytes(artefact, missing=f"training job {name} completed but its model is not at {artefact}")
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
         archive.extractall(target, filter="data")  # no links, devices or paths outside the folder

@@ -19,8 +19,9 @@ def following(what: str, enabled: bool) -> Iterator[tuple[Any, Any]]:
 
     with stderr.status(f"{what}: starting") as spinner:
         def on_status(state: str, detail: str) -> None:
-            spinner.update(f"{what}: {state} {detail}".rstrip())
-            stderr.print(f"  {state} {detail}".rstrip(), markup=False, highlight=False)
+            shown = f"{state} {detail}" if detail and detail != state else state
+            spinner.update(f"{what}: {shown}")
+            stderr.print(f"  {shown}", markup=False, highlight=False)
 
         def on_log(line: str) -> None:
             stderr.print(f"  | {line}", markup=False, highlight=False)

@@ -98,21 +98,20 @@ def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
 def _train_sagemaker(settings, kind: str, wait: bool, json_output: bool) -> None:
     from kgqa_cli.aws.s3 import check_ready
     from kgqa_cli.aws.training import submit_training
-    from kgqa_cli.ui import print_json, stderr, stdout
+    from kgqa_cli.cli._aws import following, print_submitted
+    from kgqa_cli.ui import print_json, stdout
 
     check_ready(settings.aws)
-
-    def status(state: str, detail: str) -> None:
-        stderr.print(f"  {state} {detail}".rstrip())
-
-    result = submit_training(settings, kind, wait=wait, on_status=status if not json_output else None)
+    with following(f"train {kind}", wait and not json_output) as (on_status, on_log):
+        result = submit_training(settings, kind, wait=wait, on_status=on_status, on_log=on_log)
     if json_output:
         print_json(result)
         return
-    stdout.print(f"submitted SageMaker training job {result['job_name']} ({result['image']}); "
-                 f"inputs {result['inputs']}, output {result['output']}")
+    print_submitted("training", result, wait)
+    stdout.print(f"inputs {result['inputs']}, output {result['output']}", highlight=False)
     if wait:
-        stdout.print(f"{result['job_name']}: {result['status']}; model in {result['model_dir']}")
+        stdout.print(f"model in {result['model_dir']}; registered as {result['model_package']} (pending approval)",
+                     highlight=False)
 
 
 TRAINERS = {ModelKind.kg: _train_kg, ModelKind.qa: train_qa}
