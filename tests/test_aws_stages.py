@@ -366,7 +366,22 @@ def test_deploy_endpoint_with_data_capture(aws, tiny_qa, tmp_path):
     assert {"model.safetensors", "code/inference.py", "code/requirements.txt", "code/kgqa_cli/serving/handler.py",
             "workspace/graph/kgqa.db", "kgqa.json"} <= names
     settings = KgqaConfig.model_validate(carried)  # the config the endpoint reads validates
-    assert settings.serve.capture.enabled is False and str(settings.graph.path).startswith("/opt/ml/model/")
+    assert settings.serve.capture.enabled is False and settings.graph.path is None
+    # The archive as the serving container runs it: unpacked, KGQA_CONFIG set, code/inference.py's
+    # functions answering from the graph inside it.
+    unpacked = tmp_path / "opt-ml-model"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(unpacked, filter="data")
+    probe = ("import json, sys; sys.path.insert(0, 'code'); import inference;"
+             "model = inference.model_fn('.');"
+             "data = inference.input_fn(json.dumps({'question': sys.argv[1]}).encode(), 'application/json');"
+             "print(inference.output_fn(inference.predict_fn(data, model), 'application/json').decode())")
+    question, expected = "三度诱惑的导演是谁", "何藩"
+    served = subprocess.run([sys.executable, "-c", probe, question], cwd=unpacked, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "KGQA_CONFIG": str(unpacked / "kgqa.json"),
+                                              "KGQA_MODEL_KIND": "qa", "PYTHONPATH": str(unpacked / "code")})
+    assert served.returncode == 0, served.stderr
+    assert expected in json.loads(served.stdout)["answers"]
     assert aws.sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"] == "InService"
     # A second deploy updates the endpoint in place (moto has no UpdateEndpoint: it says so) and
     # never deletes it; the same archive is not uploaded twice.

@@ -51,6 +51,15 @@ def test_container_entry_point_trains_kg_as_sagemaker_runs_it(corpus_workspace, 
     assert (model_dir / "code" / "inference.py").read_text().startswith("from kgqa_cli.serving.inference import")
     assert (model_dir / "code" / "requirements.txt").exists()
     assert (model_dir / "code" / "kgqa_cli" / "serving" / "extract_handler.py").exists()
+    # The artefact as Batch Transform runs it: code/inference.py's four functions on two lines.
+    probe = ("import sys; sys.path.insert(0, 'code'); import inference; model = inference.model_fn('.');"
+             "records = inference.input_fn('《第1号电影》是导演甲1执导的作品\\n第二行'.encode(), 'text/plain');"
+             "print(inference.output_fn(inference.predict_fn(records, model), 'application/jsonlines').decode())")
+    served = subprocess.run([sys.executable, "-c", probe], cwd=model_dir, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KGQA_MODEL_KIND": "kg", "PYTHONPATH": str(model_dir / "code")})
+    assert served.returncode == 0, served.stderr
+    rows = [json.loads(line) for line in served.stdout.splitlines() if line.strip()]
+    assert [r["text"] for r in rows] == ["《第1号电影》是导演甲1执导的作品", "第二行"]
     for metric in METRIC_DEFINITIONS["kg"]:  # SageMaker's regexes find the figures in the log
         assert re.findall(metric["Regex"], done.stdout), (metric, done.stdout[-500:])
     assert len(re.findall(METRIC_DEFINITIONS["kg"][1]["Regex"], done.stdout)) == 2  # one per epoch

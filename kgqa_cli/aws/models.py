@@ -179,7 +179,7 @@ def endpoint_archive(settings: Any, package_archive: bytes) -> bytes:
     for name, data in source_members():
         members.setdefault(f"code/{name}", data)
     sections = settings.model_dump(mode="json", exclude={"aws"})
-    sections["workspace"] = "/opt/ml/model/workspace"
+    sections["workspace"] = "workspace"  # beside kgqa.json, wherever the container unpacks the archive
     sections["serve"]["capture"]["enabled"] = False  # SageMaker captures (DataCaptureConfig), not us
     if settings.graph.url is None:
         from kgqa_cli.graph.store import check_graph_file, graph_file
@@ -187,7 +187,7 @@ def endpoint_archive(settings: Any, package_archive: bytes) -> bytes:
         graph = graph_file(settings.graph, settings.paths)
         check_graph_file(graph)
         members["workspace/graph/kgqa.db"] = graph.read_bytes()
-        sections["graph"]["path"] = "/opt/ml/model/workspace/graph/kgqa.db"
+        sections["graph"]["path"] = None
     members["kgqa.json"] = json.dumps(sections, ensure_ascii=False, indent=1).encode()
     return pack(sorted(members.items()))
 

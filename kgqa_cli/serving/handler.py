@@ -122,7 +122,8 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
 def model_fn(model_dir: str, settings: Any = None) -> Any:
     """Load the question model in ``model_dir`` and open the configured graph (an
     :class:`~kgqa_cli.answering.pipeline.Answerer`). Without ``settings`` (as SageMaker calls
-    it) the config is read from ``KGQA_CONFIG`` or ``configs/kgqa.yaml``."""
+    it) the config is read from ``KGQA_CONFIG`` (a relative workspace there is relative to that
+    file: a model archive carries both) or ``configs/kgqa.yaml``."""
     from pathlib import Path
 
     from kgqa_cli.answering.pipeline import Answerer
@@ -131,7 +132,12 @@ def model_fn(model_dir: str, settings: Any = None) -> Any:
     if settings is None:
         from kgqa_cli.settings import load_settings
 
-        settings = load_settings(Path(os.environ["KGQA_CONFIG"]) if os.environ.get("KGQA_CONFIG") else None)
+        config = Path(os.environ["KGQA_CONFIG"]) if os.environ.get("KGQA_CONFIG") else None
+        settings = load_settings(config)
+        if config is not None and not settings.workspace.is_absolute():
+            # A model archive carries its config and graph: its workspace is beside the config
+            # file, wherever the container unpacked it.
+            settings.workspace = config.resolve().parent / settings.workspace
     serve = settings.serve
     _limits = Limits(serve.max_question_chars, serve.max_batch, serve.max_body_bytes)
     return Answerer(settings, model_dir=Path(model_dir))
