@@ -62,3 +62,30 @@ def test_missing_bucket_and_unset_bucket_are_one_clear_line(moto_server, tmp_pat
     assert code == 2 and "aws.bucket is not set" in message
     code, message = run(moto_server, workspace, "up", "../outside", "--aws.bucket", "x")
     assert code == 2 and "stay inside it" in message
+
+
+def test_a_file_sent_in_parts_keeps_its_checksum(moto_server, tmp_path, monkeypatch):
+    """Above the single-put size a file goes up in parts (its ETag is then no MD5): the MD5 rides
+    in the object's metadata, so the next sync still sees it unchanged."""
+    import kgqa_cli.aws.s3 as s3_module
+    from kgqa_cli.settings import load_settings
+
+    for key, value in moto_server.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(s3_module, "SINGLE_PUT_BYTES", 1024)  # the 9 MB file below counts as large
+    client = s3(moto_server)
+    client.create_bucket(Bucket="kgqa-sync-parts")
+    workspace = tmp_path / "ws"
+    big = workspace / "models" / "big.bin"
+    big.parent.mkdir(parents=True)
+    big.write_bytes(os.urandom(9 * 1024 * 1024))  # above boto3's 8 MB multipart threshold
+    settings = load_settings(None, {"workspace": str(workspace), "aws.bucket": "kgqa-sync-parts"})
+    first = s3_module.sync(settings.aws, workspace, "up")
+    assert first.copied == ["models/big.bin"]
+    head = client.head_object(Bucket="kgqa-sync-parts", Key="kgqa/models/big.bin")
+    assert "-" in head["ETag"] and len(head["Metadata"]["kgqa-md5"]) == 32  # sent in parts
+    again = s3_module.sync(settings.aws, workspace, "up")
+    assert again.copied == [] and again.skipped == ["models/big.bin"]
+    elsewhere = tmp_path / "elsewhere"
+    down = s3_module.sync(settings.aws, elsewhere, "down")
+    assert down.copied == ["models/big.bin"] and (elsewhere / "models" / "big.bin").read_bytes() == big.read_bytes()
