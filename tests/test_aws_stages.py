@@ -637,3 +637,20 @@ def test_wait_shows_the_job_log_lines(aws, moto_server, monkeypatch, tmp_path):
     context = AwsContext(settings_for(tmp_path / "ws", aws))
     context.follow("processing", name, lambda s, d: statuses.append(s), lines.append, poll_seconds=0)
     assert statuses == ["Submitted", "Completed"] and lines == ["line 0", "line 1", "line 2"]
+
+
+def test_without_the_aws_extra_each_command_says_how_to_install_it(kg_workspace, tmp_path):
+    """boto3 hidden from the interpreter, as in a base install: one line naming `make install-aws`."""
+    runner = ("import sys; sys.modules['boto3'] = None; sys.argv[0] = 'kgqa';"
+              "from kgqa_cli.cli.main import main; main()")
+    common = ["--workspace", str(kg_workspace), "--aws.bucket", "b", "--aws.role_arn", ROLE]
+    commands = [["train", "kg", "--target", "sagemaker"], ["preprocess", str(kg_workspace / "data/raw/films"),
+                "--target", "sagemaker"], ["evaluate", "qa", "--target", "sagemaker"],
+                ["extract", "--target", "sagemaker", str(kg_workspace / "data/raw/films/train.json")],
+                ["deploy", "--target", "sagemaker"], ["monitor", "schedule", "--aws.schedule.role_arn", ROLE],
+                ["pipeline", "upsert", "qa"], ["registry", "list", "--target", "sagemaker"], ["sync", "up"]]
+    for command in commands:
+        done = subprocess.run([sys.executable, "-c", runner, *command, *common], capture_output=True, text=True,
+                              timeout=120, cwd=Path(__file__).resolve().parents[1])
+        assert done.returncode == 2, (command, done.stderr)
+        assert done.stderr.count("\n") == 1 and "make install-aws" in done.stderr, (command, done.stderr)
