@@ -38,10 +38,14 @@ class DataParallel:
         return self.rank == 0
 
     def shard(self, batches: list[T]) -> list[T]:
-        """This rank's batches: every ``world``-th one, all ranks taking the same count."""
-        if not self.active:
+        """This rank's batches: every ``world``-th one, all ranks taking the same count (the
+        collectives pair up step by step). Fewer batches than ranks: each rank takes one, some
+        the same, so that none is left without a step."""
+        if not self.active or not batches:
             return batches
-        usable = len(batches) // self.world * self.world or len(batches)
+        if len(batches) < self.world:
+            return [batches[self.rank % len(batches)]]
+        usable = len(batches) // self.world * self.world
         return batches[:usable][self.rank::self.world]
 
     def broadcast_parameters(self, model: Any) -> None:
@@ -59,16 +63,22 @@ class DataParallel:
         import torch
         import torch.distributed as dist
 
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        if not grads:
+        # Every parameter, a zero where this rank's batch left it without a gradient (the object
+        # head of a batch without subjects): all ranks reduce tensors of one size, in one order.
+        parameters = list(model.parameters())
+        if not parameters:
             return
-        flat = torch.cat([g.reshape(-1) for g in grads])
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in parameters])
         dist.all_reduce(flat)
         flat /= self.world
         offset = 0
-        for grad in grads:
-            grad.copy_(flat[offset:offset + grad.numel()].view_as(grad))
-            offset += grad.numel()
+        for parameter in parameters:
+            averaged = flat[offset:offset + parameter.numel()].view_as(parameter)
+            if parameter.grad is None:
+                parameter.grad = averaged.clone()
+            else:
+                parameter.grad.copy_(averaged)
+            offset += parameter.numel()
 
     def mean(self, value: float) -> float:
         """The mean of a number over the ranks (the logged loss)."""
@@ -106,7 +116,8 @@ def init_from_sagemaker(environment: dict[str, str] | None = None) -> DataParall
     import torch.distributed as dist
 
     rank = hosts.index(env["SM_CURRENT_HOST"])
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    # NCCL for CUDA tensors, gloo for the CPU ones (the logged loss, a model kept on the CPU).
+    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
     address = f"tcp://{hosts[0]}:{env.get('KGQA_DIST_PORT', '29500')}"
     dist.init_process_group(backend, init_method=address, rank=rank, world_size=len(hosts))
     log.info("data-parallel: rank %d of %d (%s, %s)", rank, len(hosts), backend, address)

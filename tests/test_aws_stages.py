@@ -178,9 +178,12 @@ def test_extraction_handler_four_functions(kg_workspace):
         extract_handler.input_fn(b"x", "image/png")
     assert refused.value.status == 415
     # The serving container imports code/inference.py, which picks the handler by KGQA_MODEL_KIND.
-    probe = ("from kgqa_cli.serving import inference, extract_handler, handler;"
-             "print(inference.model_fn is extract_handler.model_fn, inference.input_fn is extract_handler.input_fn)")
-    for kind, expected in (("kg", "True True"), ("qa", "False False")):
+    # The serving toolkit passes its context as one more argument where a function has room for
+    # it: the entry's functions take exactly the contract's arguments.
+    probe = ("from inspect import signature; from kgqa_cli.serving import inference, extract_handler;"
+             "print(inference._chosen is extract_handler, [len(signature(f).parameters) for f in "
+             "(inference.model_fn, inference.input_fn, inference.predict_fn, inference.output_fn)])")
+    for kind, expected in (("kg", "True [1, 2, 2, 2]"), ("qa", "False [1, 2, 2, 2]")):
         done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                               env={**os.environ, "KGQA_MODEL_KIND": kind})
         assert done.stdout.strip() == expected, done.stderr
@@ -417,7 +420,8 @@ def test_monitor_run_and_schedule(aws, tiny_qa, tmp_path):
     assert inputs["capture"]["S3Uri"] == f"s3://{aws.bucket}/kgqa/datacapture/{endpoint}/"
     assert inputs["capture"]["LocalPath"] == f"/opt/ml/processing/workspace/datacapture/{endpoint}"
     assert {"groundtruth", "baseline", "models"} <= set(inputs)
-    assert job["AppSpecification"]["ContainerArguments"][2:6] == ["monitor", "--start-offset", "-P2D", "--end-offset"]
+    assert job["AppSpecification"]["ContainerArguments"][2:] == [
+        "monitor", "--start-offset=-P2D", "--end-offset=-P1D", f"--endpoint={endpoint}", "--variant=AllTraffic"]
     # The schedule: EventBridge Scheduler starts the one-step monitor pipeline.
     no_role = aws.run("monitor", "schedule", "--target", "sagemaker", workspace=workspace)
     assert no_role.returncode == 2 and b"aws.schedule.role_arn" in no_role.stderr
@@ -512,6 +516,24 @@ def test_pipeline_definitions_are_built_offline(kg_workspace, tmp_path):
     assert steps["FailKg"]["DependsOn"] == ["AlertKg"]
     assert TOPIC in steps["AlertKg"]["Arguments"]["AppSpecification"]["ContainerArguments"]
 
+    transform_output = steps["Extract"]["Arguments"]["TransformOutput"]["S3OutputPath"]
+    assert {"Get": "Execution.PipelineExecutionId"} in transform_output["Std:Join"]["Values"]
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    for step in steps.values():  # SageMaker takes 256 characters at most per entrypoint or argument item
+        app = step["Arguments"].get("AppSpecification", {}) if step["Type"] == "Processing" else {}
+        for item in app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", []):
+            assert all(len(text) <= 256 for text in strings(item)), (step["Name"], item)
+
     qa = json.loads((workspace / "pipelines" / "qa" / "definition.json").read_text())
     steps = _steps(qa)
     assert [s["Name"] for s in qa["Steps"]] == ["Questions", "TrainQa", "EvaluateQa", "CheckQaGates"]
@@ -523,6 +545,14 @@ def test_pipeline_definitions_are_built_offline(kg_workspace, tmp_path):
     assert defaults["ModelApprovalStatus"] == "PendingManualApproval"  # qa waits for a person
     assert {n for n, s in steps.items() if s.get("branch") == "IfSteps"} == {"CreateQaModel", "RegisterQa"}
     assert (workspace / "pipelines" / "qa" / "config" / "questions.yaml").exists()
+    # The raw training archive has no graph: the pipeline's qa model understands, the caller queries.
+    assert steps["CreateQaModel"]["Arguments"]["PrimaryContainer"]["Environment"]["KGQA_ANSWER"] == "understand"
+
+    done = subprocess.run([*KGQA, "pipeline", "build", "monitor", "--json", *common], capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    monitor = json.loads((workspace / "pipelines" / "monitor" / "definition.json").read_text())
+    arguments = monitor["Steps"][0]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert {"Std:Join": {"On": "", "Values": ["--start-offset=", {"Get": "Parameters.StartOffset"}]}} in arguments
 
 
 def test_pipeline_upsert_start_show(aws, kg_workspace, tmp_path):
@@ -654,3 +684,38 @@ def test_without_the_aws_extra_each_command_says_how_to_install_it(kg_workspace,
                               timeout=120, cwd=Path(__file__).resolve().parents[1])
         assert done.returncode == 2, (command, done.stderr)
         assert done.stderr.count("\n") == 1 and "make install-aws" in done.stderr, (command, done.stderr)
+
+
+def _rank(rank: int, port: int, results) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from kgqa_cli.parallel import DataParallel
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    parallel = DataParallel(rank, 2)
+    parallel.broadcast_parameters(model)
+    # Rank 1's batch leaves the second layer without a gradient (as a batch without subjects
+    # leaves CasRel's object head): the ranks still reduce one tensor of one size.
+    out = model[0](torch.ones(1, 2)).sum() if rank == 1 else model(torch.ones(1, 2)).sum()
+    out.backward()
+    parallel.average_gradients(model)
+    results[rank] = [p.grad.tolist() for p in model.parameters()]
+    dist.destroy_process_group()
+
+
+def test_data_parallel_gradients_match_when_a_rank_has_none():
+    import torch.multiprocessing as mp
+
+    from kgqa_cli.parallel import DataParallel
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    results = mp.Manager().dict()
+    mp.spawn(_rank, args=(port, results), nprocs=2, join=True)
+    assert results[0] == results[1]
+    # Batches are shared out alike, and no rank is left without one.
+    assert DataParallel(1, 2).shard(list(range(5))) == [1, 3] and DataParallel(0, 2).shard(list(range(5))) == [0, 2]
+    assert [DataParallel(r, 3).shard(["a", "b"]) for r in range(3)] == [["a"], ["b"], ["a"]]

@@ -75,6 +75,15 @@ def test_container_entry_point_trains_qa(tiny_qa, tmp_path):
     assert {p.name for p in model_dir.iterdir()} >= {"model.safetensors", "vocab.json", "config.json"}
     for metric in METRIC_DEFINITIONS["qa"]:
         assert re.findall(metric["Regex"], done.stdout), (metric, done.stdout[-500:])
+    # The raw artefact as the pipeline's qa model serves it: no graph, so it understands.
+    probe = ("import json, sys; sys.path.insert(0, 'code'); import inference; model = inference.model_fn('.');"
+             "data = inference.input_fn(json.dumps({'question': '三度诱惑的导演是谁'}), 'application/json');"
+             "print(inference.output_fn(inference.predict_fn(data, model), 'application/json').decode())")
+    served = subprocess.run([sys.executable, "-c", probe], cwd=model_dir, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KGQA_MODEL_KIND": "qa", "KGQA_ANSWER": "understand"})
+    assert served.returncode == 0, served.stderr
+    answer = json.loads(served.stdout)
+    assert {"intent", "confidence", "intents", "slots", "model_version"} <= set(answer) and "answers" not in answer
 
 
 def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path, monkeypatch):

@@ -49,6 +49,14 @@ def approved_package(context: Any, kind: str, model: str | None) -> tuple[dict, 
     return row, url
 
 
+def _not_found(exc: Any) -> bool:
+    """Whether a SageMaker ClientError says the thing does not exist (SageMaker answers
+    ValidationException "Could not find ..." for models and endpoints)."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") in ("ResourceNotFound", "ResourceNotFoundException", "NotFound") or (
+        error.get("Code") == "ValidationException" and "Could not find" in error.get("Message", ""))
+
+
 def ensure_model(context: Any, name: str, image: str, model_data_url: str, environment: dict, package: str) -> str:
     """Create the SageMaker model ``name`` unless it exists (names carry their content's hash)."""
     from botocore.exceptions import ClientError
@@ -56,8 +64,9 @@ def ensure_model(context: Any, name: str, image: str, model_data_url: str, envir
     try:
         context.sagemaker.describe_model(ModelName=name)
         return name
-    except ClientError:
-        pass
+    except ClientError as exc:
+        if not _not_found(exc):  # refused, throttled: say so rather than try to create it
+            raise CloudError(f"SageMaker refused to describe the model {name}: {exc}") from exc
     context.call("create the model", context.sagemaker.create_model, ModelName=name,
                  ExecutionRoleArn=context.aws.role_arn,
                  PrimaryContainer={"Image": image, "ModelDataUrl": model_data_url, "Environment": environment},
@@ -67,7 +76,7 @@ def ensure_model(context: Any, name: str, image: str, model_data_url: str, envir
 
 # --- Batch Transform -------------------------------------------------------------------------
 
-def transform_request(context: Any, name: str, model_name: str, input_url: str, output_url: str) -> dict:
+def transform_request(context: Any, name: str, model_name: Any, input_url: Any, output_url: Any) -> dict:
     """The ``create_transform_job`` request: JSON lines split by line, sharded across instances."""
     transform = context.aws.transform
     return {
@@ -212,6 +221,12 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
     context = AwsContext(settings)
     endpoint = settings.aws.endpoint
     row, package_url = approved_package(context, "qa", model)
+    existing = describe_endpoint(context, endpoint.name)
+    if existing is not None and existing["EndpointStatus"] not in ("InService",):
+        busy = existing["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+        raise CloudError(f"endpoint {endpoint.name} is {existing['EndpointStatus']}: it cannot be updated now",
+                         hint="wait until it is InService and deploy again" if busy else
+                         "delete it (kgqa deploy --target sagemaker --delete) and deploy again")
     archive = endpoint_archive(settings, context.get_bytes(package_url))
     digest = hashlib.sha256(archive).hexdigest()[:12]
     archive_key = f"deploy/{endpoint.name}/{digest}/model.tar.gz"
@@ -219,8 +234,9 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
         context.put_bytes(archive_key, archive)
     image = context.image("pytorch-inference", endpoint.instance_type, endpoint.image)
     environment = {**SERVING_ENVIRONMENT, "KGQA_MODEL_KIND": "qa", "KGQA_CONFIG": "/opt/ml/model/kgqa.json"}
-    model_name = ensure_model(context, f"{endpoint.name[:50]}-{digest}", image, context.url(archive_key), environment,
-                              row["arn"])
+    # The name carries what the model is: the archive, the image and the environment.
+    model_name = ensure_model(context, f"{endpoint.name[:50]}-{_short_hash(digest, image, environment)[:12]}", image,
+                              context.url(archive_key), environment, row["arn"])
     stamp = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
     config_name = f"{endpoint.name[:63 - len(stamp) - 1]}-{stamp}"
     capture = capture_config(context)
@@ -230,7 +246,6 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
                                       "InitialInstanceCount": endpoint.initial_instance_count,
                                       "InstanceType": endpoint.instance_type, "InitialVariantWeight": 1.0}],
                  DataCaptureConfig=capture, Tags=context.tags("deploy"))
-    existing = describe_endpoint(context, endpoint.name)
     if existing is None:
         context.call("create the endpoint", context.sagemaker.create_endpoint, EndpointName=endpoint.name,
                      EndpointConfigName=config_name, Tags=context.tags("deploy"))
@@ -255,7 +270,7 @@ def describe_endpoint(context: Any, name: str) -> dict | None:
     try:
         return context.sagemaker.describe_endpoint(EndpointName=name)
     except ClientError as exc:
-        if "Could not find" in str(exc) or exc.response.get("Error", {}).get("Code") in ("ValidationException",):
+        if _not_found(exc):
             return None
         raise CloudError(f"SageMaker refused to describe the endpoint {name}: {exc}") from exc
 

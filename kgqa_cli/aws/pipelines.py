@@ -118,9 +118,14 @@ def _model_container(settings: Any, context: PlanContext, kind: str, train_step:
     from kgqa_cli.aws.models import SERVING_ENVIRONMENT
 
     where = settings.aws.transform if kind == "kg" else settings.aws.endpoint
+    environment = {**SERVING_ENVIRONMENT, "KGQA_MODEL_KIND": kind}
+    if kind == "qa":
+        # A training archive carries no graph: this model understands (intent, slots, ranked
+        # intents) and the caller queries the graph; `kgqa deploy` adds the graph for answers.
+        environment["KGQA_ANSWER"] = "understand"
     return {"Image": context.image("pytorch-inference", where.instance_type, where.image),
             "ModelDataUrl": _get(f"Steps.{train_step}.ModelArtifacts.S3ModelArtifacts"),
-            "Environment": {**SERVING_ENVIRONMENT, "KGQA_MODEL_KIND": kind}}
+            "Environment": environment}
 
 
 def _register_step(settings: Any, context: PlanContext, kind: str, train_step: str, evaluate_step: str) -> dict:
@@ -175,9 +180,10 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
                 "DefaultValue": "Approved" if approve else "PendingManualApproval"}
     if kind == "monitor":
         stage = monitor_stage(settings, None, None)
-        start = stage.arguments.index("--start-offset")
-        stage.arguments[start + 1] = _get("Parameters.StartOffset")
-        stage.arguments[start + 3] = _get("Parameters.EndOffset")
+        for number, argument in enumerate(stage.arguments):
+            for option, parameter in (("--start-offset=", "StartOffset"), ("--end-offset=", "EndOffset")):
+                if argument.startswith(option):
+                    stage.arguments[number] = {"Std:Join": {"On": "", "Values": [option, _get(f"Parameters.{parameter}")]}}
         parameters = [{"Name": "StartOffset", "Type": "String", "DefaultValue": settings.monitor.start_offset},
                       {"Name": "EndOffset", "Type": "String", "DefaultValue": settings.monitor.end_offset}]
         steps = [_processing_step("Monitor", context, stage, aws.monitor, code_url, config_url)]
@@ -197,7 +203,9 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
         evaluate = evaluate_stage(settings, "kg", _get("Steps.TrainKg.ModelArtifacts.S3ModelArtifacts"))
         evaluate.inputs["data"] = _output("Preprocess", "corpus")
         evaluate.local_paths["data"] = f"{WORKSPACE}/data/corpus"
-        transform = transform_request(context, "pipeline", "model", "input", context.url("extract/transform"))
+        # One output folder per execution: the graph load reads this run's triples only.
+        transform = transform_request(context, "pipeline", "model", "input", {"Std:Join": {"On": "/", "Values": [
+            context.url("extract/transform"), _get("Execution.PipelineExecutionId")]}})
         for key in ("TransformJobName", "Tags"):
             transform.pop(key)
         transform["ModelName"] = _get("Steps.CreateKgModel.ModelName")
@@ -205,7 +213,7 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
         transform["TransformInput"]["ContentType"] = "text/plain"  # plain lines; JSON lines are read too
         graph_load = ProcessingStage("graph-csv", ["graph-csv"],
                                      inputs={"transform": _get("Steps.Extract.TransformOutput.S3OutputPath")},
-                                     outputs={"bulkload": "bulkload"},
+                                     outputs={"bulkload": "bulkload/{job}"},
                                      local_paths={"transform": f"{WORKSPACE}/extract/transform"})
         if_steps = [
             _register_step(settings, context, "kg", "TrainKg", "EvaluateKg"),

@@ -24,12 +24,12 @@ from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
 ROOT = "/opt/ml/processing"
 WORKSPACE = f"{ROOT}/workspace"
 # Unpack the source out of the (read-only for some images) input folder, install the pinned
-# requirements (torch comes with the image), then hand over to plain kgqa code.
-LAUNCHER = (
-    "set -e; mkdir -p /tmp/kgqa-code; tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz -C /tmp/kgqa-code; "
-    "python -m pip install --quiet --disable-pip-version-check -r /tmp/kgqa-code/requirements.txt; "
-    "export PYTHONPATH=/tmp/kgqa-code; exec python -m kgqa_cli.aws.processing_entry \"$@\""
-)
+# requirements (torch comes with the image), then hand over to plain kgqa code. One
+# ContainerEntrypoint item may hold 256 characters at most.
+LAUNCHER = ("set -e;mkdir -p /tmp/c;tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz -C /tmp/c;"
+            "pip install -q -r /tmp/c/requirements.txt;"
+            "PYTHONPATH=/tmp/c exec python -m kgqa_cli.aws.processing_entry \"$@\"")
+MAX_ARGUMENT = 256
 
 
 @dataclass
@@ -115,17 +115,26 @@ def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wai
     if wait:
         job = context.follow("processing", name, on_status, on_log)
         result["status"] = job["ProcessingJobStatus"]
-        result["outputs_downloaded"] = read_outputs(context, stage, name)
+        result["outputs_downloaded"] = read_outputs(context, stage, name, since=job.get("CreationTime"))
     return result
 
 
-def read_outputs(context: Any, stage: ProcessingStage, name: str) -> int:
-    """Download a finished job's outputs into the workspace; an output the job did not write is
-    an error (a stale copy from an earlier run must not pass for this job's)."""
+def read_outputs(context: Any, stage: ProcessingStage, name: str, since: Any = None) -> int:
+    """Download a finished job's outputs into the workspace. An output the job did not write is
+    an error: on a per-job path nothing is there; on a shared one (data/corpus) nothing is newer
+    than the job (``since``), so an earlier run's files never pass for this job's."""
+    from datetime import timedelta
+
     outputs = [path.replace("{job}", name) for path in stage.outputs.values()]
+    if since is not None:
+        since = since - timedelta(seconds=1)  # S3 keeps whole seconds
     for path in outputs:
-        if not context.bucket.remote_checksums(path):
-            raise CloudError(f"processing job {name} completed but wrote nothing to {context.url(path)}",
+        listed = context.bucket.listing(path)
+        fresh = [item for item in listed.values() if since is None or item.get("LastModified") is None
+                 or item["LastModified"] >= since]
+        if not fresh:
+            raise CloudError(f"processing job {name} completed but wrote nothing to {context.url(path)}"
+                             + (" (what is there is older than the job)" if listed else ""),
                              hint=f"its log: CloudWatch group /aws/sagemaker/ProcessingJobs, streams {name}/*")
     return context.download_outputs(outputs)
 
@@ -162,11 +171,14 @@ def evaluate_stage(settings: Any, kind: str, model_url: Any) -> ProcessingStage:
 def monitor_stage(settings: Any, start_offset: str | None, end_offset: str | None) -> ProcessingStage:
     """`kgqa monitor run --target sagemaker`: the endpoint's capture on S3, the ground truth and
     the baseline in; the run's folder out, under monitoring/sagemaker/<job>/."""
-    capture = f"datacapture/{settings.aws.endpoint.name}"
-    arguments = ["monitor", "--start-offset", start_offset or settings.monitor.start_offset,
-                 "--end-offset", end_offset or settings.monitor.end_offset]
+    endpoint = settings.aws.endpoint
+    capture = f"datacapture/{endpoint.name}"
+    # --name=value: an offset such as -P8D would read as an option of its own.
+    arguments = ["monitor", f"--start-offset={start_offset or settings.monitor.start_offset}",
+                 f"--end-offset={end_offset or settings.monitor.end_offset}",
+                 f"--endpoint={endpoint.name}", f"--variant={endpoint.variant_name}"]
     if settings.aws.sns_topic_arn:
-        arguments += ["--topic", settings.aws.sns_topic_arn]
+        arguments.append(f"--topic={settings.aws.sns_topic_arn}")
     inputs = {"capture": capture, "groundtruth": "groundtruth", "baseline": "monitoring/baseline"}
     upload = ["groundtruth", "monitoring/baseline"]
     if (settings.paths.registry_dir / "qa").is_dir():

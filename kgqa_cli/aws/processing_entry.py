@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     monitor.add_argument("--start-offset")
     monitor.add_argument("--end-offset")
     monitor.add_argument("--topic")
+    monitor.add_argument("--endpoint", help="the SageMaker endpoint whose capture is mounted")
+    monitor.add_argument("--variant", default="AllTraffic")
     tasks.add_parser("questions")
     tasks.add_parser("graph-csv")
     alert = tasks.add_parser("alert")
@@ -147,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         from kgqa_cli.errors import MonitorViolationError
         from kgqa_cli.monitoring.monitor import run_monitor
 
+        if args.endpoint:  # the capture SageMaker wrote: datacapture/<endpoint>/<variant>/ of the workspace
+            capture = settings.serve.capture
+            capture.destination, capture.endpoint_name, capture.variant_name = None, args.endpoint, args.variant
         try:
             summary = run_monitor(settings, start_offset=args.start_offset, end_offset=args.end_offset)
             print(f"kgqa monitor: no violations; {json.dumps(summary['metrics'])}")

@@ -123,9 +123,10 @@ class WorkspaceBucket:
 
         return aws_call(self.url(), what, function, special=missing_bucket, **kwargs)
 
-    def remote_checksums(self, under: str = "") -> dict[str, str]:
-        """workspace-relative path -> MD5 of every object under the prefix (and ``under``)."""
-        found: dict[str, str] = {}
+    def listing(self, under: str = "") -> dict[str, dict]:
+        """workspace-relative path -> S3's listing entry (ETag, LastModified, Size) of every
+        object under the prefix (and ``under``)."""
+        found: dict[str, dict] = {}
         start = self.key(under) if under else (f"{self.prefix}/" if self.prefix else "")
         token = None
         while True:
@@ -135,14 +136,21 @@ class WorkspaceBucket:
                 relative = item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"]
                 if under and relative != under and not relative.startswith(under + "/"):
                     continue  # a neighbour that only shares the beginning of the name
-                etag = item.get("ETag", "").strip('"')
-                if "-" in etag:  # sent in parts: the MD5 is in the object's metadata
-                    head = self.call("read", self.client.head_object, Bucket=self.bucket, Key=item["Key"])
-                    etag = head.get("Metadata", {}).get("kgqa-md5", etag)
-                found[relative] = etag
+                found[relative] = item
             if not page.get("IsTruncated"):
                 return found
             token = page["NextContinuationToken"]
+
+    def remote_checksums(self, under: str = "") -> dict[str, str]:
+        """workspace-relative path -> MD5 of every object under the prefix (and ``under``)."""
+        found: dict[str, str] = {}
+        for relative, item in self.listing(under).items():
+            etag = item.get("ETag", "").strip('"')
+            if "-" in etag:  # sent in parts: the MD5 is in the object's metadata
+                head = self.call("read", self.client.head_object, Bucket=self.bucket, Key=item["Key"])
+                etag = head.get("Metadata", {}).get("kgqa-md5", etag)
+            found[relative] = etag
+        return found
 
     def upload(self, path: Path, relative: str, md5: str) -> None:
         if path.stat().st_size <= SINGLE_PUT_BYTES:

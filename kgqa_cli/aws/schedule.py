@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kgqa_cli.errors import ConfigError, MissingArtifactError
+from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
 
 
 def schedule_monitor(settings: Any) -> dict:
@@ -44,7 +44,9 @@ def schedule_monitor(settings: Any) -> dict:
     try:
         scheduler.get_schedule(Name=schedule.name)
         exists = True
-    except ClientError:
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise CloudError(f"EventBridge Scheduler refused to read the schedule {schedule.name}: {exc}") from exc
         exists = False
     call = scheduler.update_schedule if exists else scheduler.create_schedule
     arn = context.call("update the schedule" if exists else "create the schedule", call, **request)["ScheduleArn"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kgqa_cli.serving.capture import media_type
@@ -119,16 +120,49 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
     return Questions([_check_question(q, f'"questions"[{i}]', limits) for i, q in enumerate(questions)], True)
 
 
+class Understander:
+    """The question model alone, for a front that runs the graph query itself (``KGQA_ANSWER=
+    understand``: a model archive straight from training carries no graph): each answer is the
+    intent, its confidence, the ranked intents and the slots."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from kgqa_cli.answering.pipeline import _load_model_dir
+
+        self.model, self.version_name = _load_model_dir(model_dir)
+
+    def answer_many(self, questions: list[str]) -> list[Any]:
+        from kgqa_cli.text import valid_text
+        from kgqa_cli.understanding.model import predict_batch
+
+        texts = [valid_text(q) for q in questions]
+        return [_Understood(text, prediction, self.version_name)
+                for text, prediction in zip(texts, predict_batch(self.model, texts), strict=True)]
+
+
+@dataclass(frozen=True)
+class _Understood:
+    question: str
+    prediction: Any
+    model_version: str
+
+    def to_json(self) -> dict:
+        p = self.prediction
+        return {"question": self.question, "intent": p.intent, "confidence": round(p.confidence, 6),
+                "intents": [{"intent": name, "confidence": round(c, 6)} for name, c in p.ranked],
+                "slots": p.slots, "model_version": self.model_version}
+
+
 def model_fn(model_dir: str, settings: Any = None) -> Any:
     """Load the question model in ``model_dir`` and open the configured graph (an
-    :class:`~kgqa_cli.answering.pipeline.Answerer`). Without ``settings`` (as SageMaker calls
+    :class:`~kgqa_cli.answering.pipeline.Answerer`; with ``KGQA_ANSWER=understand``, the model
+    alone, an :class:`Understander`). Without ``settings`` (as SageMaker calls
     it) the config is read from ``KGQA_CONFIG`` (a relative workspace there is relative to that
     file: a model archive carries both) or ``configs/kgqa.yaml``."""
-    from pathlib import Path
-
     from kgqa_cli.answering.pipeline import Answerer
 
     global _limits
+    if settings is None and os.environ.get("KGQA_ANSWER") == "understand":
+        return Understander(Path(model_dir))
     if settings is None:
         from kgqa_cli.settings import load_settings
 

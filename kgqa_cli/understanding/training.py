@@ -170,7 +170,7 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
             scores = evaluate_examples(model, dev) if dev else {"intent_accuracy": 0, "slot_f1": 0, "sentence_accuracy": 0}
             point = {
                 "epoch": epoch,
-                "loss": round(parallel.mean(sum(losses) / len(losses)), 5),
+                "loss": round(parallel.mean(sum(losses) / max(1, len(losses))), 5),
                 "dev_intent_accuracy": scores["intent_accuracy"],
                 "dev_slot_f1": scores["slot_f1"],
                 "dev_sentence_accuracy": scores["sentence_accuracy"],
