@@ -67,6 +67,32 @@ def test_direct_and_traversal_loaders_build_the_same_graph(tmp_path):
     assert _tables(direct) == _tables(traversal)
 
 
+def test_a_replacement_built_in_one_go_is_the_same_graph(tmp_path):
+    """`bulkload --replace` writes its new file in one go (no lookups, indexes built after the
+    rows): the same rows, ids and indexes as the traversal loader's graph."""
+    records = RECORDS + EXTRA
+    built = _bulkload(tmp_path, "built", records, "direct", mode="replace")
+    traversal = _bulkload(tmp_path, "traversal", records, "traversal", mode="replace")
+    assert built["loader"] == "build" and traversal["loader"] == "batched"
+    for key in ("vertices", "edges", "duplicates_merged", "skipped"):
+        assert built[key] == traversal[key]
+    assert _tables(Workspace(tmp_path / "built")) == _tables(Workspace(tmp_path / "traversal"))
+    con = sqlite3.connect(tmp_path / "built" / "graph" / "kgqa.db")
+    try:
+        indexes = sorted(row[0] for row in con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                                                        "AND tbl_name = 'quads'"))
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        con.close()
+    assert indexes == ["CREATE INDEX g ON quads (g)", "CREATE INDEX ops ON quads (o, p, s)",
+                       "CREATE INDEX pg ON quads (p, g)", "CREATE INDEX sp ON quads (s, p)"]
+    # And a merge into the built graph behaves as into any other.
+    more = [{"text": "何藩是摄影师", "spo_list": [_spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
+    for name, loader in (("built", "direct"), ("traversal", "traversal")):
+        _bulkload(tmp_path, name, more, loader)
+    assert _tables(Workspace(tmp_path / "built")) == _tables(Workspace(tmp_path / "traversal"))
+
+
 def test_direct_load_twice_adds_nothing(tmp_path):
     first = _bulkload(tmp_path, "ws", RECORDS + EXTRA, "direct", mode="replace")
     before = _tables(Workspace(tmp_path / "ws"))

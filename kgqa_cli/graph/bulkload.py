@@ -34,12 +34,17 @@ def _rate_column() -> Any:
 
 def _load_into(
     store: Any, data: Any, config: GraphConfig, loader: str | None, show_progress: bool,
-    on_batch: BatchCallback | None,
+    on_batch: BatchCallback | None, fresh: bool = False,
 ) -> tuple[Any, float, str]:
-    """Run the chosen loader on an open store with progress; returns (counts, seconds, loader)."""
+    """Run the chosen loader on an open store with progress; returns (counts, seconds, loader).
+    ``fresh``: the store is a new, empty file (a replacement being built), which the direct
+    loader writes in one go ("build")."""
     from kgqa_cli import faults
 
-    loader = loader or choose_loader(config.loader, store)
+    if loader is None:  # a loader named by the caller (benchmarks) is used as named
+        loader = choose_loader(config.loader, store)
+        if fresh and loader == "direct":
+            loader = "build"
     batch_size = config.direct_batch_size if loader == "direct" else config.batch_size
 
     def callback(phase: str, count: int) -> None:
@@ -120,7 +125,8 @@ def run_bulkload(
     if embedded and config.mode == "replace":
         target = graph_file(config, workspace)
         with writer_lock(target), GraphBuild(config, workspace) as build:
-            counts, seconds, loader = _load_into(build.store, data, config, loader, show_progress, on_batch)
+            counts, seconds, loader = _load_into(build.store, data, config, loader, show_progress, on_batch,
+                                                 fresh=True)
             build.publish(len(data.vertices), len(data.edges), _sample_fact(data), source=str(path),
                           loaded_at=loaded_at)
         location = str(target)

@@ -318,3 +318,132 @@ class DirectWriter:
         if rows:
             self._con.executemany("INSERT INTO quads VALUES (?, ?, ?, ?)", rows)
         return present
+
+
+# ---------------------------------------------------------------------- a new graph file at once
+
+def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[EdgeRecord],
+                on_progress: Any = None, chunk: int = 10_000) -> tuple[int, int]:
+    """Write a whole graph into an empty store (a new file that :class:`~kgqa_cli.graph.store.GraphBuild`
+    checks and renames into place): the same rows, ids and order as :class:`DirectWriter`'s
+    batches, at a fraction of the cost.
+
+    With nothing in the graph there is nothing to look up: every string and element id is
+    assigned in memory, in the order the batched writers would take them. gremlite's quads
+    indexes are dropped first and built again after the rows are in (SQLite sorts once instead of
+    updating four B-trees per row), and rows go in by large ``executemany`` calls in one
+    transaction. A crash leaves only the unpublished building file, which the next run discards.
+    Returns (vertices, edges) written; ``on_progress(phase, count)`` is called after each chunk
+    of ``chunk`` elements.
+    """
+    import time
+
+    import gremlite.querytools as qt
+
+    started = time.perf_counter()
+    con = store.sqlite_connection
+    if con.execute("SELECT 1 FROM quads LIMIT 1").fetchone() or con.execute("SELECT 1 FROM graphelts LIMIT 1").fetchone():
+        raise GraphError("build_fresh writes an empty graph only")
+    strings: dict[str, int] = dict(con.execute("SELECT v, id FROM strings"))
+    first_string = (con.execute("SELECT max(id) FROM strings").fetchone()[0] or 0) + 1
+    new_strings: list[str] = []  # in id order from first_string: the order the batched writers meet them
+    get_string, add_string = strings.get, new_strings.append
+
+    def sid(text: str) -> int:
+        found = get_string(text)
+        if found is None:
+            found = strings[text] = first_string + len(new_strings)
+            add_string(text)
+        return found
+
+    first_element = next_element = (con.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'graphelts'").fetchone() or (0,))[0] + 1
+    vertex_ids: dict[str, int] = {}
+    rows: list[tuple[int, int, int, int]] = []
+    add_row = rows.append
+    ends: list[int] = []  # the row count after each element: progress in elements, not rows
+    add_end = ends.append
+    label = sid(VERTEX_LABEL)
+    # Strings are met in the batched writers' order: per vertex its label, "uid", the uid, "name",
+    # the name, then "types" and each type; per edge its label, then each property's name and value.
+    for vertex in vertices:
+        uid_key = sid("uid")
+        uid = get_string(vertex.uid)
+        if uid is None:
+            uid = sid(vertex.uid)
+        name_key = sid("name")
+        name = get_string(vertex.name)
+        if name is None:
+            name = sid(vertex.name)
+        vertex_id = next_element
+        vertex_ids[vertex.uid] = vertex_id
+        add_row((vertex_id, 0, label, 0))
+        add_row((vertex_id, uid_key, uid, vertex_id + 1))
+        add_row((vertex_id, name_key, name, vertex_id + 2))
+        next_element += 3
+        for type_name in sorted(vertex.types):
+            add_row((vertex_id, sid("types"), sid(type_name), next_element))
+            next_element += 1
+        add_end(len(rows))
+    non_id = qt.Constants.NON_ID_G_VALUE
+    float_base = qt.Constants.MAX_INT
+    encode = qt.encode_property_value
+    for edge in edges:
+        edge_id = next_element
+        next_element += 1
+        add_row((vertex_ids[edge.source_uid], -sid(edge.predicate), vertex_ids[edge.target_uid], -edge_id))
+        for key, value in edge.properties().items():
+            key_id = get_string(key)
+            if key_id is None:
+                key_id = sid(key)
+            if type(value) is str:
+                code = get_string(value)
+                if code is None:
+                    code = sid(value)
+            elif isinstance(value, float):
+                code = sid(str(value)) + float_base
+            elif isinstance(value, bool) or value is None or isinstance(value, int):
+                code = encode(con, value)  # no string for these
+            else:
+                code = None
+            if code is None:
+                raise GraphError(f"the embedded graph cannot store the property value {value!r}")
+            add_row((-edge_id, key_id, code, non_id))
+        add_end(len(rows))
+
+    rows_built = time.perf_counter()
+    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'quads' "
+                          "AND sql IS NOT NULL ORDER BY rowid").fetchall()
+    # 256 MiB of page cache, sorts in memory and on two threads for building the indexes.
+    for pragma in ("cache_size = -262144", "temp_store = MEMORY", "threads = 2"):
+        con.execute(f"PRAGMA {pragma}")
+    for index, _ in indexes:
+        con.execute(f'DROP INDEX "{index}"')
+    con.executemany("INSERT INTO strings (id, v) VALUES (?, ?)", enumerate(new_strings, first_string))
+    strings_done = time.perf_counter()
+    if next_element > first_element:
+        # Explicit ids into an AUTOINCREMENT table move sqlite_sequence past them, as gremlite's inserts do.
+        con.execute("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                    "INSERT INTO graphelts (id) SELECT i FROM n", (first_element, next_element - 1))
+    from kgqa_cli import faults
+
+    elements_done = time.perf_counter()
+    # Element by element in chunks of ``chunk`` (progress and the crash test's kill points come
+    # between them); each chunk's rows in one executemany.
+    vertex_count = len(vertex_ids)
+    for first in range(0, len(ends), chunk):
+        last = min(first + chunk, len(ends))
+        con.executemany("INSERT INTO quads VALUES (?, ?, ?, ?)", rows[ends[first - 1] if first else 0:ends[last - 1]])
+        if on_progress:
+            if first < vertex_count:
+                on_progress("vertices", min(last, vertex_count) - first)
+            if last > vertex_count:
+                on_progress("edges", last - max(first, vertex_count))
+    inserted = time.perf_counter()
+    for _, sql in indexes:
+        con.execute(sql)
+    faults.point("bulkload.build_indexes")
+    log.debug("built %d quads rows: %.2f s in Python; inserting %.2f s strings, %.2f s element ids, %.2f s rows; "
+              "%.2f s indexing", len(rows), rows_built - started, strings_done - rows_built,
+              elements_done - strings_done, inserted - elements_done, time.perf_counter() - inserted)
+    return len(vertex_ids), len(edges)

@@ -222,7 +222,35 @@ def load_direct(
         writer.close()
 
 
-LOADERS = ("direct", "batched", "naive")
+def load_build(
+    store: Any, data: GraphData, batch_size: int, counts: LoadCounts, on_batch: BatchCallback | None = None
+) -> None:
+    """A whole new embedded graph in one go (the file of a replacement, published only once
+    checked): the direct writer's rows without its lookups, indexes built after the rows."""
+    from kgqa_cli.graph.direct import build_fresh
+
+    class CallbackFailed(BaseException):
+        """The caller's callback raised: its error goes out as it is, not as a graph error."""
+
+    def progress(phase: str, count: int) -> None:
+        if on_batch:
+            try:
+                on_batch(phase, count)
+            except Exception as exc:
+                raise CallbackFailed(exc) from exc
+
+    try:
+        with _graph_errors("building the graph"):
+            vertices, _ = build_fresh(store, data.sorted_vertices(), data.sorted_edges(), progress, chunk=batch_size)
+    except CallbackFailed as failed:
+        raise failed.args[0] from None
+    store.commit()
+    counts.vertices_added += vertices
+    for edge in data.edges.values():
+        counts.edges_added[edge.predicate] += 1
+
+
+LOADERS = ("direct", "batched", "naive", "build")
 
 
 def choose_loader(setting: str, store: Any) -> str:
@@ -265,6 +293,8 @@ def load_graph_data(
             load_naive(store, data, batch_size, counts, on_batch)
         elif loader == "direct":
             load_direct(store, data, batch_size, counts, on_batch)
+        elif loader == "build":
+            load_build(store, data, batch_size, counts, on_batch)
         else:
             ids = load_vertices_batched(store, data.sorted_vertices(), batch_size, counts, on_batch)
             load_edges_batched(store, data.sorted_edges(), ids, batch_size, counts, on_batch)

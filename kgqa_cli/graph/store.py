@@ -19,6 +19,7 @@ The embedded graph is one SQLite file, and three rules keep it trustworthy:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -46,6 +47,8 @@ _GREMLITE_INDEXES = ("ops", "sp", "pg", "g", "sqlite_autoindex_strings_1")
 
 # How long a writer waits for SQLite's lock (a reader mid-query, another writer's commit).
 _BUSY_SECONDS = 30.0
+# Page size of a replacement built in one go (SQLite's default is 4 KiB).
+BUILD_PAGE_SIZE = 16384
 
 
 def graph_file(config: GraphConfig, workspace: Workspace) -> Path:
@@ -435,6 +438,16 @@ class GraphBuild:
 
     def __enter__(self) -> GraphBuild:
         _remove_leftover(self.building)
+        try:
+            # 16 KiB pages before gremlite makes its tables: a large load and its index builds
+            # touch a quarter as many pages (the page size is fixed once a table exists).
+            with contextlib.closing(sqlite3.connect(self.building)) as con:
+                con.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE}")
+                con.execute("VACUUM")
+        except OSError as exc:
+            raise FileSystemError(describe_os_error(exc, "cannot write the graph")) from exc
+        except sqlite3.Error as exc:
+            raise FileSystemError(f"{self.building}: cannot create the graph file: {exc}") from exc
         try:
             self.store = GraphStore(self.config, self.workspace, create=True, path=self.building, _fresh=True)
         except GraphError as exc:
