@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from kgqa_cli.config import StrictModel
@@ -57,6 +59,28 @@ class ScheduleConfig(StrictModel):
                                  description="role the scheduler assumes to start the monitor pipeline")
 
 
+class NeptuneConfig(StrictModel):
+    """Section ``aws.neptune``: `kgqa graph create|delete --target neptune`, `kgqa bulkload --target neptune`."""
+
+    cluster_id: str = Field("kgqa-graph", pattern=r"^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*$", max_length=60)
+    instance_class: str = Field("db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(2, ge=1, le=16, description="instances; 2 or more: a writer and a failover replica")
+    engine_version: str | None = Field(None, description="Neptune engine version; null: the service's default")
+    iam_auth: bool = Field(True, description="IAM database authentication (requests signed with SigV4)")
+    port: int = Field(8182, ge=1, le=65535)
+    subnet_group: str | None = Field(None, description="DB subnet group; null: the default VPC's")
+    security_group_ids: list[str] = Field(default_factory=list)
+    loader_role_name: str = Field("kgqa-neptune-loader", pattern=r"^[\w+=,.@-]+$", max_length=64,
+                                  description="the role Neptune's loader reads the bulkload prefix with")
+    loader_url: str | None = Field(None, pattern=r"^https?://",
+                                   description="the loader's HTTP endpoint; null: https://<cluster endpoint>:<port>")
+    mode: Literal["AUTO", "NEW", "RESUME"] = "AUTO"
+    fail_on_error: bool = True
+    parallelism: Literal["LOW", "MEDIUM", "HIGH", "OVERSUBSCRIBE"] = "HIGH"
+    update_single_cardinality_properties: bool = False
+    poll_seconds: float = Field(10.0, gt=0, le=600, description="between status requests while waiting")
+
+
 class AwsConfig(StrictModel):
     """Section ``aws``. Credentials come only from boto3's standard chain (environment, shared
     files, instance roles), never from this file."""
@@ -81,6 +105,7 @@ class AwsConfig(StrictModel):
     transform: TransformConfig = TransformConfig()
     endpoint: EndpointConfig = EndpointConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    neptune: NeptuneConfig = NeptuneConfig()
 
     @field_validator("prefix")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli.graph import GraphTarget, GraphTargetOption
 
 
 @app.command(**OVERRIDES)
@@ -31,6 +32,10 @@ def bulkload(
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Let --replace with no triples empty the graph (refused otherwise).")
     ] = False,
+    target: GraphTargetOption = GraphTarget.local,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="neptune: continue the last load of this graph (the loader's RESUME mode)")
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -41,12 +46,30 @@ def bulkload(
     builds the new embedded graph in a file beside the live one, checks it and swaps it in with one
     rename: readers never see a partial graph, and a crash leaves the old one.
 
+    With --target neptune the CSV files go to s3://bucket/prefix/bulkload/<content hash>/ and
+    Neptune's bulk loader loads them into the cluster of `kgqa graph create --target neptune`
+    (the same graph again is not reloaded); the load is followed to its end.
+
     Example: kgqa bulkload workspace/data/corpus/train.jsonl --replace
     """
     from kgqa_cli.graph.bulkload import run_bulkload
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    if target is GraphTarget.neptune:
+        if replace is not None or allow_empty:
+            from kgqa_cli.errors import ConfigError
+
+            raise ConfigError("--replace/--merge and --allow-empty apply to the local graph; Neptune's loader "
+                              "adds to the cluster (aws.neptune.mode)")
+        if min_score is not None:
+            settings.graph.min_score = min_score
+        _bulkload_neptune(settings, input, resume, json_output)
+        return
+    if resume:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--resume applies to --target neptune; a local load resumes by running it again")
     if replace is not None:
         settings.graph.mode = "replace" if replace else "merge"
     if min_score is not None:
@@ -66,3 +89,33 @@ def bulkload(
         f"{report['seconds']:.1f} s" + (f", {rate:,.0f} triples/s" if rate else "")
     )
     stdout.print(f"Neptune CSV: {report['csv']['vertices']}, {report['csv']['edges']}")
+
+
+def _bulkload_neptune(settings, input: Path | None, resume: bool, json_output: bool) -> None:
+    from kgqa_cli.aws.neptune import bulkload_neptune
+    from kgqa_cli.errors import GraphError
+    from kgqa_cli.ui import print_json, stderr, stdout
+
+    def show(overall: dict) -> None:
+        if not json_output:
+            stderr.print(f"  {overall.get('status', '?')}: {overall.get('totalRecords', 0)} records, "
+                         f"{overall.get('totalDuplicates', 0)} duplicates", markup=False, highlight=False)
+
+    try:
+        result = bulkload_neptune(settings, input, resume=resume, on_status=show)
+    except GraphError as exc:
+        if json_output and getattr(exc, "details", None):
+            print_json(exc.details)
+        raise
+    if json_output:
+        print_json(result)
+        return
+    if result["skipped"]:
+        stdout.print(f"this graph ({result['hash']}) is already loaded in Neptune (load {result['load_id']}): "
+                     "nothing to do", highlight=False)
+        return
+    counts = result["counts"]
+    stdout.print(f"Neptune load {result['load_id']} {result['status']}: {counts['totalRecords']} records, "
+                 f"{counts['totalDuplicates']} duplicates, {counts['parsingErrors']} parsing, "
+                 f"{counts['datatypeMismatchErrors']} datatype and {counts['insertErrors']} insert errors "
+                 f"({result['vertices']} vertices, {result['edges']} edges from {result['source']})", highlight=False)

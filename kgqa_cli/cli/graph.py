@@ -1,7 +1,8 @@
-"""`kgqa graph`: what the graph holds (counts per type and predicate, sample facts)."""
+"""`kgqa graph [show|create|delete]`: what the graph holds; the Neptune cluster made or removed."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -9,9 +10,35 @@ import typer
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
 
 
+class GraphAction(str, Enum):
+    """What `kgqa graph` does."""
+
+    show = "show"
+    create = "create"
+    delete = "delete"
+
+
+class GraphTarget(str, Enum):
+    """Which graph: the configured one (embedded file or Gremlin server), or Amazon Neptune."""
+
+    local = "local"
+    neptune = "neptune"
+
+
+GraphTargetOption = Annotated[
+    GraphTarget, typer.Option("--target", help="local: the configured graph; neptune: the Amazon Neptune cluster "
+                              "of aws.neptune (needs the aws extra)")
+]
+
+
 @app.command(**OVERRIDES)
 def graph(
     ctx: typer.Context,
+    action: Annotated[GraphAction, typer.Argument(help="show: what the graph holds; create / delete: the Neptune "
+                                                  "cluster, its instances and loader role (--target neptune)")]
+    = GraphAction.show,
+    target: GraphTargetOption = GraphTarget.local,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="delete without asking")] = False,
     samples: Annotated[int, typer.Option("--samples", min=0, help="How many sample facts to show.")] = 5,
     about: Annotated[
         list[str] | None, typer.Option("--about", help="Also list every fact of this entity (repeatable).")
@@ -22,6 +49,9 @@ def graph(
 ) -> None:
     """Show what the graph holds: vertices and edges, counts per type and predicate, sample facts.
 
+    `kgqa graph create --target neptune` gets or creates the cluster aws.neptune.cluster_id, its
+    instances and the loader role, waits until they are available and keeps the endpoint in the
+    workspace; a rerun changes nothing. `kgqa graph delete --target neptune` tears them down.
     Example: kgqa graph --about 三度诱惑 --about 许晋亨
     """
     from rich.table import Table
@@ -32,6 +62,14 @@ def graph(
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    if action is not GraphAction.show:
+        _neptune(settings, action, target, yes, json_output)
+        return
+    if target is GraphTarget.neptune:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("`kgqa graph --target neptune` shows nothing yet: queries over Neptune come with "
+                          "the SigV4 connection", hint="create, delete or bulk-load it with --target neptune")
     with open_graph(settings.graph, settings.paths, create=False) as store:
         report = {"graph": store.location, **summary(store.g, samples=samples, about=about or [])}
     if json_output:
@@ -55,3 +93,34 @@ def graph(
     for name, rows in report["about"].items():
         if not rows:
             stdout.print(f"[yellow]no facts about {shown(name)} (as subject or object)[/]")
+
+
+def _neptune(settings, action: GraphAction, target: GraphTarget, yes: bool, json_output: bool) -> None:
+    from kgqa_cli.errors import ConfigError
+    from kgqa_cli.ui import print_json, stderr, stdout
+
+    if target is not GraphTarget.neptune:
+        raise ConfigError(f"`kgqa graph {action.value}` applies to --target neptune; the embedded graph is made "
+                          "by `kgqa bulkload`")
+    from kgqa_cli.aws.neptune import Neptune
+
+    neptune = Neptune(settings, on_status=lambda line: stderr.print(f"  {line}", markup=False, highlight=False))
+    if action is GraphAction.delete:
+        if not yes and not typer.confirm(f"Delete the Neptune cluster {settings.aws.neptune.cluster_id}, its "
+                                         "instances and the loader role? The graph in it is lost", err=True):
+            raise typer.Exit(1)
+        result = neptune.delete()
+        if json_output:
+            print_json(result)
+        else:
+            stdout.print(f"deleted {', '.join(result['removed']) or 'nothing (none found)'}", highlight=False)
+        return
+    with stderr.status(f"Neptune cluster {settings.aws.neptune.cluster_id}"):
+        result = neptune.get_or_create()
+    if json_output:
+        print_json(result)
+        return
+    what = f"created {', '.join(result['created'])}" if result["created"] else "nothing to change: all present"
+    stdout.print(f"{what}; endpoint {result['endpoint']}:{result['port']} (IAM auth "
+                 f"{'on' if result['iam_auth'] else 'off'}), kept in {settings.paths.graph_dir / 'neptune.json'}",
+                 highlight=False)

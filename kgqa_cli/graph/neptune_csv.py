@@ -22,7 +22,7 @@ import csv
 import io
 from pathlib import Path
 
-from kgqa_cli.graph.model import VERTEX_LABEL, GraphData
+from kgqa_cli.graph.model import VERTEX_LABEL, EdgeRecord, GraphData, VertexRecord
 from kgqa_cli.io import write_text_atomic
 
 VERTEX_HEADER = ["~id", "~label", "name:String(single)", "uid:String(single)", "types:String[]"]
@@ -69,3 +69,64 @@ def write_neptune_csv(data: GraphData, folder: Path) -> dict[str, Path]:
     write_text_atomic(paths["vertices"], vertices_csv(data))
     write_text_atomic(paths["edges"], edges_csv(data))
     return paths
+
+
+class CsvRowError(ValueError):
+    """A row of a Neptune CSV file that cannot be read; ``line`` is its 1-based line number."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file, self.line = file, line
+
+
+def _split_array(cell: str) -> set[str]:
+    values, current, escaped = [], "", False
+    for char in cell:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ";":
+            values.append(current)
+            current = ""
+        else:
+            current += char
+    values.append(current)
+    return {value for value in values if value}
+
+
+def read_vertices_csv(text: str, file: str = "vertices.csv") -> list[VertexRecord]:
+    """Vertices of a file in the format :func:`vertices_csv` writes (its inverse)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header != VERTEX_HEADER:
+        raise CsvRowError(file, 1, f"the header is {header}, not {VERTEX_HEADER}")
+    vertices = []
+    for number, row in enumerate(reader, start=2):
+        if len(row) != len(VERTEX_HEADER) or not row[0] or row[1] != VERTEX_LABEL:
+            raise CsvRowError(file, number, f"expected {len(VERTEX_HEADER)} fields with an id and the label "
+                              f"{VERTEX_LABEL}, got {row}")
+        vertices.append(VertexRecord(uid=row[3], name=row[2], types=_split_array(row[4])))
+    return vertices
+
+
+def read_edges_csv(text: str, file: str = "edges.csv") -> list[EdgeRecord]:
+    """Edges of a file in the format :func:`edges_csv` writes (its inverse)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None) or []
+    if header[:len(EDGE_HEADER)] != EDGE_HEADER or not all(h.endswith(":String") for h in header[len(EDGE_HEADER):]):
+        raise CsvRowError(file, 1, f"the header {header} does not start with {EDGE_HEADER}")
+    slots = [h.rsplit(":", 1)[0] for h in header[len(EDGE_HEADER):]]
+    edges = []
+    for number, row in enumerate(reader, start=2):
+        if len(row) != len(header) or not all(row[:4]):
+            raise CsvRowError(file, number, f"expected {len(header)} fields with id, from, to and label, got {row}")
+        try:
+            score = float(row[5])
+        except ValueError:
+            raise CsvRowError(file, number, f"score {row[5]!r} is not a Double") from None
+        edges.append(EdgeRecord(uid=row[4], source_uid=row[1], target_uid=row[2], predicate=row[3], score=score,
+                                source=row[6], model_version=row[7],
+                                slots={slot: value for slot, value in zip(slots, row[8:], strict=True) if value}))
+    return edges

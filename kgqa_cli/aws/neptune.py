@@ -1,0 +1,331 @@
+"""Amazon Neptune: get-or-create the cluster, its instances and the loader role, tear them down,
+and bulk-load the graph with Neptune's loader (boto3 ``neptune``, ``iam`` and ``neptunedata``).
+
+What kgqa knows about the cluster is kept in ``<workspace>/graph/neptune.json``: its endpoint,
+port, loader role and the loads done (by the content hash of the CSV files), so `kgqa bulkload
+--target neptune` needs no URL in the config and a reload of the same graph is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kgqa_cli.errors import CloudError, ConfigError, GraphError, MissingArtifactError
+
+STATE_FILE = "neptune.json"
+RUNNING = ("LOAD_NOT_STARTED", "LOAD_IN_QUEUE", "LOAD_IN_PROGRESS")
+DONE = "LOAD_COMPLETED"
+LOADER_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def state_path(settings: Any) -> Path:
+    return settings.paths.graph_dir / STATE_FILE
+
+
+def read_state(settings: Any) -> dict:
+    """What the workspace knows of the Neptune cluster ({} when nothing)."""
+    path = state_path(settings)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable ({exc})", hint="delete it and run `kgqa graph create --target neptune`") \
+            from exc
+
+
+def write_state(settings: Any, state: dict) -> None:
+    from kgqa_cli.io import write_json
+
+    write_json(state_path(settings), state)
+
+
+def loader_policy(aws: Any) -> dict:
+    """Read access to the bulkload prefix of the workspace bucket, nothing else."""
+    prefix = f"{aws.prefix}/bulkload/" if aws.prefix else "bulkload/"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{aws.bucket}/{prefix}*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{aws.bucket}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}},
+    ]}
+
+
+def _code(exc: Any) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+class Neptune:
+    """The cluster of ``aws.neptune`` and the calls that make, describe and remove it."""
+
+    def __init__(self, settings: Any, on_status: Callable[[str], None] | None = None) -> None:
+        from kgqa_cli.aws.jobs import AwsContext
+
+        self.settings = settings
+        self.config = settings.aws.neptune
+        self.context = AwsContext(settings, need_role=False)
+        self.neptune = self.context.client("neptune")
+        self.iam = self.context.client("iam")
+        self.say = on_status or (lambda message: None)
+
+    def call(self, what: str, function: Callable, **kwargs: Any) -> Any:
+        return self.context.call(what, function, **kwargs)
+
+    # -- describing ------------------------------------------------------------------------------
+
+    def cluster(self) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.neptune.describe_db_clusters(DBClusterIdentifier=self.config.cluster_id)["DBClusters"]
+        except ClientError as exc:
+            if _code(exc) == "DBClusterNotFoundFault":
+                return None
+            raise CloudError(f"Neptune refused to describe the cluster {self.config.cluster_id}: {exc}") from exc
+        return found[0] if found else None
+
+    def instances(self) -> list[dict]:
+        found = self.call("list the instances", self.neptune.describe_db_instances,
+                          Filters=[{"Name": "db-cluster-id", "Values": [self.config.cluster_id]}])["DBInstances"]
+        return [i for i in found if i.get("DBClusterIdentifier") == self.config.cluster_id]
+
+    def role(self) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.iam.get_role(RoleName=self.config.loader_role_name)["Role"]
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                return None
+            raise CloudError(f"IAM refused to read the role {self.config.loader_role_name}: {exc}") from exc
+
+    # -- get or create ---------------------------------------------------------------------------
+
+    def get_or_create(self, wait: bool = True) -> dict:
+        """The cluster, its instances and the loader role: each created only when missing.
+        Returns the state written to the workspace, with ``created`` listing what was made."""
+        config, aws = self.config, self.settings.aws
+        created: list[str] = []
+        tags = self.context.tags("neptune")
+        role = self.role()
+        if role is None:
+            role = self.call("create the loader role", self.iam.create_role, RoleName=config.loader_role_name,
+                             AssumeRolePolicyDocument=json.dumps(LOADER_TRUST),
+                             Description="kgqa: Neptune's bulk loader reads the bulkload prefix", Tags=tags)["Role"]
+            created.append(f"role {config.loader_role_name}")
+            self.say(f"created the loader role {role['Arn']}")
+        # The policy is put every time: the bucket or prefix may have changed (the call is idempotent).
+        self.call("set the loader role's policy", self.iam.put_role_policy, RoleName=config.loader_role_name,
+                  PolicyName="kgqa-bulkload-read", PolicyDocument=json.dumps(loader_policy(aws)))
+        cluster = self.cluster()
+        if cluster is None:
+            request = {"DBClusterIdentifier": config.cluster_id, "Engine": "neptune", "Port": config.port,
+                       "EnableIAMDatabaseAuthentication": config.iam_auth, "StorageEncrypted": True, "Tags": tags}
+            if config.engine_version:
+                request["EngineVersion"] = config.engine_version
+            if config.subnet_group:
+                request["DBSubnetGroupName"] = config.subnet_group
+            if config.security_group_ids:
+                request["VpcSecurityGroupIds"] = config.security_group_ids
+            cluster = self.call("create the cluster", self.neptune.create_db_cluster, **request)["DBCluster"]
+            created.append(f"cluster {config.cluster_id}")
+            self.say(f"creating the cluster {config.cluster_id}")
+        present = {i["DBInstanceIdentifier"] for i in self.instances()}
+        for number in range(1, config.instance_count + 1):
+            name = f"{config.cluster_id}-{number}"
+            if name not in present:
+                self.call("create an instance", self.neptune.create_db_instance, DBInstanceIdentifier=name,
+                          DBInstanceClass=config.instance_class, Engine="neptune",
+                          DBClusterIdentifier=config.cluster_id, Tags=tags)
+                created.append(f"instance {name}")
+                self.say(f"creating the instance {name} ({config.instance_class})")
+        if wait:
+            cluster = self.wait_available()
+        roles = {r["RoleArn"] for r in cluster.get("AssociatedRoles", [])}
+        if role["Arn"] not in roles:
+            self.call("add the loader role to the cluster", self.neptune.add_role_to_db_cluster,
+                      DBClusterIdentifier=config.cluster_id, RoleArn=role["Arn"])
+            created.append("the role's association with the cluster")
+            self.say("added the loader role to the cluster")
+        previous = read_state(self.settings)
+        state = {
+            "cluster": config.cluster_id, "endpoint": cluster.get("Endpoint"),
+            "reader_endpoint": cluster.get("ReaderEndpoint"), "port": cluster.get("Port", config.port),
+            "iam_auth": cluster.get("IAMDatabaseAuthenticationEnabled", config.iam_auth),
+            "region": self.context.region, "loader_role_arn": role["Arn"],
+            "instances": sorted({i["DBInstanceIdentifier"] for i in self.instances()}),
+            "loads": previous.get("loads", {}) if previous.get("cluster") == config.cluster_id else {},
+        }
+        write_state(self.settings, state)
+        return {**state, "created": created, "status": cluster.get("Status")}
+
+    def wait_available(self, poll_seconds: float | None = None) -> dict:
+        """Poll until the cluster and every instance are available; the cluster's description."""
+        poll = poll_seconds if poll_seconds is not None else self.config.poll_seconds
+        last = None
+        while True:
+            cluster = self.cluster()
+            if cluster is None:
+                raise CloudError(f"the Neptune cluster {self.config.cluster_id} disappeared while waiting for it")
+            statuses = {self.config.cluster_id: cluster.get("Status")}
+            statuses.update({i["DBInstanceIdentifier"]: i.get("DBInstanceStatus") for i in self.instances()})
+            shown = ", ".join(f"{name} {status}" for name, status in sorted(statuses.items()))
+            if shown != last:
+                self.say(shown)
+                last = shown
+            failed = [n for n, s in statuses.items() if s in ("failed", "incompatible-parameters", "storage-full")]
+            if failed:
+                raise CloudError(f"Neptune: {', '.join(failed)} failed ({shown})")
+            if all(status == "available" for status in statuses.values()):
+                return cluster
+            time.sleep(poll)
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    def delete(self) -> dict:
+        """Delete the instances (waiting until they are gone: a cluster with instances cannot be
+        deleted), the cluster (no final snapshot; its role associations go with it) and the
+        loader role."""
+        from botocore.exceptions import ClientError
+
+        config = self.config
+        removed = []
+        for instance in self.instances():
+            if instance.get("DBInstanceStatus") != "deleting":
+                self.call("delete an instance", self.neptune.delete_db_instance,
+                          DBInstanceIdentifier=instance["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+            removed.append(f"instance {instance['DBInstanceIdentifier']}")
+        while self.instances():
+            self.say(", ".join(f"{i['DBInstanceIdentifier']} {i.get('DBInstanceStatus')}" for i in self.instances()))
+            time.sleep(self.config.poll_seconds)
+        if self.cluster() is not None:
+            self.call("delete the cluster", self.neptune.delete_db_cluster, DBClusterIdentifier=config.cluster_id,
+                      SkipFinalSnapshot=True)
+            removed.append(f"cluster {config.cluster_id}")
+        if self.role() is not None:
+            try:
+                self.iam.delete_role_policy(RoleName=config.loader_role_name, PolicyName="kgqa-bulkload-read")
+            except ClientError as exc:
+                if _code(exc) != "NoSuchEntity":
+                    raise CloudError(f"IAM refused to remove the loader role's policy: {exc}") from exc
+            self.call("delete the loader role", self.iam.delete_role, RoleName=config.loader_role_name)
+            removed.append(f"role {config.loader_role_name}")
+        state_path(self.settings).unlink(missing_ok=True)
+        return {"cluster": config.cluster_id, "removed": removed}
+
+
+# -- bulk loading --------------------------------------------------------------------------------
+
+def csv_files(settings: Any, input_path: Path | None) -> tuple[dict[str, bytes], dict]:
+    """The Neptune CSVs of the input (written under <workspace>/bulkload/ as a local load does)
+    and a summary of what they hold."""
+    from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.errors import InputDataError
+    from kgqa_cli.graph.load import default_input
+    from kgqa_cli.graph.model import build_graph_data
+    from kgqa_cli.graph.neptune_csv import write_neptune_csv
+
+    path = Path(input_path) if input_path is not None else (settings.graph.input or default_input(settings.paths))
+    if not path.exists():
+        raise MissingArtifactError(f"{path}: no triples to load", hint="run `kgqa extract` first, or pass a file")
+    data = build_graph_data(load_corpus(path), source=path.name, min_score=settings.graph.min_score)
+    if not data.edges:
+        raise InputDataError(f"{path}: no triples to load ({data.triples_read} read)")
+    written = write_neptune_csv(data, settings.paths.bulkload_dir)
+    files = {name: written[name].read_bytes() for name in ("vertices", "edges")}
+    return files, {"input": str(path), "vertices": len(data.vertices), "edges": len(data.edges),
+                   "triples_read": data.triples_read}
+
+
+def content_hash(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()[:16]
+
+
+def loader_client(settings: Any, state: dict) -> Any:
+    """A boto3 ``neptunedata`` client on the cluster's loader endpoint (or ``aws.neptune.loader_url``)."""
+    from kgqa_cli.aws.s3 import boto3_module
+
+    url = settings.aws.neptune.loader_url or f"https://{state['endpoint']}:{state.get('port', 8182)}"
+    session = boto3_module().session.Session(region_name=settings.aws.region or state.get("region"))
+    return session.client("neptunedata", endpoint_url=url)
+
+
+def bulkload_neptune(settings: Any, input_path: Path | None, *, resume: bool = False,
+                     on_status: Callable[[dict], None] | None = None) -> dict:
+    """Write and upload the CSVs under ``bulkload/<content hash>/``, start Neptune's loader on
+    them and poll it to a terminal status. A graph already loaded is not loaded again;
+    ``resume`` continues the last load of this content (the loader's RESUME mode)."""
+    from kgqa_cli.aws.jobs import AwsContext
+
+    state = read_state(settings)
+    if not state.get("endpoint") and not settings.aws.neptune.loader_url:
+        raise MissingArtifactError(f"{state_path(settings)}: no Neptune cluster known to this workspace",
+                                   hint="run `kgqa graph create --target neptune` first")
+    if not state.get("loader_role_arn"):
+        raise MissingArtifactError("no loader role known to this workspace",
+                                   hint="run `kgqa graph create --target neptune` first")
+    files, summary = csv_files(settings, input_path)
+    digest = content_hash(files)
+    loads = state.setdefault("loads", {})
+    previous = loads.get(digest, {})
+    if previous.get("status") == DONE and not resume:
+        return {**summary, "hash": digest, "load_id": previous.get("load_id"), "status": DONE, "skipped": True,
+                "counts": previous.get("counts", {})}
+    context = AwsContext(settings, need_role=False)
+    folder = f"bulkload/{digest}"
+    present = context.bucket.remote_checksums(folder)
+    for name, data in files.items():
+        relative = f"{folder}/{name}.csv"
+        if present.get(relative) != hashlib.md5(data, usedforsecurity=False).hexdigest():
+            context.put_bytes(relative, data)
+    config = settings.aws.neptune
+    mode = "RESUME" if resume else config.mode
+    client = loader_client(settings, state)
+    started = context.call("start the Neptune loader", client.start_loader_job,
+                           source=context.url(folder) + "/", format="csv", s3BucketRegion=context.region,
+                           iamRoleArn=state["loader_role_arn"], mode=mode, failOnError=config.fail_on_error,
+                           parallelism=config.parallelism,
+                           updateSingleCardinalityProperties=config.update_single_cardinality_properties)
+    load_id = started["payload"]["loadId"]
+    loads[digest] = {"load_id": load_id, "status": "LOAD_IN_QUEUE", "source": context.url(folder) + "/"}
+    write_state(settings, state)  # an interrupted wait can be resumed: the load id is kept
+    status = wait_for_load(context, client, load_id, config.poll_seconds, on_status)
+    overall = status.get("overallStatus", {})
+    counts = {key: overall.get(key, 0) for key in ("totalRecords", "totalDuplicates", "parsingErrors",
+                                                  "datatypeMismatchErrors", "insertErrors")}
+    loads[digest] = {**loads[digest], "status": overall.get("status"), "counts": counts}
+    write_state(settings, state)
+    result = {**summary, "hash": digest, "load_id": load_id, "mode": mode, "source": loads[digest]["source"],
+              "status": overall.get("status"), "counts": counts, "skipped": False}
+    if overall.get("status") != DONE:
+        logs = (status.get("errors") or {}).get("errorLogs") or []
+        first = "; ".join(f"{e.get('errorCode')}: {e.get('errorMessage')} ({e.get('fileName')}:{e.get('recordNum')})"
+                          for e in logs[:3])
+        error = GraphError(f"Neptune load {load_id} ended {overall.get('status')}: "
+                           + (first or "no error log given"),
+                           hint="fix the input and load again, or continue with `kgqa bulkload --target neptune --resume`")
+        error.details = result
+        raise error
+    return result
+
+
+def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
+                  on_status: Callable[[dict], None] | None = None) -> dict:
+    """Poll ``get_loader_job_status`` until the load leaves the running states; its payload."""
+    while True:
+        answer = context.call("read the load's status", client.get_loader_job_status, loadId=load_id,
+                              details=True, errors=True)
+        payload = answer.get("payload") or {}
+        if on_status:
+            on_status(payload.get("overallStatus", {}))
+        if payload.get("overallStatus", {}).get("status") not in RUNNING:
+            return payload
+        time.sleep(poll_seconds)
