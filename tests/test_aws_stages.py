@@ -150,18 +150,6 @@ def test_processing_entry_preprocesses_and_evaluates_as_the_job_runs_it(kg_works
     assert report["passed"] is False and "failed the gate" in done.stdout
 
 
-def test_processing_entry_writes_the_graph_load_from_transform_output(tmp_path):
-    root = tmp_path / "opt-ml-processing"
-    outputs = root / "workspace" / "extract" / "transform"
-    records = [{"text": r["text"], "spo_list": r["spo_list"]} for r in film_records(3)]
-    write_lines(outputs / "input.json.out", [*records, {"text": None, "error": "line 9: invalid JSON"}])
-    done = run_entry(root, "graph-csv")
-    assert done.returncode == 0, done.stderr
-    vertices = (root / "workspace" / "bulkload" / "vertices.csv").read_text(encoding="utf-8")
-    edges = (root / "workspace" / "bulkload" / "edges.csv").read_text(encoding="utf-8")
-    assert "第0号电影" in vertices and "导演甲2" in vertices and len(edges.strip().splitlines()) == 1 + 3
-
-
 def test_extraction_handler_four_functions(kg_workspace):
     from kgqa_cli.serving import extract_handler
     from kgqa_cli.serving.handler import BadRequest
@@ -251,7 +239,9 @@ def test_preprocess_processing_job_as_aws_receives_it(aws, kg_workspace, tmp_pat
     keys = aws.object_keys()
     assert "kgqa/data/raw/films/train.json" in keys
     config = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=f"kgqa/jobs/{submitted['job_name']}/config/kgqa.json")["Body"].read())
-    assert "aws" not in config and config["preprocess"]["seed"] == 13
+    assert "workspace" not in config and config["preprocess"]["seed"] == 13  # the container has its own
+    assert config["aws"]["bucket"] == aws.bucket and not any("secret" in key.lower() or "access_key" in key.lower()
+                                                           for key in json.dumps(config).split('"'))
     # --wait: moto completes the job without writing its output, which must not pass for one.
     waited = aws.run("preprocess", str(workspace / "data" / "raw" / "films"), "--target", "sagemaker", "--wait",
                      workspace=workspace)
@@ -447,6 +437,10 @@ def test_monitor_run_and_schedule(aws, tiny_qa, tmp_path):
 
 # --- the pipelines ------------------------------------------------------------------------------
 
+def _output_of(step: str, name: str) -> dict:
+    return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"}
+
+
 def _steps(document: dict) -> dict[str, dict]:
     found = {}
     for step in document["Steps"]:
@@ -485,7 +479,8 @@ def test_pipeline_definitions_are_built_offline(kg_workspace, tmp_path):
     assert {n: s["Type"] for n, s in steps.items()} == {
         "Preprocess": "Processing", "TrainKg": "Training", "EvaluateKg": "Processing", "CheckF1": "Condition",
         "RegisterKg": "RegisterModel", "CreateKgModel": "Model", "Extract": "Transform",
-        "PrepareGraphLoad": "Processing", "AlertKg": "Processing", "FailKg": "Fail"}
+        "RetrieveOrCreateNeptuneDB": "Processing", "NeptuneBulkload": "Processing", "AlertKg": "Processing",
+        "FailKg": "Fail"}
     corpus = {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['corpus'].S3Output.S3Uri"}
     train = steps["TrainKg"]["Arguments"]
     assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == corpus
@@ -503,12 +498,16 @@ def test_pipeline_definitions_are_built_offline(kg_workspace, tmp_path):
                           "LeftValue": {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.EvaluateKg.PropertyFiles.Evaluation"},
                                                         "Path": "f1"}},
                           "RightValue": {"Get": "Parameters.MinF1"}}]
-    assert {n for n, s in steps.items() if s.get("branch") == "IfSteps"} == {"RegisterKg", "CreateKgModel", "Extract",
-                                                                              "PrepareGraphLoad"}
+    assert {n for n, s in steps.items() if s.get("branch") == "IfSteps"} == {
+        "RegisterKg", "CreateKgModel", "Extract", "RetrieveOrCreateNeptuneDB", "NeptuneBulkload"}
     assert {n for n, s in steps.items() if s.get("branch") == "ElseSteps"} == {"AlertKg", "FailKg"}
     assert steps["Extract"]["Arguments"]["ModelName"] == {"Get": "Steps.CreateKgModel.ModelName"}
-    graph_inputs = steps["PrepareGraphLoad"]["Arguments"]["ProcessingInputs"]
-    assert {"Get": "Steps.Extract.TransformOutput.S3OutputPath"} in [i["S3Input"]["S3Uri"] for i in graph_inputs]
+    # The original's order: Transform -> RetrieveOrCreateNeptuneDB -> NeptuneBulkload.
+    assert steps["RetrieveOrCreateNeptuneDB"]["DependsOn"] == ["Extract"]
+    assert steps["RetrieveOrCreateNeptuneDB"]["Arguments"]["AppSpecification"]["ContainerArguments"][-1] == "neptune-create"
+    graph_inputs = [i["S3Input"]["S3Uri"] for i in steps["NeptuneBulkload"]["Arguments"]["ProcessingInputs"]]
+    assert {"Get": "Steps.Extract.TransformOutput.S3OutputPath"} in graph_inputs
+    assert _output_of("RetrieveOrCreateNeptuneDB", "graph") in graph_inputs
     register = steps["RegisterKg"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == {

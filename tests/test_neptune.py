@@ -157,3 +157,36 @@ def test_bulkload_to_neptune_through_the_loader(moto_server, tiny_qa, tmp_path, 
         facts = run(moto_server, workspace, "graph", "--about", "何藩", "--json", "--graph.path", str(graph_file))
         assert "中国" in {f["object"] for f in json.loads(facts.stdout)["about"]["何藩"]}
     assert Path(graph_file).exists()
+
+
+def test_the_pipelines_bulkload_step_loads_the_transform_output(moto_server, tmp_path):
+    """The kg pipeline's NeptuneBulkload step, run as its container runs it: the Processing entry's
+    neptune-load task on the transform's output and the state RetrieveOrCreateNeptuneDB left."""
+    from conftest import film_records, write_lines
+
+    (s3,) = clients(moto_server, "s3")
+    s3.create_bucket(Bucket="kgqa-neptune-step")
+    options = ["--target", "neptune", "--aws.bucket", "kgqa-neptune-step", "--aws.neptune.cluster_id",
+               "kgqa-step-test", "--aws.neptune.loader_role_name", "kgqa-loader-step-test",
+               "--aws.neptune.poll_seconds", "0.1", "--aws.neptune.iam_auth", "false"]
+    local = tmp_path / "local"
+    assert run(moto_server, local, "graph", "create", *options).returncode == 0
+    root = tmp_path / "opt-ml-processing"
+    (root / "workspace" / "graph").mkdir(parents=True)
+    (root / "workspace" / "graph" / "neptune.json").write_bytes((local / "graph" / "neptune.json").read_bytes())
+    records = [{"text": r["text"], "spo_list": r["spo_list"]} for r in film_records(4)]
+    write_lines(root / "workspace" / "extract" / "transform" / "exec-1" / "input.txt.out",
+                [*records, {"text": None, "error": "line 9: invalid JSON"}])
+    graph_file = tmp_path / "neptune-standin.db"
+    with LoaderStandIn(graph_file, s3) as loader:
+        config = {"aws": {"bucket": "kgqa-neptune-step", "region": "us-east-1",
+                          "neptune": {"loader_url": loader.url, "poll_seconds": 0.1}}}
+        (root / "input" / "config").mkdir(parents=True)
+        (root / "input" / "config" / "kgqa.json").write_text(json.dumps(config), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.processing_entry", "--root", str(root),
+                               "--region", "us-east-1", "neptune-load"], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, **moto_server})
+        assert done.returncode == 0, done.stderr
+        assert "LOAD_COMPLETED" in done.stdout and len(loader.requests) == 1
+    facts = run(moto_server, local, "graph", "--about", "第2号电影", "--json", "--graph.path", str(graph_file))
+    assert [f["object"] for f in json.loads(facts.stdout)["about"]["第2号电影"]] == ["导演甲2"]

@@ -70,6 +70,8 @@ class NeptuneConfig(StrictModel):
     port: int = Field(8182, ge=1, le=65535)
     subnet_group: str | None = Field(None, description="DB subnet group; null: the default VPC's")
     security_group_ids: list[str] = Field(default_factory=list)
+    job_subnet_ids: list[str] = Field(default_factory=list,
+                                      description="subnets of the cluster's VPC for the pipeline's bulk-load job")
     loader_role_name: str = Field("kgqa-neptune-loader", pattern=r"^[\w+=,.@-]+$", max_length=64,
                                   description="the role Neptune's loader reads the bulkload prefix with")
     loader_url: str | None = Field(None, pattern=r"^https?://",
@@ -79,6 +81,27 @@ class NeptuneConfig(StrictModel):
     parallelism: Literal["LOW", "MEDIUM", "HIGH", "OVERSUBSCRIBE"] = "HIGH"
     update_single_cardinality_properties: bool = False
     poll_seconds: float = Field(10.0, gt=0, le=600, description="between status requests while waiting")
+
+
+class TriggersConfig(StrictModel):
+    """Section ``aws.triggers``: `kgqa triggers install|show|remove [code|data|schedule]`."""
+
+    branch: str = Field("main", description="code: pushes to this branch retrain")
+    repository_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:codecommit:[a-z0-9-]+:\d{12}:.+$",
+                                       description="code: the CodeCommit repository whose pushes start the build")
+    source_type: Literal["CODECOMMIT", "GITHUB", "GITHUB_ENTERPRISE", "BITBUCKET", "GITLAB"] = "CODECOMMIT"
+    source_location: str | None = Field(None, description="code: the repository's clone URL CodeBuild reads")
+    project_name: str = Field("kgqa-retrain", pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,254}$")
+    build_image: str = "aws/codebuild/standard:7.0"
+    compute_type: str = "BUILD_GENERAL1_MEDIUM"
+    data_prefix: str = Field("data/raw", description="data: new objects under this workspace path retrain kg")
+    trail_name: str = Field("kgqa-data-events", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
+    trail_bucket: str | None = Field(None, description="data: the bucket CloudTrail writes its logs to (it needs "
+                                     "CloudTrail's bucket policy); not needed with s3_event_notifications")
+    s3_event_notifications: bool = Field(False, description="data: S3 -> EventBridge notifications instead of a trail")
+    schedule_expression: str = Field("rate(7 days)", description="schedule: when both pipelines run")
+    role_prefix: str = Field("kgqa-triggers", pattern=r"^[\w+=,.@-]{1,40}$",
+                             description="the roles the targets assume: <prefix>-push, -codebuild, -data, -scheduler")
 
 
 class AwsConfig(StrictModel):
@@ -106,6 +129,7 @@ class AwsConfig(StrictModel):
     endpoint: EndpointConfig = EndpointConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     neptune: NeptuneConfig = NeptuneConfig()
+    triggers: TriggersConfig = TriggersConfig()
 
     @field_validator("prefix")
     @classmethod

@@ -136,9 +136,9 @@ class AwsContext:
         return self.url(relative)
 
     def upload_config(self, name: str) -> str:
-        """The effective settings (without the workspace root and the aws section) for a job, as
-        ``jobs/<name>/kgqa.json``; the folder's URL."""
-        sections = self.settings.model_dump(mode="json", exclude={"workspace", "aws"})
+        """The effective settings (without the workspace root, which is the container's) for a
+        job, as ``jobs/<name>/kgqa.json``; the folder's URL. No credential is ever in them."""
+        sections = self.settings.model_dump(mode="json", exclude={"workspace"})
         self.put_bytes(f"jobs/{name}/config/kgqa.json", json.dumps(sections, ensure_ascii=False, indent=1).encode())
         return self.url(f"jobs/{name}/config/")
 

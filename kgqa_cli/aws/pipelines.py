@@ -10,8 +10,8 @@ format is the one the SDK writes: ``Version 2020-12-01``, ``Parameters``, ``Step
 ``Get`` / ``Std:JsonGet`` / ``Std:Join`` expressions.
 
 - **kg**: Preprocess → TrainKg → EvaluateKg (property file) → CheckF1 (f1 ≥ MinF1) → if:
-  RegisterKg, CreateKgModel → Extract (Batch Transform) → PrepareGraphLoad (the hook the
-  Neptune steps replace: it writes the bulk-load CSVs); else: AlertKg (SNS) + FailKg.
+  RegisterKg, CreateKgModel → Extract (Batch Transform) → RetrieveOrCreateNeptuneDB →
+  NeptuneBulkload; else: AlertKg (SNS) + FailKg.
 - **qa**: Questions → TrainQa → EvaluateQa → CheckQaGates (intent accuracy and slot F1) → if:
   CreateQaModel, RegisterQa (pending manual approval by default); else: AlertQa + FailQa.
 - **monitor**: Monitor (one Processing step), started by the EventBridge Scheduler schedule of
@@ -211,17 +211,26 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
         transform["ModelName"] = _get("Steps.CreateKgModel.ModelName")
         transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = _get("Parameters.ExtractInput")
         transform["TransformInput"]["ContentType"] = "text/plain"  # plain lines; JSON lines are read too
-        graph_load = ProcessingStage("graph-csv", ["graph-csv"],
-                                     inputs={"transform": _get("Steps.Extract.TransformOutput.S3OutputPath")},
-                                     outputs={"bulkload": "bulkload/{job}"},
-                                     local_paths={"transform": f"{WORKSPACE}/extract/transform"})
+        neptune_create = ProcessingStage("neptune-create", ["neptune-create"], outputs={"graph": "graph"})
+        neptune_load = ProcessingStage(
+            "neptune-load", ["neptune-load"],
+            inputs={"transform": _get("Steps.Extract.TransformOutput.S3OutputPath"),
+                    "neptune": _output("RetrieveOrCreateNeptuneDB", "graph")},
+            local_paths={"transform": f"{WORKSPACE}/extract/transform", "neptune": f"{WORKSPACE}/graph"})
+        load_step = _processing_step("NeptuneBulkload", context, neptune_load, aws.evaluate, code_url, config_url)
+        if aws.neptune.job_subnet_ids:
+            # The loader answers inside the cluster's VPC only.
+            load_step["Arguments"]["NetworkConfig"] = {"VpcConfig": {
+                "Subnets": aws.neptune.job_subnet_ids, "SecurityGroupIds": aws.neptune.security_group_ids}}
         if_steps = [
             _register_step(settings, context, "kg", "TrainKg", "EvaluateKg"),
             {"Name": "CreateKgModel", "Type": "Model", "Arguments": {
                 "ExecutionRoleArn": aws.role_arn, "PrimaryContainer": _model_container(settings, context, "kg", "TrainKg")}},
             {"Name": "Extract", "Type": "Transform", "Arguments": transform},
-            # The hook of the graph steps: Neptune's get-or-create and bulk load come after it.
-            _processing_step("PrepareGraphLoad", context, graph_load, aws.evaluate, code_url, config_url),
+            # The original's order: Transform -> RetrieveOrCreateNeptuneDB -> NeptuneBulkload.
+            {**_processing_step("RetrieveOrCreateNeptuneDB", context, neptune_create, aws.evaluate, code_url,
+                                config_url), "DependsOn": ["Extract"]},
+            load_step,
         ]
         steps = [
             _processing_step("Preprocess", context, preprocess, aws.preprocess, code_url, config_url),
@@ -290,7 +299,7 @@ def build(settings: Any, kind: str) -> dict:
     code_url = context.url(f"code/{digest[:16]}/sourcedir.tar.gz")
     document = definition(settings, kind, code_url)
     target = folder(settings, kind)
-    sections = settings.model_dump(mode="json", exclude={"workspace", "aws"})
+    sections = settings.model_dump(mode="json", exclude={"workspace"})  # the Neptune steps read aws.*
     (target / "config").mkdir(parents=True, exist_ok=True)
     write_text_atomic(target / "config" / "kgqa.json", json.dumps(sections, ensure_ascii=False, indent=1) + "\n")
     if kind == "qa":

@@ -13,8 +13,10 @@ effective config is ``<root>/input/config/kgqa.json``. Tasks:
   are published to ``--topic`` and the job still completes.
 - ``questions``: the question data (data/questions) from data/corpus, the templates in the
   config folder, the graph's names (when graph/ is mounted) and the labelled feedback.
-- ``graph-csv``: the Batch Transform output (extract/transform/*.out) into the Neptune bulk-load
-  CSVs under bulkload/ (the kg pipeline's hook for the graph steps).
+- ``neptune-create``: get or create the Neptune cluster, its instances and loader role
+  (`kgqa graph create --target neptune`), leaving graph/neptune.json for the next step.
+- ``neptune-load``: the Batch Transform output (extract/transform/**/*.out) into Neptune through
+  its bulk loader (`kgqa bulkload --target neptune`).
 - ``alert``: publish the gate's report (``--report``) as an SNS message to ``--topic``.
 
 A test runs it locally with a temporary root, exactly as the container runs it.
@@ -77,21 +79,30 @@ def evaluate(settings, root: Path, kind: str) -> dict:
     return report
 
 
-def graph_csv(settings) -> dict:
-    """Neptune's bulk-load CSVs from the transform's JSON lines (records without text skipped)."""
-    from kgqa_cli.graph.model import build_graph_data
-    from kgqa_cli.graph.neptune_csv import write_neptune_csv
-
+def transform_records(settings) -> list[dict]:
+    """The Batch Transform's JSON lines (extract/transform/**/*.out), records without text skipped."""
     records = []
     for path in sorted((settings.paths.extract_dir / "transform").rglob("*.out")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line) if line.strip() else {}
             if isinstance(record, dict) and record.get("text"):
                 records.append(record)
-    data = build_graph_data(records, source="transform", min_score=settings.graph.min_score)
-    written = write_neptune_csv(data, settings.paths.bulkload_dir)
-    print(f"kgqa graph-csv: {len(data.vertices)} vertices, {len(data.edges)} edges from {len(records)} records")
-    return {name: str(path) for name, path in written.items()}
+    return records
+
+
+def neptune_load(settings) -> dict:
+    """The transform's triples into Neptune through its bulk loader (the cluster known from the
+    RetrieveOrCreateNeptuneDB step's graph/neptune.json)."""
+    from kgqa_cli.aws.neptune import bulkload_neptune
+    from kgqa_cli.io import write_text_atomic
+
+    triples = settings.paths.extract_dir / "triples.jsonl"
+    records = transform_records(settings)
+    write_text_atomic(triples, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    result = bulkload_neptune(settings, triples, on_status=lambda overall: print(
+        f"kgqa neptune-load: {overall.get('status')} {overall.get('totalRecords', 0)} records"))
+    print(f"kgqa neptune-load: {json.dumps(result, ensure_ascii=False)}")
+    return result
 
 
 def publish(topic: str, region: str, subject: str, body: dict) -> None:
@@ -117,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     monitor.add_argument("--endpoint", help="the SageMaker endpoint whose capture is mounted")
     monitor.add_argument("--variant", default="AllTraffic")
     tasks.add_parser("questions")
-    tasks.add_parser("graph-csv")
+    tasks.add_parser("neptune-create")
+    tasks.add_parser("neptune-load")
     alert = tasks.add_parser("alert")
     alert.add_argument("--topic", required=True)
     alert.add_argument("--subject", required=True)
@@ -143,8 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
         stats = generate_questions(settings.qa.questions, settings.paths, names).stats()
         print(f"kgqa questions: {json.dumps(stats['splits'])}")
-    elif args.task == "graph-csv":
-        graph_csv(settings)
+    elif args.task == "neptune-create":
+        from kgqa_cli.aws.neptune import Neptune
+
+        state = Neptune(settings, on_status=lambda line: print(f"kgqa neptune-create: {line}")).get_or_create()
+        print(f"kgqa neptune-create: {json.dumps(state, ensure_ascii=False, default=str)}")
+    elif args.task == "neptune-load":
+        neptune_load(settings)
     elif args.task == "monitor":
         from kgqa_cli.errors import MonitorViolationError
         from kgqa_cli.monitoring.monitor import run_monitor

@@ -13,6 +13,7 @@ one channel ``train`` is the stage's input folder of the workspace, uploaded fir
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -45,6 +46,9 @@ def _requirements() -> str:
     from packaging.requirements import Requirement
 
     lines = []
+    for name in ("boto3", "botocore"):  # the Processing jobs' AWS calls (Neptune, SNS); the aws extra here
+        with contextlib.suppress(PackageNotFoundError):
+            lines.append(f"{name}=={version(name)}")
     for spec in requires("kgqa") or []:
         requirement = Requirement(spec)
         if requirement.marker is not None or requirement.name.lower() == "torch":

@@ -19,6 +19,7 @@ import kgqa_cli.cli.questions  # noqa: F401
 import kgqa_cli.cli.registry  # noqa: F401  (registry and deploy, issue 9)
 import kgqa_cli.cli.sync  # noqa: F401  (AWS, issue 11)
 import kgqa_cli.cli.train  # noqa: F401
+import kgqa_cli.cli.triggers  # noqa: F401  (AWS, issue 12)
 from kgqa_cli import __version__
 from kgqa_cli.cli import preprocess  # noqa: F401  (each import registers a command)
 from kgqa_cli.cli._util import State, app
