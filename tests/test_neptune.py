@@ -190,3 +190,28 @@ def test_the_pipelines_bulkload_step_loads_the_transform_output(moto_server, tmp
         assert "LOAD_COMPLETED" in done.stdout and len(loader.requests) == 1
     facts = run(moto_server, local, "graph", "--about", "第2号电影", "--json", "--graph.path", str(graph_file))
     assert [f["object"] for f in json.loads(facts.stdout)["about"]["第2号电影"]] == ["导演甲2"]
+
+
+def test_queries_reach_the_cluster_over_wss_signed_with_sigv4(moto_server, tiny_qa, tmp_path, monkeypatch):
+    """`ask` and `graph` with --target neptune go to the cluster the workspace knows, over wss://,
+    with the handshake signed for neptune-db (no Neptune here: the signature, and the URL named
+    when the server cannot be reached)."""
+    from qa_fixtures import copy_workspace
+
+    from kgqa_cli.aws.neptune import gremlin_headers
+
+    for key, value in moto_server.items():
+        monkeypatch.setenv(key, value)
+    headers = gremlin_headers("wss://kgqa.cluster-x.us-east-1.neptune.amazonaws.com:8182/gremlin", "us-east-1")
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/us-east-1/neptune-db/aws4_request" in headers["Authorization"] and "X-Amz-Date" in headers
+    assert headers["Host"] == "kgqa.cluster-x.us-east-1.neptune.amazonaws.com:8182"
+    workspace = copy_workspace(tiny_qa, tmp_path).paths.root
+    unknown = run(moto_server, workspace, "ask", "三度诱惑的导演是谁", "--target", "neptune")
+    assert unknown.returncode == 4 and "kgqa graph create --target neptune" in unknown.stderr
+    (workspace / "graph" / "neptune.json").write_text(json.dumps({"endpoint": "127.0.0.1", "port": 9,
+                                                                 "iam_auth": True}), encoding="utf-8")
+    for command in (["ask", "三度诱惑的导演是谁"], ["graph"]):
+        unreachable = run(moto_server, workspace, *command, "--target", "neptune")
+        assert unreachable.returncode == 6, unreachable.stderr
+        assert "wss://127.0.0.1:9/gremlin" in unreachable.stderr

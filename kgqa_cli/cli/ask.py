@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli.graph import GraphTarget
 
 
 @app.command(**OVERRIDES)
@@ -20,6 +21,10 @@ def ask(
     qa_model: Annotated[
         str | None, typer.Option("--qa-model", help="registered qa version (3, v3) \\[default: ask.qa_model or newest]")
     ] = None,
+    target: Annotated[
+        GraphTarget, typer.Option("--target", help="local: the configured graph; neptune: the workspace's Neptune "
+                                  "cluster over wss://, SigV4-signed when it uses IAM auth (needs the aws extra)")
+    ] = GraphTarget.local,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -36,6 +41,10 @@ def ask(
     from kgqa_cli.ui import print_json
 
     settings = start(ctx, config, verbose)
+    if target is GraphTarget.neptune:
+        from kgqa_cli.aws.neptune import use_cluster
+
+        use_cluster(settings)
     if (question is None) == (file is None):
         raise ConfigError("give either a question or --file FILE")
     lines: list[str] = []

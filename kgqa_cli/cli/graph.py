@@ -66,10 +66,9 @@ def graph(
         _neptune(settings, action, target, yes, json_output)
         return
     if target is GraphTarget.neptune:
-        from kgqa_cli.errors import ConfigError
+        from kgqa_cli.aws.neptune import use_cluster
 
-        raise ConfigError("`kgqa graph --target neptune` shows nothing yet: queries over Neptune come with "
-                          "the SigV4 connection", hint="create, delete or bulk-load it with --target neptune")
+        use_cluster(settings)
     with open_graph(settings.graph, settings.paths, create=False) as store:
         report = {"graph": store.location, **summary(store.g, samples=samples, about=about or [])}
     if json_output:

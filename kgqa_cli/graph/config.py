@@ -18,6 +18,8 @@ class GraphConfig(StrictModel):
     )
     path: Path | None = Field(None, description="embedded SQLite graph file; null: <workspace>/graph/kgqa.db")
     traversal_source: str = Field("g", description="traversal source name on the server")
+    sigv4: bool = Field(False, description="sign the server's websocket handshake with AWS SigV4 (Neptune with "
+                        "IAM database authentication); credentials from boto3's chain")
     input: Path | None = Field(
         None, description="triples to load (corpus format); null: <workspace>/extract/triples.jsonl"
     )

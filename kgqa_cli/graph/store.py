@@ -230,8 +230,13 @@ class GraphStore:
     def _open_server(self) -> Any:
         from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
+        headers = None
+        if self.config.sigv4:
+            from kgqa_cli.aws.neptune import gremlin_headers  # the AWS path only
+
+            headers = gremlin_headers(self.config.url)
         try:
-            return DriverRemoteConnection(self.config.url, self.config.traversal_source)
+            return DriverRemoteConnection(self.config.url, self.config.traversal_source, headers=headers)
         except Exception as exc:  # socket, TLS and driver errors alike
             raise GraphError(f"{self.config.url}: cannot reach the graph server: {exc or exc.__class__.__name__}") from exc
 
