@@ -6,7 +6,10 @@
   being submitted (packing, upload, create call), on the `make all` workspace's demo corpus,
   first run (inputs and source uploaded) and second run (nothing to upload);
 * ``pipeline_seconds``: `kgqa pipeline build kg` (offline) and `kgqa pipeline upsert kg`
-  (source, config and inputs uploaded, pipeline created) against the moto server.
+  (source, config and inputs uploaded, pipeline created) against the moto server;
+* ``neptune_bulkload``: from `kgqa bulkload --target neptune` starting to the load being
+  submitted to the loader (tests/neptune_loader.py, the stand-in for Neptune's loader API), and
+  to the end of the load, for the demo graph (the `make all` workspace's extracted triples).
 
 Usage: python scripts/bench_aws.py [--workspace DIR]
 """
@@ -37,6 +40,29 @@ def timed(command: list[str], env: dict | None = None, rounds: int = 5) -> float
         subprocess.run(command, check=True, capture_output=True, env=env)
         times.append(time.perf_counter() - started)
     return round(statistics.median(times), 3)
+
+
+def neptune_bulkload(env: dict, scratch: Path, triples: Path) -> dict:
+    """`kgqa graph create` against moto, then `kgqa bulkload --target neptune` against the
+    loader stand-in: seconds to the load submitted, and to its end."""
+    import boto3
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from neptune_loader import LoaderStandIn
+
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    options = ["--workspace", str(scratch), "--aws.bucket", "kgqa-bench", "--target", "neptune",
+               "--aws.neptune.iam_auth", "false", "--aws.neptune.poll_seconds", "0.2"]  # moto: no IAM auth flag
+    subprocess.run([*KGQA, "graph", "create", *options], check=True, capture_output=True, env=env)
+    with LoaderStandIn(scratch / "neptune-standin.db", s3, step_seconds=0.0) as loader:
+        started = time.time()
+        done = subprocess.run([*KGQA, "bulkload", str(triples), "--json", *options, "--aws.neptune.loader_url",
+                               loader.url], check=True, capture_output=True, text=True, env=env)
+        ended = time.time()
+    report = json.loads(done.stdout)
+    return {"to_submitted_seconds": round(loader.arrivals[0] - started, 2), "to_loaded_seconds": round(ended - started, 2),
+            "vertices": report["vertices"], "edges": report["edges"], "status": report["status"]}
 
 
 def main() -> None:
@@ -92,6 +118,9 @@ def main() -> None:
                     "upsert kg (first: create)": timed([*KGQA, "pipeline", "upsert", "kg", *pipeline], env=env, rounds=1),
                     "upsert kg (again: update)": timed([*KGQA, "pipeline", "upsert", "kg", *pipeline], env=env, rounds=3),
                 }
+            triples = args.workspace / "extract" / "triples.jsonl"
+            if triples.exists():
+                result["neptune_bulkload"] = neptune_bulkload(env, scratch, triples)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -28,6 +28,7 @@ class LoaderStandIn:
         self.jobs: dict[str, dict] = {}
         self.done_feeds: dict[str, set[str]] = {}  # source -> files loaded completely
         self.requests: list[dict] = []
+        self.arrivals: list[float] = []  # time.time() of each start request
         self.lock = threading.Lock()
         stand_in = self
 
@@ -47,6 +48,7 @@ class LoaderStandIn:
                 if urlparse(self.path).path != "/loader":
                     return self._answer(404, {"code": "NotFound", "message": self.path})
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                stand_in.arrivals.append(time.time())
                 stand_in.requests.append(body)
                 missing = [k for k in ("source", "format", "region", "iamRoleArn") if k not in body]
                 if missing or body["format"] != "csv":
