@@ -104,6 +104,21 @@ class TriggersConfig(StrictModel):
                              description="the roles the targets assume: <prefix>-push, -codebuild, -data, -scheduler")
 
 
+class ApiConfig(StrictModel):
+    """Section ``aws.api``: the public API of `kgqa deploy --target sagemaker --api`."""
+
+    function_name: str = Field("kgqa-api", pattern=r"^[a-zA-Z0-9-_]{1,64}$")
+    api_name: str = Field("kgqa", min_length=1, max_length=128)
+    role_name: str = Field("kgqa-api", pattern=r"^[\w+=,.@-]{1,64}$", description="the function's role (made here)")
+    runtime: str = Field("python3.11", pattern=r"^python3\.\d+$")
+    memory_mb: int = Field(512, ge=128, le=10240)
+    timeout_seconds: int = Field(29, ge=1, le=900)
+    burst_limit: int = Field(20, ge=0, description="requests at once the API lets through")
+    rate_limit: float = Field(10.0, ge=0, description="requests a second the API lets through, on average")
+    subnet_ids: list[str] = Field(default_factory=list, description="the cluster's VPC, for reaching Neptune")
+    security_group_ids: list[str] = Field(default_factory=list)
+
+
 class AwsConfig(StrictModel):
     """Section ``aws``. Credentials come only from boto3's standard chain (environment, shared
     files, instance roles), never from this file."""
@@ -130,6 +145,7 @@ class AwsConfig(StrictModel):
     schedule: ScheduleConfig = ScheduleConfig()
     neptune: NeptuneConfig = NeptuneConfig()
     triggers: TriggersConfig = TriggersConfig()
+    api: ApiConfig = ApiConfig()
 
     @field_validator("prefix")
     @classmethod

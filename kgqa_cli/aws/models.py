@@ -213,9 +213,11 @@ def capture_config(context: Any) -> dict:
     }
 
 
-def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False, on_status: Any = None) -> dict:
+def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False, on_status: Any = None,
+                        understand: bool = False) -> dict:
     """Model + EndpointConfig (with data capture) + Endpoint from an Approved qa package; an
-    existing endpoint is updated in place to the new config."""
+    existing endpoint is updated in place to the new config. ``understand``: the endpoint returns
+    intent, slots and routes, and a front (the API's function) queries the graph."""
     from kgqa_cli.aws.jobs import AwsContext
 
     context = AwsContext(settings)
@@ -234,6 +236,8 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
         context.put_bytes(archive_key, archive)
     image = context.image("pytorch-inference", endpoint.instance_type, endpoint.image)
     environment = {**SERVING_ENVIRONMENT, "KGQA_MODEL_KIND": "qa", "KGQA_CONFIG": "/opt/ml/model/kgqa.json"}
+    if understand:
+        environment["KGQA_ANSWER"] = "understand"
     # The name carries what the model is: the archive, the image and the environment.
     model_name = ensure_model(context, f"{endpoint.name[:50]}-{_short_hash(digest, image, environment)[:12]}", image,
                               context.url(archive_key), environment, row["arn"])

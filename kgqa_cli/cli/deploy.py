@@ -38,6 +38,8 @@ def deploy(
     target: TargetOption = Target.local,
     wait: WaitOption = False,
     delete: Annotated[bool, typer.Option("--delete", help="sagemaker: delete the endpoint, its configs and models")] = False,
+    api: Annotated[bool, typer.Option("--api", help="sagemaker: also the public API (HTTP API -> Lambda -> the "
+                                      "endpoint for intent and slots -> Neptune), created or updated")] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -60,13 +62,13 @@ def deploy(
 
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:
-        _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output)
+        _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api)
         return
     reject_wait(wait)
-    if delete or json_output:
+    if delete or json_output or api:
         from kgqa_cli.errors import ConfigError
 
-        raise ConfigError("--delete and --json apply to --target sagemaker; stop a local endpoint with Ctrl-C")
+        raise ConfigError("--delete, --api and --json apply to --target sagemaker; stop a local endpoint with Ctrl-C")
     version = Registry(settings.paths.registry_dir).approved("qa", model, allow_unapproved=allow_unapproved)
     if settings.graph.url is None:
         check_graph_file(graph_file(settings.graph, settings.paths))  # fail now, not after the model loads
@@ -81,7 +83,7 @@ def deploy(
     serve(settings, version, host=host, port=chosen)
 
 
-def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output) -> None:
+def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api=False) -> None:
     from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
     from kgqa_cli.cli._aws import following
     from kgqa_cli.ui import print_json, stdout
@@ -95,11 +97,29 @@ def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delet
             stdout.print(f"deleted endpoint {result['endpoint']}, {len(result['endpoint_configs'])} endpoint "
                          f"config(s) and {len(result['models'])} model(s)", highlight=False)
         return
+    if api:
+        from kgqa_cli.aws.neptune import read_state
+
+        if not read_state(settings).get("endpoint") and not settings.graph.url:
+            from kgqa_cli.errors import MissingArtifactError
+
+            raise MissingArtifactError("the API's function queries Neptune: no cluster is known to this workspace",
+                                       hint="run `kgqa graph create --target neptune` and "
+                                       "`kgqa bulkload --target neptune` first")
     with following(f"endpoint {settings.aws.endpoint.name}", wait and not json_output) as (on_status, _):
-        result = deploy_on_sagemaker(settings, model, wait=wait, on_status=on_status)
+        result = deploy_on_sagemaker(settings, model, wait=wait, on_status=on_status, understand=api)
+    if api:
+        from kgqa_cli.aws.api import deploy_api
+        from kgqa_cli.ui import stderr
+
+        with stderr.status("packing and deploying the API's function"):
+            result["api"] = deploy_api(settings)
     if json_output:
         print_json(result)
         return
     capture = f"capture to {result['capture']}" if result["capture"] else "capture off"
     stdout.print(f"{result['action']} endpoint {result['endpoint']} with {result['model_version']} "
                  f"({result['endpoint_config']}, {capture}): {result['status']}", highlight=False)
+    if api:
+        changes = ", ".join(result["api"]["changes"]) or "nothing to change"
+        stdout.print(f"API: POST {result['api']['url']} ({changes})", highlight=False)

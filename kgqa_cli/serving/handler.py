@@ -123,7 +123,8 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
 class Understander:
     """The question model alone, for a front that runs the graph query itself (``KGQA_ANSWER=
     understand``: a model archive straight from training carries no graph): each answer is the
-    intent, its confidence, the ranked intents and the slots."""
+    intent, its confidence, the ranked intents, the slots and the graph routes of those intents
+    (what :class:`~kgqa_cli.answering.remote.UnderstoodAnswerer` needs to query the graph)."""
 
     def __init__(self, model_dir: Path) -> None:
         from kgqa_cli.answering.pipeline import _load_model_dir
@@ -135,7 +136,8 @@ class Understander:
         from kgqa_cli.understanding.model import predict_batch
 
         texts = [valid_text(q) for q in questions]
-        return [_Understood(text, prediction, self.version_name)
+        return [_Understood(text, prediction, self.version_name, {intent: self.model.routes.get(intent, [])
+                                                                  for intent, _ in prediction.ranked})
                 for text, prediction in zip(texts, predict_batch(self.model, texts), strict=True)]
 
 
@@ -144,12 +146,13 @@ class _Understood:
     question: str
     prediction: Any
     model_version: str
+    routes: dict
 
     def to_json(self) -> dict:
         p = self.prediction
         return {"question": self.question, "intent": p.intent, "confidence": round(p.confidence, 6),
                 "intents": [{"intent": name, "confidence": round(c, 6)} for name, c in p.ranked],
-                "slots": p.slots, "model_version": self.model_version}
+                "slots": p.slots, "routes": self.routes, "model_version": self.model_version}
 
 
 def model_fn(model_dir: str, settings: Any = None) -> Any:
