@@ -181,13 +181,10 @@ def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
 
 def _ensure_role(context: Any, settings: Any, account: str, region: str, changes: list[str]) -> str:
     """The function's role: its logs, invoking the endpoint, reading the graph; nothing else."""
-    from botocore.exceptions import ClientError
+    from kgqa_cli.aws.iam import ensure_role
 
-    api, iam = settings.aws.api, context.client("iam")
-    name = api.role_name
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    policy = {"Version": "2012-10-17", "Statement": [
+    api = settings.aws.api
+    statements = [
         {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{api.function_name}*"},
         {"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
@@ -196,23 +193,7 @@ def _ensure_role(context: Any, settings: Any, account: str, region: str, changes
          "Resource": f"arn:aws:neptune-db:{region}:{account}:*/*"},
         *([{"Effect": "Allow", "Action": ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
                                           "ec2:DeleteNetworkInterface"], "Resource": "*"}] if api.subnet_ids else []),
-    ]}
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-    except ClientError as exc:
-        if _code(exc) != "NoSuchEntity":
-            raise CloudError(f"IAM refused to read the role {name}: {exc}") from exc
-        role = context.call("create the function's role", iam.create_role, RoleName=name,
-                            AssumeRolePolicyDocument=json.dumps(trust), Tags=context.tags("api"))["Role"]
-        changes.append(f"role {name}")
-    try:
-        current = iam.get_role_policy(RoleName=name, PolicyName="kgqa")["PolicyDocument"]
-        current = json.loads(current) if isinstance(current, str) else current
-    except ClientError:
-        current = None
-    if current != policy:
-        context.call("set the function's policy", iam.put_role_policy, RoleName=name, PolicyName="kgqa",
-                     PolicyDocument=json.dumps(policy))
-        changes.append(f"policy of {name}")
-    return role["Arn"]
+    ]
+    return ensure_role(context, api.role_name, "lambda.amazonaws.com", statements, changes,
+                       "kgqa: the public API's function", "api")
 

@@ -80,31 +80,10 @@ class Triggers:
 
     def ensure_role(self, use: str, service: str, statements: list[dict], changes: list[str]) -> str:
         """A role ``<prefix>-<use>`` trusted by ``service`` with exactly ``statements``; its ARN."""
-        from botocore.exceptions import ClientError
+        from kgqa_cli.aws.iam import ensure_role
 
-        iam = self.client("iam")
-        name = self.role_name(use)
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
-        try:
-            role = iam.get_role(RoleName=name)["Role"]
-        except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
-                raise CloudError(f"IAM refused to read the role {name}: {exc}") from exc
-            role = self.call("create a role", iam.create_role, RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                             Description=f"kgqa retraining trigger: {use}", Tags=self.context.tags("triggers"))["Role"]
-            changes.append(f"role {name}")
-        policy = {"Version": "2012-10-17", "Statement": statements}
-        try:
-            current = iam.get_role_policy(RoleName=name, PolicyName="kgqa")["PolicyDocument"]
-            current = json.loads(current) if isinstance(current, str) else current
-        except ClientError:
-            current = None
-        if current != policy:
-            self.call("set a role's policy", iam.put_role_policy, RoleName=name, PolicyName="kgqa",
-                      PolicyDocument=json.dumps(policy))
-            changes.append(f"policy of {name}")
-        return role["Arn"]
+        return ensure_role(self.context, self.role_name(use), service, statements, changes,
+                           f"kgqa retraining trigger: {use}", "triggers")
 
     # -- EventBridge rules -------------------------------------------------------------------------
 
