@@ -161,7 +161,8 @@ def test_extraction_handler_four_functions(kg_workspace):
     lines = extract_handler.output_fn(extract_handler.predict_fn(records, model), "application/jsonlines")
     rows = [json.loads(line) for line in lines.decode().splitlines()]
     assert len(rows) == 3 and rows[1]["text"].startswith("《第4号电影》") and rows[2]["text"] is None
-    assert all(isinstance(r.get("spo_list", []), list) for r in rows)
+    assert [sorted(r) for r in rows] == [["model_version", "spo_list", "text"]] * 2 + [["error", "model_version", "text"]]
+    assert all(isinstance(r["spo_list"], list) for r in rows[:2])
     with pytest.raises(BadRequest) as refused:
         extract_handler.input_fn(b"x", "image/png")
     assert refused.value.status == 415
@@ -333,8 +334,9 @@ def test_deploy_endpoint_with_data_capture(aws, tiny_qa, tmp_path):
 
     workspace = tiny_qa.paths.root
     model_folder = workspace / "registry" / "qa" / "v1" / "model"
-    pending = aws.register("qa", model_folder)
-    assert pending
+    aws.register("qa", model_folder)
+    packages = aws.sagemaker.list_model_packages(ModelPackageGroupName=f"{aws.prefix}-qa")["ModelPackageSummaryList"]
+    assert [p["ModelApprovalStatus"] for p in packages] == ["PendingManualApproval"]
     refused = aws.run("deploy", "--target", "sagemaker", workspace=workspace)
     assert refused.returncode == 4 and b"approve one" in refused.stderr
     aws.register("qa", model_folder, "Approved")
@@ -379,7 +381,7 @@ def test_deploy_endpoint_with_data_capture(aws, tiny_qa, tmp_path):
     # A second deploy updates the endpoint in place (moto has no UpdateEndpoint: it says so) and
     # never deletes it; the same archive is not uploaded twice.
     again = aws.run("deploy", "--target", "sagemaker", workspace=workspace)
-    assert b"update the endpoint" in again.stderr
+    assert again.returncode == 10 and b"refused to update the endpoint" in again.stderr
     assert aws.sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"] == "InService"
     local_options = aws.run("deploy", "--target", "sagemaker", "--port", "9000", workspace=workspace)
     assert local_options.returncode == 2

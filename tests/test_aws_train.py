@@ -155,7 +155,9 @@ def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path, m
     finished = context.follow("training", submitted["job_name"], poll_seconds=0)
     result = download_model(context, finished, corpus_workspace / "models" / "kg" / "sagemaker")
     assert result["status"] == "Completed"
-    assert json.loads((corpus_workspace / "models/kg/sagemaker" / submitted["job_name"] / "config.json").read_text())
+    unpacked = corpus_workspace / "models/kg/sagemaker" / submitted["job_name"]
+    assert json.loads((unpacked / "config.json").read_text()) == {"hidden_size": 32}
+    assert [p.name for p in unpacked.iterdir()] == ["config.json"]  # the artefact, nothing else
 
 
 def test_sagemaker_target_needs_a_role_and_a_bucket(tmp_path):

@@ -72,7 +72,8 @@ def test_triggers_install_show_remove(moto_server, tmp_path):
                                               "Values": ["arn:aws:s3:::kgqa-triggers/kgqa/data/raw/"]}]
     assert cloudtrail.get_trail_status(Name="kgqa-data-events")["IsLogging"] is True
     # schedule: both pipelines.
-    assert scheduler.get_schedule(Name="kgqa-retrain-qa")["Target"]["Arn"].endswith(":pipeline/kgqa-qa")
+    for kind in ("kg", "qa"):
+        assert scheduler.get_schedule(Name=f"kgqa-retrain-{kind}")["Target"]["Arn"].endswith(f":pipeline/kgqa-{kind}")
     # The targets' roles: least privilege.
     policy = iam.get_role_policy(RoleName="kgqa-triggers-data", PolicyName="kgqa")["PolicyDocument"]
     policy = json.loads(policy) if isinstance(policy, str) else policy

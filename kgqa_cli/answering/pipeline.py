@@ -98,13 +98,12 @@ class Answerer:
         version = qa_model if qa_model is not None else self.config.qa_model
         # The graph first: checking it is cheap, loading the model is not.
         self.store = GraphStore(settings.graph, settings.paths, create=False)
-        self.version = None
         try:
             if model_dir is not None:
                 self.model, self.version_name = _load_model_dir(Path(model_dir))
             else:
-                self.model, self.version = load_registered(settings.paths, version)
-                self.version_name = self.version.name
+                self.model, registered = load_registered(settings.paths, version)
+                self.version_name = registered.name
         except MissingArtifactError as exc:
             self.store.close()
             raise MissingArtifactError(

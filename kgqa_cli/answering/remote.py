@@ -31,9 +31,6 @@ class UnderstoodAnswerer(Answerer):
 
         self.config = settings.ask
         self.store = GraphStore(settings.graph, settings.paths, create=False)
-        self.version = None
-        self.version_name = None
-        self.model = SimpleNamespace(routes={})
         self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
 
     def answer_understood(self, question: str, understood: dict) -> Answer:

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import CloudError, ConfigError
+from kgqa_cli.errors import ConfigError
 
 ZIP_PACKAGES = ("gremlinpython", "pydantic", "PyYAML")
 
@@ -65,14 +65,8 @@ def function_zip(runtime: str = "3.11") -> bytes:
         return buffer.getvalue()
 
 
-def _code(exc: Any) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
     """Create or update the function, the HTTP API, its route, stage and throttling."""
-    from botocore.exceptions import ClientError
-
     from kgqa_cli.aws.jobs import AwsContext
     from kgqa_cli.aws.neptune import read_state
 
@@ -101,12 +95,9 @@ def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
                      "Environment": {"Variables": environment}}
     if api.subnet_ids:
         configuration["VpcConfig"] = {"SubnetIds": api.subnet_ids, "SecurityGroupIds": api.security_group_ids}
-    try:
-        current = lam.get_function(FunctionName=api.function_name)["Configuration"]
-    except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
-            raise CloudError(f"Lambda refused to read {api.function_name}: {exc}") from exc
-        current = None
+    found = context.call("read the function", lam.get_function, missing=("ResourceNotFoundException",),
+                         FunctionName=api.function_name)
+    current = found["Configuration"] if found else None
     if current is None:
         current = context.call("create the function", lam.create_function, FunctionName=api.function_name,
                                Code={"ZipFile": code}, Description="kgqa: the public question-answering API",
@@ -164,12 +155,10 @@ def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
                      DefaultRouteSettings=throttling)
         changes.append("throttling")
     source_arn = f"arn:aws:execute-api:{region}:{account}:{api_id}/*/*/ask"
-    try:
-        policy = json.loads(lam.get_policy(FunctionName=api.function_name)["Policy"])
-        allowed = any(s.get("Sid") == "kgqa-http-api" for s in policy.get("Statement", []))
-    except ClientError:
-        allowed = False
-    if not allowed:
+    policy = context.call("read the function's policy", lam.get_policy, missing=("ResourceNotFoundException",),
+                          FunctionName=api.function_name)
+    statements = json.loads(policy["Policy"]).get("Statement", []) if policy else []
+    if not any(s.get("Sid") == "kgqa-http-api" for s in statements):
         context.call("let the API invoke the function", lam.add_permission, FunctionName=api.function_name,
                      StatementId="kgqa-http-api", Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
                      SourceArn=source_arn)

@@ -48,19 +48,39 @@ def job_name(stage: str) -> str:
     return f"kgqa-{stage}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"[:63]
 
 
-class AwsContext:
+class AwsPlan:
+    """What a request needs to know about AWS without calling it: the workspace's S3 URLs, the
+    region, images and tags. `kgqa pipeline build` plans with it alone; jobs use :class:`AwsContext`."""
+
+    def __init__(self, settings: Any, region: str) -> None:
+        self.settings = settings
+        self.aws = settings.aws
+        self.region = region
+
+    def url(self, relative: str = "") -> str:
+        """``s3://bucket/prefix/<relative>``."""
+        key = f"{self.aws.prefix}/{relative}" if self.aws.prefix else relative
+        return f"s3://{self.aws.bucket}/{key}"
+
+    def tags(self, stage: str) -> list[dict]:
+        """The config's tags plus ``kgqa:stage``, in SageMaker's shape."""
+        return [{"Key": k, "Value": v} for k, v in sorted({"kgqa:stage": stage, **self.aws.tags}.items())]
+
+    def image(self, repository: str, instance_type: str, explicit: str | None = None) -> str:
+        return dlc_image(self.aws, self.region, repository, instance_type, explicit)
+
+
+class AwsContext(AwsPlan):
     """One stage's view of AWS: settings, region, clients and the workspace bucket."""
 
     def __init__(self, settings: Any, *, need_role: bool = True) -> None:
         from kgqa_cli.aws.s3 import WorkspaceBucket, boto3_module, check_ready
 
-        self.settings = settings
-        self.aws = settings.aws
-        check_ready(self.aws)
-        if need_role and not self.aws.role_arn:
+        check_ready(settings.aws)
+        if need_role and not settings.aws.role_arn:
             raise ConfigError("aws.role_arn is not set", hint="the execution role SageMaker runs the job as")
-        self.session = boto3_module().session.Session(region_name=self.aws.region)
-        self.region = self.session.region_name or "us-east-1"
+        self.session = boto3_module().session.Session(region_name=settings.aws.region)
+        super().__init__(settings, self.session.region_name or "us-east-1")
         self.bucket = WorkspaceBucket(self.aws, self.session.client("s3"))
         self._clients: dict[str, Any] = {"s3": self.bucket.client}
 
@@ -79,17 +99,6 @@ class AwsContext:
         from kgqa_cli.aws.s3 import aws_call
 
         return aws_call(f"AWS ({self.region})", what, function, **kwargs)
-
-    def url(self, relative: str = "") -> str:
-        """``s3://bucket/prefix/<relative>``."""
-        return self.bucket.url(relative)
-
-    def tags(self, stage: str) -> list[dict]:
-        """The config's tags plus ``kgqa:stage``, in SageMaker's shape."""
-        return [{"Key": k, "Value": v} for k, v in sorted({"kgqa:stage": stage, **self.aws.tags}.items())]
-
-    def image(self, repository: str, instance_type: str, explicit: str | None = None) -> str:
-        return dlc_image(self.aws, self.region, repository, instance_type, explicit)
 
     def upload_inputs(self, paths: list[str]) -> int:
         """Upload workspace paths with checksums (unchanged files are skipped); files copied."""

@@ -77,5 +77,6 @@ def handler(event: dict, context: Any = None) -> dict:
             answers.append(_answerer.answer_understood(question, item).to_json())
     except Exception as exc:  # the endpoint, the graph: one line for the caller, the details in the log
         log.exception("answering failed")
-        return _response(502, {"error": f"{exc.__class__.__name__}: {str(exc)[:300]}"})
+        one_line = " ".join(str(exc).split())[:300]  # an HTML error page, say, folded into one line
+        return _response(502, {"error": f"{exc.__class__.__name__}: {one_line}"})
     return _response(200, {"answers": answers} if parsed.batch else answers[0])

@@ -56,10 +56,6 @@ def loader_policy(aws: Any) -> dict:
     ]}
 
 
-def _code(exc: Any) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 class Neptune:
     """The cluster of ``aws.neptune`` and the calls that make, describe and remove it."""
 
@@ -79,15 +75,9 @@ class Neptune:
     # -- describing ------------------------------------------------------------------------------
 
     def cluster(self) -> dict | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            found = self.neptune.describe_db_clusters(DBClusterIdentifier=self.config.cluster_id)["DBClusters"]
-        except ClientError as exc:
-            if _code(exc) == "DBClusterNotFoundFault":
-                return None
-            raise CloudError(f"Neptune refused to describe the cluster {self.config.cluster_id}: {exc}") from exc
-        return found[0] if found else None
+        found = self.call("describe the cluster", self.neptune.describe_db_clusters, missing=("DBClusterNotFoundFault",),
+                          DBClusterIdentifier=self.config.cluster_id)
+        return found["DBClusters"][0] if found and found["DBClusters"] else None
 
     def instances(self) -> list[dict]:
         found = self.call("list the instances", self.neptune.describe_db_instances,
@@ -95,14 +85,9 @@ class Neptune:
         return [i for i in found if i.get("DBClusterIdentifier") == self.config.cluster_id]
 
     def role(self) -> dict | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.iam.get_role(RoleName=self.config.loader_role_name)["Role"]
-        except ClientError as exc:
-            if _code(exc) == "NoSuchEntity":
-                return None
-            raise CloudError(f"IAM refused to read the role {self.config.loader_role_name}: {exc}") from exc
+        found = self.call("read the loader role", self.iam.get_role, missing=("NoSuchEntity",),
+                          RoleName=self.config.loader_role_name)
+        return found["Role"] if found else None
 
     # -- get or create ---------------------------------------------------------------------------
 
@@ -191,8 +176,6 @@ class Neptune:
         """Delete the instances (waiting until they are gone: a cluster with instances cannot be
         deleted), the cluster (no final snapshot; its role associations go with it) and the
         loader role."""
-        from botocore.exceptions import ClientError
-
         config = self.config
         removed = []
         for instance in self.instances():
@@ -208,11 +191,8 @@ class Neptune:
                       SkipFinalSnapshot=True)
             removed.append(f"cluster {config.cluster_id}")
         if self.role() is not None:
-            try:
-                self.iam.delete_role_policy(RoleName=config.loader_role_name, PolicyName="kgqa-bulkload-read")
-            except ClientError as exc:
-                if _code(exc) != "NoSuchEntity":
-                    raise CloudError(f"IAM refused to remove the loader role's policy: {exc}") from exc
+            self.call("remove the loader role's policy", self.iam.delete_role_policy, missing=("NoSuchEntity",),
+                      RoleName=config.loader_role_name, PolicyName="kgqa-bulkload-read")
             self.call("delete the loader role", self.iam.delete_role, RoleName=config.loader_role_name)
             removed.append(f"role {config.loader_role_name}")
         state_path(self.settings).unlink(missing_ok=True)
@@ -224,16 +204,12 @@ class Neptune:
 def csv_files(settings: Any, input_path: Path | None) -> tuple[dict[str, bytes], dict]:
     """The Neptune CSVs of the input (written under <workspace>/bulkload/ as a local load does)
     and a summary of what they hold."""
-    from kgqa_cli.data.corpus import load_corpus
     from kgqa_cli.errors import InputDataError
-    from kgqa_cli.graph.load import default_input
-    from kgqa_cli.graph.model import build_graph_data
+    from kgqa_cli.graph.bulkload import input_file, read_graph_data
     from kgqa_cli.graph.neptune_csv import write_neptune_csv
 
-    path = Path(input_path) if input_path is not None else (settings.graph.input or default_input(settings.paths))
-    if not path.exists():
-        raise MissingArtifactError(f"{path}: no triples to load", hint="run `kgqa extract` first, or pass a file")
-    data = build_graph_data(load_corpus(path), source=path.name, min_score=settings.graph.min_score)
+    path = input_file(settings.graph, settings.paths, input_path)
+    data = read_graph_data(settings.graph, path)
     if not data.edges:
         raise InputDataError(f"{path}: no triples to load ({data.triples_read} read)")
     written = write_neptune_csv(data, settings.paths.bulkload_dir)

@@ -25,37 +25,25 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kgqa_cli.aws.jobs import AwsPlan
 from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
 
 VERSION = "2020-12-01"
 KINDS = ("kg", "qa", "monitor")
 
 
-class PlanContext:
-    """What a definition needs to know about AWS, without calling it: the bucket's URLs, the
-    region, images and roles (the same methods as :class:`~kgqa_cli.aws.jobs.AwsContext`)."""
+class PlanContext(AwsPlan):
+    """A plan of the pipeline definition, without calling AWS: bucket and role must be set; the
+    region comes from the config or the environment, as boto3 would take it."""
 
     def __init__(self, settings: Any) -> None:
-        from kgqa_cli.aws.jobs import dlc_image
-
-        self.settings = settings
-        self.aws = settings.aws
-        if not self.aws.bucket:
+        aws = settings.aws
+        if not aws.bucket:
             raise ConfigError("aws.bucket is not set", hint="set aws.bucket in the config, or pass --aws.bucket NAME")
-        if not self.aws.role_arn:
+        if not aws.role_arn:
             raise ConfigError("aws.role_arn is not set", hint="the role the pipeline's steps run as")
-        self.region = self.aws.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._dlc = dlc_image
-
-    def url(self, relative: str = "") -> str:
-        key = f"{self.aws.prefix}/{relative}" if self.aws.prefix else relative
-        return f"s3://{self.aws.bucket}/{key}"
-
-    def image(self, repository: str, instance_type: str, explicit: str | None = None) -> str:
-        return self._dlc(self.aws, self.region, repository, instance_type, explicit)
-
-    def tags(self, stage: str) -> list[dict]:
-        return [{"Key": k, "Value": v} for k, v in sorted({"kgqa:stage": stage, **self.aws.tags}.items())]
+        super().__init__(settings, aws.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                         or "us-east-1")
 
 
 def pipeline_name(aws: Any, kind: str) -> str:

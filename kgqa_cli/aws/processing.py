@@ -96,12 +96,12 @@ def processing_request(context: Any, stage: ProcessingStage, resources: Any, cod
 
 
 def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wait: bool = False,
-                   on_status: Any = None, on_log: Any = None) -> dict:
+                   on_status: Any = None, on_log: Any = None, context: Any = None) -> dict:
     """Upload the stage's inputs, source and config; create the job; with ``wait``, follow it
     and read its outputs back into the workspace."""
     from kgqa_cli.aws.jobs import AwsContext, job_name
 
-    context = AwsContext(settings)
+    context = context or AwsContext(settings)
     uploaded = context.upload_inputs(stage.upload) if stage.upload else 0
     name = job_name(stage.stage)
     request = processing_request(context, stage, resources, context.upload_source(), context.upload_config(name),
@@ -188,11 +188,8 @@ def monitor_stage(settings: Any, start_offset: str | None, end_offset: str | Non
                            output_local={"runs": "monitoring/runs"}, upload=upload)
 
 
-def check_prefix_has_objects(settings: Any, relative: str, what: str, hint: str) -> None:
+def check_prefix_has_objects(context: Any, relative: str, what: str, hint: str) -> None:
     """A Processing input on an empty prefix fails the job after minutes: say so at once."""
-    from kgqa_cli.aws.jobs import AwsContext
-
-    context = AwsContext(settings, need_role=False)
     if not context.bucket.remote_checksums(relative):
         raise MissingArtifactError(f"{context.url(relative)}: no {what}", hint=hint)
 
@@ -233,22 +230,22 @@ def evaluate_on_sagemaker(settings: Any, kind: str, model: str | None, *, wait: 
     registry = SageMakerRegistry(settings.aws, context.sagemaker)
     row, model_url = package_model_url(registry, kind, model)
     result = run_processing(settings, evaluate_stage(settings, kind, model_url), settings.aws.evaluate,
-                            on_status=on_status, on_log=on_log)
+                            on_status=on_status, on_log=on_log, context=context)
     result["model_package"] = row["arn"]
     result["model_version"] = row["name"]
     if wait:
         context.follow("processing", result["job_name"], on_status, on_log)
-        result.update(finish_evaluation(settings, kind, result["job_name"], row["name"]))
+        result.update(finish_evaluation(settings, kind, result["job_name"], row["name"], context))
     return result
 
 
-def finish_evaluation(settings: Any, kind: str, job: str, model_version: str) -> dict:
+def finish_evaluation(settings: Any, kind: str, job: str, model_version: str, context: Any = None) -> dict:
     """Read a finished evaluation job's report back and gate the package as locally: a pass
     approves it when the config says so, a failure rejects it."""
     from kgqa_cli.aws.jobs import AwsContext
     from kgqa_cli.aws.registry import SageMakerRegistry
 
-    context = AwsContext(settings, need_role=False)
+    context = context or AwsContext(settings, need_role=False)
     registry = SageMakerRegistry(settings.aws, context.sagemaker)
     row = registry.find(model_version)
     read_outputs(context, evaluate_stage(settings, kind, ""), job)
@@ -268,28 +265,30 @@ def monitor_on_sagemaker(settings: Any, start_offset: str | None, end_offset: st
                          on_status: Any = None, on_log: Any = None) -> dict:
     """One monitoring run as a Processing job over the endpoint's capture on S3; with ``wait``,
     the run's folder is read back and its summary returned (``violations`` listed)."""
+    from kgqa_cli.aws.jobs import AwsContext
+
+    context = AwsContext(settings)
     capture = f"datacapture/{settings.aws.endpoint.name}"
-    check_prefix_has_objects(settings, capture, "captured traffic",
+    check_prefix_has_objects(context, capture, "captured traffic",
                              "deploy with capture on (kgqa deploy --target sagemaker) and send questions first")
     for needed, hint in (("groundtruth", "label captured questions with `kgqa label`"),
                          ("monitoring/baseline", "run `kgqa monitor baseline` first")):
         if not any((settings.paths.root / needed).rglob("*.json*")):
             raise MissingArtifactError(f"{settings.paths.root / needed}: empty", hint=hint)
     stage = monitor_stage(settings, start_offset, end_offset)
-    result = run_processing(settings, stage, settings.aws.monitor, on_status=on_status, on_log=on_log)
+    result = run_processing(settings, stage, settings.aws.monitor, on_status=on_status, on_log=on_log,
+                            context=context)
     if wait:
-        from kgqa_cli.aws.jobs import AwsContext
-
-        AwsContext(settings).follow("processing", result["job_name"], on_status, on_log)
-        result.update(finish_monitor(settings, result["job_name"]))
+        context.follow("processing", result["job_name"], on_status, on_log)
+        result.update(finish_monitor(settings, result["job_name"], context))
     return result
 
 
-def finish_monitor(settings: Any, job: str) -> dict:
+def finish_monitor(settings: Any, job: str, context: Any = None) -> dict:
     """Read a finished monitor job's run folder back; its summary (``violations`` listed)."""
     from kgqa_cli.aws.jobs import AwsContext
 
-    context = AwsContext(settings, need_role=False)
+    context = context or AwsContext(settings, need_role=False)
     read_outputs(context, monitor_stage(settings, None, None), job)
     runs = sorted((settings.paths.monitoring_dir / "sagemaker" / job).glob("*/summary.json"))
     if not runs:

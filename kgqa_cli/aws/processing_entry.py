@@ -32,6 +32,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from kgqa_cli.aws.sns import publish_alert
+
 
 def _settings(root: Path):
     from kgqa_cli.settings import KgqaConfig
@@ -105,14 +107,6 @@ def neptune_load(settings) -> dict:
     return result
 
 
-def publish(topic: str, region: str, subject: str, body: dict) -> None:
-    """One SNS message (the alert's JSON)."""
-    import boto3
-
-    boto3.session.Session(region_name=region).client("sns").publish(
-        TopicArn=topic, Subject=subject[:99], Message=json.dumps(body, ensure_ascii=False, indent=1))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one task; 0 when it did its job (a failed gate or a violation included)."""
     parser = argparse.ArgumentParser(prog="kgqa-processing")
@@ -178,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 from kgqa_cli.mlops.alerts import alert_body
 
                 details = getattr(exc, "details", {})
-                publish(args.topic, args.region, "kgqa: model-quality violation",
+                publish_alert(args.topic, args.region, "kgqa: model-quality violation",
                         alert_body("monitor_violation", str(exc), figures={"metrics": details.get("metrics"),
                                                                             "violations": details.get("violations")}))
     else:
@@ -189,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             files = sorted(Path(args.root, "input", "report").rglob(args.report))
             report = json.loads(files[0].read_text(encoding="utf-8")) if files else {}
         figures = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        publish(args.topic, args.region, args.subject,
+        publish_alert(args.topic, args.region, args.subject,
                 alert_body("quality_gate_failed", args.subject, model_version=report.get("model_version"),
                            figures=figures))
         print(f"kgqa alert: published to {args.topic}")

@@ -71,9 +71,10 @@ class SyncReport:
 
 
 def aws_call(where: str, what: str, function: Callable, *, special: Callable[[str], Any] | None = None,
-             **kwargs: Any) -> Any:
+             missing: tuple[str, ...] = (), **kwargs: Any) -> Any:
     """Call boto3; its errors become one :class:`CloudError` line naming ``where`` and ``what``
-    (``special`` may turn an error code into a more telling error of its own)."""
+    (``special`` may turn an error code into a more telling error of its own). An error whose
+    code is in ``missing`` (a read of something that does not exist) returns None instead."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
@@ -83,6 +84,8 @@ def aws_call(where: str, what: str, function: Callable, *, special: Callable[[st
                          "(AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws/credentials, an instance role)") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
+        if code in missing:
+            return None
         mapped = special(code) if special else None
         if mapped is not None:
             raise mapped from exc

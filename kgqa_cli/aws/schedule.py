@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+from kgqa_cli.errors import ConfigError, MissingArtifactError
 
 
 def schedule_monitor(settings: Any) -> dict:
     """Upsert the monitor pipeline, then create or update the schedule that starts it."""
-    from botocore.exceptions import ClientError
-
     from kgqa_cli.aws.jobs import AwsContext
     from kgqa_cli.aws.pipelines import upsert
 
@@ -41,13 +39,8 @@ def schedule_monitor(settings: Any) -> dict:
             "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
         },
     }
-    try:
-        scheduler.get_schedule(Name=schedule.name)
-        exists = True
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-            raise CloudError(f"EventBridge Scheduler refused to read the schedule {schedule.name}: {exc}") from exc
-        exists = False
+    exists = context.call("read the schedule", scheduler.get_schedule, missing=("ResourceNotFoundException",),
+                          Name=schedule.name) is not None
     call = scheduler.update_schedule if exists else scheduler.create_schedule
     arn = context.call("update the schedule" if exists else "create the schedule", call, **request)["ScheduleArn"]
     return {"schedule": schedule.name, "arn": arn, "action": "updated" if exists else "created",
@@ -56,14 +49,11 @@ def schedule_monitor(settings: Any) -> dict:
 
 def delete_schedule(settings: Any) -> dict:
     """Delete the schedule (the monitor pipeline stays, for runs by hand)."""
-    from botocore.exceptions import ClientError
-
     from kgqa_cli.aws.jobs import AwsContext
 
     context = AwsContext(settings, need_role=False)
     name = settings.aws.schedule.name
-    try:
-        context.client("scheduler").delete_schedule(Name=name)
-    except ClientError as exc:
-        raise MissingArtifactError(f"no EventBridge Scheduler schedule named {name}: {exc}") from exc
+    if context.call("delete the schedule", context.client("scheduler").delete_schedule,
+                    missing=("ResourceNotFoundException",), Name=name) is None:
+        raise MissingArtifactError(f"no EventBridge Scheduler schedule named {name}")
     return {"schedule": name, "deleted": True}

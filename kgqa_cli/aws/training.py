@@ -150,12 +150,12 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
     register it in the SageMaker model registry, pending approval."""
     from kgqa_cli.aws.jobs import AwsContext, job_name
 
+    context = AwsContext(settings)  # the config's bucket and role first: one line each when unset
     folder = settings.paths.root / INPUTS[kind]
     missing = [name for name in REQUIRED[kind] if not (folder / name).is_file()]
     if missing:
         step = "kgqa preprocess" if kind == "kg" else "kgqa questions"
         raise MissingArtifactError(f"{folder}: no {', '.join(missing)}", hint=f"run `{step}` first")
-    context = AwsContext(settings)
     uploaded = context.upload_inputs([INPUTS[kind]])
     code_url = context.upload_source()
     name = job_name(kind)

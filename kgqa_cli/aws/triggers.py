@@ -17,11 +17,10 @@ changes nothing. The roles the targets assume are made here with least privilege
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
-from kgqa_cli.errors import CloudError, ConfigError
+from kgqa_cli.errors import ConfigError
 
 KINDS = ("code", "data", "schedule")
 
@@ -45,8 +44,9 @@ phases:
 """
 
 
-def _code(exc: Any) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+NOT_FOUND = ("ResourceNotFoundException",)
+RULES = {"code": "kgqa-retrain-on-push", "data": "kgqa-retrain-on-data"}
+SCHEDULES = {"kg": "kgqa-retrain-kg", "qa": "kgqa-retrain-qa"}
 
 
 class Triggers:
@@ -88,17 +88,9 @@ class Triggers:
     # -- EventBridge rules -------------------------------------------------------------------------
 
     def ensure_rule(self, name: str, pattern: dict, target: dict, changes: list[str]) -> str:
-        from botocore.exceptions import ClientError
-
         events = self.client("events")
-        try:
-            rule = events.describe_rule(Name=name)
-            same = json.loads(rule.get("EventPattern") or "{}") == pattern and rule.get("State") == "ENABLED"
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise CloudError(f"EventBridge refused to read the rule {name}: {exc}") from exc
-            same = False
-        if not same:
+        rule = self.call("read a rule", events.describe_rule, missing=NOT_FOUND, Name=name)
+        if rule is None or json.loads(rule.get("EventPattern") or "{}") != pattern or rule.get("State") != "ENABLED":
             self.call("put a rule", events.put_rule, Name=name, EventPattern=json.dumps(pattern), State="ENABLED",
                       Description="kgqa retraining trigger", Tags=self.context.tags("triggers"))
             changes.append(f"rule {name}")
@@ -148,7 +140,7 @@ class Triggers:
             pattern = {"source": ["aws.codecommit"], "detail-type": ["CodeCommit Repository State Change"],
                        "resources": [config.repository_arn],
                        "detail": {"referenceType": ["branch"], "referenceName": [config.branch]}}
-            self.ensure_rule("kgqa-retrain-on-push", pattern,
+            self.ensure_rule(RULES["code"], pattern,
                              {"Id": "codebuild", "Arn": project_arn, "RoleArn": events_role}, changes)
         return {"trigger": "code", "project": config.project_name, "changes": changes}
 
@@ -203,20 +195,14 @@ class Triggers:
         target = {"Id": "kg-pipeline", "Arn": self.pipeline_arn("kg"), "RoleArn": target_role,
                   "SageMakerPipelineParameters": {"PipelineParameterList": [
                       {"Name": "RawData", "Value": f"s3://{self.aws.bucket}/{prefix}"}]}}
-        self.ensure_rule("kgqa-retrain-on-data", pattern, target, changes)
+        self.ensure_rule(RULES["data"], pattern, target, changes)
         return {"trigger": "data", "watching": f"s3://{self.aws.bucket}/{prefix}",
                 "via": "S3 notifications" if notifications else f"trail {config.trail_name}", "changes": changes}
 
     def _ensure_trail(self, prefix: str, changes: list[str]) -> None:
-        from botocore.exceptions import ClientError
-
         cloudtrail = self.client("cloudtrail")
         name = self.config.trail_name
-        try:
-            cloudtrail.get_trail(Name=name)
-        except ClientError as exc:
-            if _code(exc) != "TrailNotFoundException":
-                raise CloudError(f"CloudTrail refused to read the trail {name}: {exc}") from exc
+        if self.call("read the trail", cloudtrail.get_trail, missing=("TrailNotFoundException",), Name=name) is None:
             self.call("create the trail", cloudtrail.create_trail, Name=name, S3BucketName=self.config.trail_bucket,
                       IsMultiRegionTrail=False, TagsList=self.context.tags("triggers"))
             changes.append(f"trail {name}")
@@ -232,25 +218,17 @@ class Triggers:
             changes.append(f"logging of {name}")
 
     def install_schedule(self) -> dict:
-        from botocore.exceptions import ClientError
-
         changes: list[str] = []
         role = self.ensure_role("scheduler", "scheduler.amazonaws.com", [
             {"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution",
              "Resource": [self.pipeline_arn("kg"), self.pipeline_arn("qa")]}], changes)
         scheduler = self.client("scheduler")
-        for kind in ("kg", "qa"):
-            name = f"kgqa-retrain-{kind}"
+        for kind, name in SCHEDULES.items():
             request = {"Name": name, "ScheduleExpression": self.config.schedule_expression,
                        "FlexibleTimeWindow": {"Mode": "OFF"}, "State": "ENABLED",
                        "Target": {"Arn": self.pipeline_arn(kind), "RoleArn": role,
                                   "SageMakerPipelineParameters": {"PipelineParameterList": []}}}
-            try:
-                current = scheduler.get_schedule(Name=name)
-            except ClientError as exc:
-                if _code(exc) != "ResourceNotFoundException":
-                    raise CloudError(f"EventBridge Scheduler refused to read {name}: {exc}") from exc
-                current = None
+            current = self.call("read a schedule", scheduler.get_schedule, missing=NOT_FOUND, Name=name)
             if current is None:
                 self.call("create a schedule", scheduler.create_schedule, **request)
                 changes.append(f"schedule {name}")
@@ -264,63 +242,46 @@ class Triggers:
     # -- show and remove ---------------------------------------------------------------------------
 
     def show(self) -> list[dict]:
-        from botocore.exceptions import ClientError
-
         rows = []
         events = self.client("events")
-        for kind, rule in (("code", "kgqa-retrain-on-push"), ("data", "kgqa-retrain-on-data")):
-            try:
-                described = events.describe_rule(Name=rule)
-                targets = events.list_targets_by_rule(Rule=rule).get("Targets", [])
-                rows.append({"trigger": kind, "installed": True, "rule": rule, "state": described.get("State"),
-                             "targets": [t["Arn"] for t in targets]})
-            except ClientError:
+        for kind, rule in RULES.items():
+            described = self.call("read a rule", events.describe_rule, missing=NOT_FOUND, Name=rule)
+            if described is None:
                 rows.append({"trigger": kind, "installed": False, "rule": rule})
+                continue
+            targets = self.call("list a rule's targets", events.list_targets_by_rule, Rule=rule).get("Targets", [])
+            rows.append({"trigger": kind, "installed": True, "rule": rule, "state": described.get("State"),
+                         "targets": [t["Arn"] for t in targets]})
         scheduler = self.client("scheduler")
-        schedules = []
-        for kind in ("kg", "qa"):
-            with contextlib.suppress(ClientError):
-                schedules.append(scheduler.get_schedule(Name=f"kgqa-retrain-{kind}")["ScheduleExpression"])
+        found = [self.call("read a schedule", scheduler.get_schedule, missing=NOT_FOUND, Name=name)
+                 for name in SCHEDULES.values()]
+        schedules = [schedule["ScheduleExpression"] for schedule in found if schedule]
         rows.append({"trigger": "schedule", "installed": bool(schedules), "expressions": schedules})
         return rows
 
     def remove(self, kind: str) -> dict:
-        from botocore.exceptions import ClientError
-
         removed = []
-        if kind in ("code", "data"):
-            events = self.client("events")
-            rule = "kgqa-retrain-on-push" if kind == "code" else "kgqa-retrain-on-data"
-            try:
-                ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule).get("Targets", [])]
+        if kind in RULES:
+            events, rule = self.client("events"), RULES[kind]
+            listed = self.call("list a rule's targets", events.list_targets_by_rule, missing=NOT_FOUND, Rule=rule)
+            if listed is not None:
+                ids = [t["Id"] for t in listed.get("Targets", [])]
                 if ids:
-                    events.remove_targets(Rule=rule, Ids=ids)
-                events.delete_rule(Name=rule)
+                    self.call("remove a rule's targets", events.remove_targets, Rule=rule, Ids=ids)
+                self.call("delete a rule", events.delete_rule, Name=rule)
                 removed.append(f"rule {rule}")
-            except ClientError as exc:
-                if _code(exc) != "ResourceNotFoundException":
-                    raise CloudError(f"EventBridge refused to remove {rule}: {exc}") from exc
         if kind == "code":
-            try:
-                self.client("codebuild").delete_project(name=self.config.project_name)
-                removed.append(f"project {self.config.project_name}")
-            except ClientError as exc:
-                raise CloudError(f"CodeBuild refused to delete {self.config.project_name}: {exc}") from exc
-        if kind == "data" and not self.config.s3_event_notifications:
-            try:
-                self.client("cloudtrail").delete_trail(Name=self.config.trail_name)
-                removed.append(f"trail {self.config.trail_name}")
-            except ClientError as exc:
-                if _code(exc) != "TrailNotFoundException":
-                    raise CloudError(f"CloudTrail refused to delete {self.config.trail_name}: {exc}") from exc
+            self.call("delete the project", self.client("codebuild").delete_project, name=self.config.project_name)
+            removed.append(f"project {self.config.project_name}")
+        if kind == "data" and not self.config.s3_event_notifications and self.call(
+                "delete the trail", self.client("cloudtrail").delete_trail, missing=("TrailNotFoundException",),
+                Name=self.config.trail_name) is not None:
+            removed.append(f"trail {self.config.trail_name}")
         if kind == "schedule":
-            for name in ("kgqa-retrain-kg", "kgqa-retrain-qa"):
-                try:
-                    self.client("scheduler").delete_schedule(Name=name)
+            for name in SCHEDULES.values():
+                if self.call("delete a schedule", self.client("scheduler").delete_schedule, missing=NOT_FOUND,
+                             Name=name) is not None:
                     removed.append(f"schedule {name}")
-                except ClientError as exc:
-                    if _code(exc) != "ResourceNotFoundException":
-                        raise CloudError(f"EventBridge Scheduler refused to delete {name}: {exc}") from exc
         return {"trigger": kind, "removed": removed}
 
 

@@ -58,6 +58,7 @@ def deploy(
     from kgqa_cli.graph.store import check_graph_file, graph_file
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.serving.app import serve
+    from kgqa_cli.serving.config import capture_destination
     from kgqa_cli.ui import stderr
 
     settings = start(ctx, config, verbose)
@@ -74,7 +75,7 @@ def deploy(
         check_graph_file(graph_file(settings.graph, settings.paths))  # fail now, not after the model loads
     chosen = port if port is not None else settings.serve.port
     capture = settings.serve.capture
-    where = (capture.destination or settings.paths.datacapture_dir) if capture.enabled else None
+    where = capture_destination(settings) if capture.enabled else None
     stderr.print(
         f"serving {version.name} ({version.status}) on http://{host}:{chosen}  page: /  "
         + (f"capture: {where}/{capture.endpoint_name}/{capture.variant_name} ({capture.sampling_percentage:g} %)"

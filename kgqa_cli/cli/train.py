@@ -96,12 +96,10 @@ def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
 
 
 def _train_sagemaker(settings, kind: str, wait: bool, json_output: bool) -> None:
-    from kgqa_cli.aws.s3 import check_ready
     from kgqa_cli.aws.training import submit_training
     from kgqa_cli.cli._aws import following, print_submitted
     from kgqa_cli.ui import print_json, stdout
 
-    check_ready(settings.aws)
     with following(f"train {kind}", wait and not json_output) as (on_status, on_log):
         result = submit_training(settings, kind, wait=wait, on_status=on_status, on_log=on_log)
     if json_output:

@@ -80,6 +80,23 @@ def _sample_fact(data: Any) -> tuple[str, str, str] | None:
     return data.vertices[edge.source_uid].name, edge.predicate, data.vertices[edge.target_uid].name
 
 
+def input_file(config: GraphConfig, workspace: Workspace, input_path: Path | None) -> Path:
+    """The triples to load: the given file, else ``graph.input``, else the extraction output."""
+    path = Path(input_path) if input_path is not None else (config.input or default_input(workspace))
+    if not path.exists():
+        raise MissingArtifactError(
+            f"{path}: no triples to load", hint="run `kgqa extract` first, or pass a corpus-format file"
+        )
+    return path
+
+
+def read_graph_data(config: GraphConfig, path: Path) -> Any:
+    """The vertices and edges of a corpus-format file (``graph.min_score`` applied)."""
+    from kgqa_cli.data.corpus import load_corpus
+
+    return build_graph_data(load_corpus(path), source=path.name, min_score=config.min_score)
+
+
 def run_bulkload(
     config: GraphConfig,
     workspace: Workspace,
@@ -99,18 +116,12 @@ def run_bulkload(
     every committed batch. ``loader`` (direct|batched|naive) overrides the choice
     ``config.loader`` makes (benchmarks use it).
     """
-    from kgqa_cli.data.corpus import load_corpus
     from kgqa_cli.graph.store import GraphBuild, graph_file, writer_lock
 
-    path = Path(input_path) if input_path is not None else (config.input or default_input(workspace))
-    if not path.exists():
-        raise MissingArtifactError(
-            f"{path}: no triples to load", hint="run `kgqa extract` first, or pass a corpus-format file"
-        )
+    path = input_file(config, workspace, input_path)
     embedded = config.url is None
     ensure_writable([workspace.bulkload_dir, *([graph_file(config, workspace).parent] if embedded else [])])
-    records = load_corpus(path)
-    data = build_graph_data(records, source=path.name, min_score=config.min_score)
+    data = read_graph_data(config, path)
     if config.mode == "replace" and not data.edges and not allow_empty:
         raise InputDataError(
             f"{path}: no triples to load ({data.triples_read} read, {sum(data.skipped.values())} skipped); "

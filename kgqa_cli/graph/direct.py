@@ -30,7 +30,7 @@ names any other version, and the loader then falls back to traversals (see ``loa
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kgqa_cli.errors import GraphError
@@ -63,6 +63,24 @@ def direct_writer_problem() -> str | None:
     if version != WRITTEN_FOR_GREMLITE:
         return f"gremlite {version} is installed but the direct writer was written for {WRITTEN_FOR_GREMLITE}"
     return None
+
+
+def encode_value(con: Any, value: Any, string_id: Callable[[str], int]) -> int:
+    """The ``o`` column code of a property value, exactly as gremlite encodes it (``string_id``
+    gives the strings-table id of a string)."""
+    import gremlite.querytools as qt
+
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        code = qt.encode_property_value(con, value)  # no string lookup for these
+    elif isinstance(value, float):
+        code = string_id(str(value)) + qt.Constants.MAX_INT
+    elif isinstance(value, str):
+        code = string_id(value)
+    else:
+        code = None
+    if code is None:
+        raise GraphError(f"the embedded graph cannot store the property value {value!r}")
+    return code
 
 
 def _in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -141,19 +159,7 @@ class DirectWriter:
         return None
 
     def _encode(self, value: Any, ids: dict[str, int]) -> int:
-        """The ``o`` column code of a property value, exactly as gremlite encodes it."""
-        qt = self._qt
-        if isinstance(value, bool) or value is None or isinstance(value, int):
-            code = qt.encode_property_value(self._con, value)  # no string lookup for these
-        elif isinstance(value, float):
-            code = ids[str(value)] + qt.Constants.MAX_INT
-        elif isinstance(value, str):
-            code = ids[value]
-        else:
-            code = None
-        if code is None:
-            raise GraphError(f"the embedded graph cannot store the property value {value!r}")
-        return code
+        return encode_value(self._con, value, ids.__getitem__)
 
     # ------------------------------------------------------------------ element ids
 
@@ -367,14 +373,7 @@ def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[Ed
     # Strings are met in the batched writers' order: per vertex its label, "uid", the uid, "name",
     # the name, then "types" and each type; per edge its label, then each property's name and value.
     for vertex in vertices:
-        uid_key = sid("uid")
-        uid = get_string(vertex.uid)
-        if uid is None:
-            uid = sid(vertex.uid)
-        name_key = sid("name")
-        name = get_string(vertex.name)
-        if name is None:
-            name = sid(vertex.name)
+        uid_key, uid, name_key, name = sid("uid"), sid(vertex.uid), sid("name"), sid(vertex.name)
         vertex_id = next_element
         vertex_ids[vertex.uid] = vertex_id
         add_row((vertex_id, 0, label, 0))
@@ -386,29 +385,13 @@ def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[Ed
             next_element += 1
         add_end(len(rows))
     non_id = qt.Constants.NON_ID_G_VALUE
-    float_base = qt.Constants.MAX_INT
-    encode = qt.encode_property_value
     for edge in edges:
         edge_id = next_element
         next_element += 1
         add_row((vertex_ids[edge.source_uid], -sid(edge.predicate), vertex_ids[edge.target_uid], -edge_id))
         for key, value in edge.properties().items():
-            key_id = get_string(key)
-            if key_id is None:
-                key_id = sid(key)
-            if type(value) is str:
-                code = get_string(value)
-                if code is None:
-                    code = sid(value)
-            elif isinstance(value, float):
-                code = sid(str(value)) + float_base
-            elif isinstance(value, bool) or value is None or isinstance(value, int):
-                code = encode(con, value)  # no string for these
-            else:
-                code = None
-            if code is None:
-                raise GraphError(f"the embedded graph cannot store the property value {value!r}")
-            add_row((-edge_id, key_id, code, non_id))
+            key_id = sid(key)  # the name before the value: the order the batched writer meets them
+            add_row((-edge_id, key_id, sid(value) if type(value) is str else encode_value(con, value, sid), non_id))
         add_end(len(rows))
 
     rows_built = time.perf_counter()

@@ -20,13 +20,8 @@ from kgqa_cli.labeling.store import (
     read_items,
     tags_for,
 )
+from kgqa_cli.serving.config import capture_root
 from kgqa_cli.understanding.templates import NONE_INTENT
-
-
-def capture_root(settings: Any) -> Path:
-    """The captured traffic of the configured endpoint variant."""
-    capture = settings.serve.capture
-    return Path(capture.destination or settings.paths.datacapture_dir) / capture.endpoint_name / capture.variant_name
 
 
 @dataclass
@@ -163,15 +158,10 @@ class LabelSession:
 
     def export(self, target: Path) -> int:
         """Write every labelled question (text, intent, slots) as JSON lines; returns the count."""
-        import json
-
         from kgqa_cli.io import write_jsonl
+        from kgqa_cli.understanding.questions import read_questions
 
-        rows = []
-        if self.feedback_file.exists():
-            for line in self.feedback_file.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    rows.append({key: record[key] for key in ("text", "intent", "slots")})
+        rows = [{key: record[key] for key in ("text", "intent", "slots")}
+                for record in read_questions(self.feedback_file)] if self.feedback_file.exists() else []
         return write_jsonl(Path(target), rows)
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgqa_cli.errors import InputDataError
+from kgqa_cli.serving.capture import media_type
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def _decode(payload: dict) -> str:
 
 def _questions(content_type: str, body: str) -> tuple[list[str], bool]:
     """The questions of a request body and whether it was a batch (as the handler parsed it)."""
-    if content_type.split(";", 1)[0].strip().lower() == "text/plain":
+    if media_type(content_type) == "text/plain":
         return [body.strip()], False
     data = json.loads(body)
     if "questions" in data:

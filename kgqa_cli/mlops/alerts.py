@@ -77,11 +77,9 @@ def alert_on_failure(config: Any, kind: str, exc: Exception, *, aws: Any = None,
         send_alert(config, body)
     if aws is not None and aws.sns_topic_arn:
         try:
-            from kgqa_cli.aws.s3 import boto3_module
+            from kgqa_cli.aws.sns import publish_alert
 
-            client = boto3_module().session.Session(region_name=aws.region).client("sns")
-            client.publish(TopicArn=aws.sns_topic_arn, Subject=f"kgqa: {kind}"[:99],
-                           Message=json.dumps(body, ensure_ascii=False, indent=1))
+            publish_alert(aws.sns_topic_arn, aws.region, f"kgqa: {kind}", body)
             log.info("alert %s via SNS %s: sent", kind, aws.sns_topic_arn)
         except Exception as exc_sns:  # best effort, as every sink: never hides the gate's own error
             log.warning("alert %s via SNS %s failed: %s", kind, aws.sns_topic_arn, exc_sns)

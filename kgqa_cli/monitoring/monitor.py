@@ -150,7 +150,7 @@ def run_baseline(settings: Any, version_name: str | None = None, data: Path | No
     ensure_writable([out])
     with model_files(version.path / "model"):
         model = QuestionModel.load(version.path / "model")
-    known = _model_vocabulary(version.path / "model")
+    known = set(model.tokenizer.tokens)
     predicted: list[str] = []
     profile = InputProfile()
     for start in range(0, len(examples), 256):
@@ -187,9 +187,9 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
     """One monitoring run over a window of captured traffic; writes its folder; returns the
     summary. Raises :class:`~kgqa_cli.errors.MonitorViolationError` (exit 9) after writing when a limit is crossed, and
     :class:`MissingArtifactError` when there is not enough ground truth."""
-    from kgqa_cli.labeling.session import capture_root
     from kgqa_cli.labeling.store import read_ground_truth, read_items
     from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.serving.config import capture_root
 
     config: MonitorConfig = settings.monitor
     now = now or datetime.now(timezone.utc)

@@ -36,6 +36,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from kgqa_cli.serving.capture import CaptureWriter
+from kgqa_cli.serving.config import capture_destination
 from kgqa_cli.serving.handler import (
     BadRequest,
     Limits,
@@ -312,7 +313,7 @@ def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
     if serve_config.capture.enabled:
         c = serve_config.capture
         capture = CaptureWriter(
-            c.destination or settings.paths.datacapture_dir, c.endpoint_name, c.variant_name, c.sampling_percentage,
+            capture_destination(settings), c.endpoint_name, c.variant_name, c.sampling_percentage,
             queue_size=c.queue_size, flush_seconds=c.flush_seconds, json_content_types=tuple(c.json_content_types),
         )
 
