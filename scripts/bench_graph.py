@@ -11,7 +11,13 @@ loaded into a fresh gremlite file per size and loader:
 * ``direct_merge``: the direct writer into an existing (here empty) graph, as ``--merge`` does;
 * ``batched``: one Gremlin traversal per ``--batch-size`` elements (the path for servers), on at
   most ``--batched-max`` triples (a time box; the result says when it measured a prefix);
-* ``naive``: one lookup and one write traversal per element, on the sizes up to ``--naive-max``.
+* ``naive``: one lookup and one write traversal per element, on the sizes up to ``--naive-max``;
+* ``sqlite_floor``: the storage work alone. The rows of the graph ``direct_after`` built, read
+  back into memory, are written again into a fresh file with the same pragmas, page size and
+  order of work (strings, element ids, quads, then gremlite's four indexes) and no Python
+  beyond ``executemany``. A loader that writes gremlite's layout through one sqlite3 connection,
+  one step after another, cannot beat this figure on the same machine: it bounds what
+  ``direct_after`` can reach.
 
 Wall seconds and this process's CPU seconds are both recorded: the machine may be shared.
 
@@ -89,6 +95,54 @@ def measure_replace(data, folder: Path, loader: str, batch_size: int) -> dict:
     return _figures(counts, seconds, cpu, batch_size)
 
 
+def measure_sqlite_floor(data, folder: Path, batch_size: int) -> dict:
+    """The storage floor: the built graph's rows written again with nothing but SQLite's work."""
+    import sqlite3
+
+    from kgqa_cli.graph.bulkload import _sample_fact
+    from kgqa_cli.graph.store import BUILD_PAGE_SIZE, GraphBuild
+
+    config = GraphConfig(path=folder / "floor-source.db", mode="replace", direct_batch_size=batch_size)
+    with GraphBuild(config, Workspace(folder)) as build:
+        load_graph_data(build.store, data, batch_size, loader="build")
+        build.publish(len(data.vertices), len(data.edges), _sample_fact(data))
+    with sqlite3.connect(config.path) as source:
+        quads = source.execute("SELECT * FROM quads ORDER BY rowid").fetchall()
+        strings = source.execute("SELECT * FROM strings ORDER BY id").fetchall()
+        elements = source.execute("SELECT min(id), max(id) FROM graphelts").fetchone()
+        indexes = [sql for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'quads' AND sql IS NOT NULL")]
+    source.close()
+    config.path.unlink()
+    target = folder / "floor.db"
+    target.unlink(missing_ok=True)
+    con = sqlite3.connect(target, isolation_level=None)
+    try:
+        con.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE}")
+        con.execute("CREATE TABLE quads (s INT, p INT, o INT, g INT)")
+        con.execute("CREATE TABLE strings (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT UNIQUE)")
+        con.execute("CREATE TABLE graphelts (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -262144", "temp_store = MEMORY",
+                       "threads = 2"):
+            con.execute(f"PRAGMA {pragma}")
+        cpu_started, started = time.process_time(), time.perf_counter()
+        con.execute("BEGIN")
+        con.executemany("INSERT INTO strings (id, v) VALUES (?, ?)", strings)
+        con.execute("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                    "INSERT INTO graphelts (id) SELECT i FROM n", elements)
+        con.executemany("INSERT INTO quads VALUES (?, ?, ?, ?)", quads)
+        for sql in indexes:
+            con.execute(sql)
+        con.execute("COMMIT")
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    finally:
+        con.close()
+        target.unlink(missing_ok=True)
+    triples = len(data.edges)
+    return {"triples": triples, "quads_rows": len(quads), "strings": len(strings), "seconds": round(seconds, 2),
+            "cpu_seconds": round(cpu, 2), "triples_per_second": round(triples / seconds, 1)}
+
+
 def measure(records: list[dict], folder: Path, loader: str, batch_size: int, total: int) -> dict:
     """Load ``records`` into a fresh graph file; triples/s over the whole load (vertices + edges)."""
     data = build_graph_data(records, source="synthetic")
@@ -128,6 +182,9 @@ def main() -> None:
         row["direct_after"] = measure_replace(data, folder, "build", args.direct_batch_size)
         row["after_vs_before"] = round(
             row["direct_after"]["triples_per_second"] / row["direct_before"]["triples_per_second"], 2)
+        row["sqlite_floor"] = measure_sqlite_floor(data, folder, args.direct_batch_size)
+        row["after_vs_floor"] = round(
+            row["direct_after"]["triples_per_second"] / row["sqlite_floor"]["triples_per_second"], 2)
         if size <= args.merge_max:
             row["direct_merge"] = measure(records, folder, "direct", args.direct_batch_size, size)
         row["batched"] = measure(records[: args.batched_max], folder, "batched", args.batch_size, size)
@@ -136,6 +193,7 @@ def main() -> None:
         results.append(row)
         print(f"{size:>8} triples: replace before {row['direct_before']['triples_per_second']:>8,.0f}/s   "
               f"after {row['direct_after']['triples_per_second']:>8,.0f}/s   "
+              f"storage floor {row['sqlite_floor']['triples_per_second']:>8,.0f}/s   "
               f"batched {row['batched']['triples_per_second']:>6,.0f}/s"
               + (f"   naive {row['naive']['triples_per_second']:>6,.0f}/s" if "naive" in row else ""),
               file=sys.stderr, flush=True)

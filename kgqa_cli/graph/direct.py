@@ -29,7 +29,9 @@ names any other version, and the loader then falls back to traversals (see ``loa
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -350,17 +352,11 @@ def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[Ed
     con = store.sqlite_connection
     if con.execute("SELECT 1 FROM quads LIMIT 1").fetchone() or con.execute("SELECT 1 FROM graphelts LIMIT 1").fetchone():
         raise GraphError("build_fresh writes an empty graph only")
-    strings: dict[str, int] = dict(con.execute("SELECT v, id FROM strings"))
     first_string = (con.execute("SELECT max(id) FROM strings").fetchone()[0] or 0) + 1
-    new_strings: list[str] = []  # in id order from first_string: the order the batched writers meet them
-    get_string, add_string = strings.get, new_strings.append
-
-    def sid(text: str) -> int:
-        found = get_string(text)
-        if found is None:
-            found = strings[text] = first_string + len(new_strings)
-            add_string(text)
-        return found
+    existing = dict(con.execute("SELECT v, id FROM strings"))
+    # A string's id is taken the first time it is met (dict lookups in C, no Python call per
+    # string); new ids continue from the table's and keep the dict's insertion order.
+    sid = defaultdict(itertools.count(first_string).__next__, existing)
 
     first_element = next_element = (con.execute(
         "SELECT seq FROM sqlite_sequence WHERE name = 'graphelts'").fetchone() or (0,))[0] + 1
@@ -369,11 +365,11 @@ def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[Ed
     add_row = rows.append
     ends: list[int] = []  # the row count after each element: progress in elements, not rows
     add_end = ends.append
-    label = sid(VERTEX_LABEL)
+    label = sid[VERTEX_LABEL]
     # Strings are met in the batched writers' order: per vertex its label, "uid", the uid, "name",
     # the name, then "types" and each type; per edge its label, then each property's name and value.
     for vertex in vertices:
-        uid_key, uid, name_key, name = sid("uid"), sid(vertex.uid), sid("name"), sid(vertex.name)
+        uid_key, uid, name_key, name = sid["uid"], sid[vertex.uid], sid["name"], sid[vertex.name]
         vertex_id = next_element
         vertex_ids[vertex.uid] = vertex_id
         add_row((vertex_id, 0, label, 0))
@@ -381,17 +377,18 @@ def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[Ed
         add_row((vertex_id, name_key, name, vertex_id + 2))
         next_element += 3
         for type_name in sorted(vertex.types):
-            add_row((vertex_id, sid("types"), sid(type_name), next_element))
+            add_row((vertex_id, sid["types"], sid[type_name], next_element))
             next_element += 1
         add_end(len(rows))
     non_id = qt.Constants.NON_ID_G_VALUE
     for edge in edges:
         edge_id = next_element
         next_element += 1
-        add_row((vertex_ids[edge.source_uid], -sid(edge.predicate), vertex_ids[edge.target_uid], -edge_id))
+        add_row((vertex_ids[edge.source_uid], -sid[edge.predicate], vertex_ids[edge.target_uid], -edge_id))
         for key, value in edge.properties().items():
-            key_id = sid(key)  # the name before the value: the order the batched writer meets them
-            add_row((-edge_id, key_id, sid(value) if type(value) is str else encode_value(con, value, sid), non_id))
+            key_id = sid[key]  # the name before the value: the order the batched writer meets them
+            add_row((-edge_id, key_id, sid[value] if type(value) is str else encode_value(con, value, sid.__getitem__),
+                     non_id))
         add_end(len(rows))
 
     rows_built = time.perf_counter()
@@ -402,6 +399,7 @@ def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[Ed
         con.execute(f"PRAGMA {pragma}")
     for index, _ in indexes:
         con.execute(f'DROP INDEX "{index}"')
+    new_strings = itertools.islice(sid, len(existing), None)  # in id order from first_string
     con.executemany("INSERT INTO strings (id, v) VALUES (?, ?)", enumerate(new_strings, first_string))
     strings_done = time.perf_counter()
     if next_element > first_element:
