@@ -83,7 +83,7 @@ def build_demo_workspace(config_path: Path | None, root: Path):
     for split in SPLITS:
         run_bulkload(settings.graph, settings.paths, settings.paths.split_file(split), show_progress=False)
     names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
-    generate_questions(settings.qa.questions, settings.paths, names)
+    generate_questions(settings.qa.questions, settings.paths, names, settings.ask.context)
     started = time.perf_counter()
     train_question_model(settings.qa, settings.paths)
     return settings, round(time.perf_counter() - started, 1)
@@ -148,21 +148,61 @@ def parse_nlpcc(path: Path) -> list[dict]:
     return [item for item in items.values() if {"question", "triple", "answer"} <= set(item)]
 
 
+def nlpcc_questions() -> list[tuple[str, str, str, str]]:
+    """(question, subject, predicate, object) of the NLPCC training questions whose gold
+    predicate, spaces removed, is a DuIE schema predicate (the rule baseline's selection)."""
+    from kgqa_cli.data.schema import Schema
+
+    predicates = {r.predicate for r in Schema.load(SHARED / "duie" / "duie_schema.json").relations}
+    kept = []
+    for item in parse_nlpcc(SHARED / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"):
+        parts = [part.strip() for part in item["triple"].split("|||")]
+        if len(parts) != 3:
+            continue
+        subject, predicate, obj = parts
+        predicate = predicate.replace(" ", "")
+        if predicate in predicates and normalize_name(subject) and normalize_name(obj):
+            kept.append((item["question"], subject, predicate, obj))
+    return kept
+
+
+def rule_baseline() -> dict:
+    """../shared/tools/rule_baseline.py on the same questions, run as its docstring says."""
+    tool = REPO.parent / "shared" / "tools" / "rule_baseline.py"
+    if not tool.is_file():
+        return {"skipped": f"{tool} is absent"}
+    done = subprocess.run([sys.executable, str(tool), str(SHARED / "duie" / "duie_schema.json"),
+                           str(SHARED / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data")],
+                          capture_output=True, text=True, timeout=600, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("rule_baseline:"))
+    right, total = line.split(":")[1].split("=")[0].strip().split("/")
+    return {"accuracy": round(int(right) / int(total), 4), "correct": int(right), "count": int(total),
+            "output": line.strip(), "command": f"python3 {tool} duie_schema.json nlpcc-iccpol-2016.kbqa.training-data"}
+
+
+def failure_kind(answer, subject: str, predicate: str) -> str:
+    """Why a question went wrong: no answer (the reason), or which part of the reading was wrong."""
+    if not answer.answered:
+        return f"no answer: {answer.reason}"
+    entity = (answer.entity or {}).get("name")
+    if entity != normalize_name(subject):
+        return "wrong entity"
+    if answer.predicate != predicate:
+        return "wrong predicate"
+    return "right reading, other answer"
+
+
 def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict:
-    """Accuracy on NLPCC questions with a DuIE predicate, from a graph of their gold triples."""
+    """Accuracy on NLPCC questions with a DuIE predicate, from a graph of their gold triples,
+    with the rule baseline on the same data."""
+    from collections import Counter
+
     from kgqa_cli.data.schema import Schema
     from kgqa_cli.graph.bulkload import run_bulkload
 
     schema = Schema.load(SHARED / "duie" / "duie_schema.json")
     relations = {r.predicate: r for r in schema.relations}
-    kept = []
-    for item in parse_nlpcc(SHARED / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"):
-        parts = [part.strip() for part in item["triple"].split(" ||| ")]
-        if len(parts) != 3:
-            continue
-        subject, predicate, obj = parts
-        if predicate in relations and normalize_name(subject) and normalize_name(obj):
-            kept.append((item["question"], subject, predicate, obj))
+    kept = nlpcc_questions()
     root = settings.paths.bench_dir / "qa-nlpcc"
     shutil.rmtree(root, ignore_errors=True)
     gold = root / "gold.jsonl"
@@ -177,21 +217,154 @@ def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict
                                           "graph.url": None, "graph.mode": "replace"})
     run_bulkload(loading.graph, loading.paths, gold, show_progress=False)
     asking = settings.model_copy(update={"graph": loading.graph})
-    rows, correct = [], 0
+    rows, correct, kinds = [], 0, Counter()
     with Answerer(asking) as answerer:
-        for question, _subject, predicate, obj in kept:
+        for question, subject, predicate, obj in kept:
             answer = answerer.answer(question)
             ok = normalize_name(obj) in {normalize_name(a) for a in answer.answers}
             correct += ok
+            if not ok:
+                kinds[failure_kind(answer, subject, predicate)] += 1
             rows.append({"question": question, "predicate": predicate, "gold": obj, "intent": answer.intent,
+                         "entity": (answer.entity or {}).get("name"), "read_as": answer.predicate,
                          "slots": answer.slots, "answers": answer.answers[:5], "reason": answer.reason,
-                         "correct": ok})
+                         "detail": answer.detail, "correct": ok})
+    baseline = rule_baseline()
+    accuracy = round(correct / max(len(kept), 1), 4)
     return {
-        "accuracy": round(correct / max(len(kept), 1), 4), "count": len(kept), "correct": correct,
+        "accuracy": accuracy, "count": len(kept), "correct": correct,
+        "rule_baseline": baseline,
+        "ahead_of_rule_baseline": round(accuracy - baseline["accuracy"], 4) if "accuracy" in baseline else None,
+        "failures_by_kind": {kind: {"count": n, "share": round(n / len(kept), 4)} for kind, n in kinds.most_common()},
         "model": f"{model_origin}; no NLPCC text in its training data",
         "graph": "fresh graph of the gold triples of these questions only",
         "failures": [r for r in rows if not r["correct"]][:60],
     }
+
+
+def followup_figures(settings, answerer: Answerer, wanted: int = 150, seed: int = 5) -> dict:
+    """Two-turn conversations from the generated test questions: a first question with its
+    entity named, then a follow-up from the test split whose referring word can only mean one
+    of the first turn's entity and (single) answer. Right when the follow-up takes that entity
+    from the context; answered right when its answers are that entity's in the graph."""
+    import random
+
+    from kgqa_cli.answering.interpret import Conversation, tagged_spans
+    from kgqa_cli.graph import queries
+
+    examples = read_questions(settings.paths.questions_dir / "test.jsonl")
+    known = set(answerer.model.intents)
+    firsts = [e for e in examples if e["intent"] in known and e["intent"] != "none"
+              and not any(t.endswith("context") for t in e["slots"])]
+    follows = [e for e in examples if e["intent"] in known and any(t.endswith("context") for t in e["slots"])]
+    kind_of_word = {word: kind for kind, words in settings.ask.context.references.items() for word in words}
+    rng = random.Random(seed)
+    rng.shuffle(follows)
+    interpreter = answerer.interpreter
+    turns, resolved, answered_right, skipped = [], 0, 0, 0
+    for follow in follows:
+        if len(turns) >= wanted:
+            break
+        span = next(((s, e) for kind, s, e in tagged_spans(follow["slots"]) if kind == "context"), None)
+        word = follow["text"][span[0]:span[1]] if span else None
+        kind = kind_of_word.get(word)
+        route = (answerer.model.routes.get(follow["intent"]) or [None])[0]
+        if kind is None or route is None:
+            skipped += 1
+            continue
+        for first in rng.sample(firsts, min(40, len(firsts))):
+            conversation = Conversation()
+            one = answerer.answer(first["text"], conversation)
+            if not one.answered or len(one.answers) != 1:
+                continue
+            entity, answer = one.entity["name"], one.answers[0]
+            order = [answer, entity]  # the resolution order: the one answer, then the entity
+            fits = [name for name in order if kind in interpreter.kind_of(interpreter.profile(name))]
+            if not fits or (len(fits) == 2 and fits[0] == fits[1]):
+                continue
+            target = fits[0]
+            profile = interpreter.profile(target)
+            labels = profile.out_labels if route["direction"] == "forward" else profile.in_labels
+            if route["predicate"] not in labels:
+                continue
+            traversal = (queries.objects_of if route["direction"] == "forward" else queries.subjects_of)(
+                answerer.store.g, target, route["predicate"])
+            expected = sorted({row["name"] for row in queries.run(traversal)})
+            two = answerer.answer(follow["text"], conversation)
+            right = bool(two.context) and two.context["entity"] == target
+            resolved += right
+            answered_right += right and sorted(two.answers) == expected[: len(two.answers)] and bool(two.answers)
+            turns.append({"first": first["text"], "first_answer": one.answers, "follow_up": follow["text"],
+                          "reference": word, "expected_entity": target,
+                          "got_entity": (two.context or {}).get("entity") or (two.entity or {}).get("name"),
+                          "answers": two.answers[:5], "resolved": right})
+            break
+        else:
+            skipped += 1
+    return {"conversations": len(turns), "resolved_right": round(resolved / max(len(turns), 1), 4),
+            "answered_right": round(answered_right / max(len(turns), 1), 4), "target_resolved": 0.95,
+            "source": "first turns and follow-ups from the generated test split (names held out from training)",
+            "wrong": [t for t in turns if not t["resolved"]][:20]}
+
+
+def large_graph_figures(settings, edges: int, questions: int = 300, seed: int = 11) -> dict:
+    """Warm `ask` latency on a synthetic graph of ``edges`` edges over the demo schema's
+    predicates (random made-up names), each question about a different entity, so that no
+    entity's edges are cached from an earlier question."""
+    import random
+
+    from kgqa_cli.data.schema import Schema
+    from kgqa_cli.graph.bulkload import run_bulkload
+    from kgqa_cli.understanding.templates import load_templates
+
+    rng = random.Random(seed)
+    schema = Schema.load(settings.paths.schema_file)
+    relations = list(schema.relations)
+    family, given = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗", "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
+    pool = [rng.choice(family) + "".join(rng.choice(given) for _ in range(2)) + str(i) for i in range(edges // 2)]
+    root = settings.paths.bench_dir / "qa-large"
+    shutil.rmtree(root, ignore_errors=True)
+    corpus = root / "large.jsonl"
+    facts = []
+    with_edges: dict[str, list[str]] = {}
+    records = []
+    for _ in range(edges):
+        relation = rng.choice(relations)
+        subject, obj = rng.sample(pool, 2)
+        records.append({"text": subject + obj, "spo_list": [{
+            "subject": subject, "subject_type": relation.subject_type, "predicate": relation.predicate,
+            "object": {"@value": obj}, "object_type": {"@value": relation.object_value_type}}]})
+        if len(with_edges) < questions * 4:
+            with_edges.setdefault(subject, []).append(relation.predicate)
+            facts.append((subject, relation.predicate))
+    write_jsonl(corpus, records)
+    del records
+    loading = load_settings(None, {"workspace": str(root / "ws"), "graph.path": str(root / "graph.db"),
+                                   "graph.url": None, "graph.mode": "replace"})
+    started = time.perf_counter()
+    report = run_bulkload(loading.graph, loading.paths, corpus, show_progress=False)
+    load_seconds = time.perf_counter() - started
+    templates = {t.predicate: t for t in load_templates(settings.qa.questions.templates).intents
+                 if t.direction == "forward" and t.predicate}
+    asked = [(subject, predicate) for subject, predicate in dict(facts).items() if predicate in templates]
+    rng.shuffle(asked)
+    asked = asked[:questions]
+    asking = settings.model_copy(update={"graph": loading.graph})
+    timings, right = [], 0
+    with Answerer(asking) as answerer:
+        started = time.perf_counter()
+        answerer.warm()
+        warm_seconds = time.perf_counter() - started
+        for subject, predicate in asked:
+            text = rng.choice(templates[predicate].templates).replace("{entity}", subject)
+            started = time.perf_counter()
+            answer = answerer.answer(text)
+            timings.append((time.perf_counter() - started) * 1000)
+            right += answer.entity is not None and answer.entity["name"] == subject and answer.predicate == predicate
+    return {"edges": report["edges"]["total"] if isinstance(report.get("edges"), dict) else edges,
+            "load_seconds": round(load_seconds, 1), "name_dictionary_seconds": round(warm_seconds, 2),
+            "questions": len(timings), "ask_latency_ms_p50": round(statistics.median(timings), 2),
+            "ask_latency_ms_p99": round(percentile(timings, 0.99), 2), "read_right": round(right / max(len(timings), 1), 4)}
 
 
 def main() -> None:
@@ -201,6 +374,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"result file [default: {DEFAULT_OUT}]")
     parser.add_argument("--rebuild", action="store_true", help="build the scratch demo workspace even if one exists")
     parser.add_argument("--skip-nlpcc", action="store_true")
+    parser.add_argument("--large-graph", type=int, default=1_000_000,
+                        help="edges of the synthetic graph for the latency figure (0: skip)")
     args = parser.parse_args()
     settings = load_settings(args.config, {"workspace": str(args.workspace)} if args.workspace else None)
     result: dict = {"cpus": os.cpu_count()}
@@ -223,7 +398,10 @@ def main() -> None:
         result.update(demo_figures(answerer))
         result["load_average"] = [round(x, 2) for x in os.getloadavg()]
         result.update(latency_figures(answerer))
+        result["followups"] = followup_figures(settings, answerer)
     result["cold_ask_seconds"] = cold_ask_seconds(args.config, settings.paths.root)
+    if args.large_graph:
+        result["large_graph"] = large_graph_figures(settings, args.large_graph)
     if args.skip_nlpcc:
         result["nlpcc"] = "skipped (--skip-nlpcc)"
     elif not (SHARED / "nlpcc-kbqa").is_dir():

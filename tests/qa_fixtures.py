@@ -86,7 +86,7 @@ def build_workspace(root: Path, train: bool = True, graph: bool = True) -> KgqaC
         from kgqa_cli.graph.bulkload import run_bulkload
 
         run_bulkload(settings.graph, settings.paths, corpus, show_progress=False)
-    generate_questions(settings.qa.questions, settings.paths)
+    generate_questions(settings.qa.questions, settings.paths, context=settings.ask.context)
     if train:
         from kgqa_cli.understanding.training import train_question_model
 

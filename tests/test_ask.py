@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from kgqa_cli.answering.pipeline import EMPTY, NO_INTENT, NOT_IN_GRAPH, OUT_OF_SCOPE, Answerer
+from kgqa_cli.answering.pipeline import EMPTY, NO_INTENT, NO_RELATION, NOT_IN_GRAPH, OUT_OF_SCOPE, Answerer
 from kgqa_cli.cli.main import app
 from kgqa_cli.errors import MissingArtifactError
 
@@ -54,15 +54,25 @@ def test_a_mention_run_on_into_the_next_words_links_to_the_name_inside(answerer)
     assert answerer.linker.link("诱惑在美国上映") is None  # the name would cover less than half
 
 
-def test_the_next_likely_intents_are_tried_when_the_best_finds_nothing(answerer):
-    config = answerer.config
-    saved = (config.intent_alternatives, config.min_alternative_confidence)
-    config.intent_alternatives, config.min_alternative_confidence = len(answerer.model.intents), 0.0
-    try:
-        answer = answerer.answer("何藩的妻子是谁")  # every intent in turn: 何藩 only has films
-    finally:
-        config.intent_alternatives, config.min_alternative_confidence = saved
-    assert answer.intent == "ask_films" and answer.answers == ["三度诱惑"]
+def test_a_relation_the_entity_lacks_is_not_answered_with_another(answerer):
+    # 何藩 only directs films: the graph has no wife for him, and no other edge is read instead.
+    answer = answerer.answer("何藩的妻子是谁")
+    assert not answer.answered and answer.reason == NO_RELATION
+    assert answer.entity["name"] == "何藩" and "何藩" in answer.detail
+
+
+def test_the_graph_decides_between_close_intents(answerer):
+    # Whatever the model's best intent, only edges 李嘉欣 has are read: 丈夫 out, 妻子 in.
+    answer = answerer.answer("李嘉欣的另一半是谁")
+    assert answer.answers == ["许晋亨"]
+    assert answer.readings and all(r["entity"] == "李嘉欣" for r in answer.readings[:1])
+    assert (answer.readings[0]["predicate"], answer.readings[0]["direction"]) in {("丈夫", "forward"), ("妻子", "reverse")}
+
+
+def test_an_opener_swallowed_into_the_slot_still_finds_the_name(answerer):
+    # Whatever the tagger makes of the opener, the dictionary scan finds the graph name inside.
+    answer = answerer.answer("能不能告诉我三度诱惑这部片子的导演是哪一位")
+    assert answer.answers == ["何藩"] and answer.entity["name"] == "三度诱惑"
 
 
 def test_unknown_entity_gets_a_reason(answerer):

@@ -71,6 +71,18 @@ def test_ask_in_the_page_see_the_answer_and_the_capture(browser, tiny_qa, tmp_pa
         assert page.locator(".turn .answer .text").nth(1).text_content() == "许晋亨"
         page.reload()
         page.wait_for_function("document.querySelectorAll('.turn').length === 2")
+        # A follow-up: the page's session id (kept across the reload) carries the context.
+        page.locator("#question").fill("那他的妻子是谁")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelectorAll('.turn').length === 3")
+        assert page.locator(".turn .answer .text").nth(2).text_content() == "李嘉欣"
+        assert "“他”指许晋亨" in page.locator("details").nth(2).text_content()
+        # Clearing starts a new conversation: 他 refers to nothing any more.
+        page.locator("#clear").click()
+        page.locator("#question").fill("那他的妻子是谁")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelectorAll('.turn').length === 1")
+        page.locator(".turn .answer.no-answer").wait_for()
         # Chinese renders as glyphs, not boxes: with no CJK font every character is the same box.
         same = page.evaluate("""() => {
             const draw = (ch) => { const c = document.createElement('canvas'); c.width = c.height = 32;
@@ -86,4 +98,4 @@ def test_ask_in_the_page_see_the_answer_and_the_capture(browser, tiny_qa, tmp_pa
     captured = [line for _, line in server.capture_lines()]
     questions = [json.loads(line["captureData"]["endpointInput"]["data"])["question"] for line in captured
                  if line["captureData"]["endpointInput"]["encoding"] == "JSON"]
-    assert questions == ["三度诱惑的导演是谁", "李嘉欣和谁结婚了"]
+    assert questions == ["三度诱惑的导演是谁", "李嘉欣和谁结婚了", "那他的妻子是谁", "那他的妻子是谁"]

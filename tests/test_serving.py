@@ -174,6 +174,26 @@ def test_json_text_and_batch_requests_and_custom_attributes(served):
     assert answers[2]["reason"]
 
 
+def test_a_session_id_keeps_the_conversation(served):
+    _, server = served
+    session = {"X-Amzn-SageMaker-Session-Id": "chat-1"}
+    status, headers, body = ask(server.base, "三度诱惑的导演是谁", **session)
+    assert status == 200 and json.loads(body)["answers"] == ["何藩"]
+    assert headers["x-amzn-sagemaker-session-id"] == "chat-1"
+    follow_up = json.loads(ask(server.base, "他还导演了哪些电影", **session)[2])
+    assert follow_up["context"] == {"reference": "他", "entity": "何藩"} and follow_up["answers"] == ["三度诱惑"]
+    # Another session, or none, has no context.
+    assert json.loads(ask(server.base, "他还导演了哪些电影", **{"X-Amzn-SageMaker-Session-Id": "chat-2"})[2])["context"] is None
+    assert json.loads(ask(server.base, "他还导演了哪些电影")[2])["context"] is None
+    # A batch in one session is a conversation in order.
+    batch = json.dumps({"questions": ["许晋亨的妻子是谁", "那她的丈夫是谁"]}).encode()
+    status, _, body = request(f"{server.base}/invocations", batch,
+                              {"Content-Type": "application/json", "X-Amzn-SageMaker-Session-Id": "chat-3"})
+    assert status == 200 and [a["answers"] for a in json.loads(body)["answers"]] == [["李嘉欣"], ["许晋亨"]]
+    status, _, body = ask(server.base, "你好", **{"X-Amzn-SageMaker-Session-Id": "x" * 300})
+    assert status == 400 and "Session-Id" in json.loads(body)["error"]
+
+
 def test_every_bad_request_gets_a_4xx_naming_it_and_the_server_survives(served):
     _, server = served
     url = f"{server.base}/invocations"

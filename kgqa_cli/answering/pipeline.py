@@ -20,7 +20,7 @@ from kgqa_cli.understanding.templates import NONE_INTENT
 log = logging.getLogger(__name__)
 
 EMPTY = "empty question"
-NO_INTENT = "no intent above the threshold"
+NO_INTENT = "no reading above the threshold"
 OUT_OF_SCOPE = "not a question the graph answers"
 NO_ENTITY = "no entity found in the question"
 NOT_IN_GRAPH = "entity not in the graph"
@@ -36,13 +36,15 @@ class Answer:
     confidence: float = 0.0
     slots: dict[str, list[str]] = field(default_factory=dict)
     alternatives: list[dict] = field(default_factory=list)  # the model's top intents: [{"intent", "confidence"}]
-    entity: dict | None = None  # {"mention", "name", "method", "similarity"}
+    entity: dict | None = None  # {"mention", "name", "method", "similarity"[, "reference"]}
     predicate: str | None = None
     direction: str | None = None
     query: str | None = None
     answers: list[str] = field(default_factory=list)
     reason: str | None = None  # why there is no answer (None when answered)
     detail: str | None = None
+    readings: list[dict] = field(default_factory=list)  # the best (entity, edge) readings weighed
+    context: dict | None = None  # {"reference", "entity"} when the entity came from the conversation
     model_version: str | None = None
     elapsed_ms: float = 0.0
 
@@ -59,22 +61,32 @@ class Answer:
 
 
 def _load_model_dir(folder: Path) -> tuple[Any, str]:
-    """A question model from its files, and its version name: from the registry record beside
-    the folder when there is one, else from ``KGQA_MODEL_VERSION`` (a serving container)."""
+    """A question model from its files (the numpy runtime), and its version name: from the
+    registry record beside the folder when there is one, else from ``KGQA_MODEL_VERSION`` (a
+    serving container)."""
     import json
     import os
 
     from kgqa_cli.mlops.registry import model_files
-    from kgqa_cli.understanding.model import QuestionModel
+    from kgqa_cli.understanding.runtime import QuestionRuntime
 
     with model_files(folder):
-        model = QuestionModel.load(folder)
+        model = QuestionRuntime.load(folder)
     package = folder.parent / "package.json"
     name = os.environ.get("KGQA_MODEL_VERSION") or f"qa/{folder.name}"
     if package.is_file():
         with model_files(folder.parent):
             name = json.loads(package.read_text(encoding="utf-8")).get("name", name)
     return model, name
+
+
+def configured_lexicon(settings: Any) -> dict[str, list[str]]:
+    """The predicate-synonym lexicon of the configured templates file (``synonyms``), or none
+    when the file is not there (a serving container carries the model's own copy)."""
+    from kgqa_cli.understanding.templates import load_templates
+
+    path = Path(settings.qa.questions.templates)
+    return load_templates(path).synonyms if path.is_file() else {}
 
 
 class Answerer:
@@ -88,13 +100,10 @@ class Answerer:
         """Open the graph and load the question model: the registered version ``qa_model`` (or
         ``ask.qa_model``, or the newest usable one), or the model files in ``model_dir`` as a
         serving container finds them."""
-        from kgqa_cli.answering.linking import EntityLinker
         from kgqa_cli.graph.store import GraphStore
-        from kgqa_cli.torch_setup import set_threads
-        from kgqa_cli.understanding.training import load_registered
+        from kgqa_cli.understanding.runtime import load_registered_runtime
 
         self.config = settings.ask
-        set_threads(self.config.threads)
         version = qa_model if qa_model is not None else self.config.qa_model
         # The graph first: checking it is cheap, loading the model is not.
         self.store = GraphStore(settings.graph, settings.paths, create=False)
@@ -102,7 +111,7 @@ class Answerer:
             if model_dir is not None:
                 self.model, self.version_name = _load_model_dir(Path(model_dir))
             else:
-                self.model, registered = load_registered(settings.paths, version)
+                self.model, registered = load_registered_runtime(settings.paths, version)
                 self.version_name = registered.name
         except MissingArtifactError as exc:
             self.store.close()
@@ -112,13 +121,25 @@ class Answerer:
         except BaseException:
             self.store.close()
             raise
-        self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+        self.lexicon = self.model.lexicon or configured_lexicon(settings)
+        self._open_interpreter()
 
-    def _follow_graph_replacement(self) -> None:
+    def _open_interpreter(self) -> None:
+        from kgqa_cli.answering.interpret import Interpreter
         from kgqa_cli.answering.linking import EntityLinker
 
+        self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+        self.interpreter = Interpreter(self.store.g, self.config, self.linker, self.model.routes, self.lexicon)
+
+    def _follow_graph_replacement(self) -> None:
         if self.store.refresh():
-            self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+            self._open_interpreter()
+
+    def warm(self) -> None:
+        """Pay the first question's one-off costs now: the graph's name dictionary, the model's
+        first pass."""
+        self.interpreter.warm()
+        self.answer("预热")
 
     def close(self) -> None:
         """Close the graph connection."""
@@ -130,32 +151,32 @@ class Answerer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, conversation: Any = None) -> Answer:
         """Answer one question; a question that cannot be answered gets a ``reason``.
 
         Any string is taken: lone surrogates (undecodable bytes of an argument) become U+FFFD, so
         the answer always encodes as UTF-8 JSON. A graph replaced since the last question (a
-        ``bulkload --replace``) is picked up first.
+        ``bulkload --replace``) is picked up first. With a :class:`~kgqa_cli.answering.interpret.
+        Conversation`, a referring word (他, 这部电影) may stand for an entity of its earlier turns,
+        and the answer becomes its next turn.
         """
-        return self.answer_many([question])[0]
+        return self.answer_many([question], [conversation])[0]
 
-    def answer_many(self, questions: list[str]) -> list[Answer]:
+    def answer_many(self, questions: list[str], conversations: list[Any] | None = None) -> list[Answer]:
         """Answer several questions with one pass of the question model (a server's batch);
         the same answers as :meth:`answer` one by one. ``elapsed_ms`` is the time until each
-        answer was ready."""
-        from kgqa_cli.understanding.model import predict_batch
+        answer was ready. ``conversations[i]`` (or None) is the conversation of question i."""
+        from kgqa_cli.understanding.runtime import predict_batch
 
         started = time.perf_counter()
         self._follow_graph_replacement()
         texts = [valid_text(question) for question in questions]
+        conversations = conversations or [None] * len(texts)
         results = [Answer(question=text, model_version=self.version_name) for text in texts]
         asked = [index for index, text in enumerate(texts) if text.strip()]
-        predictions = (
-            predict_batch(self.model, [texts[i].strip() for i in asked], top=self.config.intent_alternatives)
-            if asked else []
-        )
+        predictions = predict_batch(self.model, [texts[i].strip() for i in asked], top=None) if asked else []
         for index, prediction in zip(asked, predictions, strict=True):
-            self._resolve(texts[index], prediction, results[index])
+            self._resolve(texts[index].strip(), prediction, results[index], conversations[index])
             results[index].elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         for result in results:
             if not result.question.strip():
@@ -163,92 +184,93 @@ class Answerer:
                 result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return results
 
-    def _resolve(self, question: str, prediction: Any, result: Answer) -> None:
-        """From the model's prediction to the answer: thresholds, entity linking, traversals."""
+    def _resolve(self, question: str, prediction: Any, result: Answer, conversation: Any = None) -> None:
+        """From the model's prediction to the answer: the readings the graph allows, the best one
+        answered by its traversal; the conversation (if any) remembers the turn."""
+        from kgqa_cli.answering.interpret import candidate_json, reading_summary
+
+        shown = self.config.interpretation.show_readings
         result.intent, result.confidence = prediction.intent, round(prediction.confidence, 4)
         result.slots = prediction.slots
-        result.alternatives = [{"intent": name, "confidence": round(p, 4)} for name, p in prediction.ranked]
-        if prediction.intent == NONE_INTENT:
-            result.reason = OUT_OF_SCOPE
-            result.detail = f"out-of-scope intent {NONE_INTENT} at {prediction.confidence:.2f}"
-            return
-        if prediction.confidence < self.config.min_intent_confidence:
-            result.reason = NO_INTENT
-            result.detail = (
-                f"best intent {prediction.intent} at {prediction.confidence:.2f}, "
-                f"threshold {self.config.min_intent_confidence}"
-            )
-            return
-        # Close intents (面积/占地面积, 总部地点/所在城市) are told apart by the graph: when the best
-        # intent finds nothing for the entity, the next likely ones are tried before giving up.
-        candidates = [(prediction.intent, prediction.confidence)] + [
-            (intent, p) for intent, p in prediction.ranked[1:]
-            if intent != NONE_INTENT and p >= self.config.min_alternative_confidence
-        ]
-        links: dict[str, Any] = {}
-        first_failure: Answer | None = None
-        for intent, confidence in candidates:
-            attempt = Answer(question=question, intent=intent, confidence=round(confidence, 4))
-            self._try_intent(intent, prediction.slots, links, attempt)
-            if attempt.answered:
-                if intent != prediction.intent:
-                    log.info("%s found nothing for %r; answered as %s", prediction.intent, question, intent)
-                self._copy_outcome(attempt, result, with_intent=True)
+        result.alternatives = [{"intent": name, "confidence": round(p, 4)} for name, p in prediction.ranked[:3]]
+        tags = getattr(prediction, "tags", None) or _tags_of(question, prediction.slots)
+        candidates, notes = self.interpreter.entity_candidates(question, tags, prediction.slots, conversation)
+        readings = self.interpreter.readings(question, prediction, candidates)
+        result.readings = reading_summary(readings, shown)
+        best = readings[0] if readings else None
+        try:
+            if self.interpreter.out_of_scope(prediction, best):
+                p_none = dict(prediction.ranked).get(NONE_INTENT, 0.0)
+                result.reason = OUT_OF_SCOPE
+                result.detail = f"out-of-scope intent {NONE_INTENT} at {p_none:.2f} and no keyword of a relation"
                 return
-            first_failure = first_failure or attempt
-        self._copy_outcome(first_failure, result, with_intent=False)
+            if best is None:
+                self._explain_no_reading(result, prediction, candidates, notes)
+                return
+            result.entity = candidate_json(best.entity)
+            if best.entity.method == "context":
+                result.context = {"reference": best.entity.reference, "entity": best.entity.name}
+            result.intent = best.intent or prediction.intent
+            result.confidence = round(best.intent_probability if best.intent else prediction.confidence, 4)
+            if best.score < self.config.interpretation.min_score:
+                result.reason = NO_INTENT
+                result.detail = (f"best reading {best.entity.name} -{best.predicate}- ({best.direction}) scored "
+                                 f"{best.score:.2f}, threshold {self.config.interpretation.min_score}")
+                return
+            self._run_reading(best, result)
+        finally:
+            if conversation is not None:
+                conversation.remember(question, (result.entity or {}).get("name"), result.answers)
 
-    @staticmethod
-    def _copy_outcome(source: Answer, target: Answer, with_intent: bool) -> None:
-        for name in ("entity", "predicate", "direction", "query", "answers", "reason", "detail"):
-            setattr(target, name, getattr(source, name))
-        if with_intent:
-            target.intent, target.confidence = source.intent, source.confidence
+    def _explain_no_reading(self, result: Answer, prediction: Any, candidates: list, notes: list[str]) -> None:
+        """Why no (entity, edge) pair was found: no entity at all, or none with such an edge."""
+        if not candidates:
+            mentions = [m for ms in prediction.slots.values() for m in ms]
+            result.reason = NOT_IN_GRAPH if mentions else NO_ENTITY
+            result.detail = f"no entity named {mentions[0]!r} or close to it" if mentions else (notes[0] if notes else None)
+            return
+        from kgqa_cli.answering.interpret import candidate_json
 
-    def _try_intent(self, intent: str, slots: dict[str, list[str]], links: dict[str, Any], result: Answer) -> None:
-        """Link the intent's entity and run its routes in order; fills ``result``."""
+        top = candidates[0]
+        result.entity = candidate_json(top)
+        routes = self.model.routes.get(prediction.intent) or []
+        result.reason = NO_RELATION
+        if routes:
+            route = routes[0]
+            result.predicate, result.direction = route["predicate"], route["direction"]
+            result.detail = f"{top.name} has no {route['predicate']} ({route['direction']}) in the graph"
+        else:
+            result.detail = f"{top.name} has no relation the question asks about in the graph"
+
+    def _run_reading(self, reading: Any, result: Answer) -> None:
+        """Run the traversal of a reading; fills answers, query, predicate and direction."""
         from kgqa_cli.graph import queries
 
-        routes = self.model.routes.get(intent, [])
-        if not routes:
+        name = reading.entity.name
+        if reading.direction == "reverse":
+            traversal = queries.subjects_of(self.store.g, name, reading.predicate)
+        else:
+            traversal = queries.objects_of(self.store.g, name, reading.predicate)
+        result.query = queries.describe(traversal)
+        result.predicate, result.direction = reading.predicate, reading.direction
+        names: list[str] = []
+        for row in queries.run(traversal):
+            if row["name"] not in names:
+                names.append(row["name"])
+        if not names:  # the edge was there when the profile was read: the graph changed since
             result.reason = NO_RELATION
-            result.detail = f"intent {intent} has no graph route"
+            result.detail = f"{name} has no {reading.predicate} ({reading.direction}) in the graph"
             return
-        wanted = "object" if routes[0]["direction"] == "reverse" else "subject"
-        mentions = slots.get(wanted) or [m for ms in slots.values() for m in ms]
-        if not mentions:
-            result.reason = NO_ENTITY
-            return
-        link = None
-        for mention in mentions:
-            if mention not in links:
-                links[mention] = self.linker.link(mention)
-            link = links[mention]
-            if link is not None:
-                break
-        if link is None:
-            result.reason = NOT_IN_GRAPH
-            result.detail = f"no entity named {mentions[0]!r} or close to it"
-            return
-        result.entity = asdict(link)
-        first_query = None
-        for route in routes:
-            if route["direction"] == "reverse":
-                traversal = queries.subjects_of(self.store.g, link.name, route["predicate"])
-            else:
-                traversal = queries.objects_of(self.store.g, link.name, route["predicate"])
-            query = queries.describe(traversal)
-            first_query = first_query or (query, route)
-            rows = queries.run(traversal)
-            if rows:
-                names: list[str] = []
-                for row in rows:
-                    if row["name"] not in names:
-                        names.append(row["name"])
-                result.answers = names[: self.config.max_answers]
-                result.query, result.predicate, result.direction = query, route["predicate"], route["direction"]
-                return
-        query, route = first_query
-        result.query, result.predicate, result.direction = query, route["predicate"], route["direction"]
-        result.reason = NO_RELATION
-        result.detail = f"{link.name} has no {route['predicate']} ({route['direction']}) in the graph"
+        result.answers = names[: self.config.max_answers]
+
+
+def _tags_of(question: str, slots: dict[str, list[str]]) -> list[str]:
+    """BIO tags from slot texts alone (an understanding computed elsewhere sends no tags): each
+    text tagged where it first occurs."""
+    tags = ["O"] * len(question)
+    for kind, texts in slots.items():
+        for text in texts:
+            at = question.find(text) if text else -1
+            if at >= 0 and all(tag == "O" for tag in tags[at:at + len(text)]):
+                tags[at:at + len(text)] = [f"B-{kind}"] + [f"I-{kind}"] * (len(text) - 1)
+    return tags

@@ -20,27 +20,36 @@ class Understood:
     confidence: float
     slots: dict[str, list[str]]
     ranked: list[tuple[str, float]] = field(default_factory=list)
+    tags: list[str] | None = None  # one per character, when the endpoint sent them
 
 
 class UnderstoodAnswerer(Answerer):
-    """The answering half of :class:`Answerer`: entity linking and the graph traversals."""
+    """The answering half of :class:`Answerer`: the graph-aware reading and the traversals. The
+    predicate lexicon comes from the configured templates file (the endpoint sends none)."""
 
     def __init__(self, settings: Any) -> None:  # noqa: D107 - the parent's model loading is left out on purpose
-        from kgqa_cli.answering.linking import EntityLinker
+        from kgqa_cli.answering.pipeline import configured_lexicon
         from kgqa_cli.graph.store import GraphStore
 
         self.config = settings.ask
         self.store = GraphStore(settings.graph, settings.paths, create=False)
-        self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+        self.model = SimpleNamespace(routes={})
+        self.lexicon = configured_lexicon(settings)
+        self._open_interpreter()
 
     def answer_understood(self, question: str, understood: dict) -> Answer:
         """Answer ``question`` from the endpoint's understanding of it (its JSON)."""
         self._follow_graph_replacement()
         text = valid_text(question)
         ranked = [(item["intent"], float(item["confidence"])) for item in understood.get("intents", [])]
+        tags = understood.get("tags")
         prediction = Understood(understood["intent"], float(understood["confidence"]), understood.get("slots") or {},
-                                ranked or [(understood["intent"], float(understood["confidence"]))])
-        self.model = SimpleNamespace(routes=understood.get("routes") or {})
+                                ranked or [(understood["intent"], float(understood["confidence"]))],
+                                tags if isinstance(tags, list) and len(tags) == len(text.strip()) else None)
+        routes = understood.get("routes") or {}
+        if routes != self.model.routes:  # the interpreter indexes the routes; its graph caches stay
+            self.model = SimpleNamespace(routes=routes)
+            self.interpreter.set_routes(routes)
         result = Answer(question=text, model_version=understood.get("model_version"))
-        self._resolve(text, prediction, result)
+        self._resolve(text.strip(), prediction, result)
         return result

@@ -2,9 +2,10 @@
 ``lambda``, ``apigatewayv2``, ``iam``): the Lambda function of :mod:`kgqa_cli.aws.lambda_api`,
 an HTTP API with the route ``POST /ask`` and its throttling, created or updated in place.
 
-The function's zip holds kgqa itself and its light dependencies (gremlinpython, pydantic,
-PyYAML and theirs), installed for Lambda's platform at the versions of constraints.txt; boto3
-comes with the runtime.
+The function's zip holds kgqa itself, its light dependencies (gremlinpython, pydantic, PyYAML,
+pyahocorasick and theirs), installed for Lambda's platform at the versions of constraints.txt,
+and ``configs/questions.yaml`` (the predicate lexicon the answers are read with; the function runs
+in the zip's folder, where the default config finds it); boto3 comes with the runtime.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from kgqa_cli.errors import ConfigError
 
-ZIP_PACKAGES = ("gremlinpython", "pydantic", "PyYAML")
+ZIP_PACKAGES = ("gremlinpython", "pydantic", "PyYAML", "pyahocorasick")
 
 
 def _constraints() -> Path | None:
@@ -62,6 +63,11 @@ def function_zip(runtime: str = "3.11") -> bytes:
                                            date_time=(1980, 1, 1, 0, 0, 0))
                     info.external_attr = 0o644 << 16
                     archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+            templates = package.parent / "configs" / "questions.yaml"
+            if templates.is_file():
+                info = zipfile.ZipInfo("configs/questions.yaml", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, templates.read_bytes(), zipfile.ZIP_DEFLATED)
         return buffer.getvalue()
 
 

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if templates.exists():
             settings.qa.questions.templates = templates
         names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
-        stats = generate_questions(settings.qa.questions, settings.paths, names).stats()
+        stats = generate_questions(settings.qa.questions, settings.paths, names, settings.ask.context).stats()
         print(f"kgqa questions: {json.dumps(stats['splits'])}")
     elif args.task == "neptune-create":
         from kgqa_cli.aws.neptune import Neptune

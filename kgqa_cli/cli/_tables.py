@@ -91,8 +91,9 @@ def shown(text: str) -> str:
     return escape(printable(text))
 
 
-def answer_panel(answer):
-    """One question's intent, slots, linked entity, query and answers (`kgqa ask`)."""
+def answer_panel(answer, readings: bool = False):
+    """One question's intent, slots, linked entity, query and answers (`kgqa ask`); with
+    ``readings``, the (entity, edge) readings weighed, best first."""
     from rich.panel import Panel
 
     escape = shown
@@ -107,6 +108,8 @@ def answer_panel(answer):
     if answer.entity:
         entity = answer.entity
         how = entity["method"] if entity["method"] != "fuzzy" else f"fuzzy {entity['similarity']:.2f}"
+        if answer.context:
+            how = f"from the conversation: {escape(answer.context['reference'])}"
         grid.add_row("entity", f"{escape(entity['mention'])} -> {escape(entity['name'])} ({how})")
     if answer.query:
         grid.add_row("query", escape(answer.query))
@@ -115,4 +118,14 @@ def answer_panel(answer):
     else:
         detail = f": {escape(answer.detail)}" if answer.detail else ""
         grid.add_row("[yellow]no answer", f"{escape(answer.reason)}{detail}")
+    if readings and answer.readings:
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        for column in ("score", "entity", "found by", "edge", "intent (p)", "keyword"):
+            table.add_column(column, justify="right" if column == "score" else "left")
+        for row in answer.readings:
+            arrow = "->" if row["direction"] == "forward" else "<-"
+            table.add_row(f"{row['score']:.2f}", escape(row["entity"]), f"{row['method']} {row['entity_score']:.2f}",
+                          f"{arrow} {escape(row['predicate'])}",
+                          f"{escape(row['intent'] or '-')} ({row['intent_probability']:.2f})", escape(row["keyword"] or ""))
+        grid.add_row("readings", table)
     return Panel(grid, title=escape(answer.question) or "(empty)", title_align="left", expand=False)

@@ -21,6 +21,10 @@ def ask(
     qa_model: Annotated[
         str | None, typer.Option("--qa-model", help="registered qa version (3, v3) \\[default: ask.qa_model or newest]")
     ] = None,
+    conversation: Annotated[
+        bool, typer.Option("--conversation", help="with --file: the lines are one conversation, so a line may "
+                           "refer back (他还导演了哪些电影); a blank line starts a new one")
+    ] = False,
     target: Annotated[
         GraphTarget, typer.Option("--target", help="local: the configured graph; neptune: the workspace's Neptune "
                                   "cluster over wss://, SigV4-signed when it uses IAM auth (needs the aws extra)")
@@ -31,8 +35,10 @@ def ask(
 ) -> None:
     """Classify the question, link its entity to the graph, run the traversal, show the answers.
 
-    A question that cannot be answered prints the reason and exits 0. With --file, output line N
-    answers input line N (a blank line gets the reason "empty question").
+    The question is read jointly with the graph: every (entity, edge it has) pair is weighed, the
+    best answered; -v lists the readings weighed. A question that cannot be answered prints the
+    reason and exits 0. With --file, output line N answers input line N (a blank line gets the
+    reason "empty question"). For a conversation at the terminal, see `kgqa chat`.
     Example: kgqa ask "李嘉欣和谁结婚了" --json
     """
     from kgqa_cli.answering.pipeline import Answerer
@@ -47,6 +53,8 @@ def ask(
         use_cluster(settings)
     if (question is None) == (file is None):
         raise ConfigError("give either a question or --file FILE")
+    if conversation and file is None:
+        raise ConfigError("--conversation reads a conversation from --file FILE; for one at the terminal, run `kgqa chat`")
     lines: list[str] = []
     if file is not None:
         try:
@@ -60,8 +68,13 @@ def ask(
         lines = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff").splitlines()
     with Answerer(settings, qa_model=qa_model) as answerer:
         if file is not None:
+            from kgqa_cli.answering.interpret import Conversation
+
+            context = Conversation(limit=settings.ask.context.max_turns) if conversation else None
             for line in lines:
-                print(dumps_line(answerer.answer(line).to_json()), flush=True)
+                if context is not None and not line.strip():
+                    context.reset()
+                print(dumps_line(answerer.answer(line, context).to_json()), flush=True)
             return
         answer = answerer.answer(question or "")
     if json_output:
@@ -70,4 +83,4 @@ def ask(
     from kgqa_cli.cli._tables import answer_panel
     from kgqa_cli.ui import stdout
 
-    stdout.print(answer_panel(answer))
+    stdout.print(answer_panel(answer, readings=verbose))

@@ -24,7 +24,7 @@ def questions(
 
     settings = start(ctx, config, verbose)
     names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
-    stats = generate_questions(settings.qa.questions, settings.paths, names).stats()
+    stats = generate_questions(settings.qa.questions, settings.paths, names, settings.ask.context).stats()
     if json_output:
         print_json(stats)
         return

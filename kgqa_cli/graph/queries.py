@@ -75,6 +75,23 @@ def entity_exists(g: Any, name: str) -> bool:
     return bool(_by_name(g, name).limit(1).count().next())
 
 
+def entity_profile(g: Any, name: str) -> dict | None:
+    """``{"types", "out", "in"}`` of the entity ``name``: its types and the labels of its outgoing
+    and incoming edges (each label once); None when there is no such entity. One round trip."""
+    from gremlin_python.process.graph_traversal import __
+
+    rows = (
+        _by_name(g, name).limit(1)
+        .project("types", "out", "in")
+        .by(__.values("types").fold()).by(__.out_e().label().fold()).by(__.in_e().label().fold())
+        .to_list()
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return {"types": sorted(set(row["types"])), "out": sorted(set(row["out"])), "in": sorted(set(row["in"]))}
+
+
 def entity_names(g: Any, limit: int | None = None) -> list[str]:
     """Names of entities, sorted (with ``limit``: the first ``limit`` the graph returns, sorted)."""
     traversal = g.V().has_label(VERTEX_LABEL)

@@ -54,14 +54,17 @@ STATIC = Path(__file__).with_name("static")
 JSON_TYPE = "application/json"
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
+# SageMaker's stateful-session header: requests that carry the same id are one conversation.
+SESSION_ID = "X-Amzn-SageMaker-Session-Id"
 
 
 class _Job:
     """Questions of one request, waiting for the answering thread."""
 
-    def __init__(self, data: Questions, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, data: Questions, loop: asyncio.AbstractEventLoop, session: str | None = None) -> None:
         self.data = data
         self.loop = loop
+        self.session = session
         self.future: asyncio.Future = loop.create_future()
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
@@ -79,9 +82,10 @@ class _Job:
 class AnswerWorker:
     """The one thread that loads the model, owns the graph connection and answers in batches."""
 
-    def __init__(self, load: Callable[[], Any], batch_window: int) -> None:
+    def __init__(self, load: Callable[[], Any], batch_window: int, conversations: Any = None) -> None:
         self._load = load
         self.batch_window = batch_window
+        self.conversations = conversations  # by session id; touched by this thread only
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.model: Any = None
@@ -118,8 +122,12 @@ class AnswerWorker:
 
     def _answer(self, jobs: list[_Job]) -> None:
         questions = [q for job in jobs for q in job.data.questions]
+        conversations = None
+        if self.conversations is not None and any(job.session for job in jobs):
+            conversations = [self.conversations.get(job.session) if job.session else None
+                             for job in jobs for _ in job.data.questions]
         try:
-            answers = predict_fn(Questions(questions, True), self.model)["answers"]
+            answers = predict_fn(Questions(questions, True), self.model, conversations)["answers"]
         except BaseException as exc:
             for job in jobs:
                 job.finish(error=exc)
@@ -130,9 +138,10 @@ class AnswerWorker:
             job.finish({"batch": job.data.batch, "answers": answers[start:start + count]})
             start += count
 
-    async def answer(self, data: Questions) -> dict:
-        """Answers of one parsed request (waits for the answering thread)."""
-        job = _Job(data, asyncio.get_running_loop())
+    async def answer(self, data: Questions, session: str | None = None) -> dict:
+        """Answers of one parsed request (waits for the answering thread); with a ``session``
+        id, its questions continue that session's conversation."""
+        job = _Job(data, asyncio.get_running_loop(), session)
         self._queue.put(job)
         return await job.future
 
@@ -187,15 +196,17 @@ def _setup_access_log() -> None:
 
 def create_app(
     load: Callable[[], Any], *, limits: Limits, batch_window: int, capture: CaptureWriter | None,
-    model_version: str, graph: str,
+    model_version: str, graph: str, conversations: Any = None,
 ) -> Any:
-    """The FastAPI application. ``load`` builds the Answerer (in the answering thread)."""
+    """The FastAPI application. ``load`` builds the Answerer (in the answering thread);
+    ``conversations`` (a :class:`~kgqa_cli.answering.interpret.Conversations`) keeps the context
+    of requests that carry a session id."""
     counts = {"requests": 0, "answered": 0, "client_errors": 0, "server_errors": 0}
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_app: Any):
-        state["worker"] = AnswerWorker(load, batch_window)
+        state["worker"] = AnswerWorker(load, batch_window, conversations)
         try:
             yield
         finally:
@@ -267,6 +278,11 @@ def create_app(
             if len(attributes) > 1024 or not all(32 < ord(c) < 127 or c == " " for c in attributes):
                 return error(400, f"{CUSTOM_ATTRIBUTES} must be at most 1,024 visible ASCII characters")
             echo[CUSTOM_ATTRIBUTES] = attributes
+        session = request.headers.get(SESSION_ID)
+        if session is not None:
+            if not 0 < len(session) <= 256 or not all(32 < ord(c) < 127 for c in session):
+                return error(400, f"{SESSION_ID} must be 1 to 256 visible ASCII characters")
+            echo[SESSION_ID] = session
         worker = state["worker"]
         if not worker.ready.is_set():
             return error(503, "the model is still loading" if worker.error is None else f"loading failed: {worker.error}",
@@ -278,7 +294,7 @@ def create_app(
             if not accepts_json(accept):  # refused before any work is done
                 raise BadRequest(406, f"cannot answer in {accept!r}: answers are application/json")
             data = input_fn(body, content_type, limits)
-            prediction = await worker.answer(data)
+            prediction = await worker.answer(data, session if conversations is not None else None)
             payload = output_fn(prediction, accept)
         except BadRequest as exc:
             return error(exc.status, exc.message, echo)
@@ -306,6 +322,7 @@ def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
     final counts. Binds ``host``:``port`` (port 0: any free port, logged)."""
     import uvicorn
 
+    from kgqa_cli.answering.interpret import Conversations
     from kgqa_cli.answering.pipeline import Answerer
 
     serve_config = settings.serve
@@ -319,7 +336,7 @@ def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
 
     def load() -> Any:
         answerer = Answerer(settings, qa_model=version.number)
-        answerer.answer("预热")  # first-call costs (kernels, caches) before /ping says ready
+        answerer.warm()  # first-call costs (name dictionary, caches) before /ping says ready
         return answerer
 
     from kgqa_cli.graph.store import graph_file
@@ -328,6 +345,8 @@ def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
     app = create_app(
         load, limits=Limits(serve_config.max_question_chars, serve_config.max_batch, serve_config.max_body_bytes),
         batch_window=serve_config.batch_window, capture=capture, model_version=version.name, graph=graph,
+        conversations=Conversations(settings.ask.context.max_sessions, settings.ask.context.session_ttl_seconds,
+                                    settings.ask.context.max_turns),
     )
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", log_config=None,
                             timeout_graceful_shutdown=25)  # SageMaker sends SIGKILL 30 s after SIGTERM

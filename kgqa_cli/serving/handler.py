@@ -133,12 +133,12 @@ class Understander:
 
     def answer_many(self, questions: list[str]) -> list[Any]:
         from kgqa_cli.text import valid_text
-        from kgqa_cli.understanding.model import predict_batch
+        from kgqa_cli.understanding.runtime import predict_batch
 
-        texts = [valid_text(q) for q in questions]
+        texts = [valid_text(q).strip() for q in questions]
         return [_Understood(text, prediction, self.version_name, {intent: self.model.routes.get(intent, [])
                                                                   for intent, _ in prediction.ranked})
-                for text, prediction in zip(texts, predict_batch(self.model, texts), strict=True)]
+                for text, prediction in zip(texts, predict_batch(self.model, texts, top=None), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class _Understood:
         p = self.prediction
         return {"question": self.question, "intent": p.intent, "confidence": round(p.confidence, 6),
                 "intents": [{"intent": name, "confidence": round(c, 6)} for name, c in p.ranked],
-                "slots": p.slots, "routes": self.routes, "model_version": self.model_version}
+                "slots": p.slots, "tags": p.tags, "routes": self.routes, "model_version": self.model_version}
 
 
 def model_fn(model_dir: str, settings: Any = None) -> Any:
@@ -180,9 +180,11 @@ def model_fn(model_dir: str, settings: Any = None) -> Any:
     return Answerer(settings, model_dir=Path(model_dir))
 
 
-def predict_fn(data: Questions, model: Any) -> dict:
-    """Answer the parsed questions: ``{"batch": bool, "answers": [answer JSON, ...]}``."""
-    return {"batch": data.batch, "answers": [answer.to_json() for answer in model.answer_many(data.questions)]}
+def predict_fn(data: Questions, model: Any, conversations: list[Any] | None = None) -> dict:
+    """Answer the parsed questions: ``{"batch": bool, "answers": [answer JSON, ...]}``;
+    ``conversations[i]`` (or None) is the conversation question i belongs to."""
+    answers = model.answer_many(data.questions, conversations) if conversations else model.answer_many(data.questions)
+    return {"batch": data.batch, "answers": [answer.to_json() for answer in answers]}
 
 
 def accepts_json(accept: str | None) -> bool:

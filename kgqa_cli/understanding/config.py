@@ -31,6 +31,9 @@ class QuestionGenerationConfig(StrictModel):
     )
     use_graph_names: bool = Field(True, description="add entity names from the graph when it exists")
     max_name_length: int = Field(20, ge=1, description="longer entity names are not used in questions")
+    followup_share: float = Field(
+        0.15, ge=0, le=1, description="share of an intent's questions asked as follow-ups (他还导演了哪些电影)"
+    )
     seed: int = 17
     feedback: FeedbackConfig = FeedbackConfig()
 

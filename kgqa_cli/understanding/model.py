@@ -17,6 +17,8 @@ from torch import nn
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json
 from kgqa_cli.understanding.config import JointBertConfig
+from kgqa_cli.understanding.runtime import Prediction, spans  # noqa: F401  (re-exported)
+from kgqa_cli.understanding.runtime import predict_batch as runtime_predict_batch
 from kgqa_cli.understanding.tokenizer import CharTokenizer
 
 IGNORE = -100  # label of [CLS], [SEP] and padding in the slot loss
@@ -83,6 +85,7 @@ class QuestionModel:
     slot_labels: list[str]
     routes: dict[str, list[dict]]  # intent -> [{"predicate", "direction"}, ...]
     settings: dict
+    lexicon: dict[str, list[str]] = field(default_factory=dict)  # predicate -> everyday words for it
 
     def save(self, folder: Path) -> None:
         """Write model.safetensors, config.json and vocab.json into ``folder``."""
@@ -98,6 +101,7 @@ class QuestionModel:
             "slot_labels": self.slot_labels,
             "routes": self.routes,
             "settings": self.settings,
+            "lexicon": self.lexicon,
         })
         self.tokenizer.save(folder)
 
@@ -118,53 +122,16 @@ class QuestionModel:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputDataError(f"{folder}: not a readable question model ({exc})") from exc
         network.eval()
-        return cls(network, CharTokenizer.load(folder), meta["intents"], meta["slot_labels"], meta["routes"], meta["settings"])
+        return cls(network, CharTokenizer.load(folder), meta["intents"], meta["slot_labels"], meta["routes"],
+                   meta["settings"], meta.get("lexicon") or {})
+
+    def logits(self, input_ids, mask) -> tuple:
+        """Intent and slot logits (numpy) of padded id and mask arrays (numpy), without gradients."""
+        with torch.inference_mode():
+            intent, slots = self.network(torch.from_numpy(input_ids), torch.from_numpy(mask))
+        return intent.numpy(), slots.numpy()
 
 
-@dataclass
-class Prediction:
-    """What the model says about one question."""
-
-    intent: str
-    confidence: float
-    tags: list[str]  # one per character of the question (O beyond the cut-off)
-    slots: dict[str, list[str]]  # slot name -> texts of its spans, in order
-    ranked: list[tuple[str, float]] = field(default_factory=list)  # the best intents, most probable first
-
-
-def spans(text: str, tags: list[str]) -> dict[str, list[str]]:
-    """Slot texts from BIO tags; an I- tag without its B- starts a span (a lenient repair)."""
-    found: dict[str, list[str]] = {}
-    current: str | None = None
-    start = 0
-    for i, tag in enumerate([*tags, "O"]):
-        kind = tag[2:] if tag != "O" else None
-        begins = tag.startswith("B-") or (tag.startswith("I-") and kind != current)
-        if current is not None and (tag == "O" or begins):
-            found.setdefault(current, []).append(text[start:i])
-            current = None
-        if begins:
-            current, start = kind, i
-    return found
-
-
-def predict_batch(model: QuestionModel, texts: list[str], top: int = 3) -> list[Prediction]:
+def predict_batch(model: QuestionModel, texts: list[str], top: int | None = 3) -> list[Prediction]:
     """Intent, confidence, the ``top`` most probable intents and slot tags for each text (no gradients)."""
-    if not texts:
-        return []
-    encoded = [model.tokenizer.encode(text) for text in texts]
-    width = max(len(ids) for ids in encoded)
-    input_ids = torch.tensor([ids + [model.tokenizer.pad_id] * (width - len(ids)) for ids in encoded])
-    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in encoded])
-    with torch.inference_mode():
-        intent_logits, slot_logits = model.network(input_ids, mask)
-        probabilities = intent_logits.softmax(-1)
-        best, best_ids = probabilities.topk(min(max(top, 1), probabilities.shape[-1]), dim=-1)
-        slot_ids = slot_logits.argmax(-1)
-    predictions = []
-    for row, text in enumerate(texts):
-        n = len(encoded[row]) - 2
-        tags = [model.slot_labels[i] for i in slot_ids[row, 1 : n + 1].tolist()] + ["O"] * (len(text) - n)
-        ranked = [(model.intents[i], p) for i, p in zip(best_ids[row].tolist(), best[row].tolist(), strict=True)]
-        predictions.append(Prediction(ranked[0][0], ranked[0][1], tags, spans(text, tags), ranked))
-    return predictions
+    return runtime_predict_batch(model, texts, top)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kgqa_cli.data.preprocess import SPLITS, require_split
 from kgqa_cli.data.schema import Schema
@@ -145,14 +146,56 @@ def _garbage(rng: random.Random, alphabet: str) -> str:
     return "".join(rng.choice(alphabet) for _ in range(length)).strip() or "?"
 
 
+# Lexicon words that read as nouns after 的 (the rest are verbs or question phrases: 谁写, 哪年上映).
+_NOT_NOUN_MARKS = set("的谁了过什么哪多几在是吗呢")
+# Templates made from a predicate's lexicon nouns, for forward intents: the short and elliptical
+# forms real users type (这部电影的主演呢).
+_LEXICON_TEMPLATES = ("{entity}的{word}呢", "{entity}的{word}", "{entity}的{word}是？", "说说{entity}的{word}")
+
+
+def lexicon_templates(intent: IntentTemplate, synonyms: dict[str, list[str]]) -> list[str]:
+    """Extra templates of a forward intent from its predicate and the lexicon's noun-like words;
+    a word of several predicates (配偶 for 妻子 and 丈夫) makes none, as it would teach both."""
+    if intent.predicate is None or intent.direction != "forward":
+        return []
+    owners: dict[str, set[str]] = {}
+    for predicate, listed in synonyms.items():
+        for word in (predicate, *listed):
+            owners.setdefault(word, set()).add(predicate)
+    words = [intent.predicate, *synonyms.get(intent.predicate, [])]
+    nouns = [w for w in dict.fromkeys(words)
+             if len(w) >= 2 and not set(w) & _NOT_NOUN_MARKS and owners.get(w) == {intent.predicate}]
+    return [template.replace("{word}", word) for word in nouns for template in _LEXICON_TEMPLATES]
+
+
+def followup_text(template: str, reverse: bool, rng: random.Random) -> str:
+    """A template as a follow-up (他导演了… -> 他还导演了…, 那他的…): 还 after the referring word
+    of a reverse question (what else did he direct), 那/那么 before it."""
+    text = template
+    at = text.find("{entity}")
+    after = text[at + len("{entity}"): at + len("{entity}") + 1]
+    if reverse and at == 0 and after and after not in "的是和跟在有" and rng.random() < 0.5:
+        text = text.replace("{entity}", "{entity}还", 1)
+    if at == 0 and rng.random() < 0.3:
+        text = rng.choice(("那", "那么", "那么请问")) + text
+    return text
+
+
 def generate_examples(
     templates: QuestionTemplates,
     intents: list[IntentTemplate],
     pools: NamePools,
     assignment: dict[str, str],
     config: QuestionGenerationConfig,
+    references: dict[str, list[str]] | None = None,
 ) -> dict[str, list[dict]]:
-    """Generate ``config.per_intent[split]`` questions per intent and split."""
+    """Generate ``config.per_intent[split]`` questions per intent and split.
+
+    With ``references`` (intent -> the referring words of the kind of entity its slot takes), a
+    share ``config.followup_share`` of each intent's questions are follow-ups: the entity is left
+    out, a referring word stands in its place, tagged ``context``, so the model learns questions
+    that take their entity from the conversation.
+    """
     split_pool: dict[str, list[str]] = {split: [] for split in SPLITS}
     for name, split in sorted(assignment.items()):
         split_pool[split].append(name)
@@ -169,6 +212,8 @@ def generate_examples(
                 typed = []
             names = typed or split_pool[split]
             wanted = config.per_intent[split]
+            phrasings = [*intent.templates, *lexicon_templates(intent, templates.synonyms)]
+            referring = (references or {}).get(intent.name, [])
             seen: set[str] = set()
             attempts = 0
             while len(seen) < wanted and attempts < wanted * 5:
@@ -176,8 +221,12 @@ def generate_examples(
                 if intent.name == NONE_INTENT and rng.random() < 0.25:
                     text = _garbage(rng, alphabet)
                     example = {"text": text, "slots": ["O"] * len(text)}
+                elif referring and rng.random() < config.followup_share:
+                    template = followup_text(rng.choice(phrasings), intent.direction == "reverse", rng)
+                    example = tag_question(template, rng.choice(templates.wrappers), rng.choice(referring),
+                                           "context", False)
                 else:
-                    template = rng.choice(intent.templates)
+                    template = rng.choice(phrasings)
                     if "{entity}的" in template and rng.random() < 1 / 3:
                         template = template.replace("{entity}的", "{entity}", 1)
                     name = rng.choice(names) if names and "{entity}" in template else None
@@ -208,10 +257,37 @@ def read_split_records(workspace: Workspace) -> list[dict]:
     return records
 
 
+def referring_words(schema: Schema, intents: list[IntentTemplate], context: Any) -> dict[str, list[str]]:
+    """Intent -> the referring words (``context.references``) of the kinds of entity its slot
+    takes: by the schema, the subject type of a forward intent's predicate, the object type of a
+    reverse one, each type's kind from ``context.types``."""
+    kinds_of_type: dict[str, set[str]] = {}
+    for kind, types in context.types.items():
+        for type_name in types:
+            kinds_of_type.setdefault(type_name, set()).add(kind)
+    words: dict[str, list[str]] = {}
+    for intent in intents:
+        if intent.predicate is None:
+            continue
+        kinds = {
+            kind
+            for relation in schema.relations if relation.predicate == intent.predicate
+            for kind in kinds_of_type.get(
+                relation.subject_type if intent.direction == "forward" else relation.object_value_type, ())
+        }
+        found = [word for kind in sorted(kinds) for word in context.references.get(kind, [])]
+        if found:
+            words[intent.name] = found
+    return words
+
+
 def generate_questions(
-    config: QuestionGenerationConfig, workspace: Workspace, graph_names: Iterable[str] = ()
+    config: QuestionGenerationConfig, workspace: Workspace, graph_names: Iterable[str] = (), context: Any = None
 ) -> QuestionSets:
-    """Read the schema, the corpus splits and templates; write ``questions_dir/{train,dev,test}.jsonl``."""
+    """Read the schema, the corpus splits and templates; write ``questions_dir/{train,dev,test}.jsonl``.
+
+    ``context`` (the ``ask.context`` config) names the referring words of follow-up questions;
+    without it none are made."""
     if not workspace.schema_file.exists():
         raise MissingArtifactError(f"{workspace.schema_file} does not exist", hint="run `kgqa preprocess` first")
     schema = Schema.load(workspace.schema_file)
@@ -230,7 +306,8 @@ def generate_questions(
     assignment = split_names(pools.all_names, config.name_ratios, config.seed)
     for name in feedback_names & set(assignment):
         assignment[name] = "train"  # a name a user asked about is trained on, never held out
-    splits = generate_examples(templates, intents, pools, assignment, config)
+    references = referring_words(schema, intents, context) if context is not None else None
+    splits = generate_examples(templates, intents, pools, assignment, config, references)
     if feedback:
         merge_feedback(splits, feedback, config.feedback.repeat, config.feedback.max_share, config.seed)
     out = workspace.questions_dir

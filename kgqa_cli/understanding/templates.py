@@ -59,6 +59,9 @@ class QuestionTemplates(StrictModel):
 
     quote_types: list[str] = Field(default_factory=list)
     wrappers: list[str] = Field(default_factory=lambda: ["{q}"])
+    synonyms: dict[str, list[str]] = Field(
+        default_factory=dict, description="predicate -> everyday words for it (the lexicon `kgqa ask` reads questions with)"
+    )
     intents: list[IntentTemplate]
 
     @model_validator(mode="after")

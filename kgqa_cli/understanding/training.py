@@ -7,6 +7,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -94,9 +95,10 @@ def _batches(
         )
 
 
-def evaluate_examples(model: QuestionModel, examples: list[dict], batch_size: int = 128) -> dict:
+def evaluate_examples(model: Any, examples: list[dict], batch_size: int = 128) -> dict:
     """Predict every example and score the predictions."""
-    model.network.eval()
+    if hasattr(model, "network"):  # the torch model (the numpy runtime has no training mode)
+        model.network.eval()
     predictions = []
     for start in range(0, len(examples), batch_size):
         predictions += predict_batch(model, [e["text"] for e in examples[start : start + batch_size]])
@@ -131,7 +133,8 @@ def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResul
     dev = [e for e in dev if e["intent"] in intents]
     network = JointBert(bert_config(config.model, len(tokenizer)), len(intents), len(slot_labels))
     settings = {"slot_loss_weight": config.model.slot_loss_weight, "trained_on": str(train_path)}
-    model = QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings)
+    model = QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings,
+                          load_templates(config.questions.templates).synonyms)
     encoded = [_encode(e, model) for e in train]
 
     from kgqa_cli.parallel import current as current_parallel

@@ -9,7 +9,17 @@
   const empty = document.getElementById("empty");
   const status = document.getElementById("status");
   const HISTORY = "kgqa-conversation";
+  const SESSION = "kgqa-session";
   let history = [];
+  // One session id per conversation: the endpoint keeps its context (他, 这部电影) by this id.
+  let session = null;
+
+  function newSession() {
+    const random = (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
+      : Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+    session = "chat-" + random;
+    try { sessionStorage.setItem(SESSION, session); } catch (e) { /* private mode */ }
+  }
 
   function element(tag, className, text) {
     const node = document.createElement(tag);
@@ -49,6 +59,7 @@
       detail(list, "槽位", slots);
       const entity = (result.entities || [])[0];
       if (entity) detail(list, "实体", entity.mention + " → " + entity.name + "（" + entity.method + "）");
+      if (result.context) detail(list, "上下文", "“" + result.context.reference + "”指" + result.context.entity);
       detail(list, "查询", result.query);
       detail(list, "模型", result.model_version);
       detail(list, "用时", result.elapsed_ms !== undefined ? result.elapsed_ms + " ms" : "");
@@ -71,7 +82,8 @@
     try {
       const response = await fetch("/invocations", {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+                   "X-Amzn-SageMaker-Session-Id": session },
         body: JSON.stringify({ question: question }),
       });
       const body = await response.json();
@@ -97,12 +109,15 @@
   document.getElementById("clear").addEventListener("click", function () {
     history = [];
     save();
+    newSession();  // a new conversation: the endpoint forgets what 他 referred to
     conversation.replaceChildren();
     empty.hidden = false;
     input.focus();
   });
 
   try { history = JSON.parse(sessionStorage.getItem(HISTORY) || "[]"); } catch (e) { history = []; }
+  try { session = sessionStorage.getItem(SESSION); } catch (e) { session = null; }
+  if (!session) newSession();
   history.forEach(render);
 
   fetch("/ping").then(r => r.json().then(body => {

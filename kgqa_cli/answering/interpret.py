@@ -1,0 +1,460 @@
+"""Graph-aware interpretation: the (entity, predicate) pair of a question, chosen jointly.
+
+The question model gives an intent distribution and tagged spans; the graph says which entities
+the question names and which edges each of them has. Every pair of a candidate entity and an edge
+it really has is a *reading*, scored by
+
+    intent_weight  x  the probability the model gives the intents whose route is that edge
+  + entity_weight  x  how the entity was found (linked slot, dictionary scan, conversation)
+  + keyword_weight x  whether a word of the predicate's lexicon occurs outside the entity
+
+and the best reading is answered. A reading needs an edge in the graph, so a confident wrong
+intent among close ones (面积/占地面积, 作者/作词) loses to the one the entity actually has, and
+a question phrased in words the model never saw is still read from its keywords.
+
+Entity candidates come from three places:
+
+* the tagged slot mentions, linked as :class:`~kgqa_cli.answering.linking.EntityLinker` does;
+* a dictionary scan: every graph name inside the question, found by an Aho-Corasick automaton
+  over the normalised vertex names (built once per graph, rebuilt when the graph is replaced),
+  scored by its overlap with the tagged span, names inside a longer match ranked down;
+* the conversation: a referring word (他, 这部电影, 那里...) stands for the latest answer or
+  entity of the matching kind (person, work, place, organisation, by the vertex types).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgqa_cli.graph.normalize import normalize_name
+from kgqa_cli.understanding.templates import NONE_INTENT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EntityCandidate:
+    """A vertex the question may be about, and how it was found."""
+
+    name: str
+    mention: str
+    method: str  # exact, normalized, contained, fuzzy, scan or context
+    score: float
+    span: tuple[int, int] | None = None  # characters of the question it covers (end exclusive)
+    reference: str | None = None  # the referring word, for a context candidate
+
+
+@dataclass
+class Reading:
+    """One interpretation: an entity, an edge it has, and the evidence for it."""
+
+    entity: EntityCandidate
+    predicate: str
+    direction: str  # forward: the entity is the subject; reverse: the object
+    intent: str | None
+    intent_probability: float
+    keyword: str | None
+    score: float
+
+    def to_json(self) -> dict:
+        """The fields `kgqa ask -v` and ``--json`` show."""
+        return {"entity": self.entity.name, "method": self.entity.method, "entity_score": round(self.entity.score, 4),
+                "predicate": self.predicate, "direction": self.direction, "intent": self.intent,
+                "intent_probability": round(self.intent_probability, 4), "keyword": self.keyword,
+                "score": round(self.score, 4)}
+
+
+@dataclass
+class Profile:
+    """What the graph says about one entity: its types and the labels of its edges."""
+
+    types: frozenset[str]
+    out_labels: frozenset[str]
+    in_labels: frozenset[str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Question text with offsets
+
+
+def normalize_question(text: str) -> tuple[str, list[int]]:
+    """The question as names are normalised (NFKC, no whitespace), and for each of its characters
+    the index of the character of ``text`` it came from."""
+    import unicodedata
+
+    chars: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        folded = unicodedata.normalize("NFKC", char)
+        for piece in folded:
+            if piece.isspace():
+                continue
+            chars.append(piece)
+            offsets.append(index)
+    return "".join(chars), offsets
+
+
+def tagged_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of the BIO spans of a tag sequence (end exclusive)."""
+    found: list[tuple[str, int, int]] = []
+    current: str | None = None
+    start = 0
+    for i, tag in enumerate([*tags, "O"]):
+        kind = tag[2:] if tag != "O" else None
+        begins = tag.startswith("B-") or (tag.startswith("I-") and kind != current)
+        if current is not None and (tag == "O" or begins):
+            found.append((current, start, i))
+            current = None
+        if begins:
+            current, start = kind, i
+    return found
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Intersection over union of two character ranges."""
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Dictionaries
+
+
+class PhraseIndex:
+    """An Aho-Corasick automaton over phrases; :meth:`find` gives every occurrence in a text."""
+
+    def __init__(self, phrases: dict[str, Any]) -> None:
+        import ahocorasick
+
+        self.size = len(phrases)
+        self._automaton = ahocorasick.Automaton()
+        for phrase, value in phrases.items():
+            if phrase:
+                self._automaton.add_word(phrase, (phrase, value))
+        if self.size:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> list[tuple[int, int, str, Any]]:
+        """(start, end, phrase, value) of every occurrence, overlapping ones included."""
+        if not self.size or not text:
+            return []
+        return [(end + 1 - len(phrase), end + 1, phrase, value)
+                for end, (phrase, value) in self._automaton.iter(text)]
+
+
+def build_name_index(names: list[str], min_length: int) -> PhraseIndex:
+    """The dictionary of graph names the scan looks for (names of ``min_length`` characters or more)."""
+    return PhraseIndex({name: None for name in names if len(name) >= min_length})
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversation context
+
+
+@dataclass
+class Turn:
+    """What a question of a conversation was about and what it answered."""
+
+    question: str
+    entity: str | None
+    answers: list[str]
+
+
+@dataclass
+class Conversation:
+    """The turns a follow-up question may refer back to (most recent last, at most ``limit``)."""
+
+    turns: list[Turn] = field(default_factory=list)
+    limit: int = 8
+
+    def remember(self, question: str, entity: str | None, answers: list[str]) -> None:
+        """Add a turn; an unanswered question with no entity leaves the context as it was."""
+        if entity is None and not answers:
+            return
+        self.turns.append(Turn(question, entity, list(answers)))
+        del self.turns[: -self.limit]
+
+    def reset(self) -> None:
+        """Forget every turn."""
+        self.turns.clear()
+
+    def referents(self) -> list[tuple[str, int, str]]:
+        """(name, turns back, role) in the order a reference is resolved: the last turn's only
+        answer, its entity, its answers when several; then the turn before, and so on."""
+        found: list[tuple[str, int, str]] = []
+        for back, turn in enumerate(reversed(self.turns), start=1):
+            if len(turn.answers) == 1:
+                found.append((turn.answers[0], back, "answer"))
+            if turn.entity:
+                found.append((turn.entity, back, "entity"))
+            if len(turn.answers) > 1:
+                found.extend((answer, back, "answer") for answer in turn.answers)
+        return found
+
+
+class Conversations:
+    """Conversations by session id, as an endpoint keeps them: at most ``max_sessions`` (the least
+    recently used dropped first), each forgotten after ``ttl_seconds`` without a question."""
+
+    def __init__(self, max_sessions: int, ttl_seconds: float, max_turns: int, clock: Any = None) -> None:
+        import time
+
+        self.max_sessions = max_sessions
+        self.ttl_seconds = ttl_seconds
+        self.max_turns = max_turns
+        self._clock = clock or time.monotonic
+        self._sessions: OrderedDict[str, tuple[float, Conversation]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> Conversation:
+        """The conversation of ``session_id`` (a new one when unknown or expired)."""
+        now = self._clock()
+        while self._sessions:  # the least recently used first: stop at the first one still fresh
+            oldest_id, (used, _) = next(iter(self._sessions.items()))
+            if now - used <= self.ttl_seconds:
+                break
+            del self._sessions[oldest_id]
+        held = self._sessions.pop(session_id, None)
+        conversation = held[1] if held is not None else Conversation(limit=self.max_turns)
+        self._sessions[session_id] = (now, conversation)
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+        return conversation
+
+    def reset(self, session_id: str) -> None:
+        """Forget one conversation."""
+        self._sessions.pop(session_id, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The interpreter
+
+
+class Interpreter:
+    """Chooses the reading of a question; one per graph connection (caches belong to the graph)."""
+
+    def __init__(self, g: Any, config: Any, linker: Any, routes: dict[str, list[dict]],
+                 lexicon: dict[str, list[str]]) -> None:
+        self.g = g
+        self.config = config
+        self.linker = linker
+        # predicate -> its keywords (the predicate itself first); one automaton over all of them.
+        words: dict[str, set[str]] = {}
+        for predicate, synonyms in lexicon.items():
+            for word in (predicate, *synonyms):
+                words.setdefault(normalize_name(word), set()).add(predicate)
+        self._keywords = PhraseIndex(words)
+        references: dict[str, str] = {}
+        for kind, phrases in config.context.references.items():
+            for phrase in phrases:
+                references[phrase] = kind
+        self._references = PhraseIndex(references)
+        self._kinds_of_type: dict[str, set[str]] = {}
+        for kind, types in config.context.types.items():
+            for type_name in types:
+                self._kinds_of_type.setdefault(type_name, set()).add(kind)
+        self.set_routes(routes)
+        self._names: PhraseIndex | None = None
+        self._profiles: OrderedDict[str, Profile | None] = OrderedDict()
+
+    def set_routes(self, routes: dict[str, list[dict]]) -> None:
+        """The graph routes of the model's intents (intent -> [{"predicate", "direction"}])."""
+        self.routes = routes
+        # (predicate, direction) -> [(intent, route position)], the routes the model's intents take.
+        self._by_route: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for intent, intent_routes in routes.items():
+            for position, route in enumerate(intent_routes):
+                self._by_route.setdefault((route["predicate"], route["direction"]), []).append((intent, position))
+
+    # -------------------------------------------------------------- graph lookups (cached)
+
+    def _name_index(self) -> PhraseIndex:
+        if self._names is None:
+            from kgqa_cli.graph.queries import entity_names
+
+            self._names = build_name_index(entity_names(self.g), self.config.interpretation.scan_min_length)
+        return self._names
+
+    def warm(self) -> None:
+        """Build the name dictionary now (a server does this before it says it is ready)."""
+        self._name_index()
+
+    def profile(self, name: str) -> Profile | None:
+        """Types and edge labels of the entity ``name`` (None when there is no such entity)."""
+        if name in self._profiles:
+            self._profiles.move_to_end(name)
+            return self._profiles[name]
+        from kgqa_cli.graph.queries import entity_profile
+
+        found = entity_profile(self.g, name)
+        profile = None if found is None else Profile(frozenset(found["types"]), frozenset(found["out"]),
+                                                     frozenset(found["in"]))
+        self._profiles[name] = profile
+        if len(self._profiles) > self.config.interpretation.profile_cache:
+            self._profiles.popitem(last=False)
+        return profile
+
+    def kind_of(self, profile: Profile | None) -> set[str]:
+        """The reference kinds (person, work, place, organisation) of an entity's types."""
+        if profile is None:
+            return set()
+        return {kind for t in profile.types for kind in self._kinds_of_type.get(t, ())}
+
+    # -------------------------------------------------------------- candidates
+
+    def entity_candidates(self, question: str, tags: list[str], slots: dict[str, list[str]],
+                          conversation: Conversation | None) -> tuple[list[EntityCandidate], list[str]]:
+        """Every candidate entity with its score, best first, and notes on what was tried."""
+        weights = self.config.interpretation
+        notes: list[str] = []
+        norm, offsets = normalize_question(question)
+        back = {original: i for i, original in reversed(list(enumerate(offsets)))}
+        tagged = [(kind, back.get(start, 0), (back.get(end - 1, len(norm) - 1) + 1))
+                  for kind, start, end in tagged_spans(tags) if start < len(question)]
+        entity_spans = [(s, e) for kind, s, e in tagged if kind != "context"]
+        best: dict[str, EntityCandidate] = {}
+
+        def offer(candidate: EntityCandidate) -> None:
+            held = best.get(candidate.name)
+            if held is None or candidate.score > held.score:
+                best[candidate.name] = candidate
+
+        # The tagged mentions, linked as before.
+        for kind, start, end in tagged:
+            if kind == "context":
+                continue
+            mention = norm[start:end]
+            link = self.linker.link(mention) if mention else None
+            if link is None:
+                notes.append(f"slot {mention!r} links to no entity")
+                continue
+            score = weights.method_scores.get(link.method, 0.5) * link.similarity
+            offer(EntityCandidate(link.name, mention, link.method, score, (start, end)))
+        # Every graph name inside the question.
+        matches = [(s, e, name) for s, e, name, _ in self._name_index().find(norm)]
+        for start, end, name in matches:
+            overlap = max((_overlap((start, end), span) for span in entity_spans), default=0.0)
+            score = weights.scan_score + weights.scan_overlap_bonus * overlap
+            if any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in matches):
+                score *= weights.shadowed_factor  # a name inside a longer name of the question
+            offer(EntityCandidate(name, name, "scan", score, (start, end)))
+        # A referring word stands for an entity of the conversation.
+        if conversation is not None and conversation.turns:
+            for reference in self._references_in(norm, tagged, matches):
+                resolved = self._resolve_reference(reference, conversation)
+                if resolved is not None:
+                    offer(resolved)
+                else:
+                    notes.append(f"{reference[2]!r} refers to nothing of the conversation")
+        ranked = sorted(best.values(), key=lambda c: (-c.score, -len(c.name), c.name))
+        return ranked[: weights.max_entities], notes
+
+    def _references_in(self, norm: str, tagged: list[tuple[str, int, int]],
+                       matches: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str | None]]:
+        """Referring words: those the model tagged ``context`` and those of the configured
+        lists, except inside a graph name of the question (吉他 holds 他)."""
+        found: dict[tuple[int, int], tuple[int, int, str, str | None]] = {}
+        for start, end, phrase, kind in self._references.find(norm):
+            if any(s <= start and end <= e for s, e, _ in matches):
+                continue
+            found[(start, end)] = (start, end, phrase, kind)
+        for kind, start, end in tagged:
+            if kind == "context" and not any(s <= start and end <= e for s, e in found):
+                phrase = norm[start:end]
+                known = [k for s, e, p, k in found.values() if p in phrase]
+                found[(start, end)] = (start, end, phrase, known[0] if known else None)
+        # The longest reference wins where they overlap (这部电影 over 这部).
+        chosen: list[tuple[int, int, str, str | None]] = []
+        for item in sorted(found.values(), key=lambda r: (-(r[1] - r[0]), r[0])):
+            if not any(item[0] < c[1] and c[0] < item[1] for c in chosen):
+                chosen.append(item)
+        return chosen
+
+    def _resolve_reference(self, reference: tuple[int, int, str, str | None],
+                           conversation: Conversation) -> EntityCandidate | None:
+        start, end, phrase, kind = reference
+        weights = self.config.interpretation
+        for name, back, _role in conversation.referents():
+            profile = self.profile(name)
+            if profile is None:
+                continue
+            if kind is None or kind in self.kind_of(profile):
+                score = weights.context_score - weights.context_decay * (back - 1)
+                return EntityCandidate(name, phrase, "context", score, (start, end), reference=phrase)
+        return None
+
+    # -------------------------------------------------------------- readings
+
+    def readings(self, question: str, prediction: Any, candidates: list[EntityCandidate]) -> list[Reading]:
+        """Every (entity, edge) pair the graph allows, scored, best first."""
+        weights = self.config.interpretation
+        norm, _ = normalize_question(question)
+        probability = dict(prediction.ranked)
+        keyword_hits = self._keywords.find(norm)
+        found: list[Reading] = []
+        for candidate in candidates:
+            profile = self.profile(candidate.name)
+            if profile is None:
+                continue
+            span = candidate.span or (0, 0)
+            keywords: dict[str, str] = {}
+            for start, end, word, predicates in keyword_hits:
+                if start < span[1] and span[0] < end:
+                    continue  # a keyword inside the entity's own name says nothing
+                for predicate in predicates:
+                    if len(word) > len(keywords.get(predicate, "")):
+                        keywords[predicate] = word
+            edges = [(p, "forward") for p in sorted(profile.out_labels)] + [(p, "reverse") for p in sorted(profile.in_labels)]
+            for predicate, direction in edges:
+                intent, p = self._route_evidence(probability, predicate, direction)
+                keyword = keywords.get(predicate)
+                score = (weights.intent_weight * p + weights.entity_weight * candidate.score
+                         + (weights.keyword_weight * min(1.0, 0.7 + 0.1 * len(keyword)) if keyword else 0.0))
+                if direction == "reverse" and p < weights.min_route_probability and not keyword:
+                    continue  # a reverse edge nobody asked about (every film has in-edges)
+                found.append(Reading(candidate, predicate, direction, intent, p, keyword, score))
+        found.sort(key=lambda r: (-r.score, -r.entity.score, r.predicate, r.direction))
+        return found
+
+    def _route_evidence(self, probability: dict[str, float], predicate: str, direction: str) -> tuple[str | None, float]:
+        """The intent that asks for this edge (its main route; else the one that gave the most
+        evidence), and the model's probability for reading it: the
+        intents with this route (a fallback route counts ``fallback_factor`` per place), and
+        ``opposite_factor`` of those with the route the other way round (谁的作品 and 的作品有哪些
+        differ only in direction, which the graph settles)."""
+        weights = self.config.interpretation
+        opposite = "reverse" if direction == "forward" else "forward"
+        best_p, best_intent = 0.0, None
+        for (pred, way), factor in (((predicate, direction), 1.0), ((predicate, opposite), weights.opposite_factor)):
+            for name, position in self._by_route.get((pred, way), ()):
+                value = probability.get(name, 0.0) * factor * (weights.fallback_factor ** position)
+                if value > best_p:
+                    best_p, best_intent = value, name if way == direction else None
+        asking = next((name for name, position in self._by_route.get((predicate, direction), ()) if position == 0), None)
+        return asking or best_intent, best_p
+
+    def out_of_scope(self, prediction: Any, best: Reading | None) -> bool:
+        """The model calls it out of scope and nothing in the question says otherwise."""
+        p_none = dict(prediction.ranked).get(NONE_INTENT, 0.0)
+        return p_none >= self.config.interpretation.none_threshold and (best is None or best.keyword is None)
+
+
+def reading_summary(readings: list[Reading], limit: int) -> list[dict]:
+    """The best ``limit`` readings as JSON rows."""
+    return [reading.to_json() for reading in readings[:limit]]
+
+
+def candidate_json(candidate: EntityCandidate) -> dict:
+    """An entity candidate as the answer's ``entity`` field (mention, name, method, similarity)."""
+    data = {"mention": candidate.mention, "name": candidate.name, "method": candidate.method,
+            "similarity": round(candidate.score, 4)}
+    if candidate.reference is not None:
+        data["reference"] = candidate.reference
+    return data
+

@@ -1,0 +1,82 @@
+"""`kgqa chat`: a conversation at the terminal; follow-up questions refer back (他, 这部电影)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+HELP_LINE = "/reset starts a new conversation, /history shows it, /quit (or Ctrl-D) ends"
+
+
+@app.command(**OVERRIDES)
+def chat(
+    ctx: typer.Context,
+    qa_model: Annotated[
+        str | None, typer.Option("--qa-model", help="registered qa version (3, v3) \\[default: ask.qa_model or newest]")
+    ] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Ask questions one after another; a question may refer to the last ones.
+
+    After 三度诱惑的导演是谁, 他还导演了哪些电影 takes 他 for 何藩 and 这部电影的主演呢 takes
+    这部电影 for 三度诱惑: a referring word stands for the latest answer or entity of its kind
+    (他/她 a person, 它/这部/这本 a work, 那里 a place). /reset starts over, /history lists the
+    turns, /quit or Ctrl-D ends. Reads standard input when it is not a terminal (one question a
+    line); --json prints each answer as a JSON line.
+    Example: kgqa chat
+    """
+    import sys
+
+    from kgqa_cli.answering.interpret import Conversation
+    from kgqa_cli.answering.pipeline import Answerer
+    from kgqa_cli.cli._tables import answer_panel
+    from kgqa_cli.io import dumps_line
+    from kgqa_cli.ui import stderr, stdout
+
+    settings = start(ctx, config, verbose)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import contextlib
+
+        with contextlib.suppress(ImportError):  # not on every platform
+            import readline  # noqa: F401  (arrow keys and the history of earlier questions)
+    conversation = Conversation(limit=settings.ask.context.max_turns)
+    with Answerer(settings, qa_model=qa_model) as answerer:
+        if interactive:
+            stderr.print(f"[bold]kgqa chat[/] · {answerer.version_name} · {HELP_LINE}")
+        while True:
+            try:
+                line = input("问> " if interactive else "")
+            except EOFError:
+                break
+            except KeyboardInterrupt:
+                if interactive:
+                    stderr.print()
+                break
+            command = line.strip()
+            if not command:
+                continue
+            if command in ("/quit", "/exit"):
+                break
+            if command == "/reset":
+                conversation.reset()
+                stderr.print("[dim](a new conversation)[/]")
+                continue
+            if command == "/history":
+                for number, turn in enumerate(conversation.turns, start=1):
+                    stdout.print(f"{number}. {turn.question} -> {turn.entity or '-'}: {'、'.join(turn.answers) or '-'}",
+                                 markup=False, highlight=False)
+                continue
+            if command.startswith("/"):
+                stderr.print(f"unknown command {command!r}: {HELP_LINE}", markup=False)
+                continue
+            answer = answerer.answer(command, conversation)
+            if json_output:
+                print(dumps_line(answer.to_json()), flush=True)
+            else:
+                stdout.print(answer_panel(answer, readings=verbose))
