@@ -72,3 +72,34 @@ def test_evaluate_writes_report_and_leaves_approval_to_a_person(trained):
 def test_no_model_is_a_missing_artifact(tmp_path):
     with pytest.raises(MissingArtifactError):
         QuestionModel.load(tmp_path)
+
+
+def test_the_numpy_runtime_predicts_as_torch_on_the_test_set(trained):
+    """Question time runs the trained weights in numpy (no torch, no transformers): every
+    generated test question gets the same intent distribution order and tags as with torch."""
+    from kgqa_cli.understanding.questions import read_questions
+    from kgqa_cli.understanding.runtime import load_registered_runtime
+
+    model, _ = load_registered(trained.paths)
+    runtime, _ = load_registered_runtime(trained.paths)
+    texts = [e["text"] for e in read_questions(trained.paths.questions_dir / "test.jsonl")]
+    texts += ["", "x" * 300, "🙂" * 5]
+    for start in range(0, len(texts), 64):
+        chunk = texts[start:start + 64]
+        for a, b in zip(predict_batch(model, chunk, None), predict_batch(runtime, chunk, None), strict=True):
+            assert (a.intent, a.tags, a.slots) == (b.intent, b.tags, b.slots)
+            assert max(abs(p - q) for (_, p), (_, q) in zip(a.ranked, b.ranked, strict=True)) < 1e-4
+
+
+def test_answering_imports_neither_torch_nor_transformers(trained):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom kgqa_cli.understanding.runtime import load_registered_runtime, predict_batch\n"
+            "from pathlib import Path\nfrom kgqa_cli.workspace import Workspace\n"
+            f"model, _ = load_registered_runtime(Workspace(Path({str(trained.paths.root)!r})))\n"
+            "print(predict_batch(model, ['三度诱惑的导演是谁'])[0].intent)\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["ask_director", "[]"]

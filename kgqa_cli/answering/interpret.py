@@ -325,19 +325,24 @@ class Interpreter:
             if held is None or candidate.score > held.score:
                 best[candidate.name] = candidate
 
-        # The tagged mentions, linked as before.
+        # Every graph name inside the question.
+        matches = [(s, e, name) for s, e, name, _ in self._name_index().find(norm)]
+        found_names = {name for _, _, name in matches}
+        # The tagged mentions, linked as before; the costly approximate match only for a mention
+        # that no graph name of the question covers.
         for kind, start, end in tagged:
             if kind == "context":
                 continue
             mention = norm[start:end]
-            link = self.linker.link(mention) if mention else None
+            covered = any(_overlap((start, end), (s, e)) >= 0.5 for s, e, _ in matches)
+            link = (self.linker.link(mention, approximate=not covered, known=normalize_name(mention) in found_names)
+                    if mention else None)
             if link is None:
-                notes.append(f"slot {mention!r} links to no entity")
+                if not covered:
+                    notes.append(f"slot {mention!r} links to no entity")
                 continue
             score = weights.method_scores.get(link.method, 0.5) * link.similarity
             offer(EntityCandidate(link.name, mention, link.method, score, (start, end)))
-        # Every graph name inside the question.
-        matches = [(s, e, name) for s, e, name, _ in self._name_index().find(norm)]
         for start, end, name in matches:
             overlap = max((_overlap((start, end), span) for span in entity_spans), default=0.0)
             score = weights.scan_score + weights.scan_overlap_bonus * overlap
@@ -392,13 +397,18 @@ class Interpreter:
     # -------------------------------------------------------------- readings
 
     def readings(self, question: str, prediction: Any, candidates: list[EntityCandidate]) -> list[Reading]:
-        """Every (entity, edge) pair the graph allows, scored, best first."""
+        """The (entity, edge) pairs the graph allows, scored, best first. Entities are read best
+        first, and the rest are left out once none of them could beat the best reading."""
         weights = self.config.interpretation
         norm, _ = normalize_question(question)
         probability = dict(prediction.ranked)
         keyword_hits = self._keywords.find(norm)
+        top_p = max(probability.values(), default=0.0)
         found: list[Reading] = []
-        for candidate in candidates:
+        best = float("-inf")
+        for candidate in candidates:  # best entity first
+            if best > weights.intent_weight * top_p + weights.entity_weight * candidate.score + weights.keyword_weight:
+                break  # no reading of this entity, or of any after it, can beat the best one
             profile = self.profile(candidate.name)
             if profile is None:
                 continue
@@ -419,6 +429,7 @@ class Interpreter:
                 if direction == "reverse" and p < weights.min_route_probability and not keyword:
                     continue  # a reverse edge nobody asked about (every film has in-edges)
                 found.append(Reading(candidate, predicate, direction, intent, p, keyword, score))
+                best = max(best, score)
         found.sort(key=lambda r: (-r.score, -r.entity.score, r.predicate, r.direction))
         return found
 

@@ -2,10 +2,11 @@
 
 Exact name first, then the normalised name (full/half width, whitespace, 《》 stripped). Failing
 those, the better of two matches over the graph's entity names (read once per process and kept):
-a fuzzy one, where candidates share at least one character with the mention and the best difflib
-ratio above the threshold wins (ties to the shorter, then alphabetically first name), and the
-longest name inside the mention covering at least half of it, scored by that share (the tagger
-sometimes runs a name on into the next words: 哈姆雷特在美国 -> 哈姆雷特).
+a fuzzy one, where candidates share the mention's rarest characters (a bounded number of names is
+compared, whatever the graph's size) and the best difflib ratio above the threshold wins (ties to
+the shorter, then alphabetically first name), and the longest name inside the mention covering
+at least half of it, scored by that share (the tagger sometimes runs a name on into the next
+words: 哈姆雷特在美国 -> 哈姆雷特).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+
+# The most names one fuzzy lookup compares with the mention.
+FUZZY_CANDIDATES = 5000
 
 
 @dataclass(frozen=True)
@@ -49,17 +53,22 @@ class EntityLinker:
             self._by_char = dict(by_char)
         return self._names
 
-    def link(self, mention: str) -> Link | None:
-        """The vertex a mention refers to, or None when nothing is close enough."""
+    def link(self, mention: str, approximate: bool = True, known: bool = False) -> Link | None:
+        """The vertex a mention refers to, or None when nothing is close enough. Without
+        ``approximate`` only an exact or normalised name counts (the fuzzy match reads every name
+        sharing a character: costly on a large graph); ``known`` says the caller already found
+        the normalised mention among the graph's names."""
         from kgqa_cli.graph.normalize import normalize_name
         from kgqa_cli.graph.queries import entity_exists
 
         normalized = normalize_name(mention)
         if not normalized:
             return None
-        if entity_exists(self.g, normalized):
+        if known or entity_exists(self.g, normalized):
             method = "exact" if normalized == mention else "normalized"
             return Link(mention, normalized, method, 1.0)
+        if not approximate:
+            return None
         candidates = [link for link in (self.fuzzy(normalized), self.contained(normalized)) if link is not None]
         return max(candidates, key=lambda link: link.similarity) if candidates else None
 
@@ -75,9 +84,13 @@ class EntityLinker:
     def fuzzy(self, normalized: str) -> Link | None:
         """The closest entity name above the threshold (difflib ratio), if any."""
         names = self._index()
+        # Names sharing the mention's rarest characters, up to a budget: a fuzzy match shares
+        # most characters, and on a large graph the common ones (的, 王) are in half the names.
         candidates: set[int] = set()
-        for char in set(normalized):
-            candidates.update(self._by_char.get(char, ()))
+        for postings in sorted((self._by_char.get(char, ()) for char in set(normalized)), key=len):
+            if candidates and len(candidates) + len(postings) > FUZZY_CANDIDATES:
+                break
+            candidates.update(postings[:FUZZY_CANDIDATES])
         best: tuple[float, int, str] | None = None
         matcher = difflib.SequenceMatcher(autojunk=False)
         matcher.set_seq2(normalized)
