@@ -160,10 +160,15 @@ def test_evaluate_writes_the_report_and_gates(trained, tmp_path):
     wrong = write_lines(tmp_path / "wrong.jsonl", [
         {"text": "《星河》是由王伟执导的电影", "spo_list": [triple("王伟", "妻子", "星河")]},
     ])
-    failed = invoke(workspace, "evaluate", "kg", "--data", str(wrong), "--json")
+    failed = invoke(workspace, "evaluate", "kg", "--data", str(wrong), "--json", "--report", str(tmp_path / "errors.html"))
     assert failed.exit_code == 5
     report = json.loads((workspace / "evaluation" / "kg" / "evaluation.json").read_text(encoding="utf-8"))
     assert report["f1"] == 0.0 and report["data"] == str(wrong) and report["min_f1"] == 0.6
+    # The error analysis: 王伟 -妻子-> 星河 read as 星河 -导演-> 王伟 is a missed subject and a spurious triple.
+    assert report["errors"]["by_kind"]["missed subject"]["count"] == 1
+    assert report["errors"]["most_frequent"][0]["examples"][0]["text"] == "《星河》是由王伟执导的电影"
+    page = (tmp_path / "errors.html").read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "missed subject" in page and "星河" in page
     assert "below" in failed.output
     assert json.loads(package.read_text(encoding="utf-8"))["status"] == "Rejected"
     assert invoke(workspace, "evaluate", "--model", "v1", "--min-f1", "0").exit_code == 0  # approve again

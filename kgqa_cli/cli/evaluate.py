@@ -39,6 +39,11 @@ def evaluate(
             help="quality gate: kg F1 (default kg.evaluate.min_f1) or qa slot F1 (default qa.gates.min_slot_f1)",
         )
     ] = None,
+    report_file: Annotated[
+        Path | None, typer.Option(
+            "--report", help="kg: write the error analysis (errors by kind, the 20 most frequent with examples) "
+            "to this file: HTML for .html/.htm, else Markdown")
+    ] = None,
     target: TargetOption = Target.local,
     wait: WaitOption = False,
     config: ConfigOption = None,
@@ -62,7 +67,14 @@ def evaluate(
         _evaluate_sagemaker(settings, kind.value, model, wait, json_output)
         return
     reject_wait(wait)
-    EVALUATORS[kind](settings, data, model, min_f1, json_output)
+    if report_file is not None and kind is not ModelKind.kg:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--report writes the extractor's error analysis: it applies to `kgqa evaluate kg`")
+    if kind is ModelKind.kg:
+        _evaluate_kg(settings, data, model, min_f1, json_output, report_file)
+    else:
+        evaluate_qa(settings, data, model, min_f1, json_output)
 
 
 def _gate_override(settings, kind: ModelKind, min_f1: float | None) -> None:
@@ -98,12 +110,14 @@ def _evaluate_sagemaker(settings, kind: str, model: str | None, wait: bool, json
         raise error
 
 
-def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool) -> None:
+def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool,
+                 report_file: Path | None = None) -> None:
     from kgqa_cli.errors import QualityGateError
     from kgqa_cli.extraction.evaluate import run_evaluate
     from kgqa_cli.ui import print_json, stdout
 
-    result = run_evaluate(settings.kg, settings.paths, data=data, version=model, min_f1=min_f1)
+    result = run_evaluate(settings.kg, settings.paths, data=data, version=model, min_f1=min_f1,
+                          report_file=report_file)
     report = result.report
     if json_output:
         print_json(report)
@@ -113,6 +127,9 @@ def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float |
             f"{report['model_version']} on {report['data']}: precision {report['precision']:.4f}, "
             f"recall {report['recall']:.4f}, F1 {report['f1']:.4f}; report in {result.path}"
         )
+        kinds = ", ".join(f"{kind} {v['count']}" for kind, v in report["errors"]["by_kind"].items())
+        stdout.print(f"errors: {kinds}" + (f"; error report in {report_file}" if report_file else ""),
+                     highlight=False)
     if not result.passed:
         from kgqa_cli.mlops.alerts import alert_on_failure
 
@@ -143,4 +160,3 @@ def _per_predicate_table(report: dict):
     return table
 
 
-EVALUATORS = {ModelKind.kg: _evaluate_kg, ModelKind.qa: evaluate_qa}

@@ -33,10 +33,14 @@ def run_evaluate(
     data: Path | None = None,
     version: str | None = None,
     min_f1: float | None = None,
+    report_file: Path | None = None,
 ) -> EvaluationResult:
     """Extract from the gold file's texts, score exact triples, write the report, set the approval status.
 
-    The caller raises the quality-gate error when ``passed`` is false, after the report is written.
+    The report holds the errors by kind and the most frequent ones with examples
+    (:func:`~kgqa_cli.extraction.metrics.error_analysis`); ``report_file`` gets them as Markdown,
+    or HTML for a ``.html``/``.htm`` name. The caller raises the quality-gate error when
+    ``passed`` is false, after the report is written.
     """
     from kgqa_cli.extraction.predict import load_registered
     from kgqa_cli.extraction.train import evaluate_records
@@ -55,7 +59,10 @@ def run_evaluate(
     extractor = load_registered(workspace.registry_dir, version, device=config.train.device, include_rejected=True)
     with progress() as bar:
         task = bar.add_task(f"evaluating {extractor.version}", total=len(records))
-        metrics, _ = evaluate_records(extractor, records, config, on_progress=lambda n: bar.advance(task, n))
+        metrics, predictions = evaluate_records(extractor, records, config, on_progress=lambda n: bar.advance(task, n))
+    from kgqa_cli.extraction.metrics import error_analysis, error_report
+
+    errors = error_analysis(records, predictions)
     threshold = config.evaluate.min_f1 if min_f1 is None else min_f1
     passed = metrics["f1"] >= threshold
     report = {
@@ -71,7 +78,17 @@ def run_evaluate(
         "min_f1": threshold,
         "passed": passed,
         "per_predicate": metrics["per_predicate"],
+        "errors": errors,
     }
+    if report_file is not None:
+        from kgqa_cli.errors import FileSystemError, describe_os_error
+
+        title = f"Extraction errors of {extractor.version} on {data_path} (F1 {metrics['f1']:.4f})"
+        try:
+            Path(report_file).write_text(error_report(errors, title, html=Path(report_file).suffix in (".html", ".htm")),
+                                         encoding="utf-8")
+        except OSError as exc:
+            raise FileSystemError(describe_os_error(exc, "cannot write the error report")) from exc
     path = workspace.evaluation_dir("kg") / "evaluation.json"
     write_json(path, report)
     registry = Registry(workspace.registry_dir)
