@@ -17,6 +17,7 @@ from kgqa_cli.labeling.store import (
     LabelWriter,
     intent_slots,
     label_queue,
+    predicted_entity,
     read_items,
     tags_for,
 )
@@ -70,9 +71,8 @@ class LabelSession:
             return
         predicted = group.prediction.get("intent")
         intent = predicted if predicted in self.slots_of else NONE_INTENT
-        slots = group.prediction.get("slots") or {}
-        texts = [text for values in slots.values() for text in values]
-        self.pending = Pending(intent, texts[0] if texts and self.slots_of.get(intent) else None)
+        entity = predicted_entity(group)
+        self.pending = Pending(intent, entity if entity and self.slots_of.get(intent) else None)
 
     # ------------------------------------------------------------------ the pending label
 

@@ -244,16 +244,27 @@ def intent_slots(model_folder: Path) -> dict[str, str | None]:
     return slots
 
 
+def predicted_entity(group: Group) -> str | None:
+    """The entity text the answer was read with (when it is a text of the question, not one taken
+    from the conversation), else the first tagged slot; None when there is neither."""
+    used = group.prediction.get("entity") or {}
+    mention = used.get("mention") if used.get("method") != "context" else None
+    if mention and mention in group.question:
+        return mention
+    slots = group.prediction.get("slots") or {}
+    texts = [text for values in slots.values() for text in values]
+    return texts[0] if texts else None
+
+
 def tags_for(group: Group, intent: str, slots_of: dict[str, str | None], entity: str | None = None) -> list[str]:
-    """The BIO tags of a decision: the ``entity`` text (or else the predicted entity) tagged as
-    the slot the intent fills; all ``O`` for an intent without one (``none``)."""
+    """The BIO tags of a decision: the ``entity`` text (or else the predicted entity: the mention
+    the answer was read with, else the first tagged slot) tagged as the slot the intent fills; all
+    ``O`` for an intent without one (``none``)."""
     slot = slots_of.get(intent)
     if slot is None:
         return ["O"] * len(group.question)
     if entity is None:
-        predicted = group.prediction.get("slots") or {}
-        texts = [text for texts in predicted.values() for text in texts]
-        entity = texts[0] if texts else None
+        entity = predicted_entity(group)
     if entity is None:
         return ["O"] * len(group.question)
     if entity not in group.question:
