@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgqa_cli.graph.normalize import normalize_name
+from kgqa_cli.understanding.runtime import tagged_spans
 from kgqa_cli.understanding.templates import NONE_INTENT
 
 log = logging.getLogger(__name__)
@@ -95,22 +96,6 @@ def normalize_question(text: str) -> tuple[str, list[int]]:
             chars.append(piece)
             offsets.append(index)
     return "".join(chars), offsets
-
-
-def tagged_spans(tags: list[str]) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of the BIO spans of a tag sequence (end exclusive)."""
-    found: list[tuple[str, int, int]] = []
-    current: str | None = None
-    start = 0
-    for i, tag in enumerate([*tags, "O"]):
-        kind = tag[2:] if tag != "O" else None
-        begins = tag.startswith("B-") or (tag.startswith("I-") and kind != current)
-        if current is not None and (tag == "O" or begins):
-            found.append((current, start, i))
-            current = None
-        if begins:
-            current, start = kind, i
-    return found
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:

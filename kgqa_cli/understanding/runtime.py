@@ -32,19 +32,28 @@ class Prediction:
     ranked: list[tuple[str, float]] = field(default_factory=list)  # intents, most probable first
 
 
-def spans(text: str, tags: list[str]) -> dict[str, list[str]]:
-    """Slot texts from BIO tags; an I- tag without its B- starts a span (a lenient repair)."""
-    found: dict[str, list[str]] = {}
+def tagged_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of the BIO spans of a tag sequence (end exclusive); an I- tag without
+    its B- starts a span (a lenient repair)."""
+    found: list[tuple[str, int, int]] = []
     current: str | None = None
     start = 0
     for i, tag in enumerate([*tags, "O"]):
         kind = tag[2:] if tag != "O" else None
         begins = tag.startswith("B-") or (tag.startswith("I-") and kind != current)
         if current is not None and (tag == "O" or begins):
-            found.setdefault(current, []).append(text[start:i])
+            found.append((current, start, i))
             current = None
         if begins:
             current, start = kind, i
+    return found
+
+
+def spans(text: str, tags: list[str]) -> dict[str, list[str]]:
+    """Slot texts from BIO tags: slot name -> the texts of its spans, in order."""
+    found: dict[str, list[str]] = {}
+    for kind, start, end in tagged_spans(tags):
+        found.setdefault(kind, []).append(text[start:end])
     return found
 
 
