@@ -263,3 +263,24 @@ def test_extract_progress_moves_with_characters_of_one_long_line(trained):
     steps: list[int] = []
     extractor.extract([long_line], batch_size=8, max_chars=60, on_progress=steps.append, progress_in_chars=True)
     assert len(steps) >= 8 and sum(steps) == len(long_line)  # one step per batch, every character counted
+
+
+def test_the_word_lexicon_trains_saves_and_extracts(trained, tmp_path):
+    """With kg.model.lexicon.enabled the model reads dictionary words per character; the saved
+    model carries its lexicon.json and `kgqa extract` loads it."""
+    import shutil
+
+    workspace, _ = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    result = invoke(copy, "train", "kg", "--json", "--kg.train.epochs", "3", "--kg.model.lexicon.enabled", "true",
+                    "--kg.model.lexicon.dim", "8", *TINY_MODEL)
+    assert result.exit_code == 0, result.output
+    model_dir = Path(json.loads(result.stdout)["model_dir"])
+    lexicon = json.loads((model_dir / "lexicon.json").read_text(encoding="utf-8"))
+    assert lexicon["words"] and "type:人物" in lexicon["tags"]
+    assert json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["lexicon"]["enabled"] is True
+    source = write_lines(tmp_path / "input.jsonl", [{"text": "《海上传奇》是由王伟执导的电影"}])
+    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") == 1

@@ -10,6 +10,18 @@ from pydantic import Field
 from kgqa_cli.config import StrictModel
 
 
+class LexiconConfig(StrictModel):
+    """Word-lexicon features of each character (``kgqa_cli/extraction/lexicon.py``)."""
+
+    enabled: bool = Field(False, description="give each character the dictionary words it begins, is inside or ends")
+    dim: int = Field(50, ge=4, description="size of the word and tag vectors; each of the 3 roles adds this much")
+    max_word_length: int = Field(8, ge=2, description="longer dictionary words and names are not matched")
+    max_words_per_role: int = Field(6, ge=1, description="words kept per character and role (the most frequent)")
+    max_vocabulary: int = Field(60_000, ge=1, description="words with a vector of their own (matched in train)")
+    min_word_count: int = Field(1, ge=1, description="times a word is matched in train to get its own vector")
+    corpus_names: bool = Field(True, description="add the train split's subject and object names, with their type")
+
+
 class KgModelConfig(StrictModel):
     """Sizes of the network; saved as ``config.json`` next to the weights."""
 
@@ -20,6 +32,7 @@ class KgModelConfig(StrictModel):
     conv_channels: int = Field(256, ge=8, description="output channels of the Conv1d layers")
     kernel_size: int = Field(3, ge=1, description="odd width of the Conv1d kernels")
     dropout: float = Field(0.2, ge=0, lt=1)
+    lexicon: LexiconConfig = LexiconConfig()
 
 
 class KgTrainConfig(StrictModel):

@@ -35,6 +35,7 @@ class Example:
 
     ids: list[int]
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]]  # (head, tail) -> {(channel, head, tail)}
+    lexicon: tuple | None = None  # the text's word-lexicon features (Lexicon.features), when used
 
 
 def make_example(record: dict, encode, channel_index: dict[str, int], max_len: int) -> Example:

@@ -16,14 +16,22 @@ class CasRel(nn.Module):
     many objects under several predicates.
     """
 
-    def __init__(self, vocab_size: int, num_channels: int, config: KgModelConfig) -> None:
+    def __init__(self, vocab_size: int, num_channels: int, config: KgModelConfig,
+                 lexicon_sizes: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.config = config
         width = 2 * config.hidden_size  # the Bi-LSTM state
         padding = config.kernel_size // 2
         self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
+        inputs = config.embedding_dim
+        if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
+            words, tags = lexicon_sizes
+            self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
+            self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
+            inputs += 3 * config.lexicon.dim
+        self.uses_lexicon = lexicon_sizes is not None
         self.lstm = nn.LSTM(
-            config.embedding_dim, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
+            inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
             bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
         )
         self.attention = nn.MultiheadAttention(
@@ -49,10 +57,17 @@ class CasRel(nn.Module):
     def state_width(self) -> int:
         return 2 * self.config.hidden_size
 
-    def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` ids -> ``[B, L, 2W]``: contextual states, each with the max-pooled sentence state."""
+    def encode(self, ids: torch.Tensor, mask: torch.Tensor, lexicon: tuple | None = None) -> torch.Tensor:
+        """``[B, L]`` ids (and, with a lexicon, its ``[B, L, 3, K]`` word ids, tag ids and
+        weights) -> ``[B, L, 2W]``: contextual states, each with the max-pooled sentence state."""
         lengths = mask.sum(1).clamp(min=1).cpu()
-        embedded = self.dropout(self.embedding(ids))
+        embedded = self.embedding(ids)
+        if self.uses_lexicon:
+            words, tags, weights = lexicon
+            vectors = self.lexicon_words(words) + self.lexicon_tags(tags)  # [B, L, 3, K, D]
+            pooled = (vectors * weights.unsqueeze(-1)).sum(3)  # [B, L, 3, D]
+            embedded = torch.cat([embedded, pooled.flatten(2)], dim=-1)
+        embedded = self.dropout(embedded)
         packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
         states, _ = self.lstm(packed)
         states, _ = pad_packed_sequence(states, batch_first=True, total_length=ids.shape[1])

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,9 +79,10 @@ class Extractor:
 
     def __init__(
         self, model: CasRel, vocab: CharVocab, schema: Schema, *, version: str | None = None,
-        device: torch.device | None = None,
+        device: torch.device | None = None, lexicon: Any = None,
     ) -> None:
         self.model = model
+        self.lexicon = lexicon
         self.vocab = vocab
         self.schema = schema
         self.channels = channels_of(schema)
@@ -105,11 +107,17 @@ class Extractor:
         config = KgModelConfig.model_validate(json.loads((folder / "config.json").read_text(encoding="utf-8")))
         vocab = CharVocab.load(folder / "vocab.json")
         schema = Schema.load(folder / "schema.jsonl")
-        model = CasRel(len(vocab), len(channels_of(schema)), config)
+        lexicon = None
+        if config.lexicon.enabled:
+            from kgqa_cli.extraction.lexicon import Lexicon
+
+            lexicon = Lexicon.load(config.lexicon, folder / "lexicon.json")
+        model = CasRel(len(vocab), len(channels_of(schema)), config,
+                       (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None)
         model.load_state_dict(load_file(str(folder / "model.safetensors")))
         target = choose_device(device)
         model.to(target).eval()
-        return cls(model, vocab, schema, version=version, device=target)
+        return cls(model, vocab, schema, version=version, device=target, lexicon=lexicon)
 
     def predict_batch(
         self, texts: list[str], subject_threshold: float, object_threshold: float
@@ -120,7 +128,13 @@ class Extractor:
         model = self.model
         with torch.inference_mode():
             ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device)
-            features = model.encode(ids, mask)
+            lexicon = None
+            if self.lexicon is not None:
+                from kgqa_cli.extraction.lexicon import stack_features
+
+                lexicon = tuple(torch.from_numpy(part).to(self.device) for part in stack_features(
+                    [self.lexicon.features(text) for text in texts], ids.shape[1]))
+            features = model.encode(ids, mask, lexicon)
             heads, tails = model.subject_logits(features)
             heads = (torch.sigmoid(heads) * mask).cpu().numpy()
             tails = (torch.sigmoid(tails) * mask).cpu().numpy()

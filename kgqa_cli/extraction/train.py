@@ -11,6 +11,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,8 +97,14 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device)
             object_heads[number, head, channel] = 1.0
             object_tails[number, tail, channel] = 1.0
     index = torch.tensor([[row, head, tail] for row, head, tail, _ in rows], dtype=torch.long).reshape(-1, 3)
+    lexicon = None
+    if examples and examples[0].lexicon is not None:
+        from kgqa_cli.extraction.lexicon import stack_features
+
+        lexicon = tuple(torch.from_numpy(part).to(device)
+                        for part in stack_features([example.lexicon for example in examples], width))
     return {
-        "ids": ids, "mask": mask,
+        "ids": ids, "mask": mask, "lexicon": lexicon,
         "subject_heads": torch.from_numpy(subject_heads).to(device),
         "subject_tails": torch.from_numpy(subject_tails).to(device),
         "index": index.to(device),
@@ -125,7 +132,7 @@ def epoch_batches(examples: list[Example], batch_size: int, seed: int) -> list[n
 def batch_loss(model: CasRel, batch: dict) -> torch.Tensor:
     """Binary cross-entropy of every pointer, averaged over real (unpadded) characters."""
     mask = batch["mask"].float()
-    features = model.encode(batch["ids"], batch["mask"])
+    features = model.encode(batch["ids"], batch["mask"], batch.get("lexicon"))
     heads, tails = model.subject_logits(features)
     subject_loss = (
         F.binary_cross_entropy_with_logits(heads, batch["subject_heads"], reduction="none")
@@ -204,9 +211,11 @@ def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
 
 
 def save_model_folder(
-    folder: Path, model: CasRel, vocab: CharVocab, schema: Schema, config: KgConfig, metrics: dict
+    folder: Path, model: CasRel, vocab: CharVocab, schema: Schema, config: KgConfig, metrics: dict,
+    lexicon: Any = None,
 ) -> None:
-    """Write weights, vocabulary, schema, config and metrics; replace the folder in one rename."""
+    """Write weights, vocabulary, schema, config, metrics (and the word lexicon when the model
+    uses one); replace the folder in one rename."""
     from safetensors.torch import save_file
 
     staging = folder.with_name(f".{folder.name}.partial")
@@ -218,6 +227,8 @@ def save_model_folder(
     schema.write(staging / "schema.jsonl")
     write_json(staging / "config.json", config.model.model_dump(mode="json"))
     write_json(staging / "metrics.json", metrics)
+    if lexicon is not None:
+        lexicon.save(staging / "lexicon.json")
     old = folder.with_name(f".{folder.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
@@ -273,8 +284,17 @@ def fit(
     channels = channels_of(schema)
     channel_index = {name: number for number, name in enumerate(channels)}
     examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len) for record in train_records]
+    lexicon = None
+    if config.model.lexicon.enabled:
+        from kgqa_cli.extraction.lexicon import Lexicon
+
+        lexicon = Lexicon.build(config.model.lexicon, train_records, train_cfg.max_len)
+        for example, record in zip(examples, train_records, strict=True):
+            example.lexicon = lexicon.features(record["text"][: train_cfg.max_len])
+        log.info("word lexicon: %d words with a vector, %d tags", len(lexicon.words), len(lexicon.tags))
     examples = [example for example in examples if example.ids]
-    model = CasRel(len(vocab), len(channels), config.model)
+    model = CasRel(len(vocab), len(channels), config.model,
+                   (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None)
     model.to(device)
     parallel = current_parallel()
     parallel.broadcast_parameters(model)
@@ -321,7 +341,7 @@ def fit(
                 total_loss += loss.item()
                 bar.update(task, advance=1, description=f"epoch {epoch}/{train_cfg.epochs} loss {total_loss / number:.4f}")
             model.eval()
-            extractor = Extractor(model, vocab, schema, device=device)
+            extractor = Extractor(model, vocab, schema, device=device, lexicon=lexicon)
             dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
             dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
             bar.remove_task(dev_task)
@@ -340,7 +360,7 @@ def fit(
                     "thresholds": {
                         "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
                     },
-                })
+                }, lexicon)
             else:
                 bad_epochs += 1
             stopped_early = bad_epochs >= train_cfg.patience

@@ -1,0 +1,63 @@
+"""The word lexicon of the extractor: matching, roles, pooling weights, corpus names, saving."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kgqa_cli.errors import InputDataError
+from kgqa_cli.extraction.config import LexiconConfig
+from kgqa_cli.extraction.lexicon import Lexicon, corpus_names, stack_features
+
+
+def _record(text, subject, predicate, obj, subject_type="影视作品", object_type="人物"):
+    return {"text": text, "spo_list": [{"subject": subject, "subject_type": subject_type, "predicate": predicate,
+                                        "object": {"@value": obj}, "object_type": {"@value": object_type}}]}
+
+
+RECORDS = [_record("《星河往事》是由柳云帆执导的电影", "星河往事", "导演", "柳云帆"),
+           _record("柳云帆的新片星河往事上映", "星河往事", "导演", "柳云帆")]
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return Lexicon.build(LexiconConfig(enabled=True, max_words_per_role=4), RECORDS, max_len=200)
+
+
+def test_training_names_join_the_dictionary_with_their_type(lexicon):
+    assert corpus_names(RECORDS, 8) == {"星河往事": (2, "type:影视作品"), "柳云帆": (2, "type:人物")}
+    assert "type:人物" in lexicon.tags and "nr" in lexicon.tags  # jieba's tags too
+    assert "柳云帆" in lexicon.words and "电影" in lexicon.words  # matched in the training text
+
+
+def test_features_give_each_character_its_words_by_role(lexicon):
+    text = "柳云帆执导电影"
+    words, tags, weights = lexicon.features(text)
+    assert words.shape == tags.shape == weights.shape == (len(text), 3, 4)
+    name = lexicon.words.index("柳云帆") + 1
+    assert name in words[0, 0] and name in words[1, 1] and name in words[2, 2]  # B, M, E of 柳云帆
+    film = lexicon.words.index("电影") + 1
+    assert film in words[5, 0] and film in words[6, 2]
+    # Weights of a character's words sum to 3 over its roles (SoftLexicon's normalisation).
+    assert np.allclose(weights.sum(axis=(1, 2))[weights.sum(axis=(1, 2)) > 0], 3.0)
+    padded = stack_features([lexicon.features("电影"), lexicon.features(text)], width=9)
+    assert padded[0].shape == (2, 9, 3, 4) and not padded[0][0, 2:].any()
+
+
+def test_words_outside_the_vocabulary_count_through_their_tag(lexicon):
+    words, tags, weights = lexicon.features("中华人民共和国")  # in jieba, not in the training text
+    assert tags[0, 0].any() and weights[0, 0].any() and not words[0, 0].any()
+
+
+def test_save_load_round_trip_and_a_changed_dictionary(lexicon, tmp_path):
+    lexicon.save(tmp_path / "lexicon.json")
+    again = Lexicon.load(lexicon.config, tmp_path / "lexicon.json")
+    for a, b in zip(again.features("柳云帆执导星河往事"), lexicon.features("柳云帆执导星河往事"), strict=True):
+        assert np.array_equal(a, b)
+    data = json.loads((tmp_path / "lexicon.json").read_text(encoding="utf-8"))
+    data["dictionary_sha256"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputDataError, match="another jieba dictionary"):
+        Lexicon.load(lexicon.config, tmp_path / "other.json")
