@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgqa_cli.data.config import PreprocessConfig
+from kgqa_cli.data.config import ExtraSource, PreprocessConfig
 from kgqa_cli.data.corpus import (
     Problem,
     RecordError,
@@ -39,6 +39,7 @@ class PreprocessReport:
     duplicates_removed: int = 0
     leaked_removed: int = 0
     skipped_files: list[str] = field(default_factory=list)
+    extra: dict[str, dict] = field(default_factory=dict)  # extra training sources by name: their counts
 
     def stats(self) -> dict:
         """Counts per split and per predicate, as printed and saved in stats.json."""
@@ -60,6 +61,7 @@ class PreprocessReport:
             "duplicates_removed": self.duplicates_removed,
             "overlap_removed": self.leaked_removed,
             "skipped_files": self.skipped_files,
+            **({"extra": self.extra} if self.extra else {}),
         }
 
 
@@ -136,8 +138,64 @@ def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> Preprocess
         inputs=[s.name for s in sources], schema_source=schema_source, splits=splits, problems=problems,
         duplicates_removed=duplicates, leaked_removed=leaked, skipped_files=skipped_files,
     )
+    if config.extra:
+        taken = {record["text"] for records in splits.values() for record in records}
+        report.extra = {extra.name: write_extra_source(extra, schema, taken, workspace) for extra in config.extra}
     write_json(out / "stats.json", report.stats())
     return report
+
+
+def write_extra_source(extra: ExtraSource, schema: Schema, taken: set[str], workspace: Workspace) -> dict:
+    """Map an extra corpus onto the schema; write ``extra-<name>.jsonl`` and its loss mask
+    ``extra-<name>.json`` (the channels its sentences do not teach). Returns its counts."""
+    sources = [source for source in discover_sources(extra.input) if source.role != "schema" and is_labelled(source)]
+    unknown = sorted(set(extra.unlabelled) - set(schema.predicates))
+    if unknown:
+        raise InputDataError(f"preprocess.extra {extra.name}: unlabelled names predicates the schema lacks: "
+                             f"{', '.join(unknown)}")
+    kept: list[dict] = []
+    counts: Counter = Counter()
+    dropped: Counter = Counter()
+    has_slots = False
+    seen: set[str] = set()
+    for source in sources:
+        for _, record, error in read_records(source):
+            if error is not None:
+                counts["malformed"] += 1
+                continue
+            if record["text"] in taken or record["text"] in seen:
+                counts["text_in_main_corpus" if record["text"] in taken else "duplicate_text"] += 1
+                continue
+            triples = []
+            for spo in record["spo_list"]:
+                predicate = extra.predicate_map.get(spo["predicate"], spo["predicate"])
+                if predicate not in schema.predicates or predicate in extra.unlabelled:
+                    dropped[spo["predicate"]] += 1
+                    continue
+                relation = schema.relations_of(predicate)[0]
+                obj_type = dict(relation.object_type)
+                obj = {"@value": spo["object"]["@value"], **{k: v for k, v in spo["object"].items()
+                                                             if k != "@value" and k in obj_type}}
+                has_slots = has_slots or len(obj) > 1
+                triples.append({"subject": spo["subject"], "subject_type": relation.subject_type, "predicate": predicate,
+                                "object": obj, "object_type": {k: obj_type[k] for k in obj}})
+            mapped = {"text": record["text"], "spo_list": triples}
+            try:
+                check_record(mapped, schema)
+            except RecordError:
+                counts["not_in_text"] += 1
+                continue
+            if triples:
+                seen.add(record["text"])
+                kept.append(mapped)
+                counts["triples"] += len(triples)
+    masked = sorted(set(extra.unlabelled))
+    if not has_slots:
+        masked += [f"{p}|{slot}" for p in schema.predicates for slot in schema.slots_of(p)]
+    write_jsonl(workspace.corpus_dir / f"extra-{extra.name}.jsonl", kept)
+    write_json(workspace.corpus_dir / f"extra-{extra.name}.json", {"name": extra.name, "masked_channels": masked})
+    return {"sentences": len(kept), **dict(sorted(counts.items())), "dropped_predicates": dict(dropped.most_common()),
+            "masked_channels": masked}
 
 
 def _split(pools: dict[str, list[dict]], config: PreprocessConfig) -> tuple[dict[str, list[dict]], int]:

@@ -49,6 +49,10 @@ class KgTrainConfig(StrictModel):
     threads: int | None = Field(None, ge=1, description="CPU threads; null: every core")
     max_len: int = Field(200, ge=8, description="characters kept of a training sentence")
     min_char_count: int = Field(1, ge=1, description="characters rarer than this map to the unknown id")
+    extra: list[str] = Field(
+        default_factory=list,
+        description="extra training sources written by preprocess (preprocess.extra names), their unlabelled channels masked",
+    )
 
 
 class KgEvaluateConfig(StrictModel):

@@ -36,6 +36,7 @@ class Example:
     ids: list[int]
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]]  # (head, tail) -> {(channel, head, tail)}
     lexicon: tuple | None = None  # the text's word-lexicon features (Lexicon.features), when used
+    channel_mask: object = None  # [channels] floats, 0 where this sentence's source teaches nothing
 
 
 def make_example(record: dict, encode, channel_index: dict[str, int], max_len: int) -> Example:

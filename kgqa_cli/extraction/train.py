@@ -90,6 +90,10 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device)
             subject_heads[row, head] = 1.0
             subject_tails[row, tail] = 1.0
             rows.append((row, head, tail, targets))
+    channel_mask = np.ones((len(rows), num_channels), dtype=np.float32)
+    for number, (row, _, _, _) in enumerate(rows):
+        if examples[row].channel_mask is not None:
+            channel_mask[number] = examples[row].channel_mask
     object_heads = np.zeros((len(rows), width, num_channels), dtype=np.float32)
     object_tails = np.zeros((len(rows), width, num_channels), dtype=np.float32)
     for number, (_, _, _, targets) in enumerate(rows):
@@ -108,6 +112,7 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device)
         "subject_heads": torch.from_numpy(subject_heads).to(device),
         "subject_tails": torch.from_numpy(subject_tails).to(device),
         "index": index.to(device),
+        "channel_mask": torch.from_numpy(channel_mask).to(device),
         "object_heads": torch.from_numpy(object_heads).to(device),
         "object_tails": torch.from_numpy(object_tails).to(device),
     }
@@ -143,8 +148,9 @@ def batch_loss(model: CasRel, batch: dict) -> torch.Tensor:
     if index.shape[0]:
         object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
         object_loss = (
-            F.binary_cross_entropy_with_logits(object_heads, batch["object_heads"], reduction="none")
-            + F.binary_cross_entropy_with_logits(object_tails, batch["object_tails"], reduction="none")
+            (F.binary_cross_entropy_with_logits(object_heads, batch["object_heads"], reduction="none")
+             + F.binary_cross_entropy_with_logits(object_tails, batch["object_tails"], reduction="none"))
+            * batch["channel_mask"].unsqueeze(1)  # a channel the sentence's source never labels teaches nothing
         ).sum(-1)
         object_mask = mask.index_select(0, index[:, 0])
         loss = loss + (object_loss * object_mask).sum() / object_mask.sum()
@@ -253,8 +259,12 @@ def fit(
     resume: bool = False,
     restart: bool = False,
     data_hash: str = "",
+    extra: list[tuple[list[dict], list[str]]] = (),
 ) -> TrainResult:
-    """Train on records, keep the best dev-F1 model in ``out_dir/model`` and a resumable ``last.pt``."""
+    """Train on records, keep the best dev-F1 model in ``out_dir/model`` and a resumable ``last.pt``.
+
+    ``extra`` holds more training records from other sources, each with the channels its labels
+    never cover (masked in the loss for its sentences)."""
     from kgqa_cli.ui import progress
 
     train_cfg = config.train
@@ -279,17 +289,26 @@ def fit(
     if checkpoint is not None:
         vocab = CharVocab(checkpoint["vocab"][2:])
     else:
-        texts = [record["text"][: train_cfg.max_len] for record in train_records]
+        texts = [record["text"][: train_cfg.max_len] for records in ([train_records] + [r for r, _ in extra])
+                 for record in records]
         vocab = CharVocab.build(texts, train_cfg.min_char_count)
     channels = channels_of(schema)
     channel_index = {name: number for number, name in enumerate(channels)}
-    examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len) for record in train_records]
+    extra_records = [record for records, _ in extra for record in records]
+    examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len)
+                for record in [*train_records, *extra_records]]
+    position = len(train_records)
+    for records, masked in extra:
+        mask = np.array([0.0 if name in set(masked) else 1.0 for name in channels], dtype=np.float32)
+        for example in examples[position:position + len(records)]:
+            example.channel_mask = mask
+        position += len(records)
     lexicon = None
     if config.model.lexicon.enabled:
         from kgqa_cli.extraction.lexicon import Lexicon
 
         lexicon = Lexicon.build(config.model.lexicon, train_records, train_cfg.max_len)
-        for example, record in zip(examples, train_records, strict=True):
+        for example, record in zip(examples, [*train_records, *extra_records], strict=True):
             example.lexicon = lexicon.features(record["text"][: train_cfg.max_len])
         log.info("word lexicon: %d words with a vector, %d tags", len(lexicon.words), len(lexicon.tags))
     examples = [example for example in examples if example.ids]
@@ -397,11 +416,20 @@ def run_train(
         raise MissingArtifactError(f"{train_path} holds no sentences", hint="run `kgqa preprocess` on a labelled corpus")
     if resume and restart:
         raise ConfigError("--resume and --restart exclude each other")
-    data_hash = hash_paths([train_path, dev_path, workspace.schema_file])
+    extra, extra_paths = [], []
+    for name in config.train.extra:
+        path = workspace.corpus_dir / f"extra-{name}.jsonl"
+        if not path.exists():
+            raise MissingArtifactError(f"{path} does not exist: kg.train.extra names {name!r}",
+                                       hint="add it to preprocess.extra and run `kgqa preprocess`, or drop it from kg.train.extra")
+        masked = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["masked_channels"]
+        extra.append((load_corpus(path), masked))
+        extra_paths += [path, path.with_suffix(".json")]
+    data_hash = hash_paths([train_path, dev_path, workspace.schema_file, *extra_paths])
     out_dir = workspace.model_dir("kg")
     ensure_writable([out_dir, workspace.registry_dir])  # before minutes of training, not after
     result = fit(config, train_records, dev_records, schema, out_dir, resume=resume, restart=restart,
-                 data_hash=data_hash)
+                 data_hash=data_hash, extra=extra)
     if register:
         version = Registry(workspace.registry_dir).register(
             "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},
