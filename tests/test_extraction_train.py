@@ -284,3 +284,43 @@ def test_the_word_lexicon_trains_saves_and_extracts(trained, tmp_path):
     done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")
     assert done.exit_code == 0, done.output
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_learning_rate_warmup_and_decay():
+    from types import SimpleNamespace
+
+    from kgqa_cli.extraction.train import learning_rate_factor
+
+    factor = learning_rate_factor(SimpleNamespace(epochs=2, warmup_ratio=0.25, decay="linear"), steps_per_epoch=4)
+    assert [round(factor(step), 3) for step in range(8)] == [0.5, 1.0, 1.0, 0.833, 0.667, 0.5, 0.333, 0.167]
+    cosine = learning_rate_factor(SimpleNamespace(epochs=1, warmup_ratio=0.0, decay="cosine"), steps_per_epoch=4)
+    assert [round(cosine(step), 3) for step in range(4)] == [1.0, 0.854, 0.5, 0.146]
+    flat = learning_rate_factor(SimpleNamespace(epochs=3, warmup_ratio=0.0, decay="none"), steps_per_epoch=5)
+    assert {flat(step) for step in range(15)} == {1.0}
+
+
+def test_averaged_weights_train_resume_and_save(trained, tmp_path):
+    """With kg.train.ema_decay the saved model is the moving average, and an interrupted run
+    resumes to the same weights as one that was not interrupted."""
+    import shutil
+
+    workspace, _ = trained
+    settings = ["--kg.train.ema_decay", "0.9", "--kg.train.warmup_ratio", "0.1", "--kg.train.decay", "cosine", *TINY_MODEL]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    shutil.copytree(workspace, whole)
+    shutil.copytree(workspace, parts)
+    done = invoke(whole, "train", "kg", "--json", "--kg.train.epochs", "4", *settings)
+    assert done.exit_code == 0, done.output
+    # The same run killed (SIGKILL) right after its second checkpoint, then resumed.
+    import os
+    import subprocess
+    import sys
+
+    killed = subprocess.run([sys.executable, "-m", "kgqa_cli.cli.main", "train", "kg", "--workspace", str(parts),
+                             "--kg.train.epochs", "4", *settings], capture_output=True, timeout=600,
+                            env={**os.environ, "KGQA_FAULT_KILL_AT": "2"})
+    assert killed.returncode == -9, killed.stderr
+    resumed = invoke(parts, "train", "kg", "--resume", "--json", "--kg.train.epochs", "4", *settings)
+    assert resumed.exit_code == 0, resumed.output
+    first, second = json.loads(done.stdout), json.loads(resumed.stdout)
+    assert second["epochs_run"] == 4 and first["dev"] == second["dev"]

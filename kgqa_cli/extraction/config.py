@@ -43,6 +43,12 @@ class KgTrainConfig(StrictModel):
     lr: float = Field(0.001, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 turns clipping off")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="share of the steps the learning rate rises from 0")
+    decay: Literal["none", "linear", "cosine"] = Field("none", description="learning-rate decay after the warmup")
+    ema_decay: float = Field(
+        0.0, ge=0, lt=1, description="keep an exponential moving average of the weights (e.g. 0.999); dev "
+        "scoring and the saved model use it; 0: off"
+    )
     patience: int = Field(3, ge=1, description="epochs without a better dev F1 before stopping")
     seed: int = 13
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -188,6 +188,25 @@ def _fingerprint(config: KgConfig, data_hash: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def learning_rate_factor(train_cfg: Any, steps_per_epoch: int):
+    """The learning-rate multiplier of each optimiser step: a linear warmup over ``warmup_ratio``
+    of all steps, then constant, linear or cosine decay to zero at the last step."""
+    import math
+
+    total = max(1, train_cfg.epochs * steps_per_epoch)
+    warmup = int(train_cfg.warmup_ratio * total)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if train_cfg.decay == "none":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 1.0 - progress if train_cfg.decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
 def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
     """Read ``last.pt`` for ``--resume``: it must load (tensors and plain values only, nothing that
     runs code) and match today's settings and data, else the error names ``--restart``."""
@@ -318,12 +337,23 @@ def fit(
     parallel = current_parallel()
     parallel.broadcast_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    steps_per_epoch = len(parallel.shard(list(range((len(examples) + train_cfg.batch_size - 1) // train_cfg.batch_size))))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(train_cfg, steps_per_epoch))
+    ema = None
+    if train_cfg.ema_decay:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(train_cfg.ema_decay))
 
     start_epoch, best_f1, best_epoch, bad_epochs, curve = 1, -1.0, 0, 0, []
     best_dev: dict = {}
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
+        if "scheduler" in checkpoint:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(checkpoint["ema"])
         start_epoch = checkpoint["epoch"] + 1
         best_f1, best_epoch, bad_epochs = checkpoint["best_f1"], checkpoint["best_epoch"], checkpoint["bad_epochs"]
         curve, best_dev = checkpoint["curve"], checkpoint["best_dev"]
@@ -336,8 +366,7 @@ def fit(
     )
     epoch_seconds: list[float] = []
     stopped_early = bad_epochs >= train_cfg.patience
-    batches_per_epoch = len(parallel.shard(list(range((len(examples) + train_cfg.batch_size - 1)
-                                                     // train_cfg.batch_size))))
+    batches_per_epoch = steps_per_epoch
     epoch = start_epoch - 1
     with progress() as bar:
         for epoch in range(start_epoch, train_cfg.epochs + 1):
@@ -357,10 +386,15 @@ def fit(
                 if train_cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
                 optimizer.step()
+                scheduler.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 total_loss += loss.item()
                 bar.update(task, advance=1, description=f"epoch {epoch}/{train_cfg.epochs} loss {total_loss / number:.4f}")
             model.eval()
-            extractor = Extractor(model, vocab, schema, device=device, lexicon=lexicon)
+            scored = ema.module if ema is not None else model  # the averaged weights, when kept
+            scored.eval()
+            extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon)
             dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
             dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
             bar.remove_task(dev_task)
@@ -374,7 +408,7 @@ def fit(
             if dev["f1"] > best_f1:
                 best_f1, best_epoch, bad_epochs = dev["f1"], epoch, 0
                 best_dev = {k: dev[k] for k in ("precision", "recall", "f1", "support")}
-                save_model_folder(model_folder, model, vocab, schema, config, {
+                save_model_folder(model_folder, scored, vocab, schema, config, {
                     "best_epoch": epoch, "dev": best_dev, "train": train_cfg.model_dump(mode="json"),
                     "thresholds": {
                         "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
@@ -386,10 +420,15 @@ def fit(
             _save_checkpoint(checkpoint_path, {
                 "fingerprint": fingerprint, "settings": _resume_settings(config), "data_hash": data_hash,
                 "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "best_f1": best_f1, "best_epoch": best_epoch,
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
+                "best_f1": best_f1, "best_epoch": best_epoch,
                 "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev, "vocab": vocab.itos,
                 "rng": _rng_state(),
             })
+            from kgqa_cli import faults
+
+            faults.point("train.checkpoint")  # a kill here is an interrupted run that --resume continues
             log.info("epoch %d: loss %.4f, dev P %.4f R %.4f F1 %.4f%s", epoch, mean_loss, dev["precision"],
                      dev["recall"], dev["f1"], " (best)" if best_epoch == epoch else "")
     if not model_folder.exists():
