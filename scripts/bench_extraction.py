@@ -3,10 +3,15 @@
 (a) demo corpus: generate, preprocess, train and evaluate with the default config -> test F1;
 (b) real data: DuIE 2.0 train subsets in ../shared/data/duie, 10% held out (deterministic split
     by preprocess, seed 13) plus 5% dev for early stopping -> held-out F1, seconds per epoch, peak RSS;
-(c) extract throughput in sentences/s at batch 1 and at batch 64 with the demo model.
+(c) extract throughput in sentences/s at batch 1 and at batch 64 with the demo model;
+(d) unless ``--no-ablation``: the real-data run of (b) once per row of ABLATION (the current model,
+    + word lexicon, + SKE sentences with the unlabelled channels masked, + training changes, all
+    together), each row's config the project config with the row's changes, into
+    ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev F1, peak RSS.
 Every stage runs the real `kgqa` command in a child process; peak memory is that child's max RSS.
 
-Usage: python scripts/bench_extraction.py [--only demo|duie] [--duie-epochs N] [--out bench/extraction.json]
+Usage: python scripts/bench_extraction.py [--only demo|duie|ablation] [--no-ablation] [--rows NAME ...]
+       [--duie-epochs N] [--out bench/extraction.json]
 """
 
 from __future__ import annotations
@@ -23,6 +28,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DUIE = ROOT.parent / "shared" / "data" / "duie"
 DUIE_FILES = ("duie_train.first5000.json", "duie_train.sample4398.json", "duie_schema.json")
+SKE = ROOT.parent / "shared" / "data" / "ske" / "ske_train.first2000.json"
+# DuIE 2.0 predicates that the SKE (DuIE 1.0) data never labels (../shared/data/SOURCES.md).
+SKE_UNLABELLED = ["主题曲", "代言人", "校长", "票房", "获奖", "配音", "饰演"]
+WITH_SKE = {"preprocess": {"extra": [{"name": "ske", "input": str(SKE), "unlabelled": SKE_UNLABELLED}]},
+            "kg": {"train": {"extra": ["ske"]}}}
+WITH_LEXICON = {"kg": {"model": {"lexicon": {"enabled": True}}}}
+WITH_TRAINING = {"kg": {"train": {"warmup_ratio": 0.05, "decay": "linear", "ema_decay": 0.999}}}
+# The rows of the ablation: name -> changes to the project config.
+ABLATION = {
+    "current": {},
+    "+ lexicon": WITH_LEXICON,
+    "+ SKE data": WITH_SKE,
+    "+ training changes": WITH_TRAINING,
+    "all together": {"preprocess": WITH_SKE["preprocess"],
+                     "kg": {"model": WITH_LEXICON["kg"]["model"],
+                            "train": {**WITH_SKE["kg"]["train"], **WITH_TRAINING["kg"]["train"]}}},
+}
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` laid over it, section by section."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
+def row_config(scratch: Path, name: str, changes: dict) -> Path:
+    """The project config with one ablation row's changes, as a file of its own."""
+    import yaml
+
+    base = yaml.safe_load((ROOT / "configs" / "kgqa.yaml").read_text(encoding="utf-8"))
+    path = scratch / f"config-{len(list(scratch.glob('config-*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(merged(base, changes), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def kgqa(*args: str) -> tuple[dict | None, float, float]:
@@ -81,14 +121,14 @@ def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     }
 
 
-def bench_duie(scratch: Path, overrides: list[str]) -> dict:
+def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, tag: str = "duie") -> dict:
     if not all((DUIE / name).exists() for name in DUIE_FILES):
         return {"duie_heldout_f1": None, "duie_skipped": f"{DUIE} is absent"}
-    raw, workspace = scratch / "duie_raw", scratch / "duie_ws"
+    raw, workspace = scratch / f"{tag}_raw", scratch / f"{tag}_ws"
     raw.mkdir()
     for name in DUIE_FILES:
         (raw / name).symlink_to(DUIE / name)
-    ws = ["--workspace", str(workspace)]
+    ws = ["--workspace", str(workspace), *(["-c", str(config)] if config else [])]
     stats, _, _ = kgqa("preprocess", str(raw), *ws, "--json", "--preprocess.test_ratio", "0.1",
                        "--preprocess.dev_ratio", "0.05", "--preprocess.seed", "13")
     trained, train_seconds, train_rss = kgqa("train", "kg", *ws, "--json", *overrides)
@@ -99,20 +139,54 @@ def bench_duie(scratch: Path, overrides: list[str]) -> dict:
         "duie_heldout_recall": report["recall"],
         "duie_heldout_sentences": report["sentences"],
         "duie_splits": {name: counts["sentences"] for name, counts in stats["splits"].items()},
+        "duie_extra": {name: counts["sentences"] for name, counts in stats.get("extra", {}).items()},
         "duie_dev_f1": trained["dev"]["f1"],
         "duie_best_epoch": trained["best_epoch"],
         "duie_epochs": trained["epochs_run"],
         "duie_seconds_per_epoch": round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1),
         "duie_train_seconds": round(train_seconds, 1),
         "duie_peak_rss_mb": round(train_rss, 1),
+        "duie_errors_by_kind": {kind: v["count"] for kind, v in report["errors"]["by_kind"].items()},
         "duie_curve": json.loads((Path(trained["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
     }
+
+
+def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current: dict | None = None) -> dict:
+    """One real-data run per ablation row; the table in ``duie_ablation``. ``current``: the
+    figures of (b), the current model on the same data, used as its row."""
+    table = {}
+    for number, name in enumerate(rows):
+        if name not in ABLATION:
+            raise SystemExit(f"no ablation row {name!r}: {', '.join(ABLATION)}")
+        if name == "current" and current and current.get("duie_heldout_f1") is not None:
+            figures = current
+        elif ABLATION[name].get("preprocess") and not SKE.exists():
+            table[name] = {"skipped": f"{SKE} is absent"}
+            continue
+        else:
+            figures = bench_duie(scratch, overrides, row_config(scratch, name, ABLATION[name]), tag=f"ablation{number}")
+        if figures.get("duie_heldout_f1") is None:
+            table[name] = {"skipped": figures.get("duie_skipped")}
+            continue
+        table[name] = {
+            "changes": ABLATION[name],
+            **{key.removeprefix("duie_"): figures.get(key) for key in (
+                "duie_heldout_precision", "duie_heldout_recall", "duie_heldout_f1", "duie_seconds_per_epoch",
+                "duie_best_epoch", "duie_epochs", "duie_peak_rss_mb", "duie_extra", "duie_errors_by_kind")},
+        }
+        print(f"{name}: held-out F1 {table[name]['heldout_f1']}", file=sys.stderr, flush=True)
+    return {"duie_ablation": table, "duie_ablation_note": (
+        "kgqa pretrain (masked-character pretraining of the encoder) is not built yet: no row for it")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "extraction.json")
-    parser.add_argument("--only", choices=("demo", "duie"), help="run one part; the other keeps its last figures")
+    parser.add_argument("--only", choices=("demo", "duie", "ablation"),
+                        help="run one part; the others keep their last figures")
+    parser.add_argument("--no-ablation", action="store_true",
+                        help="skip the ablation table (one real-data run per row, ~20 min each on 2 cores)")
+    parser.add_argument("--rows", nargs="+", default=list(ABLATION), help="ablation rows to run")
     parser.add_argument("--duie-epochs", type=int, default=20,
                         help="epoch cap of the real-data run (~70 s each; early stopping usually ends it sooner)")
     args = parser.parse_args()
@@ -124,11 +198,15 @@ def main() -> None:
     results["config"] = load_settings().kg.model_dump(mode="json")
     with tempfile.TemporaryDirectory(prefix="bench_extraction_") as tmp:
         scratch = Path(tmp)
+        current = None
         if args.only in (None, "duie"):
-            results.update(bench_duie(scratch, ["--kg.train.epochs", str(args.duie_epochs)]))
+            current = bench_duie(scratch, ["--kg.train.epochs", str(args.duie_epochs)])
+            results.update(current)
             results["duie_epoch_cap"] = args.duie_epochs
         if args.only in (None, "demo"):
             results.update(bench_demo(scratch, []))
+        if args.only == "ablation" or (args.only is None and not args.no_ablation):
+            results.update(bench_ablation(scratch, ["--kg.train.epochs", str(args.duie_epochs)], args.rows, current))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in results.items() if k not in ("config", "duie_curve")}, ensure_ascii=False, indent=2))
