@@ -70,3 +70,21 @@ def test_masked_channels_teach_nothing():
     masked = Example([5, 6, 7], {(0, 0): {(0, 1, 2)}}, channel_mask=np.array([1.0, 0.0, 1.0], dtype=np.float32))
     batch = make_batch([plain, masked], channels, torch.device("cpu"))
     assert batch["channel_mask"].tolist() == [[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]]
+
+
+def test_loss_weights_of_the_pointers():
+    """positive_weight scales the loss of positive positions; object_weight the object pointers'."""
+    from kgqa_cli.extraction.config import KgModelConfig
+    from kgqa_cli.extraction.model import CasRel
+    from kgqa_cli.extraction.train import batch_loss
+
+    torch.manual_seed(0)
+    model = CasRel(10, 3, KgModelConfig(embedding_dim=8, hidden_size=8, attention_heads=2, conv_channels=8))
+    model.eval()
+    batch = make_batch([Example([5, 6, 7], {(0, 0): {(0, 1, 2)}})], 3, torch.device("cpu"))
+    plain = batch_loss(model, batch).item()
+    assert batch_loss(model, batch, 1.0, 1.0).item() == plain
+    assert batch_loss(model, batch, 2.0, 1.0).item() > plain
+    assert batch_loss(model, batch, 1.0, 3.0).item() > plain
+    no_objects = batch_loss(model, batch, 0.0, 1.0).item()
+    assert no_objects < plain

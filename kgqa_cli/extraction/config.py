@@ -45,6 +45,10 @@ class KgTrainConfig(StrictModel):
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 turns clipping off")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="share of the steps the learning rate rises from 0")
     decay: Literal["none", "linear", "cosine"] = Field("none", description="learning-rate decay after the warmup")
+    object_loss_weight: float = Field(1.0, ge=0, description="weight of the object pointers' loss against the subjects'")
+    positive_weight: float = Field(
+        1.0, gt=0, description="weight of a pointer's positive positions in its loss (above 1 trades precision for recall)"
+    )
     ema_decay: float = Field(
         0.0, ge=0, lt=1, description="keep an exponential moving average of the weights (e.g. 0.999); dev "
         "scoring and the saved model use it; 0: off"

@@ -134,26 +134,29 @@ def epoch_batches(examples: list[Example], batch_size: int, seed: int) -> list[n
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def batch_loss(model: CasRel, batch: dict) -> torch.Tensor:
-    """Binary cross-entropy of every pointer, averaged over real (unpadded) characters."""
+def batch_loss(model: CasRel, batch: dict, object_weight: float = 1.0, positive_weight: float = 1.0) -> torch.Tensor:
+    """Binary cross-entropy of every pointer, averaged over real (unpadded) characters; the
+    object pointers' part weighted by ``object_weight``, every positive position by
+    ``positive_weight``."""
     mask = batch["mask"].float()
     features = model.encode(batch["ids"], batch["mask"], batch.get("lexicon"))
     heads, tails = model.subject_logits(features)
-    subject_loss = (
-        F.binary_cross_entropy_with_logits(heads, batch["subject_heads"], reduction="none")
-        + F.binary_cross_entropy_with_logits(tails, batch["subject_tails"], reduction="none")
-    )
+    positive = None if positive_weight == 1.0 else torch.tensor(positive_weight, device=heads.device)
+
+    def bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, targets, reduction="none", pos_weight=positive)
+
+    subject_loss = bce(heads, batch["subject_heads"]) + bce(tails, batch["subject_tails"])
     loss = (subject_loss * mask).sum() / mask.sum()
     index = batch["index"]
     if index.shape[0]:
         object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
         object_loss = (
-            (F.binary_cross_entropy_with_logits(object_heads, batch["object_heads"], reduction="none")
-             + F.binary_cross_entropy_with_logits(object_tails, batch["object_tails"], reduction="none"))
+            (bce(object_heads, batch["object_heads"]) + bce(object_tails, batch["object_tails"]))
             * batch["channel_mask"].unsqueeze(1)  # a channel the sentence's source never labels teaches nothing
         ).sum(-1)
         object_mask = mask.index_select(0, index[:, 0])
-        loss = loss + (object_loss * object_mask).sum() / object_mask.sum()
+        loss = loss + object_weight * (object_loss * object_mask).sum() / object_mask.sum()
     return loss
 
 
@@ -379,7 +382,7 @@ def fit(
             total_loss = 0.0
             for number, chosen in enumerate(batches, start=1):
                 batch = make_batch([examples[i] for i in chosen], len(channels), device)
-                loss = batch_loss(model, batch)
+                loss = batch_loss(model, batch, train_cfg.object_loss_weight, train_cfg.positive_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 parallel.average_gradients(model)  # no-op in one process
