@@ -235,10 +235,10 @@ class Interpreter:
             for word in (predicate, *synonyms):
                 words.setdefault(normalize_name(word), set()).add(predicate)
         self._keywords = PhraseIndex(words)
-        references: dict[str, str] = {}
+        references: dict[str, frozenset[str]] = {}  # a word may stand for several kinds (它: a work, a place)
         for kind, phrases in config.context.references.items():
             for phrase in phrases:
-                references[phrase] = kind
+                references[phrase] = references.get(phrase, frozenset()) | {kind}
         self._references = PhraseIndex(references)
         self._kinds_of_type: dict[str, set[str]] = {}
         for kind, types in config.context.types.items():
@@ -346,35 +346,36 @@ class Interpreter:
         return ranked[: weights.max_entities], notes
 
     def _references_in(self, norm: str, tagged: list[tuple[str, int, int]],
-                       matches: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str | None]]:
-        """Referring words: those the model tagged ``context`` and those of the configured
-        lists, except inside a graph name of the question (吉他 holds 他)."""
-        found: dict[tuple[int, int], tuple[int, int, str, str | None]] = {}
-        for start, end, phrase, kind in self._references.find(norm):
+                       matches: list[tuple[int, int, str]]) -> list[tuple[int, int, str, frozenset | None]]:
+        """Referring words with the kinds they stand for: those of the configured lists, except
+        inside a graph name of the question (吉他 holds 他), and those the model tagged
+        ``context`` (the kinds of the listed words inside them; any kind when there are none)."""
+        found: dict[tuple[int, int], tuple[int, int, str, frozenset | None]] = {}
+        for start, end, phrase, kinds in self._references.find(norm):
             if any(s <= start and end <= e for s, e, _ in matches):
                 continue
-            found[(start, end)] = (start, end, phrase, kind)
+            found[(start, end)] = (start, end, phrase, kinds)
         for kind, start, end in tagged:
             if kind == "context" and not any(s <= start and end <= e for s, e in found):
                 phrase = norm[start:end]
-                known = [k for s, e, p, k in found.values() if p in phrase]
-                found[(start, end)] = (start, end, phrase, known[0] if known else None)
+                known = frozenset().union(*(k for _, _, p, k in found.values() if p in phrase))
+                found[(start, end)] = (start, end, phrase, known or None)
         # The longest reference wins where they overlap (这部电影 over 这部).
-        chosen: list[tuple[int, int, str, str | None]] = []
+        chosen: list[tuple[int, int, str, frozenset | None]] = []
         for item in sorted(found.values(), key=lambda r: (-(r[1] - r[0]), r[0])):
             if not any(item[0] < c[1] and c[0] < item[1] for c in chosen):
                 chosen.append(item)
         return chosen
 
-    def _resolve_reference(self, reference: tuple[int, int, str, str | None],
+    def _resolve_reference(self, reference: tuple[int, int, str, frozenset | None],
                            conversation: Conversation) -> EntityCandidate | None:
-        start, end, phrase, kind = reference
+        start, end, phrase, kinds = reference
         weights = self.config.interpretation
         for name, back, _role in conversation.referents():
             profile = self.profile(name)
             if profile is None:
                 continue
-            if kind is None or kind in self.kind_of(profile):
+            if kinds is None or kinds & self.kind_of(profile):
                 score = weights.context_score - weights.context_decay * (back - 1)
                 return EntityCandidate(name, phrase, "context", score, (start, end), reference=phrase)
         return None
