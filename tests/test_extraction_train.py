@@ -324,3 +324,48 @@ def test_averaged_weights_train_resume_and_save(trained, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     first, second = json.loads(done.stdout), json.loads(resumed.stdout)
     assert second["epochs_run"] == 4 and first["dev"] == second["dev"]
+
+
+def test_pretrain_then_train_from_it(trained, tmp_path):
+    """`kgqa pretrain` learns masked characters on unlabelled text (dev and test texts left out),
+    registers pretrain/v1, and `train kg --init` starts from its embeddings and Bi-LSTM."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    workspace, _ = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    texts = write_lines(tmp_path / "texts.jsonl", [{"text": f"《星河{n}》是由王伟{n}执导的电影"} for n in range(200)])
+    nlpcc = tmp_path / "nlpcc.txt"
+    nlpcc.write_text("<question id=1>\t星河的导演是谁\n<triple id=1>\t星河 ||| 导演 ||| 王伟\n", encoding="utf-8")
+    sizes = ["--kg.model.embedding_dim", "32", "--kg.model.hidden_size", "32", "--kg.pretrain.epochs", "2",
+             "--kg.pretrain.threads", "1"]
+    result = invoke(copy, "pretrain", str(texts), str(nlpcc), "--json", *sizes)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["model_version"] == "pretrain/v1" and summary["sentences"] == 201
+    assert summary["curve"][-1]["masked_accuracy"] > summary["curve"][0]["masked_accuracy"] - 0.05
+    encoder = load_file(str(copy / "registry" / "pretrain" / "v1" / "model" / "encoder.safetensors"))
+    trained_run = invoke(copy, "train", "kg", "--init", "pretrain/v1", "--json", "--kg.train.epochs", "1", *TINY_MODEL)
+    assert trained_run.exit_code == 0, trained_run.output
+    # Sizes that do not fit are refused with the key named.
+    wrong = invoke(copy, "train", "kg", "--init", "latest", "--json", "--kg.train.epochs", "1", *TINY_MODEL,
+                   "--kg.model.hidden_size", "16")
+    assert wrong.exit_code == 2 and "hidden_size" in wrong.output
+    assert encoder["lstm.weight_ih_l0"].shape == (4 * 32, 32)
+    # The copy itself: shared characters' embedding rows and the Bi-LSTM, character by character.
+    import torch
+
+    from kgqa_cli.extraction.config import KgModelConfig
+    from kgqa_cli.extraction.model import CasRel
+    from kgqa_cli.extraction.pretrain import initialise_from
+    from kgqa_cli.extraction.vocab import CharVocab
+
+    vocab = CharVocab(["导", "演", "龘"])
+    model = CasRel(len(vocab), 4, KgModelConfig(embedding_dim=32, hidden_size=32, attention_heads=2))
+    assert initialise_from(model, vocab, copy / "registry", "latest") == "pretrain/v1"
+    source = CharVocab.load(copy / "registry" / "pretrain" / "v1" / "model" / "vocab.json")
+    assert torch.equal(model.embedding.weight[2], encoder["embedding.weight"][source.stoi["导"]])
+    assert "龘" not in source.stoi and not torch.equal(model.embedding.weight[4], encoder["embedding.weight"][4])
+    assert torch.equal(model.lstm.weight_hh_l0_reverse, encoder["lstm.weight_hh_l0_reverse"])

@@ -16,6 +16,7 @@ import kgqa_cli.cli.graph  # noqa: F401
 import kgqa_cli.cli.label  # noqa: F401  (ground truth, issue 10)
 import kgqa_cli.cli.monitor  # noqa: F401
 import kgqa_cli.cli.pipeline  # noqa: F401  (AWS, issue 11)
+import kgqa_cli.cli.pretrain  # noqa: F401  (issue 14)
 import kgqa_cli.cli.questions  # noqa: F401
 import kgqa_cli.cli.registry  # noqa: F401  (registry and deploy, issue 9)
 import kgqa_cli.cli.sync  # noqa: F401  (AWS, issue 11)

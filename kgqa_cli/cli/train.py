@@ -33,6 +33,10 @@ def train(
     restart: Annotated[
         bool, typer.Option("--restart", help="kg only: discard the last checkpoint and start over.")
     ] = False,
+    init: Annotated[
+        str | None, typer.Option("--init", help="kg only: start from a pretrained encoder (`kgqa pretrain`): "
+                                 r"pretrain/vN, vN or latest \[default: kg.train.init]")
+    ] = None,
     target: Annotated[
         Target, typer.Option("--target", help="local: train here; sagemaker: submit a SageMaker training job")
     ] = Target.local,
@@ -48,6 +52,12 @@ def train(
     Example: kgqa train kg --kg.train.epochs 5 --kg.train.device cpu
     """
     settings = start(ctx, config, verbose)
+    if init is not None:
+        if kind is not ModelKind.kg:
+            from kgqa_cli.errors import ConfigError
+
+            raise ConfigError("--init applies to `kgqa train kg`")
+        settings.kg.train.init = init
     if target is Target.sagemaker:
         if resume or restart:
             from kgqa_cli.errors import ConfigError

@@ -63,6 +63,9 @@ class KgTrainConfig(StrictModel):
         default_factory=list,
         description="extra training sources written by preprocess (preprocess.extra names), their unlabelled channels masked",
     )
+    init: str | None = Field(
+        None, description="start from a pretrained encoder (`kgqa pretrain`): pretrain/vN, vN or latest; null: random"
+    )
 
 
 class KgEvaluateConfig(StrictModel):
@@ -86,6 +89,20 @@ class KgExtractConfig(StrictModel):
     max_chars: int = Field(200, ge=16, description="longer lines are split at sentence punctuation")
 
 
+class PretrainConfig(StrictModel):
+    """``kgqa pretrain``: masked-character training of the extractor's encoder on unlabelled text."""
+
+    inputs: list[Path] = Field(default_factory=list, description="files of text (JSON lines with text, NLPCC, plain)")
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(0.002, gt=0)
+    mask_ratio: float = Field(0.15, gt=0, lt=1, description="share of the characters to predict")
+    max_len: int = Field(200, ge=8, description="characters kept of a text")
+    min_char_count: int = Field(1, ge=1)
+    seed: int = 13
+    threads: int | None = Field(None, ge=1, description="CPU threads; null: every core")
+
+
 class KgConfig(StrictModel):
     """Everything about the triple extractor."""
 
@@ -93,3 +110,4 @@ class KgConfig(StrictModel):
     train: KgTrainConfig = KgTrainConfig()
     evaluate: KgEvaluateConfig = KgEvaluateConfig()
     extract: KgExtractConfig = KgExtractConfig()
+    pretrain: PretrainConfig = PretrainConfig()

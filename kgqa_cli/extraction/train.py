@@ -282,6 +282,7 @@ def fit(
     restart: bool = False,
     data_hash: str = "",
     extra: list[tuple[list[dict], list[str]]] = (),
+    registry_root: Path | None = None,
 ) -> TrainResult:
     """Train on records, keep the best dev-F1 model in ``out_dir/model`` and a resumable ``last.pt``.
 
@@ -336,6 +337,12 @@ def fit(
     examples = [example for example in examples if example.ids]
     model = CasRel(len(vocab), len(channels), config.model,
                    (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None)
+    if config.train.init and checkpoint is None:
+        from kgqa_cli.extraction.pretrain import initialise_from
+
+        if registry_root is None:
+            raise ConfigError("kg.train.init needs the workspace's registry")
+        initialise_from(model, vocab, registry_root, config.train.init)
     model.to(device)
     parallel = current_parallel()
     parallel.broadcast_parameters(model)
@@ -471,7 +478,7 @@ def run_train(
     out_dir = workspace.model_dir("kg")
     ensure_writable([out_dir, workspace.registry_dir])  # before minutes of training, not after
     result = fit(config, train_records, dev_records, schema, out_dir, resume=resume, restart=restart,
-                 data_hash=data_hash, extra=extra)
+                 data_hash=data_hash, extra=extra, registry_root=workspace.registry_dir)
     if register:
         version = Registry(workspace.registry_dir).register(
             "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},

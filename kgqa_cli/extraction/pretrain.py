@@ -1,0 +1,272 @@
+"""`kgqa pretrain`: the extractor's character encoder trained on unlabelled text first.
+
+No pretrained Chinese model may be downloaded, but there is more text than labels: the DuIE and
+SKE sentences, the NLPCC questions, the demo corpus. The encoder of the extractor (character
+embeddings and the Bi-LSTM) learns masked-character prediction on them: 15 % of the characters of
+each sentence are picked; of those, 80 % become [MASK], 10 % a random character, 10 % stay; a
+linear layer over the Bi-LSTM state predicts the original characters. The encoder's weights,
+its vocabulary and sizes are a model of their own, registered as ``pretrain/vN``;
+``kgqa train kg --init pretrain/vN`` starts the extractor from them (embedding rows copied by
+character, the Bi-LSTM as it is).
+
+Texts of the workspace's dev and test splits are left out, so the held-out figures stay held out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from kgqa_cli.errors import (
+    ConfigError,
+    FileSystemError,
+    InputDataError,
+    describe_os_error,
+)
+from kgqa_cli.extraction.vocab import CharVocab
+from kgqa_cli.io import write_json
+from kgqa_cli.workspace import Workspace, ensure_writable
+
+log = logging.getLogger(__name__)
+
+GROUP = "pretrain"
+MASK = "<mask>"
+
+
+class CharEncoder(nn.Module):
+    """The extractor's embedding and Bi-LSTM, with a masked-character head on top."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=layers, batch_first=True, bidirectional=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * hidden_size, vocab_size)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(self.dropout(self.embedding(ids)), lengths, batch_first=True,
+                                      enforce_sorted=False)
+        states, _ = self.lstm(packed)
+        states, _ = pad_packed_sequence(states, batch_first=True, total_length=ids.shape[1])
+        return self.head(self.dropout(states))
+
+
+@dataclass
+class PretrainResult:
+    """What a pretraining run produced."""
+
+    model_dir: Path
+    sentences: int
+    characters: int
+    curve: list[dict] = field(default_factory=list)
+    version: str | None = None
+
+
+def read_texts(path: Path) -> list[str]:
+    """Texts of a file: JSON lines with a ``text`` field (DuIE, SKE, extract input), NLPCC's
+    ``<question id=N>`` lines (questions only), or plain text, one a line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise InputDataError(f"{path}: no such file of texts") from exc
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot read the texts")) from exc
+    texts = []
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                value = json.loads(line).get("text")
+            except (ValueError, AttributeError):
+                value = None
+            if isinstance(value, str) and value.strip():
+                texts.append(value.strip())
+        elif line.startswith("<question"):
+            texts.append(line.split("\t", 1)[-1].strip())
+        elif not line.startswith("<"):  # NLPCC's <triple>/<answer> lines and separators are no text
+            texts.append(line)
+    return texts
+
+
+def _masked(ids: list[int], rng: np.random.Generator, vocab_size: int, mask_id: int,
+            ratio: float) -> tuple[list[int], list[int]]:
+    """The input with ``ratio`` of its characters picked (80/10/10 as BERT), and the targets
+    (-100 where nothing is to be predicted)."""
+    inputs, targets = list(ids), [-100] * len(ids)
+    for position in np.nonzero(rng.random(len(ids)) < ratio)[0].tolist():
+        targets[position] = ids[position]
+        roll = rng.random()
+        if roll < 0.8:
+            inputs[position] = mask_id
+        elif roll < 0.9:
+            inputs[position] = int(rng.integers(2, vocab_size))
+    return inputs, targets
+
+
+def run_pretrain(config: Any, model_config: Any, workspace: Workspace, inputs: list[Path],
+                 register: bool = True) -> PretrainResult:
+    """Masked-character training of the extractor's encoder on the texts of ``inputs``."""
+    from kgqa_cli.mlops.registry import Registry, hash_paths
+    from kgqa_cli.torch_setup import seed_everything, set_threads
+    from kgqa_cli.ui import progress
+
+    if not inputs:
+        raise ConfigError("no texts to pretrain on", hint="name files, or set pretrain.inputs")
+    held_out: set[str] = set()
+    for split in ("dev", "test"):
+        path = workspace.split_file(split)
+        if path.exists():
+            held_out |= set(read_texts(path))
+    texts, seen = [], set()
+    for path in inputs:
+        for text in read_texts(path):
+            text = text[: config.max_len]
+            if text not in held_out and text not in seen:
+                seen.add(text)
+                texts.append(text)
+    if len(texts) < 2:
+        raise InputDataError(f"{len(texts)} text(s) to pretrain on after leaving out dev and test: too few")
+    out = workspace.model_dir(GROUP) / "model"
+    ensure_writable([out.parent, workspace.registry_dir])
+    seed_everything(config.seed)
+    set_threads(config.threads)
+    vocab = CharVocab([*CharVocab.build(texts, config.min_char_count).itos[2:], MASK])
+    mask_id = vocab.stoi[MASK]
+    model = CharEncoder(len(vocab), model_config.embedding_dim, model_config.hidden_size, model_config.lstm_layers,
+                        model_config.dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(texts))
+    checking = max(1, len(texts) // 50)  # 2 % of the texts measure masked-character accuracy
+    check, train = [texts[i] for i in order[:checking]], [texts[i] for i in order[checking:]]
+    encoded = [vocab.encode(text) for text in train]
+    curve: list[dict] = []
+    with progress() as bar:
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            batches = np.array_split(rng.permutation(len(encoded)), max(1, len(encoded) // config.batch_size))
+            task = bar.add_task(f"pretrain epoch {epoch}/{config.epochs}", total=len(batches))
+            total = 0.0
+            for chosen in batches:
+                loss = _batch_loss(model, [encoded[i] for i in chosen], rng, len(vocab), mask_id, config.mask_ratio)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                total += loss.item()
+                bar.advance(task)
+            accuracy = _accuracy(model, [vocab.encode(t) for t in check], len(vocab), mask_id, config)
+            curve.append({"epoch": epoch, "loss": round(total / max(1, len(batches)), 5),
+                          "masked_accuracy": round(accuracy, 4), "seconds": round(time.perf_counter() - started, 1)})
+            log.info("pretrain epoch %d: loss %.4f, masked-character accuracy %.4f", epoch, curve[-1]["loss"], accuracy)
+    _save(out, model, vocab, model_config, curve, len(texts))
+    result = PretrainResult(out, len(texts), len(vocab), curve)
+    if register:
+        version = Registry(workspace.registry_dir).register(
+            GROUP, out, {"masked_accuracy": curve[-1]["masked_accuracy"], "sentences": len(texts)},
+            data_hash=hash_paths(list(inputs)))
+        result.version = version.name
+    return result
+
+
+def _batch(sequences: list[list[int]], rng: np.random.Generator, vocab_size: int, mask_id: int,
+           ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(1, max(len(s) for s in sequences))
+    ids = np.zeros((len(sequences), width), dtype=np.int64)
+    targets = np.full((len(sequences), width), -100, dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        inputs, wanted = _masked(sequence, rng, vocab_size, mask_id, ratio)
+        ids[row, : len(inputs)], targets[row, : len(wanted)] = inputs, wanted
+    ids_tensor = torch.from_numpy(ids)
+    return ids_tensor, ids_tensor != 0, torch.from_numpy(targets)
+
+
+def _batch_loss(model: CharEncoder, sequences: list[list[int]], rng: np.random.Generator, vocab_size: int,
+                mask_id: int, ratio: float) -> torch.Tensor:
+    ids, mask, targets = _batch(sequences, rng, vocab_size, mask_id, ratio)
+    logits = model(ids, mask)
+    if not (targets != -100).any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, mask_id: int, config: Any) -> float:
+    model.eval()
+    rng = np.random.default_rng(config.seed + 1)  # the same masks every epoch
+    right = total = 0
+    with torch.inference_mode():
+        for start in range(0, len(sequences), config.batch_size):
+            ids, mask, targets = _batch(sequences[start:start + config.batch_size], rng, vocab_size, mask_id,
+                                        config.mask_ratio)
+            predicted = model(ids, mask).argmax(-1)
+            chosen = targets != -100
+            right += int((predicted[chosen] == targets[chosen]).sum())
+            total += int(chosen.sum())
+    return right / total if total else 0.0
+
+
+def _save(folder: Path, model: CharEncoder, vocab: CharVocab, model_config: Any, curve: list[dict],
+          sentences: int) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()
+             if not name.startswith("head.")}
+    save_file(state, str(folder / "encoder.safetensors"))
+    vocab.save(folder / "vocab.json")
+    write_json(folder / "config.json", {"embedding_dim": model_config.embedding_dim,
+                                        "hidden_size": model_config.hidden_size,
+                                        "lstm_layers": model_config.lstm_layers, "sentences": sentences})
+    write_json(folder / "curve.json", curve)
+
+
+def initialise_from(model: nn.Module, vocab: CharVocab, registry_root: Path, version: str) -> str:
+    """Copy a registered pretrained encoder into an extractor: the embedding row of every
+    character both vocabularies know, and the Bi-LSTM (its character columns when the extractor
+    also reads lexicon features). Returns the version used."""
+    from safetensors.torch import load_file
+
+    from kgqa_cli.mlops.registry import Registry, model_files
+
+    chosen = Registry(registry_root).get(GROUP, None if version in ("latest", "") else version.removeprefix(f"{GROUP}/"))
+    folder = chosen.path / "model"
+    with model_files(folder):
+        sizes = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        weights = load_file(str(folder / "encoder.safetensors"))
+        source = CharVocab.load(folder / "vocab.json")
+    config = model.config
+    wanted = {"embedding_dim": config.embedding_dim, "hidden_size": config.hidden_size, "lstm_layers": config.lstm_layers}
+    differ = [f"{key} {sizes[key]} (pretrained) != {value}" for key, value in wanted.items() if sizes[key] != value]
+    if differ:
+        raise ConfigError(f"{chosen.name} does not fit kg.model: {'; '.join(differ)}",
+                          hint="pretrain with the same kg.model sizes")
+    with torch.no_grad():
+        rows = [(i, source.stoi[char]) for i, char in enumerate(vocab.itos) if i > 1 and char in source.stoi]
+        if rows:
+            target, origin = torch.tensor(rows).T
+            model.embedding.weight[target] = weights["embedding.weight"][origin]
+        for name, tensor in model.lstm.named_parameters():
+            pretrained = weights[f"lstm.{name}"]
+            if name.startswith("weight_ih_l0") and tensor.shape[1] > pretrained.shape[1]:
+                tensor[:, : pretrained.shape[1]] = pretrained  # the lexicon's columns stay as initialised
+            else:
+                tensor.copy_(pretrained)
+    log.info("initialised from %s: %d of %d characters' embeddings and the Bi-LSTM", chosen.name, len(rows), len(vocab))
+    return chosen.name
