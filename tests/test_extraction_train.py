@@ -369,3 +369,21 @@ def test_pretrain_then_train_from_it(trained, tmp_path):
     assert torch.equal(model.embedding.weight[2], encoder["embedding.weight"][source.stoi["导"]])
     assert "龘" not in source.stoi and not torch.equal(model.embedding.weight[4], encoder["embedding.weight"][4])
     assert torch.equal(model.lstm.weight_hh_l0_reverse, encoder["lstm.weight_hh_l0_reverse"])
+
+
+def test_extract_in_bfloat16(trained, tmp_path):
+    """kg.extract.bfloat16 runs the network under bfloat16 autocast: the same output format, and
+    on this corpus the same triples as in float32."""
+    workspace, _ = trained
+    lines = [{"text": f"《星河{n}》是由王伟{n}执导的电影"} for n in range(20)]
+    source = write_lines(tmp_path / "input.jsonl", lines)
+    outputs = {}
+    for name, flag in (("fp32", "false"), ("bf16", "true")):
+        done = invoke(workspace, "extract", str(source), "-o", str(tmp_path / f"{name}.jsonl"), "--json",
+                      "--kg.extract.bfloat16", flag)
+        assert done.exit_code == 0, done.output
+        outputs[name] = [{(t["subject"], t["predicate"], t["object"]["@value"]) for t in json.loads(row)["spo_list"]}
+                         for row in (tmp_path / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(outputs["bf16"]) == 20
+    same = sum(a == b for a, b in zip(outputs["fp32"], outputs["bf16"], strict=True))
+    assert same >= 18

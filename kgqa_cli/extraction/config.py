@@ -87,6 +87,10 @@ class KgExtractConfig(StrictModel):
     subject_threshold: float = Field(0.5, gt=0, lt=1)
     object_threshold: float = Field(0.5, gt=0, lt=1)
     max_chars: int = Field(200, ge=16, description="longer lines are split at sentence punctuation")
+    bfloat16: bool = Field(
+        False, description="run the network in bfloat16 on CPU (about 1.5x faster on CPUs with AVX-512 BF16 or AMX, "
+        "slower elsewhere; a few triples at the thresholds may differ)"
+    )
 
 
 class PretrainConfig(StrictModel):

@@ -126,7 +126,7 @@ def run_extract(
         found = extractor.extract(
             texts, batch_size=batch_size or settings.batch_size, max_chars=settings.max_chars,
             subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
-            on_progress=lambda n: bar.advance(task, n), progress_in_chars=True,
+            on_progress=lambda n: bar.advance(task, n), progress_in_chars=True, bfloat16=settings.bfloat16,
         )
     seconds = time.perf_counter() - started
     lines = [

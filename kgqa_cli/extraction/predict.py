@@ -136,8 +136,8 @@ class Extractor:
                     [self.lexicon.features(text) for text in texts], ids.shape[1]))
             features = model.encode(ids, mask, lexicon)
             heads, tails = model.subject_logits(features)
-            heads = (torch.sigmoid(heads) * mask).cpu().numpy()
-            tails = (torch.sigmoid(tails) * mask).cpu().numpy()
+            heads = (torch.sigmoid(heads.float()) * mask).cpu().numpy()
+            tails = (torch.sigmoid(tails.float()) * mask).cpu().numpy()
             subjects = []  # (sentence, head, tail, score)
             for row in range(len(texts)):
                 for head, tail, score in decode_spans(heads[row], tails[row], subject_threshold):
@@ -149,8 +149,8 @@ class Extractor:
             index = torch.tensor([[s[0], s[1], s[2]] for s in subjects], device=self.device)
             object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
             object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
-            object_heads = (torch.sigmoid(object_heads) * object_mask).cpu().numpy()
-            object_tails = (torch.sigmoid(object_tails) * object_mask).cpu().numpy()
+            object_heads = (torch.sigmoid(object_heads.float()) * object_mask).cpu().numpy()
+            object_tails = (torch.sigmoid(object_tails.float()) * object_mask).cpu().numpy()
         for number, (row, head, tail, subject_score) in enumerate(subjects):
             text = texts[row]
             spans = decode_channel_spans(object_heads[number], object_tails[number], object_threshold)
@@ -199,12 +199,14 @@ class Extractor:
         object_threshold: float = 0.5,
         on_progress: Callable[[int], None] | None = None,
         progress_in_chars: bool = False,
+        bfloat16: bool = False,
     ) -> list[list[dict]]:
         """Triples of every text; long texts are split into pieces and their triples merged.
 
         ``on_progress`` is called after each batch with the number of input texts finished, or
         with ``progress_in_chars`` the number of characters processed (which moves with the work
-        even when one text is a megabyte long).
+        even when one text is a megabyte long). ``bfloat16`` runs the network under bfloat16
+        autocast (the pointers' probabilities are still read in float32).
         """
         pieces: list[tuple[int, str]] = []
         for number, text in enumerate(texts):
@@ -215,9 +217,11 @@ class Extractor:
         results: list[list[dict]] = [[] for _ in texts]
         # Sorting by length keeps padding small; results go back to their text by number.
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i][1]))
+        low_precision = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bfloat16)
         for start in range(0, len(order), batch_size):
             chosen = [pieces[i] for i in order[start:start + batch_size]]
-            found = self.predict_batch([piece for _, piece in chosen], subject_threshold, object_threshold)
+            with low_precision:
+                found = self.predict_batch([piece for _, piece in chosen], subject_threshold, object_threshold)
             finished = 0
             for (number, _), triples in zip(chosen, found, strict=True):
                 results[number].extend(triples)

@@ -88,7 +88,7 @@ def predict_fn(records: list[dict], model: LoadedExtractor) -> list[dict]:
     settings = model.settings
     found = iter(model.extractor.extract(texts, batch_size=settings.batch_size, max_chars=settings.max_chars,
                                          subject_threshold=settings.subject_threshold,
-                                         object_threshold=settings.object_threshold))
+                                         object_threshold=settings.object_threshold, bfloat16=settings.bfloat16))
     version = model.extractor.version
     return [{"text": r["text"], "spo_list": next(found), "model_version": version} if "text" in r
             else {"text": None, "error": r["error"], "model_version": version} for r in records]
