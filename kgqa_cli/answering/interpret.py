@@ -338,9 +338,9 @@ class Interpreter:
         if conversation is not None and conversation.turns:
             for reference in self._references_in(norm, tagged, matches):
                 resolved = self._resolve_reference(reference, conversation)
-                if resolved is not None:
-                    offer(resolved)
-                else:
+                for candidate in resolved:
+                    offer(candidate)
+                if not resolved:
                     notes.append(f"{reference[2]!r} refers to nothing of the conversation")
         ranked = sorted(best.values(), key=lambda c: (-c.score, -len(c.name), c.name))
         return ranked[: weights.max_entities], notes
@@ -368,17 +368,25 @@ class Interpreter:
         return chosen
 
     def _resolve_reference(self, reference: tuple[int, int, str, frozenset | None],
-                           conversation: Conversation) -> EntityCandidate | None:
+                           conversation: Conversation, limit: int = 3) -> list[EntityCandidate]:
+        """The entities of the conversation a referring word may stand for: those of its kinds,
+        in resolution order, the first scored ``context_score`` and each next one
+        ``context_decay`` less. All are weighed, so 那他的妻子是谁 reads 他 as the one of them
+        who has a wife in the graph; with equal evidence the first wins."""
         start, end, phrase, kinds = reference
         weights = self.config.interpretation
-        for name, back, _role in conversation.referents():
-            profile = self.profile(name)
-            if profile is None:
+        found: list[EntityCandidate] = []
+        for name, _back, _role in conversation.referents():
+            if any(candidate.name == name for candidate in found):
                 continue
-            if kinds is None or kinds & self.kind_of(profile):
-                score = weights.context_score - weights.context_decay * (back - 1)
-                return EntityCandidate(name, phrase, "context", score, (start, end), reference=phrase)
-        return None
+            profile = self.profile(name)
+            if profile is None or not (kinds is None or kinds & self.kind_of(profile)):
+                continue
+            score = weights.context_score - weights.context_decay * len(found)
+            found.append(EntityCandidate(name, phrase, "context", score, (start, end), reference=phrase))
+            if len(found) == limit:
+                break
+        return found
 
     # -------------------------------------------------------------- readings
 
