@@ -81,3 +81,13 @@ def test_ask_file_as_a_conversation(tiny_qa, tmp_path):
     assert result.exit_code == 0, result.output
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["context"] for a in answers] == [None, {"reference": "他", "entity": "何藩"}, None, None]
+
+
+def test_a_reference_weighs_the_entities_of_its_kind(answerer):
+    conversation = Conversation()
+    answerer.answer("三度诱惑的导演是谁", conversation)
+    assert answerer.answer("许晋亨的妻子是谁", conversation).answers == ["李嘉欣"]
+    # 他: 李嘉欣 and 许晋亨 come first, but only 何藩 (two turns back) directed anything.
+    answer = answerer.answer("他还导演了哪些电影", conversation)
+    assert answer.context == {"reference": "他", "entity": "何藩"} and answer.answers == ["三度诱惑"]
+    assert {row["entity"] for row in answer.readings} <= {"何藩", "李嘉欣", "许晋亨"}
