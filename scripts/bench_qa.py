@@ -394,7 +394,7 @@ def main() -> None:
         answerer = Answerer(settings)
     with answerer:
         result["model_version"] = answerer.version_name
-        result["torch_threads"] = settings.ask.threads
+        result["runtime"] = "numpy (no torch at question time)"
         result.update(generated_test_figures(settings, answerer))
         result.update(demo_figures(answerer))
         result["load_average"] = [round(x, 2) for x in os.getloadavg()]

@@ -52,7 +52,7 @@ def test_a_reader_answers_right_while_the_graph_is_replaced_three_times(demo_cor
                     + demo_corpus.read_text(encoding="utf-8"), encoding="utf-8")
     result = reliability.concurrency_test(
         both, settings.paths.root, "三度诱惑的导演是谁", ["何藩"], loads=3,
-        reader_args=["--ask.threads", "1"],
+        reader_args=[],
     )
     print({key: value for key, value in result.items() if key != "examples_wrong"})
     assert result["wrong_or_failed"] == 0, result["examples_wrong"]

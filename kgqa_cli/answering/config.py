@@ -99,6 +99,5 @@ class AskConfig(StrictModel):
     qa_model: str | None = Field(None, description="registered qa version (3, v3, qa/v3); null: newest usable")
     fuzzy_threshold: float = Field(0.75, ge=0, le=1, description="least similarity of a fuzzy entity match (0-1)")
     max_answers: int = Field(50, ge=1, description="answers returned per question")
-    threads: int | None = Field(1, ge=1, description="CPU threads for one question; null: every core")
     interpretation: InterpretationConfig = InterpretationConfig()
     context: ContextConfig = ContextConfig()
