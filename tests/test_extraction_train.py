@@ -278,7 +278,7 @@ def test_the_word_lexicon_trains_saves_and_extracts(trained, tmp_path):
     assert result.exit_code == 0, result.output
     model_dir = Path(json.loads(result.stdout)["model_dir"])
     lexicon = json.loads((model_dir / "lexicon.json").read_text(encoding="utf-8"))
-    assert lexicon["words"] and "type:人物" in lexicon["tags"]
+    assert lexicon["words"] == [] and "type:人物" in lexicon["tags"] and "nr" in lexicon["tags"]
     assert json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["lexicon"]["enabled"] is True
     source = write_lines(tmp_path / "input.jsonl", [{"text": "《海上传奇》是由王伟执导的电影"}])
     done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")

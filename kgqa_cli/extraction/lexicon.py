@@ -11,8 +11,10 @@ embedding when the word is in the model's word vocabulary, plus an embedding of 
 averaged with weights ``log(1 + frequency)`` normalised over the character's words of all three
 roles, as SoftLexicon pools them; the three pooled vectors join the character embedding.
 
-The word vocabulary is the words matched in the training sentences (most frequent first, at most
-``max_vocabulary``); a word outside it still counts through its tag. A saved model keeps its
+With ``word_vectors`` a word also has a vector of its own: the words matched in the training
+sentences (most frequent first, at most ``max_vocabulary``); a word outside it still counts
+through its tag. Off by default: with no pretrained word vectors to start from they let the
+model memorise the training names instead of learning what a name looks like. A saved model keeps its
 vocabulary, its tags and its corpus names in ``lexicon.json``.
 """
 
@@ -121,7 +123,7 @@ class Lexicon:
         automaton.make_automaton()
         seen: Counter = Counter(word for record in records for _, word in automaton.iter(record["text"][:max_len]))
         words = [word for word, count in sorted(seen.items(), key=lambda item: (-item[1], item[0]))
-                 if count >= config.min_word_count][: config.max_vocabulary]
+                 if count >= config.min_word_count][: config.max_vocabulary] if config.word_vectors else []
         return cls(config, words, tags, names, _sha256(path))
 
     def save(self, path: Path) -> None:
