@@ -274,7 +274,7 @@ def test_the_word_lexicon_trains_saves_and_extracts(trained, tmp_path):
     copy = tmp_path / "ws"
     shutil.copytree(workspace, copy)
     result = invoke(copy, "train", "kg", "--json", "--kg.train.epochs", "3", "--kg.model.lexicon.enabled", "true",
-                    "--kg.model.lexicon.dim", "8", *TINY_MODEL)
+                    "--kg.model.lexicon.dim", "8", "--kg.model.lexicon.corpus_names", "true", *TINY_MODEL)
     assert result.exit_code == 0, result.output
     model_dir = Path(json.loads(result.stdout)["model_dir"])
     lexicon = json.loads((model_dir / "lexicon.json").read_text(encoding="utf-8"))

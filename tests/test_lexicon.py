@@ -23,7 +23,7 @@ RECORDS = [_record("《星河往事》是由柳云帆执导的电影", "星河�
 
 @pytest.fixture(scope="module")
 def lexicon():
-    return Lexicon.build(LexiconConfig(enabled=True, max_words_per_role=4, word_vectors=True), RECORDS, max_len=200)
+    return Lexicon.build(LexiconConfig(enabled=True, max_words_per_role=4, word_vectors=True, corpus_names=True), RECORDS, max_len=200)
 
 
 def test_training_names_join_the_dictionary_with_their_type(lexicon):
@@ -63,8 +63,8 @@ def test_save_load_round_trip_and_a_changed_dictionary(lexicon, tmp_path):
         Lexicon.load(lexicon.config, tmp_path / "other.json")
 
 
-def test_by_default_words_count_through_their_tags_only():
+def test_by_default_jieba_words_count_through_their_tags_only():
     plain = Lexicon.build(LexiconConfig(enabled=True), RECORDS, max_len=200)
-    assert plain.words == [] and plain.vocabulary_size == 1
+    assert plain.words == [] and plain.vocabulary_size == 1 and plain.names == {}
     words, tags, weights = plain.features("柳云帆执导电影")
     assert not words.any() and tags[0, 0].any() and weights[0, 0].any()

@@ -23,7 +23,10 @@ class LexiconConfig(StrictModel):
     )
     max_vocabulary: int = Field(60_000, ge=1, description="words with a vector of their own (matched in train)")
     min_word_count: int = Field(1, ge=1, description="times a word is matched in train to get its own vector")
-    corpus_names: bool = Field(True, description="add the train split's subject and object names, with their type")
+    corpus_names: bool = Field(
+        False, description="add the train split's subject and object names, with their type (every gold name of a "
+        "training sentence is then in the lexicon, few of dev's: the model learns to trust the lexicon too much)"
+    )
 
 
 class KgModelConfig(StrictModel):
