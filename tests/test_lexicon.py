@@ -66,5 +66,5 @@ def test_save_load_round_trip_and_a_changed_dictionary(lexicon, tmp_path):
 def test_by_default_jieba_words_count_through_their_tags_only():
     plain = Lexicon.build(LexiconConfig(enabled=True), RECORDS, max_len=200)
     assert plain.words == [] and plain.vocabulary_size == 1 and plain.names == {}
-    words, tags, weights = plain.features("柳云帆执导电影")
+    words, tags, weights = plain.features("电影由柳云帆执导")  # 电影 begins at 0
     assert not words.any() and tags[0, 0].any() and weights[0, 0].any()
