@@ -31,12 +31,14 @@ class ExtractSettings:
     max_chars: int = 200
     subject_threshold: float = 0.5
     object_threshold: float = 0.5
+    bfloat16: bool = False
 
     @classmethod
     def from_environment(cls) -> ExtractSettings:
         return cls(int(os.environ.get("KGQA_BATCH_SIZE", 64)), int(os.environ.get("KGQA_MAX_CHARS", 200)),
                    float(os.environ.get("KGQA_SUBJECT_THRESHOLD", 0.5)),
-                   float(os.environ.get("KGQA_OBJECT_THRESHOLD", 0.5)))
+                   float(os.environ.get("KGQA_OBJECT_THRESHOLD", 0.5)),
+                   os.environ.get("KGQA_BFLOAT16", "false").lower() in ("1", "true", "yes"))
 
 
 @dataclass
