@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kgqa_cli.graph.normalize import normalize_name
@@ -81,9 +82,11 @@ class Profile:
 # Question text with offsets
 
 
-def normalize_question(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=256)
+def normalize_question(text: str) -> tuple[str, tuple[int, ...]]:
     """The question as names are normalised (NFKC, no whitespace), and for each of its characters
-    the index of the character of ``text`` it came from."""
+    the index of the character of ``text`` it came from. Cached: the entity scan and the keyword
+    scan of one question both read it."""
     import unicodedata
 
     chars: list[str] = []
@@ -95,7 +98,7 @@ def normalize_question(text: str) -> tuple[str, list[int]]:
                 continue
             chars.append(piece)
             offsets.append(index)
-    return "".join(chars), offsets
+    return "".join(chars), tuple(offsets)
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -247,6 +250,13 @@ class Interpreter:
         self.set_routes(routes)
         self._names: PhraseIndex | None = None
         self._profiles: OrderedDict[str, Profile | None] = OrderedDict()
+
+    def follow_graph(self, g: Any, linker: Any) -> None:
+        """Read another graph from now on: its name dictionary and entity profiles are rebuilt
+        on demand (a `bulkload --replace` swapped it in)."""
+        self.g, self.linker = g, linker
+        self._names = None
+        self._profiles.clear()
 
     def set_routes(self, routes: dict[str, list[dict]]) -> None:
         """The graph routes of the model's intents (intent -> [{"predicate", "direction"}])."""

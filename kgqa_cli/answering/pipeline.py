@@ -133,7 +133,11 @@ class Answerer:
 
     def _follow_graph_replacement(self) -> None:
         if self.store.refresh():
-            self._open_interpreter()
+            from kgqa_cli.answering.linking import EntityLinker
+
+            # The lexicon and reference automata stay; the graph's names and profiles are re-read.
+            self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+            self.interpreter.follow_graph(self.store.g, self.linker)
 
     def warm(self) -> None:
         """Pay the first question's one-off costs now: the graph's name dictionary, the model's

@@ -79,7 +79,7 @@ class Lexicon:
     """The matching automaton, the word and tag vocabularies, and the features of a text."""
 
     def __init__(self, config: Any, words: list[str], tags: list[str], names: dict[str, tuple[int, str]],
-                 dictionary_sha256: str) -> None:
+                 dictionary_sha256: str, entries: dict[str, tuple[float, str]] | None = None) -> None:
         import ahocorasick
 
         self.config = config
@@ -89,7 +89,7 @@ class Lexicon:
         self.dictionary_sha256 = dictionary_sha256
         word_id = {word: number for number, word in enumerate(self.words, start=1)}
         tag_id = {tag: number for number, tag in enumerate(self.tags, start=1)}
-        entries = _dictionary_words(jieba_dictionary(), config.max_word_length)
+        entries = dict(entries if entries is not None else _dictionary_words(jieba_dictionary(), config.max_word_length))
         for name, (count, tag) in self.names.items():
             frequency, _ = entries.get(name, (0.0, tag))
             entries[name] = (frequency + CORPUS_NAME_FREQUENCY * count, tag)
@@ -124,7 +124,7 @@ class Lexicon:
         seen: Counter = Counter(word for record in records for _, word in automaton.iter(record["text"][:max_len]))
         words = [word for word, count in sorted(seen.items(), key=lambda item: (-item[1], item[0]))
                  if count >= config.min_word_count][: config.max_vocabulary] if config.word_vectors else []
-        return cls(config, words, tags, names, _sha256(path))
+        return cls(config, words, tags, names, _sha256(path), entries)  # the dictionary read once
 
     def save(self, path: Path) -> None:
         """``lexicon.json``: the vocabularies, the corpus names and the dictionary's checksum."""
