@@ -26,20 +26,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DUIE = ROOT.parent / "shared" / "data" / "duie"
+# ../shared/data beside the checkout; KGQA_SHARED_DATA points elsewhere (a copy on a GPU machine).
+DATA = Path(os.environ.get("KGQA_SHARED_DATA") or ROOT.parent / "shared" / "data")
+DUIE = DATA / "duie"
 DUIE_FILES = ("duie_train.first5000.json", "duie_train.sample4398.json", "duie_schema.json")
-SKE = ROOT.parent / "shared" / "data" / "ske" / "ske_train.first2000.json"
+SKE = DATA / "ske" / "ske_train.first2000.json"
 # DuIE 2.0 predicates that the SKE (DuIE 1.0) data never labels (../shared/data/SOURCES.md).
 SKE_UNLABELLED = ["主题曲", "代言人", "校长", "票房", "获奖", "配音", "饰演"]
 WITH_SKE = {"preprocess": {"extra": [{"name": "ske", "input": str(SKE), "unlabelled": SKE_UNLABELLED}]},
             "kg": {"train": {"extra": ["ske"]}}}
 WITH_LEXICON = {"kg": {"model": {"lexicon": {"enabled": True}}}}
 WITH_TRAINING = {"kg": {"train": {"warmup_ratio": 0.05, "decay": "linear", "ema_decay": 0.999}}}
-NLPCC = ROOT.parent / "shared" / "data" / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"
+NLPCC = DATA / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"
 # Unlabelled text for `kgqa pretrain`: every text we have (its dev/test texts are left out by the command).
 PRETRAIN_TEXTS = [DUIE / "duie_train.first5000.json", DUIE / "duie_train.sample4398.json",
                   DUIE / "duie_test1.first5000.unlabeled.json", SKE, NLPCC]
 WITH_PRETRAINING = {"kg": {"train": {"init": "latest"}, "pretrain": {"epochs": 3}}}
+WITH_SUBJECT_TYPES = {"kg": {"model": {"subject_types": True}}}
+WITH_POSITIONS = {"kg": {"model": {"relative_positions": 30}}}
+WITH_BIGRAMS = {"kg": {"model": {"bigram_dim": 64}}}
 # The rows of the ablation: name -> changes to the project config.
 ABLATION = {
     "current": {},
@@ -47,6 +52,9 @@ ABLATION = {
     "+ SKE data": WITH_SKE,
     "+ pretraining": WITH_PRETRAINING,
     "+ training changes": WITH_TRAINING,
+    "+ subject-type head": WITH_SUBJECT_TYPES,
+    "+ relative positions": WITH_POSITIONS,
+    "+ character bigrams": WITH_BIGRAMS,
     "all together": {"preprocess": WITH_SKE["preprocess"],
                      "kg": {"model": WITH_LEXICON["kg"]["model"], "pretrain": WITH_PRETRAINING["kg"]["pretrain"],
                             "train": {**WITH_SKE["kg"]["train"], **WITH_TRAINING["kg"]["train"],
@@ -62,24 +70,29 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
-def row_config(scratch: Path, name: str, changes: dict) -> Path:
+def row_config(scratch: Path, name: str, changes: dict, tag: str = "") -> Path:
     """The project config with one ablation row's changes, as a file of its own."""
     import yaml
 
     base = yaml.safe_load((ROOT / "configs" / "kgqa.yaml").read_text(encoding="utf-8"))
-    path = scratch / f"config-{len(list(scratch.glob('config-*.yaml')))}.yaml"
+    path = scratch / f"config-{tag or len(list(scratch.glob('config-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(merged(base, changes), allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
-def kgqa(*args: str) -> tuple[dict | None, float, float]:
-    """Run one `kgqa` command; returns (its --json output or None, wall seconds, peak RSS in MB)."""
+def kgqa(*args: str, label: str | None = None) -> tuple[dict | None, float, float]:
+    """Run one `kgqa` command; returns (its --json output or None, wall seconds, peak RSS in MB).
+    With KGQA_BENCH_LOGS set to a folder, its log goes to ``<label>.log`` there (rows run at once)."""
     started = time.perf_counter()
+    logs = os.environ.get("KGQA_BENCH_LOGS")
+    stderr = open(Path(logs) / f"{label or 'bench'}.log", "a", encoding="utf-8") if logs else None  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "kgqa_cli", *args], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "kgqa_cli", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
     )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
+    if stderr is not None:
+        stderr.close()
     process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if process.returncode not in (0, 5):  # 5: below the quality gate, still a measurement
@@ -138,21 +151,21 @@ def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, 
         (raw / name).symlink_to(DUIE / name)
     ws = ["--workspace", str(workspace), *(["-c", str(config)] if config else [])]
     stats, _, _ = kgqa("preprocess", str(raw), *ws, "--json", "--preprocess.test_ratio", "0.1",
-                       "--preprocess.dev_ratio", "0.05", "--preprocess.seed", "13")
+                       "--preprocess.dev_ratio", "0.05", "--preprocess.seed", "13", label=tag)
     pretrained = None
     if pretrain:
         texts = [str(path) for path in PRETRAIN_TEXTS if path.exists()]
-        pretrained, pretrain_seconds, _ = kgqa("pretrain", *texts, *ws, "--json")
+        pretrained, pretrain_seconds, _ = kgqa("pretrain", *texts, *ws, "--json", label=tag)
         pretrained["seconds"] = round(pretrain_seconds, 1)
-    trained, train_seconds, train_rss = kgqa("train", "kg", *ws, "--json", *overrides)
-    report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0")
+    trained, train_seconds, train_rss = kgqa("train", "kg", *ws, "--json", *overrides, label=tag)
+    report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=tag)
     # Throughput on real text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16.
     throughput = {}
     test1 = DUIE / "duie_test1.first5000.unlabeled.json"
     if test1.exists():
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
             done, seconds, rss = kgqa("extract", str(test1), "-o", str(scratch / f"{tag}-test1-{precision}.jsonl"),
-                                      "--batch-size", "64", *ws, "--json", "--kg.extract.bfloat16", flag)
+                                      "--batch-size", "64", *ws, "--json", "--kg.extract.bfloat16", flag, label=tag)
             throughput[precision] = {"sentences_per_s": done["sentences_per_second"], "command_seconds": round(seconds, 1),
                                      "peak_rss_mb": round(rss, 1), "sentences": done["sentences"]}
     return {
@@ -177,33 +190,50 @@ def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, 
     }
 
 
-def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current: dict | None = None) -> dict:
+def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current: dict | None = None,
+                   jobs: int = 1, table_path: Path | None = None) -> dict:
     """One real-data run per ablation row; the table in ``duie_ablation``. ``current``: the
-    figures of (b), the current model on the same data, used as its row."""
-    table = {}
-    for number, name in enumerate(rows):
-        if name not in ABLATION:
-            raise SystemExit(f"no ablation row {name!r}: {', '.join(ABLATION)}")
+    figures of (b), the current model on the same data, used as its row. ``jobs`` rows run at
+    once (on a GPU machine); ``table_path`` gets the table again after every finished row."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    unknown = [name for name in rows if name not in ABLATION]
+    if unknown:
+        raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join(ABLATION)}")
+
+    def run_row(number: int, name: str) -> dict:
         if name == "current" and current and current.get("duie_heldout_f1") is not None:
             figures = current
         elif ABLATION[name].get("preprocess") and not SKE.exists():
-            table[name] = {"skipped": f"{SKE} is absent"}
-            continue
+            return {"skipped": f"{SKE} is absent"}
         else:
-            figures = bench_duie(scratch, overrides, row_config(scratch, name, ABLATION[name]), tag=f"ablation{number}",
+            figures = bench_duie(scratch, overrides, row_config(scratch, name, ABLATION[name], f"ablation{number}"),
+                                 tag=f"ablation{number}",
                                  pretrain="pretrain" in ABLATION[name].get("kg", {}))
         if figures.get("duie_heldout_f1") is None:
-            table[name] = {"skipped": figures.get("duie_skipped")}
-            continue
-        table[name] = {
+            return {"skipped": figures.get("duie_skipped")}
+        return {
             "changes": ABLATION[name],
             **{key.removeprefix("duie_"): figures.get(key) for key in (
                 "duie_heldout_precision", "duie_heldout_recall", "duie_heldout_f1", "duie_seconds_per_epoch",
                 "duie_best_epoch", "duie_epochs", "duie_peak_rss_mb", "duie_extra", "duie_errors_by_kind",
-                "duie_pretrain", "duie_test1_extract")},
+                "duie_pretrain", "duie_test1_extract", "duie_curve")},
         }
-        print(f"{name}: held-out F1 {table[name]['heldout_f1']}", file=sys.stderr, flush=True)
-    return {"duie_ablation": table}
+
+    table: dict = {}
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        futures = {pool.submit(run_row, number, name): name for number, name in enumerate(rows)}
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                table[name] = future.result()
+            except (Exception, SystemExit) as exc:  # one failed row still leaves the others' figures
+                table[name] = {"failed": str(exc)}
+            print(f"{name}: held-out F1 {table[name].get('heldout_f1')}", file=sys.stderr, flush=True)
+            if table_path is not None:
+                table_path.write_text(json.dumps({n: table[n] for n in rows if n in table}, ensure_ascii=False, indent=1),
+                                      encoding="utf-8")
+    return {"duie_ablation": {name: table[name] for name in rows}}
 
 
 def main() -> None:
@@ -214,9 +244,19 @@ def main() -> None:
     parser.add_argument("--no-ablation", action="store_true",
                         help="skip the ablation table (one real-data run per row, ~20 min each on 2 cores)")
     parser.add_argument("--rows", nargs="+", default=list(ABLATION), help="ablation rows to run")
+    parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
+    parser.add_argument("--extra-rows", type=Path,
+                        help="a JSON file of more ablation rows to try: {name: changes to the project config}")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="passed to every `kgqa train kg` (e.g. kg.train.device=cuda)")
+    parser.add_argument("--table", type=Path, help="write the ablation table here after every finished row")
     parser.add_argument("--duie-epochs", type=int, default=20,
                         help="epoch cap of the real-data run (~70 s each; early stopping usually ends it sooner)")
     args = parser.parse_args()
+    if args.extra_rows:
+        ABLATION.update(json.loads(args.extra_rows.read_text(encoding="utf-8")))
+        args.rows += [name for name in json.loads(args.extra_rows.read_text(encoding="utf-8")) if name not in args.rows]
+    extra_overrides = [part for item in args.override for part in ("--" + item.split("=", 1)[0], item.split("=", 1)[1])]
     sys.path.insert(0, str(ROOT))
     from kgqa_cli.settings import load_settings
 
@@ -227,13 +267,14 @@ def main() -> None:
         scratch = Path(tmp)
         current = None
         if args.only in (None, "duie"):
-            current = bench_duie(scratch, ["--kg.train.epochs", str(args.duie_epochs)])
+            current = bench_duie(scratch, ["--kg.train.epochs", str(args.duie_epochs), *extra_overrides])
             results.update(current)
             results["duie_epoch_cap"] = args.duie_epochs
         if args.only in (None, "demo"):
             results.update(bench_demo(scratch, []))
         if args.only == "ablation" or (args.only is None and not args.no_ablation):
-            results.update(bench_ablation(scratch, ["--kg.train.epochs", str(args.duie_epochs)], args.rows, current))
+            results.update(bench_ablation(scratch, ["--kg.train.epochs", str(args.duie_epochs), *extra_overrides],
+                                          args.rows, current, args.jobs, args.table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in results.items() if k not in ("config", "duie_curve")}, ensure_ascii=False, indent=2))

@@ -168,6 +168,9 @@ def test_sagemaker_target_needs_a_role_and_a_bucket(tmp_path):
     assert resume.returncode == 2 and b"a SageMaker job starts afresh" in resume.stderr
     wait = subprocess.run([*KGQA, "train", "--wait", *workspace], capture_output=True)
     assert wait.returncode == 2 and b"--wait applies to --target sagemaker" in wait.stderr
+    init = subprocess.run([*KGQA, "train", "kg", "--target", "sagemaker", "--kg.train.init", "latest", *workspace],
+                          capture_output=True)
+    assert init.returncode == 2 and b"kg.train.init: a training job cannot start from a pretrained" in init.stderr
 
 
 def test_sagemaker_registry_mirrors_list_show_approve_reject(moto_server):

@@ -387,3 +387,72 @@ def test_extract_in_bfloat16(trained, tmp_path):
     assert len(outputs["bf16"]) == 20
     same = sum(a == b for a, b in zip(outputs["fp32"], outputs["bf16"], strict=True))
     assert same >= 18
+
+
+def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
+    """The Bi-LSTM run as two padded calls equals nn.LSTM over packed sequences, and the
+    sentence convolution with its pooled half applied once per sentence equals Conv1d over the
+    concatenation, padding included (one and two layers, sentences of every length)."""
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from kgqa_cli.extraction.config import KgModelConfig
+    from kgqa_cli.extraction.model import CasRel
+
+    torch.manual_seed(0)
+    lengths = torch.tensor([9, 5, 1, 7])
+    mask = torch.arange(9).unsqueeze(0) < lengths.unsqueeze(1)
+    for layers in (1, 2):
+        model = CasRel(50, 5, KgModelConfig(embedding_dim=16, hidden_size=12, attention_heads=2,
+                                            conv_channels=8, lstm_layers=layers)).eval()
+        inputs = torch.randn(4, 9, 16) * mask.unsqueeze(-1)
+        packed, _ = model.lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
+        expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=9)
+        assert torch.allclose(model.bidirectional_lstm(inputs, mask), expected, atol=1e-6)
+        encoded = model.encode(torch.randint(2, 50, (4, 9)) * mask, mask)
+        concatenated = torch.cat([encoded.states, encoded.pooled.unsqueeze(1).expand_as(encoded.states)], dim=-1)
+        concatenated = concatenated * mask.unsqueeze(-1)
+        plain = model.subject_conv(concatenated.transpose(1, 2)).transpose(1, 2)
+        assert torch.allclose(model.sentence_conv(model.subject_conv, encoded), plain, atol=1e-5)
+
+
+def test_subject_types_positions_and_bigrams_train_save_and_extract(trained, tmp_path):
+    """The optional parts of the network (subject-type-aware object head, relative positions,
+    character bigrams) train, save what they need next to the weights, and extract."""
+    import shutil
+
+    workspace, _ = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    result = invoke(copy, "train", "kg", "--json", "--kg.train.epochs", "3", "--kg.model.subject_types", "true",
+                    "--kg.model.relative_positions", "10", "--kg.model.bigram_dim", "8",
+                    "--kg.model.min_bigram_count", "1", *TINY_MODEL)
+    assert result.exit_code == 0, result.output
+    model_dir = Path(json.loads(result.stdout)["model_dir"])
+    saved = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    assert saved["subject_types"] is True and saved["relative_positions"] == 10 and saved["bigram_dim"] == 8
+    assert "执导" in json.loads((model_dir / "bigrams.json").read_text(encoding="utf-8"))["itos"]
+    source = write_lines(tmp_path / "input.jsonl", [{"text": "《海上传奇》是由王伟执导的电影"}])
+    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_each_subject_is_taught_the_type_its_predicates_take():
+    """With subject types on, a batch carries each subject's type (from the schema, by the
+    predicates it has); a subject with no located object has none (-100, left out of the loss)."""
+    import torch
+
+    from kgqa_cli.data.schema import Schema
+    from kgqa_cli.extraction.labels import Example, channel_subject_types, channels_of
+    from kgqa_cli.extraction.train import make_batch
+
+    schema = Schema.parse([json.dumps(item, ensure_ascii=False) for item in SCHEMA], "schema")
+    types, per_channel = channel_subject_types(schema)
+    channels = channels_of(schema)
+    assert types == sorted({item["subject_type"] for item in SCHEMA})
+    assert types[per_channel[channels.index("妻子")]] == "人物"
+    wife, directed = channels.index("妻子"), channels.index("导演")
+    examples = [Example([5, 6, 7, 8], {(0, 0): {(wife, 2, 3)}, (1, 1): {(directed, 2, 2)}, (3, 3): set()})]
+    batch = make_batch(examples, len(channels), torch.device("cpu"), per_channel)
+    assert [types[i] if i >= 0 else None for i in batch["subject_types"].tolist()] == ["人物", "影视作品", None]

@@ -22,7 +22,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.errors import ConfigError, MissingArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,10 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
     register it in the SageMaker model registry, pending approval."""
     from kgqa_cli.aws.jobs import AwsContext, job_name
 
+    if kind == "kg" and settings.kg.train.init:
+        raise ConfigError("kg.train.init: a training job cannot start from a pretrained encoder yet (the encoder "
+                          "lives in the local registry, which the job does not see)",
+                          hint="train with --target local, or set kg.train.init to null")
     context = AwsContext(settings)  # the config's bucket and role first: one line each when unset
     folder = settings.paths.root / INPUTS[kind]
     missing = [name for name in REQUIRED[kind] if not (folder / name).is_file()]

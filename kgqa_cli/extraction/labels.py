@@ -23,6 +23,15 @@ def channels_of(schema: Schema) -> list[str]:
     return channels
 
 
+def channel_subject_types(schema: Schema) -> tuple[list[str], list[int]]:
+    """The schema's subject types (sorted) and, per output channel, the index of the subject type
+    its predicate takes (the first relation's, as decoding reports)."""
+    types = sorted({relation.subject_type for relation in schema.relations})
+    index = {name: number for number, name in enumerate(types)}
+    return types, [index[schema.relations_of(split_channel(channel)[0])[0].subject_type]
+                   for channel in channels_of(schema)]
+
+
 def split_channel(channel: str) -> tuple[str, str]:
     """``"获奖|inWork"`` -> ``("获奖", "inWork")``; a plain predicate -> ``(predicate, "@value")``."""
     predicate, _, slot = channel.partition(SLOT_SEPARATOR)
@@ -37,6 +46,7 @@ class Example:
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]]  # (head, tail) -> {(channel, head, tail)}
     lexicon: tuple | None = None  # the text's word-lexicon features (Lexicon.features), when used
     channel_mask: object = None  # [channels] floats, 0 where this sentence's source teaches nothing
+    bigrams: list[int] | None = None  # the text's bigram ids, when the model reads bigrams
 
 
 def make_example(record: dict, encode, channel_index: dict[str, int], max_len: int) -> Example:

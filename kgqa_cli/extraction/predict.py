@@ -15,11 +15,12 @@ from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import MissingArtifactError
 from kgqa_cli.extraction.config import KgModelConfig
 from kgqa_cli.extraction.decode import decode_channel_spans, decode_spans
-from kgqa_cli.extraction.labels import channels_of, split_channel
+from kgqa_cli.extraction.labels import channel_subject_types, channels_of, split_channel
 from kgqa_cli.extraction.model import CasRel
-from kgqa_cli.extraction.vocab import CharVocab
+from kgqa_cli.extraction.vocab import CharVocab, bigrams
 
 MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
+WIDTH_MULTIPLE = 1  # round batch widths up to this (1: no rounding; oneDNN caches a primitive per shape)
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 
@@ -64,9 +65,11 @@ def choose_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def batch_ids(token_ids: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ``[B, L]`` ids and their boolean mask."""
+def batch_ids(token_ids: list[list[int]], device: torch.device, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``[B, L]`` ids and their boolean mask; ``L`` rounded up to a multiple of
+    ``multiple`` (fewer distinct shapes for the CPU backend to prepare and cache)."""
     width = max(1, max(len(ids) for ids in token_ids))
+    width = -(-width // multiple) * multiple
     array = np.zeros((len(token_ids), width), dtype=np.int64)
     for row, ids in enumerate(token_ids):
         array[row, : len(ids)] = ids
@@ -79,10 +82,11 @@ class Extractor:
 
     def __init__(
         self, model: CasRel, vocab: CharVocab, schema: Schema, *, version: str | None = None,
-        device: torch.device | None = None, lexicon: Any = None,
+        device: torch.device | None = None, lexicon: Any = None, bigrams: CharVocab | None = None,
     ) -> None:
         self.model = model
         self.lexicon = lexicon
+        self.bigrams = bigrams
         self.vocab = vocab
         self.schema = schema
         self.channels = channels_of(schema)
@@ -112,12 +116,15 @@ class Extractor:
             from kgqa_cli.extraction.lexicon import Lexicon
 
             lexicon = Lexicon.load(config.lexicon, folder / "lexicon.json")
+        bigram_vocab = CharVocab.load(folder / "bigrams.json") if config.bigram_dim else None
         model = CasRel(len(vocab), len(channels_of(schema)), config,
-                       (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None)
+                       (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None,
+                       channel_subject_types(schema)[1] if config.subject_types else None,
+                       len(bigram_vocab) if bigram_vocab is not None else None)
         model.load_state_dict(load_file(str(folder / "model.safetensors")))
         target = choose_device(device)
         model.to(target).eval()
-        return cls(model, vocab, schema, version=version, device=target, lexicon=lexicon)
+        return cls(model, vocab, schema, version=version, device=target, lexicon=lexicon, bigrams=bigram_vocab)
 
     def predict_batch(
         self, texts: list[str], subject_threshold: float, object_threshold: float
@@ -127,14 +134,18 @@ class Extractor:
             return []
         model = self.model
         with torch.inference_mode():
-            ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device)
+            ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device, WIDTH_MULTIPLE)
             lexicon = None
             if self.lexicon is not None:
                 from kgqa_cli.extraction.lexicon import stack_features
 
                 lexicon = tuple(torch.from_numpy(part).to(self.device) for part in stack_features(
                     [self.lexicon.features(text) for text in texts], ids.shape[1]))
-            features = model.encode(ids, mask, lexicon)
+            bigram_ids = None
+            if self.bigrams is not None:
+                bigram_ids, _ = batch_ids([self.bigrams.encode(bigrams(text)) for text in texts], self.device,
+                                          WIDTH_MULTIPLE)
+            features = model.encode(ids, mask, lexicon, bigram_ids)
             heads, tails = model.subject_logits(features)
             heads = (torch.sigmoid(heads.float()) * mask).cpu().numpy()
             tails = (torch.sigmoid(tails.float()) * mask).cpu().numpy()
@@ -199,14 +210,15 @@ class Extractor:
         object_threshold: float = 0.5,
         on_progress: Callable[[int], None] | None = None,
         progress_in_chars: bool = False,
-        bfloat16: bool = False,
+        bfloat16: bool | str = "auto",
     ) -> list[list[dict]]:
         """Triples of every text; long texts are split into pieces and their triples merged.
 
         ``on_progress`` is called after each batch with the number of input texts finished, or
         with ``progress_in_chars`` the number of characters processed (which moves with the work
-        even when one text is a megabyte long). ``bfloat16`` runs the network under bfloat16
-        autocast (the pointers' probabilities are still read in float32).
+        even when one text is a megabyte long). ``bfloat16`` (true, false or ``"auto"``: where the
+        device computes it natively) runs the network under bfloat16 autocast (the pointers'
+        probabilities are still read in float32).
         """
         pieces: list[tuple[int, str]] = []
         for number, text in enumerate(texts):
@@ -217,7 +229,10 @@ class Extractor:
         results: list[list[dict]] = [[] for _ in texts]
         # Sorting by length keeps padding small; results go back to their text by number.
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i][1]))
-        low_precision = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bfloat16)
+        from kgqa_cli.torch_setup import resolve_bfloat16
+
+        low_precision = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                       enabled=resolve_bfloat16(bfloat16, self.device.type))
         for start in range(0, len(order), batch_size):
             chosen = [pieces[i] for i in order[start:start + batch_size]]
             with low_precision:

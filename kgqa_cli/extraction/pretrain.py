@@ -148,8 +148,11 @@ def run_pretrain(config: Any, model_config: Any, workspace: Workspace, inputs: l
     set_threads(config.threads)
     vocab = CharVocab([*CharVocab.build(texts, config.min_char_count).itos[2:], MASK])
     mask_id = vocab.stoi[MASK]
+    from kgqa_cli.extraction.predict import choose_device
+
+    device = choose_device(config.device)
     model = CharEncoder(len(vocab), model_config.embedding_dim, model_config.hidden_size, model_config.lstm_layers,
-                        model_config.dropout)
+                        model_config.dropout).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(texts))
@@ -187,20 +190,20 @@ def run_pretrain(config: Any, model_config: Any, workspace: Workspace, inputs: l
 
 
 def _batch(sequences: list[list[int]], rng: np.random.Generator, vocab_size: int, mask_id: int,
-           ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+           ratio: float, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     width = max(1, max(len(s) for s in sequences))
     ids = np.zeros((len(sequences), width), dtype=np.int64)
     targets = np.full((len(sequences), width), -100, dtype=np.int64)
     for row, sequence in enumerate(sequences):
         inputs, wanted = _masked(sequence, rng, vocab_size, mask_id, ratio)
         ids[row, : len(inputs)], targets[row, : len(wanted)] = inputs, wanted
-    ids_tensor = torch.from_numpy(ids)
-    return ids_tensor, ids_tensor != 0, torch.from_numpy(targets)
+    ids_tensor = torch.from_numpy(ids).to(device)
+    return ids_tensor, ids_tensor != 0, torch.from_numpy(targets).to(device)
 
 
 def _batch_loss(model: CharEncoder, sequences: list[list[int]], rng: np.random.Generator, vocab_size: int,
                 mask_id: int, ratio: float) -> torch.Tensor:
-    ids, mask, targets = _batch(sequences, rng, vocab_size, mask_id, ratio)
+    ids, mask, targets = _batch(sequences, rng, vocab_size, mask_id, ratio, next(model.parameters()).device)
     logits = model(ids, mask)
     if not (targets != -100).any():
         return logits.sum() * 0.0
@@ -214,7 +217,7 @@ def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, m
     with torch.inference_mode():
         for start in range(0, len(sequences), config.batch_size):
             ids, mask, targets = _batch(sequences[start:start + config.batch_size], rng, vocab_size, mask_id,
-                                        config.mask_ratio)
+                                        config.mask_ratio, next(model.parameters()).device)
             predicted = model(ids, mask).argmax(-1)
             chosen = targets != -100
             right += int((predicted[chosen] == targets[chosen]).sum())
@@ -227,7 +230,7 @@ def _save(folder: Path, model: CharEncoder, vocab: CharVocab, model_config: Any,
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
              if not name.startswith("head.")}
     save_file(state, str(folder / "encoder.safetensors"))
     vocab.save(folder / "vocab.json")

@@ -28,11 +28,11 @@ from kgqa_cli.errors import (
     describe_os_error,
 )
 from kgqa_cli.extraction.config import KgConfig
-from kgqa_cli.extraction.labels import Example, channels_of, make_example
+from kgqa_cli.extraction.labels import Example, channel_subject_types, channels_of, make_example
 from kgqa_cli.extraction.metrics import score_triples
 from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
-from kgqa_cli.extraction.vocab import CharVocab
+from kgqa_cli.extraction.vocab import CharVocab, bigrams
 from kgqa_cli.io import write_json
 from kgqa_cli.parallel import current as current_parallel
 from kgqa_cli.torch_setup import seed_everything, set_threads
@@ -78,8 +78,10 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def make_batch(examples: list[Example], num_channels: int, device: torch.device) -> dict:
-    """Padded ids, mask, subject pointer targets, and one row per (sentence, subject) pair."""
+def make_batch(examples: list[Example], num_channels: int, device: torch.device,
+               channel_types: list[int] | None = None) -> dict:
+    """Padded ids, mask, subject pointer targets, and one row per (sentence, subject) pair (with
+    ``channel_types``, also each subject's type: the one its predicates take most often)."""
     ids, mask = batch_ids([example.ids for example in examples], device)
     size, width = ids.shape
     subject_heads = np.zeros((size, width), dtype=np.float32)
@@ -101,6 +103,16 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device)
             object_heads[number, head, channel] = 1.0
             object_tails[number, tail, channel] = 1.0
     index = torch.tensor([[row, head, tail] for row, head, tail, _ in rows], dtype=torch.long).reshape(-1, 3)
+    subject_types = None
+    if channel_types is not None:
+        from collections import Counter
+
+        subject_types = torch.tensor([
+            Counter(channel_types[channel] for channel, _, _ in targets).most_common(1)[0][0] if targets else -100
+            for _, _, _, targets in rows], dtype=torch.long).to(device)
+    bigram_ids = None
+    if examples and examples[0].bigrams is not None:
+        bigram_ids, _ = batch_ids([example.bigrams for example in examples], device)
     lexicon = None
     if examples and examples[0].lexicon is not None:
         from kgqa_cli.extraction.lexicon import stack_features
@@ -108,10 +120,11 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device)
         lexicon = tuple(torch.from_numpy(part).to(device)
                         for part in stack_features([example.lexicon for example in examples], width))
     return {
-        "ids": ids, "mask": mask, "lexicon": lexicon,
+        "ids": ids, "mask": mask, "lexicon": lexicon, "bigrams": bigram_ids,
         "subject_heads": torch.from_numpy(subject_heads).to(device),
         "subject_tails": torch.from_numpy(subject_tails).to(device),
         "index": index.to(device),
+        "subject_types": subject_types,
         "channel_mask": torch.from_numpy(channel_mask).to(device),
         "object_heads": torch.from_numpy(object_heads).to(device),
         "object_tails": torch.from_numpy(object_tails).to(device),
@@ -139,7 +152,7 @@ def batch_loss(model: CasRel, batch: dict, object_weight: float = 1.0, positive_
     object pointers' part weighted by ``object_weight``, every positive position by
     ``positive_weight``."""
     mask = batch["mask"].float()
-    features = model.encode(batch["ids"], batch["mask"], batch.get("lexicon"))
+    features = model.encode(batch["ids"], batch["mask"], batch.get("lexicon"), batch.get("bigrams"))
     heads, tails = model.subject_logits(features)
     positive = None if positive_weight == 1.0 else torch.tensor(positive_weight, device=heads.device)
 
@@ -150,13 +163,17 @@ def batch_loss(model: CasRel, batch: dict, object_weight: float = 1.0, positive_
     loss = (subject_loss * mask).sum() / mask.sum()
     index = batch["index"]
     if index.shape[0]:
-        object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
+        object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2],
+                                                         batch.get("subject_types"))
         object_loss = (
             (bce(object_heads, batch["object_heads"]) + bce(object_tails, batch["object_tails"]))
             * batch["channel_mask"].unsqueeze(1)  # a channel the sentence's source never labels teaches nothing
         ).sum(-1)
         object_mask = mask.index_select(0, index[:, 0])
         loss = loss + object_weight * (object_loss * object_mask).sum() / object_mask.sum()
+        if model.uses_types and batch.get("subject_types") is not None:
+            type_logits = model.subject_type_logits(features, index[:, 0], index[:, 1], index[:, 2])
+            loss = loss + F.cross_entropy(type_logits.float(), batch["subject_types"], ignore_index=-100)
     return loss
 
 
@@ -240,10 +257,10 @@ def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
 
 def save_model_folder(
     folder: Path, model: CasRel, vocab: CharVocab, schema: Schema, config: KgConfig, metrics: dict,
-    lexicon: Any = None,
+    lexicon: Any = None, bigram_vocab: CharVocab | None = None,
 ) -> None:
-    """Write weights, vocabulary, schema, config, metrics (and the word lexicon when the model
-    uses one); replace the folder in one rename."""
+    """Write weights, vocabulary, schema, config, metrics (and the word lexicon and bigram
+    vocabulary when the model uses them); replace the folder in one rename."""
     from safetensors.torch import save_file
 
     staging = folder.with_name(f".{folder.name}.partial")
@@ -257,6 +274,8 @@ def save_model_folder(
     write_json(staging / "metrics.json", metrics)
     if lexicon is not None:
         lexicon.save(staging / "lexicon.json")
+    if bigram_vocab is not None:
+        bigram_vocab.save(staging / "bigrams.json")
     old = folder.with_name(f".{folder.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
@@ -334,9 +353,19 @@ def fit(
         for example, record in zip(examples, [*train_records, *extra_records], strict=True):
             example.lexicon = lexicon.features(record["text"][: train_cfg.max_len])
         log.info("word lexicon: %d words with a vector, %d tags", len(lexicon.words), len(lexicon.tags))
+    bigram_vocab = None
+    if config.model.bigram_dim:
+        bigram_vocab = (CharVocab(checkpoint["bigrams"][2:]) if checkpoint is not None else
+                        CharVocab.build([bigrams(record["text"][: train_cfg.max_len]) for record in train_records],
+                                        config.model.min_bigram_count))
+        for example, record in zip(examples, [*train_records, *extra_records], strict=True):
+            example.bigrams = bigram_vocab.encode(bigrams(record["text"][: train_cfg.max_len]))
+        log.info("bigrams: %d with a vector", len(bigram_vocab))
     examples = [example for example in examples if example.ids]
+    channel_types = channel_subject_types(schema)[1] if config.model.subject_types else None
     model = CasRel(len(vocab), len(channels), config.model,
-                   (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None)
+                   (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None, channel_types,
+                   len(bigram_vocab) if bigram_vocab is not None else None)
     if config.train.init and checkpoint is None:
         from kgqa_cli.extraction.pretrain import initialise_from
 
@@ -388,7 +417,7 @@ def fit(
             task = bar.add_task(f"epoch {epoch}/{train_cfg.epochs} loss -", total=batches_per_epoch)
             total_loss = 0.0
             for number, chosen in enumerate(batches, start=1):
-                batch = make_batch([examples[i] for i in chosen], len(channels), device)
+                batch = make_batch([examples[i] for i in chosen], len(channels), device, channel_types)
                 loss = batch_loss(model, batch, train_cfg.object_loss_weight, train_cfg.positive_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -404,7 +433,7 @@ def fit(
             model.eval()
             scored = ema.module if ema is not None else model  # the averaged weights, when kept
             scored.eval()
-            extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon)
+            extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon, bigrams=bigram_vocab)
             dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
             dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
             bar.remove_task(dev_task)
@@ -423,7 +452,7 @@ def fit(
                     "thresholds": {
                         "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
                     },
-                }, lexicon)
+                }, lexicon, bigram_vocab)
             else:
                 bad_epochs += 1
             stopped_early = bad_epochs >= train_cfg.patience
@@ -434,6 +463,7 @@ def fit(
                 **({"ema": ema.state_dict()} if ema is not None else {}),
                 "best_f1": best_f1, "best_epoch": best_epoch,
                 "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev, "vocab": vocab.itos,
+                **({"bigrams": bigram_vocab.itos} if bigram_vocab is not None else {}),
                 "rng": _rng_state(),
             })
             from kgqa_cli import faults

@@ -11,6 +11,13 @@ from kgqa_cli.errors import InputDataError
 from kgqa_cli.io import write_json
 
 PAD, UNK = "<pad>", "<unk>"
+END = "\x00"  # pairs with a text's last character in its last bigram
+
+
+def bigrams(text: str) -> list[str]:
+    """One token per character: the character and the next one (the last with ``END``)."""
+    padded = text + END
+    return [padded[i:i + 2] for i in range(len(text))]
 
 
 class CharVocab:
@@ -21,8 +28,9 @@ class CharVocab:
         self.stoi = {char: index for index, char in enumerate(self.itos)}
 
     @classmethod
-    def build(cls, texts: Iterable[str], min_count: int = 1) -> CharVocab:
-        """Characters seen at least ``min_count`` times, most frequent first (ties by code point)."""
+    def build(cls, texts: Iterable[str] | Iterable[list[str]], min_count: int = 1) -> CharVocab:
+        """Characters (or the tokens of token lists, such as bigrams) seen at least ``min_count``
+        times, most frequent first (ties by code point)."""
         counts = Counter(char for text in texts for char in text)
         chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
         return cls(chars)

@@ -31,14 +31,14 @@ class ExtractSettings:
     max_chars: int = 200
     subject_threshold: float = 0.5
     object_threshold: float = 0.5
-    bfloat16: bool = False
+    bfloat16: bool | str = "auto"  # true, false or auto (where the instance computes it natively)
 
     @classmethod
     def from_environment(cls) -> ExtractSettings:
         return cls(int(os.environ.get("KGQA_BATCH_SIZE", 64)), int(os.environ.get("KGQA_MAX_CHARS", 200)),
                    float(os.environ.get("KGQA_SUBJECT_THRESHOLD", 0.5)),
                    float(os.environ.get("KGQA_OBJECT_THRESHOLD", 0.5)),
-                   os.environ.get("KGQA_BFLOAT16", "false").lower() in ("1", "true", "yes"))
+                   os.environ.get("KGQA_BFLOAT16", "auto").lower())
 
 
 @dataclass
@@ -52,7 +52,9 @@ def model_fn(model_dir: str, settings: ExtractSettings | None = None) -> LoadedE
     from pathlib import Path
 
     from kgqa_cli.extraction.predict import Extractor
+    from kgqa_cli.torch_setup import limit_primitive_cache
 
+    limit_primitive_cache()
     device = os.environ.get("KGQA_DEVICE", "auto")
     version = os.environ.get("KGQA_MODEL_VERSION") or Path(model_dir).name
     return LoadedExtractor(Extractor.load(Path(model_dir), version=version, device=device),
