@@ -6,12 +6,17 @@
 (c) extract throughput in sentences/s at batch 1 and at batch 64 with the demo model;
 (d) unless ``--no-ablation``: the real-data run of (b) once per row of ABLATION (the current model,
     + word lexicon, + SKE sentences with the unlabelled channels masked, + pretraining of the
-    encoder on every text we have, + training changes, all together), each row's config the project config with the row's changes, into
-    ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev F1, peak RSS.
+    encoder on every text we have, + training changes, + subject-type head, + relative positions,
+    + character bigrams, all together), each row's config the project config with the row's
+    changes, into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
+    F1, peak RSS, errors by kind, test1 extract throughput. ``--jobs N`` runs N rows at once (a
+    GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
+    ../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder.
 Every stage runs the real `kgqa` command in a child process; peak memory is that child's max RSS.
 
 Usage: python scripts/bench_extraction.py [--only demo|duie|ablation] [--no-ablation] [--rows NAME ...]
-       [--duie-epochs N] [--out bench/extraction.json]
+       [--jobs N] [--extra-rows FILE] [--override KEY=VALUE] [--table FILE] [--duie-epochs N]
+       [--out bench/extraction.json]
 """
 
 from __future__ import annotations
@@ -242,7 +247,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("demo", "duie", "ablation"),
                         help="run one part; the others keep their last figures")
     parser.add_argument("--no-ablation", action="store_true",
-                        help="skip the ablation table (one real-data run per row, ~20 min each on 2 cores)")
+                        help="skip the ablation table (one real-data run per row, 20-40 min each on 2 cores)")
     parser.add_argument("--rows", nargs="+", default=list(ABLATION), help="ablation rows to run")
     parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
     parser.add_argument("--extra-rows", type=Path,
