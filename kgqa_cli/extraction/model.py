@@ -178,14 +178,16 @@ class CasRel(nn.Module):
 
     def object_logits(
         self, features: Encoded, sentence: torch.Tensor, head: torch.Tensor, tail: torch.Tensor,
-        known_types: torch.Tensor | None = None,
+        known_types: torch.Tensor | None = None, sentence_part: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Head and tail logits ``[S, L, channels]`` for S subjects (sentence index, head, tail).
 
         With ``subject_types`` on, each subject's type distribution (predicted; in training the
         gold type where ``known_types`` has one, -100 elsewhere) brings its type vector and its
-        per-channel biases."""
-        sentence_part = self.sentence_conv(self.object_conv, features)  # once per sentence
+        per-channel biases. ``sentence_part``: ``sentence_conv(object_conv, features)`` when the
+        caller already has it."""
+        if sentence_part is None:  # once per sentence; inference computes it once for all its subject chunks
+            sentence_part = self.sentence_conv(self.object_conv, features)
         subject_states = self.subject_states(features, sentence, head, tail)
         subject_part = self.object_subject(subject_states)
         type_probabilities = None

@@ -20,6 +20,7 @@ from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
 
 MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
+SUBJECT_CHUNK = 64  # subjects through the object layers at once
 WIDTH_MULTIPLE = 1  # round batch widths up to this (1: no rounding; oneDNN caches a primitive per shape)
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
@@ -156,16 +157,21 @@ class Extractor:
             results: list[list[dict]] = [[] for _ in texts]
             if not subjects:
                 return results
-            # Every subject of the batch goes through the object layers at once.
-            index = torch.tensor([[s[0], s[1], s[2]] for s in subjects], device=self.device)
-            object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2])
-            object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
-            object_heads = (torch.sigmoid(object_heads.float()) * object_mask).cpu().numpy()
-            object_tails = (torch.sigmoid(object_tails.float()) * object_mask).cpu().numpy()
-        for number, (row, head, tail, subject_score) in enumerate(subjects):
-            text = texts[row]
-            spans = decode_channel_spans(object_heads[number], object_tails[number], object_threshold)
-            results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
+            sentence_part = model.sentence_conv(model.object_conv, features)
+            # The batch's subjects go through the object layers SUBJECT_CHUNK at a time: one
+            # [subjects, characters, channels] block per chunk bounds the memory of long texts.
+            for start in range(0, len(subjects), SUBJECT_CHUNK):
+                chosen = subjects[start:start + SUBJECT_CHUNK]
+                index = torch.tensor([[s[0], s[1], s[2]] for s in chosen], device=self.device)
+                object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2],
+                                                                 sentence_part=sentence_part)
+                object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
+                object_heads = (torch.sigmoid(object_heads.float()) * object_mask).cpu().numpy()
+                object_tails = (torch.sigmoid(object_tails.float()) * object_mask).cpu().numpy()
+                for number, (row, head, tail, subject_score) in enumerate(chosen):
+                    text = texts[row]
+                    spans = decode_channel_spans(object_heads[number], object_tails[number], object_threshold)
+                    results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
         return [_dedupe(triples) for triples in results]
 
     def _triples(self, subject: str, subject_score: float, spans: list, text: str) -> list[dict]:
