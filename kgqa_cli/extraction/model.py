@@ -174,7 +174,9 @@ class CasRel(nn.Module):
     def subject_type_logits(self, features: Encoded, sentence: torch.Tensor, head: torch.Tensor,
                             tail: torch.Tensor) -> torch.Tensor:
         """``[S, types]`` logits of each subject's type (with ``subject_types`` on)."""
-        return self.subject_type(self.subject_states(features, sentence, head, tail))
+        # Detached: the type is the object head's helper, and its loss (one per subject, about 3
+        # at first) would otherwise outweigh the per-character pointer losses in the encoder.
+        return self.subject_type(self.subject_states(features, sentence, head, tail).detach())
 
     def object_logits(
         self, features: Encoded, sentence: torch.Tensor, head: torch.Tensor, tail: torch.Tensor,
@@ -192,7 +194,7 @@ class CasRel(nn.Module):
         subject_part = self.object_subject(subject_states)
         type_probabilities = None
         if self.uses_types:
-            type_probabilities = torch.softmax(self.subject_type(subject_states).float(), dim=-1)
+            type_probabilities = torch.softmax(self.subject_type(subject_states.detach()).float(), dim=-1)
             if known_types is not None:  # teacher forcing: an unsure classifier early on must not mute every channel
                 known = known_types >= 0
                 gold = F.one_hot(known_types.clamp(min=0), type_probabilities.shape[-1]).to(type_probabilities.dtype)
