@@ -11,6 +11,39 @@ from torch.nn import functional as F
 from kgqa_cli.extraction.config import KgModelConfig
 
 
+def bidirectional_lstm(lstm: nn.LSTM, inputs: torch.Tensor, mask: torch.Tensor, training: bool) -> torch.Tensor:
+    """The Bi-LSTM over right-padded sentences, ``[B, L, 2H]``, zero at padding.
+
+    The same numbers as running it on packed sequences, but each direction runs as one
+    padded call, which the CPU backend (oneDNN) fuses: the forward direction meets the
+    padding only after a sentence ends, and the backward one runs over each sentence
+    reversed within its length, so the padding again comes last. About twice as fast as a
+    packed batch on CPU, and bfloat16 applies to it.
+    """
+    width = inputs.shape[1]
+    lengths = mask.sum(1, keepdim=True)
+    positions = torch.arange(width, device=inputs.device).unsqueeze(0)
+    reverse = torch.where(positions < lengths, lengths - 1 - positions, positions)  # its own inverse
+    outputs = inputs
+    for layer in range(lstm.num_layers):
+        if layer and training and lstm.dropout:
+            outputs = F.dropout(outputs, lstm.dropout, training=True)
+        directions = []
+        for suffix in ("", "_reverse"):
+            weights = [getattr(lstm, f"{name}_l{layer}{suffix}")
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            zeros = outputs.new_zeros(1, outputs.shape[0], lstm.hidden_size)
+            if suffix:
+                flipped = outputs.gather(1, reverse.unsqueeze(-1).expand_as(outputs))
+                result = torch.lstm(flipped, (zeros, zeros), weights, True, 1, 0.0, training, False, True)[0]
+                result = result.gather(1, reverse.unsqueeze(-1).expand_as(result))
+            else:
+                result = torch.lstm(outputs, (zeros, zeros), weights, True, 1, 0.0, training, False, True)[0]
+            directions.append(result)
+        outputs = torch.cat(directions, dim=-1)
+    return outputs.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
 class Encoded(NamedTuple):
     """What the encoder gives the pointer heads: ``[B, L, W]`` states (zero at padding), the
     ``[B, W]`` max-pooled sentence state, and the ``[B, L]`` mask."""
@@ -113,37 +146,8 @@ class CasRel(nn.Module):
         return Encoded(states, pooled, mask)
 
     def bidirectional_lstm(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The Bi-LSTM over right-padded sentences, ``[B, L, 2H]``, zero at padding.
-
-        The same numbers as running it on packed sequences, but each direction runs as one
-        padded call, which the CPU backend (oneDNN) fuses: the forward direction meets the
-        padding only after a sentence ends, and the backward one runs over each sentence
-        reversed within its length, so the padding again comes last. About twice as fast as a
-        packed batch on CPU, and bfloat16 applies to it.
-        """
-        lstm = self.lstm
-        width = inputs.shape[1]
-        lengths = mask.sum(1, keepdim=True)
-        positions = torch.arange(width, device=inputs.device).unsqueeze(0)
-        reverse = torch.where(positions < lengths, lengths - 1 - positions, positions)  # its own inverse
-        outputs = inputs
-        for layer in range(lstm.num_layers):
-            if layer and self.training and lstm.dropout:
-                outputs = F.dropout(outputs, lstm.dropout, training=True)
-            directions = []
-            for suffix in ("", "_reverse"):
-                weights = [getattr(lstm, f"{name}_l{layer}{suffix}")
-                           for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-                zeros = outputs.new_zeros(1, outputs.shape[0], lstm.hidden_size)
-                if suffix:
-                    flipped = outputs.gather(1, reverse.unsqueeze(-1).expand_as(outputs))
-                    result = torch.lstm(flipped, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
-                    result = result.gather(1, reverse.unsqueeze(-1).expand_as(result))
-                else:
-                    result = torch.lstm(outputs, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
-                directions.append(result)
-            outputs = torch.cat(directions, dim=-1)
-        return outputs.masked_fill(~mask.unsqueeze(-1), 0.0)
+        """The Bi-LSTM over right-padded sentences (``bidirectional_lstm`` below)."""
+        return bidirectional_lstm(self.lstm, inputs, mask, self.training)
 
     def sentence_conv(self, conv: nn.Conv1d, features: Encoded) -> torch.Tensor:
         """``conv`` over each state concatenated with the sentence's pooled state, ``[B, L, C]``.

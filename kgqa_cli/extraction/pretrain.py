@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from kgqa_cli.errors import (
     ConfigError,
@@ -54,13 +53,13 @@ class CharEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * hidden_size, vocab_size)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        lengths = mask.sum(1).clamp(min=1).cpu()
-        packed = pack_padded_sequence(self.dropout(self.embedding(ids)), lengths, batch_first=True,
-                                      enforce_sorted=False)
-        states, _ = self.lstm(packed)
-        states, _ = pad_packed_sequence(states, batch_first=True, total_length=ids.shape[1])
-        return self.head(self.dropout(states))
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, vocabulary]`` of the N positions where ``chosen`` is true (the picked
+        characters): the output layer, the largest matrix, runs on those alone."""
+        from kgqa_cli.extraction.model import bidirectional_lstm
+
+        states = bidirectional_lstm(self.lstm, self.dropout(self.embedding(ids)), mask, self.training)
+        return self.head(self.dropout(states[chosen]))
 
 
 @dataclass
@@ -204,10 +203,11 @@ def _batch(sequences: list[list[int]], rng: np.random.Generator, vocab_size: int
 def _batch_loss(model: CharEncoder, sequences: list[list[int]], rng: np.random.Generator, vocab_size: int,
                 mask_id: int, ratio: float) -> torch.Tensor:
     ids, mask, targets = _batch(sequences, rng, vocab_size, mask_id, ratio, next(model.parameters()).device)
-    logits = model(ids, mask)
-    if not (targets != -100).any():
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    chosen = targets != -100
+    logits = model(ids, mask, chosen)
+    if not logits.shape[0]:
+        return model.head.weight.sum() * 0.0
+    return F.cross_entropy(logits, targets[chosen])
 
 
 def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, mask_id: int, config: Any) -> float:
@@ -218,9 +218,9 @@ def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, m
         for start in range(0, len(sequences), config.batch_size):
             ids, mask, targets = _batch(sequences[start:start + config.batch_size], rng, vocab_size, mask_id,
                                         config.mask_ratio, next(model.parameters()).device)
-            predicted = model(ids, mask).argmax(-1)
             chosen = targets != -100
-            right += int((predicted[chosen] == targets[chosen]).sum())
+            predicted = model(ids, mask, chosen).argmax(-1)
+            right += int((predicted == targets[chosen]).sum())
             total += int(chosen.sum())
     return right / total if total else 0.0
 
