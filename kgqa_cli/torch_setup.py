@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from functools import lru_cache
 
 
 def seed_everything(seed: int) -> None:
@@ -24,7 +25,7 @@ def set_threads(threads: int | None) -> None:
 
 
 def limit_primitive_cache(entries: int = 16) -> None:
-    """Keep few prepared oneDNN primitives (unless KGQA's caller set ONEDNN_PRIMITIVE_CACHE_CAPACITY).
+    """Keep few prepared oneDNN primitives (unless the caller set ONEDNN_PRIMITIVE_CACHE_CAPACITY).
 
     Inference meets a new batch width almost every batch; each width's fused LSTM primitive
     keeps its own buffers, and the default cache of 1024 grew ``kgqa extract`` of 5,000 DuIE
@@ -34,6 +35,7 @@ def limit_primitive_cache(entries: int = 16) -> None:
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(entries))
 
 
+@lru_cache(maxsize=4)  # asked on every extract call (each served request): the hardware does not change
 def native_bfloat16(device: str = "cpu") -> bool:
     """Whether ``device`` computes in bfloat16 natively: a CUDA GPU that supports it, or a CPU
     with AVX-512 BF16 or AMX (elsewhere bfloat16 is emulated and slower than float32)."""

@@ -76,12 +76,12 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
-def row_config(scratch: Path, name: str, changes: dict, tag: str = "") -> Path:
-    """The project config with one ablation row's changes, as a file of its own."""
+def row_config(scratch: Path, changes: dict, tag: str) -> Path:
+    """The project config with one ablation row's changes, as ``config-<tag>.yaml``."""
     import yaml
 
     base = yaml.safe_load((ROOT / "configs" / "kgqa.yaml").read_text(encoding="utf-8"))
-    path = scratch / f"config-{tag or len(list(scratch.glob('config-*.yaml')))}.yaml"
+    path = scratch / f"config-{tag}.yaml"
     path.write_text(yaml.safe_dump(merged(base, changes), allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
@@ -217,7 +217,7 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         elif ABLATION[name].get("preprocess") and not SKE.exists():
             return {"skipped": f"{SKE} is absent"}
         else:
-            figures = bench_duie(scratch, overrides, row_config(scratch, name, ABLATION[name], f"ablation{number}"),
+            figures = bench_duie(scratch, overrides, row_config(scratch, ABLATION[name], f"ablation{number}"),
                                  tag=f"ablation{number}",
                                  pretrain="pretrain" in ABLATION[name].get("kg", {}))
         if figures.get("duie_heldout_f1") is None:
@@ -264,8 +264,9 @@ def main() -> None:
                         help="epoch cap of the real-data run (~70 s each; early stopping usually ends it sooner)")
     args = parser.parse_args()
     if args.extra_rows:
-        ABLATION.update(json.loads(args.extra_rows.read_text(encoding="utf-8")))
-        args.rows += [name for name in json.loads(args.extra_rows.read_text(encoding="utf-8")) if name not in args.rows]
+        extra_rows = json.loads(args.extra_rows.read_text(encoding="utf-8"))
+        ABLATION.update(extra_rows)
+        args.rows += [name for name in extra_rows if name not in args.rows]
     extra_overrides = [part for item in args.override for part in ("--" + item.split("=", 1)[0], item.split("=", 1)[1])]
     sys.path.insert(0, str(ROOT))
     from kgqa_cli.settings import load_settings

@@ -45,7 +45,7 @@ def run_evaluate(
     from kgqa_cli.extraction.predict import load_registered
     from kgqa_cli.extraction.train import evaluate_records
     from kgqa_cli.mlops.registry import Registry
-    from kgqa_cli.torch_setup import limit_primitive_cache, set_threads
+    from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 
     data_path = Path(data) if data is not None else require_split(workspace, "test")
@@ -56,7 +56,6 @@ def run_evaluate(
     if not records:
         raise InputDataError(f"{data_path}: no labelled sentences to evaluate on")
     set_threads(config.train.threads)
-    limit_primitive_cache()
     extractor = load_registered(workspace.registry_dir, version, device=config.train.device, include_rejected=True)
     with progress() as bar:
         task = bar.add_task(f"evaluating {extractor.version}", total=len(records))

@@ -108,7 +108,7 @@ def run_extract(
     import time
 
     from kgqa_cli.extraction.predict import load_registered, split_text
-    from kgqa_cli.torch_setup import limit_primitive_cache, set_threads
+    from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 
     settings = config.extract
@@ -117,7 +117,6 @@ def run_extract(
     texts, skipped = read_inputs(source)
     ensure_writable([target.parent])
     set_threads(config.train.threads)
-    limit_primitive_cache()
     extractor = load_registered(workspace.registry_dir, version, device=config.train.device)
     started = time.perf_counter()
     with progress(RateColumn()) as bar:

@@ -178,27 +178,33 @@ class CasRel(nn.Module):
     def subject_type_logits(self, features: Encoded, sentence: torch.Tensor, head: torch.Tensor,
                             tail: torch.Tensor) -> torch.Tensor:
         """``[S, types]`` logits of each subject's type (with ``subject_types`` on)."""
+        return self._type_logits(self.subject_states(features, sentence, head, tail))
+
+    def _type_logits(self, subject_states: torch.Tensor) -> torch.Tensor:
         # Detached: the type is the object head's helper, and its loss (one per subject, about 3
         # at first) would otherwise outweigh the per-character pointer losses in the encoder.
-        return self.subject_type(self.subject_states(features, sentence, head, tail).detach())
+        return self.subject_type(subject_states.detach())
 
     def object_logits(
         self, features: Encoded, sentence: torch.Tensor, head: torch.Tensor, tail: torch.Tensor,
         known_types: torch.Tensor | None = None, sentence_part: torch.Tensor | None = None,
+        type_logits: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Head and tail logits ``[S, L, channels]`` for S subjects (sentence index, head, tail).
 
         With ``subject_types`` on, each subject's type distribution (predicted; in training the
         gold type where ``known_types`` has one, -100 elsewhere) brings its type vector and its
-        per-channel biases. ``sentence_part``: ``sentence_conv(object_conv, features)`` when the
-        caller already has it."""
+        per-channel biases. ``sentence_part`` (``sentence_conv(object_conv, features)``) and
+        ``type_logits`` (``subject_type_logits`` of the same subjects): when the caller has them."""
         if sentence_part is None:  # once per sentence; inference computes it once for all its subject chunks
             sentence_part = self.sentence_conv(self.object_conv, features)
         subject_states = self.subject_states(features, sentence, head, tail)
         subject_part = self.object_subject(subject_states)
         type_probabilities = None
         if self.uses_types:
-            type_probabilities = torch.softmax(self.subject_type(subject_states.detach()).float(), dim=-1)
+            if type_logits is None:
+                type_logits = self._type_logits(subject_states)
+            type_probabilities = torch.softmax(type_logits.float(), dim=-1)
             if known_types is not None:  # teacher forcing: an unsure classifier early on must not mute every channel
                 known = known_types >= 0
                 gold = F.one_hot(known_types.clamp(min=0), type_probabilities.shape[-1]).to(type_probabilities.dtype)

@@ -21,7 +21,6 @@ from kgqa_cli.extraction.vocab import CharVocab, bigrams
 
 MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
 SUBJECT_CHUNK = 64  # subjects through the object layers at once
-WIDTH_MULTIPLE = 1  # round batch widths up to this (1: no rounding; oneDNN caches a primitive per shape)
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 
@@ -66,11 +65,9 @@ def choose_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def batch_ids(token_ids: list[list[int]], device: torch.device, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ``[B, L]`` ids and their boolean mask; ``L`` rounded up to a multiple of
-    ``multiple`` (fewer distinct shapes for the CPU backend to prepare and cache)."""
+def batch_ids(token_ids: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``[B, L]`` ids and their boolean mask."""
     width = max(1, max(len(ids) for ids in token_ids))
-    width = -(-width // multiple) * multiple
     array = np.zeros((len(token_ids), width), dtype=np.int64)
     for row, ids in enumerate(token_ids):
         array[row, : len(ids)] = ids
@@ -105,6 +102,9 @@ class Extractor:
         """Load a model folder written by training (weights, vocabulary, schema, config)."""
         from safetensors.torch import load_file
 
+        from kgqa_cli.torch_setup import limit_primitive_cache
+
+        limit_primitive_cache()  # before the first forward pass of this process
         folder = Path(folder)
         missing = [name for name in MODEL_FILES if not (folder / name).exists()]
         if missing:
@@ -135,7 +135,7 @@ class Extractor:
             return []
         model = self.model
         with torch.inference_mode():
-            ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device, WIDTH_MULTIPLE)
+            ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device)
             lexicon = None
             if self.lexicon is not None:
                 from kgqa_cli.extraction.lexicon import stack_features
@@ -144,8 +144,7 @@ class Extractor:
                     [self.lexicon.features(text) for text in texts], ids.shape[1]))
             bigram_ids = None
             if self.bigrams is not None:
-                bigram_ids, _ = batch_ids([self.bigrams.encode(bigrams(text)) for text in texts], self.device,
-                                          WIDTH_MULTIPLE)
+                bigram_ids, _ = batch_ids([self.bigrams.encode(bigrams(text)) for text in texts], self.device)
             features = model.encode(ids, mask, lexicon, bigram_ids)
             heads, tails = model.subject_logits(features)
             heads = (torch.sigmoid(heads.float()) * mask).cpu().numpy()

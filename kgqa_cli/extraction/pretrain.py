@@ -32,6 +32,8 @@ from kgqa_cli.errors import (
     InputDataError,
     describe_os_error,
 )
+from kgqa_cli.extraction.model import bidirectional_lstm
+from kgqa_cli.extraction.predict import choose_device
 from kgqa_cli.extraction.vocab import CharVocab
 from kgqa_cli.io import write_json
 from kgqa_cli.workspace import Workspace, ensure_writable
@@ -56,8 +58,6 @@ class CharEncoder(nn.Module):
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
         """Logits ``[N, vocabulary]`` of the N positions where ``chosen`` is true (the picked
         characters): the output layer, the largest matrix, runs on those alone."""
-        from kgqa_cli.extraction.model import bidirectional_lstm
-
         states = bidirectional_lstm(self.lstm, self.dropout(self.embedding(ids)), mask, self.training)
         return self.head(self.dropout(states[chosen]))
 
@@ -147,8 +147,6 @@ def run_pretrain(config: Any, model_config: Any, workspace: Workspace, inputs: l
     set_threads(config.threads)
     vocab = CharVocab([*CharVocab.build(texts, config.min_char_count).itos[2:], MASK])
     mask_id = vocab.stoi[MASK]
-    from kgqa_cli.extraction.predict import choose_device
-
     device = choose_device(config.device)
     model = CharEncoder(len(vocab), model_config.embedding_dim, model_config.hidden_size, model_config.lstm_layers,
                         model_config.dropout).to(device)

@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,6 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device,
     index = torch.tensor([[row, head, tail] for row, head, tail, _ in rows], dtype=torch.long).reshape(-1, 3)
     subject_types = None
     if channel_types is not None:
-        from collections import Counter
-
         subject_types = torch.tensor([
             Counter(channel_types[channel] for channel, _, _ in targets).most_common(1)[0][0] if targets else -100
             for _, _, _, targets in rows], dtype=torch.long).to(device)
@@ -163,16 +162,18 @@ def batch_loss(model: CasRel, batch: dict, object_weight: float = 1.0, positive_
     loss = (subject_loss * mask).sum() / mask.sum()
     index = batch["index"]
     if index.shape[0]:
+        type_logits = None
+        if model.uses_types and batch.get("subject_types") is not None:
+            type_logits = model.subject_type_logits(features, index[:, 0], index[:, 1], index[:, 2])
         object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2],
-                                                         batch.get("subject_types"))
+                                                         batch.get("subject_types"), type_logits=type_logits)
         object_loss = (
             (bce(object_heads, batch["object_heads"]) + bce(object_tails, batch["object_tails"]))
             * batch["channel_mask"].unsqueeze(1)  # a channel the sentence's source never labels teaches nothing
         ).sum(-1)
         object_mask = mask.index_select(0, index[:, 0])
         loss = loss + object_weight * (object_loss * object_mask).sum() / object_mask.sum()
-        if model.uses_types and batch.get("subject_types") is not None:
-            type_logits = model.subject_type_logits(features, index[:, 0], index[:, 1], index[:, 2])
+        if type_logits is not None:
             loss = loss + F.cross_entropy(type_logits.float(), batch["subject_types"], ignore_index=-100)
     return loss
 

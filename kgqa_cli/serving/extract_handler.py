@@ -52,9 +52,7 @@ def model_fn(model_dir: str, settings: ExtractSettings | None = None) -> LoadedE
     from pathlib import Path
 
     from kgqa_cli.extraction.predict import Extractor
-    from kgqa_cli.torch_setup import limit_primitive_cache
 
-    limit_primitive_cache()
     device = os.environ.get("KGQA_DEVICE", "auto")
     version = os.environ.get("KGQA_MODEL_VERSION") or Path(model_dir).name
     return LoadedExtractor(Extractor.load(Path(model_dir), version=version, device=device),
