@@ -392,7 +392,9 @@ def test_extract_in_bfloat16(trained, tmp_path):
 def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
     """The Bi-LSTM run as two padded calls equals nn.LSTM over packed sequences, and the
     sentence convolution with its pooled half applied once per sentence equals Conv1d over the
-    concatenation, padding included (one and two layers, sentences of every length)."""
+    concatenation, padding included (one and two layers, sentences of every length); the
+    self-attention through scaled_dot_product_attention what nn.MultiheadAttention computes, and
+    the lexicon's embedding_bag pooling the weighted sum of every slot's word and tag vectors."""
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -414,6 +416,15 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
         concatenated = concatenated * mask.unsqueeze(-1)
         plain = model.subject_conv(concatenated.transpose(1, 2)).transpose(1, 2)
         assert torch.allclose(model.sentence_conv(model.subject_conv, encoded), plain, atol=1e-5)
+        states = torch.randn(4, 9, 24)
+        lexicon_model = CasRel(50, 5, KgModelConfig(embedding_dim=16, hidden_size=12, attention_heads=2,
+                                                    conv_channels=8, lexicon={"enabled": True, "dim": 4}), (30, 7))
+        words, tags, weights = torch.randint(0, 30, (4, 9, 3, 6)), torch.randint(0, 7, (4, 9, 3, 6)), torch.rand(4, 9, 3, 6)
+        vectors = lexicon_model.lexicon_words(words) + lexicon_model.lexicon_tags(tags)  # [B, L, 3, K, D]
+        summed = (vectors * weights.unsqueeze(-1)).sum(3).flatten(2)
+        assert torch.allclose(lexicon_model.lexicon_vectors(words, tags, weights), summed, atol=1e-6)
+        expected, _ = model.attention(states, states, states, key_padding_mask=~mask, need_weights=False)
+        assert torch.allclose(model.self_attention(states, mask)[mask], expected[mask], atol=1e-5)
 
 
 def test_subject_types_positions_and_bigrams_train_save_and_extract(trained, tmp_path):

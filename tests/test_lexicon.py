@@ -68,3 +68,19 @@ def test_by_default_jieba_words_count_through_their_tags_only():
     assert plain.words == [] and plain.vocabulary_size == 1 and plain.names == {}
     words, tags, weights = plain.features("电影由柳云帆执导")  # 电影 begins at 0
     assert not words.any() and tags[0, 0].any() and weights[0, 0].any()
+
+
+def test_a_batch_gets_each_texts_features_right_padded(lexicon):
+    """The vectorised batch path gives every text what it gets alone (the K heaviest words per
+    character and role, weights scaled to 3), zero beyond its length."""
+    texts = ["柳云帆执导电影星河往事", "电影", "中华人民共和国成立于北京"]
+    batch = lexicon.batch_features(texts, 14)
+    assert batch[0].shape == (3, 14, 3, 4)
+    for row, text in enumerate(texts):
+        for part, alone in zip(batch, lexicon.features(text), strict=True):
+            assert np.array_equal(part[row, :len(text)], alone) and not part[row, len(text):].any()
+    assert np.all(np.diff(batch[2], axis=-1) <= 0)  # the heaviest first
+    one = Lexicon.build(LexiconConfig(enabled=True, max_words_per_role=1, word_vectors=True, corpus_names=True),
+                        RECORDS, max_len=200)
+    kept = one.batch_features(texts, 14)
+    assert kept[1].shape == (3, 14, 3, 1) and np.array_equal(kept[1][..., 0], batch[1][..., 0])

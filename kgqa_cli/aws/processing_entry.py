@@ -43,12 +43,12 @@ def _settings(root: Path):
     return KgqaConfig.model_validate({**sections, "workspace": str(root / "workspace")})
 
 
-def _unpack_model(root: Path) -> Path:
-    """The model archive of the ``model`` input, unpacked (data only: no links or devices)."""
+def _unpack_model(root: Path, target: Path) -> Path:
+    """The model archive of the ``model`` input, unpacked into ``target`` (data only: no links
+    or devices)."""
     archives = sorted((root / "input" / "model").glob("*.tar.gz"))
     if not archives:
         raise FileNotFoundError(f"no model archive (*.tar.gz) in {root / 'input' / 'model'}")
-    target = Path(tempfile.mkdtemp(prefix="kgqa-model-"))
     with tarfile.open(archives[0], mode="r:gz") as archive:
         archive.extractall(target, filter="data")
     return target
@@ -59,8 +59,8 @@ def evaluate(settings, root: Path, kind: str) -> dict:
     from kgqa_cli.errors import QualityGateError
     from kgqa_cli.mlops.registry import Registry
 
-    folder = _unpack_model(root)
-    Registry(settings.paths.registry_dir).register(kind, folder, {})
+    with tempfile.TemporaryDirectory(prefix="kgqa-model-") as unpacked:  # the registry keeps its own copy
+        Registry(settings.paths.registry_dir).register(kind, _unpack_model(root, Path(unpacked)), {})
     if kind == "kg":
         from kgqa_cli.extraction.evaluate import run_evaluate
 

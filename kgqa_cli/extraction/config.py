@@ -40,7 +40,7 @@ class KgModelConfig(StrictModel):
     min_bigram_count: int = Field(2, ge=1, description="bigrams seen fewer times in train map to the unknown id")
     hidden_size: int = Field(128, ge=8, description="Bi-LSTM hidden size per direction")
     lstm_layers: int = Field(1, ge=1, le=4)
-    attention_heads: int = Field(4, ge=1, description="heads of the self-attention layer")
+    attention_heads: int = Field(4, ge=0, description="heads of the self-attention layer over the Bi-LSTM; 0: no such layer")
     conv_channels: int = Field(256, ge=8, description="output channels of the Conv1d layers")
     kernel_size: int = Field(3, ge=1, description="odd width of the Conv1d kernels")
     dropout: float = Field(0.2, ge=0, lt=1)

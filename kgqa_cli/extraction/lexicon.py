@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+from array import array
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +51,13 @@ def jieba_dictionary() -> Path:
     return path
 
 
-def _dictionary_words(path: Path, max_length: int) -> dict[str, tuple[float, str]]:
-    words: dict[str, tuple[float, str]] = {}
+def _dictionary_lines(path: Path, max_length: int) -> Iterator[tuple[str, float, str]]:
+    """(word, frequency, tag) of each dictionary word of 2 to ``max_length`` characters."""
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             parts = line.split()
             if len(parts) >= 2 and 2 <= len(parts[0]) <= max_length:
-                words[parts[0]] = (float(parts[1]), parts[2] if len(parts) > 2 else "x")
-    return words
+                yield parts[0], float(parts[1]), parts[2] if len(parts) > 2 else "x"
 
 
 def corpus_names(records: list[dict], max_length: int) -> dict[str, tuple[int, str]]:
@@ -76,28 +76,57 @@ def corpus_names(records: list[dict], max_length: int) -> dict[str, tuple[int, s
 
 
 class Lexicon:
-    """The matching automaton, the word and tag vocabularies, and the features of a text."""
+    """The matching automaton, the word and tag vocabularies, and the features of texts.
+
+    The automaton maps each word to an entry number; the entries' length, word id, tag id and
+    pooling weight are numpy columns (a Python tuple per word would take 80 MB more).
+    """
 
     def __init__(self, config: Any, words: list[str], tags: list[str], names: dict[str, tuple[int, str]],
-                 dictionary_sha256: str, entries: dict[str, tuple[float, str]] | None = None) -> None:
+                 dictionary_sha256: str, dictionary: Path | None = None) -> None:
         import ahocorasick
 
         self.config = config
-        self.words = list(words)  # id i + 1 is words[i]; 0: no word vector (padding, out of vocabulary)
         self.tags = list(tags)  # id i + 1 is tags[i]; 0: padding
         self.names = dict(names)
         self.dictionary_sha256 = dictionary_sha256
-        word_id = {word: number for number, word in enumerate(self.words, start=1)}
         tag_id = {tag: number for number, tag in enumerate(self.tags, start=1)}
-        entries = dict(entries if entries is not None else _dictionary_words(jieba_dictionary(), config.max_word_length))
-        for name, (count, tag) in self.names.items():
-            frequency, _ = entries.get(name, (0.0, tag))
-            entries[name] = (frequency + CORPUS_NAME_FREQUENCY * count, tag)
-        self._automaton = ahocorasick.Automaton()
-        for word, (frequency, tag) in entries.items():
-            self._automaton.add_word(word, (len(word), word_id.get(word, 0), tag_id.get(tag, 0),
-                                            math.log1p(frequency)))
-        self._automaton.make_automaton()
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        lengths, tag_ids, frequencies = array("h"), array("h"), array("d")
+        # Streamed from the file into the automaton and the columns: no dict of 349k words.
+        for word, frequency, tag in _dictionary_lines(dictionary or jieba_dictionary(), config.max_word_length):
+            if automaton.get(word, -1) < 0:
+                automaton.add_word(word, len(lengths))
+                lengths.append(len(word))
+                tag_ids.append(tag_id.get(tag, 0))
+                frequencies.append(frequency)
+        for name, (count, tag) in self.names.items():  # a training name keeps its schema type
+            entry = automaton.get(name, -1)
+            if entry < 0:
+                entry = len(lengths)
+                automaton.add_word(name, entry)
+                lengths.append(len(name))
+                tag_ids.append(0)
+                frequencies.append(0.0)
+            tag_ids[entry] = tag_id.get(tag, 0)
+            frequencies[entry] += CORPUS_NAME_FREQUENCY * count
+        automaton.make_automaton()
+        self._automaton = automaton
+        self._lengths = np.frombuffer(lengths, dtype=np.int16).astype(np.int64)
+        self._tag_ids = np.frombuffer(tag_ids, dtype=np.int16).astype(np.int32)
+        self._weights = np.log1p(np.frombuffer(frequencies, dtype=np.float64))  # float64: ties as before
+        self._word_ids = np.zeros(len(lengths), dtype=np.int32)
+        self.words: list[str] = []
+        self._assign_words(words)
+
+    def _assign_words(self, words: list[str]) -> None:
+        """Give ``words`` their own vectors: word i (0-based) has id i + 1; 0 is no vector."""
+        self.words = list(words)
+        self._word_ids[:] = 0
+        for number, word in enumerate(self.words, start=1):
+            entry = self._automaton.get(word, -1)
+            if entry >= 0:
+                self._word_ids[entry] = number
 
     @property
     def vocabulary_size(self) -> int:
@@ -111,20 +140,21 @@ class Lexicon:
     def build(cls, config: Any, records: list[dict], max_len: int) -> Lexicon:
         """The lexicon of a training run: jieba's words and the training names; the word
         vocabulary from the words matched in the training sentences."""
-        import ahocorasick
-
         path = jieba_dictionary()
         names = corpus_names(records, config.max_word_length) if config.corpus_names else {}
-        entries = _dictionary_words(path, config.max_word_length)
-        tags = sorted({tag for _, tag in entries.values()} | {tag for _, tag in names.values()})
-        automaton = ahocorasick.Automaton()
-        for word in set(entries) | set(names):
-            automaton.add_word(word, word)
-        automaton.make_automaton()
-        seen: Counter = Counter(word for record in records for _, word in automaton.iter(record["text"][:max_len]))
-        words = [word for word, count in sorted(seen.items(), key=lambda item: (-item[1], item[0]))
-                 if count >= config.min_word_count][: config.max_vocabulary] if config.word_vectors else []
-        return cls(config, words, tags, names, _sha256(path), entries)  # the dictionary read once
+        tags = sorted({tag for _, _, tag in _dictionary_lines(path, config.max_word_length)}
+                      | {tag for _, tag in names.values()})
+        lexicon = cls(config, [], tags, names, _sha256(path), path)
+        if config.word_vectors:
+            seen: Counter = Counter()
+            for record in records:
+                text = record["text"][:max_len]
+                seen.update(text[end - int(lexicon._lengths[entry]) + 1: end + 1]
+                            for end, entry in lexicon._automaton.iter(text))
+            ranked = sorted(seen.items(), key=lambda item: (-item[1], item[0]))
+            lexicon._assign_words([word for word, count in ranked if count >= config.min_word_count]
+                                  [: config.max_vocabulary])
+        return lexicon
 
     def save(self, path: Path) -> None:
         """``lexicon.json``: the vocabularies, the corpus names and the dictionary's checksum."""
@@ -140,33 +170,62 @@ class Lexicon:
             words, tags, expected = data["words"], data["tags"], data["dictionary_sha256"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputDataError(f"{path}: not a lexicon file ({exc})") from exc
-        actual = _sha256(jieba_dictionary())
+        dictionary = jieba_dictionary()
+        actual = _sha256(dictionary)
         if actual != expected:
             raise InputDataError(f"{path}: the model was trained with another jieba dictionary "
                                  f"(sha256 {expected[:12]}, installed {actual[:12]})",
                                  hint="install the jieba version of constraints.txt")
-        return cls(config, words, tags, names, expected)
+        return cls(config, words, tags, names, expected, dictionary)
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Word ids, tag ids and pooling weights of each character and role, ``[L, 3, K]`` each
         (K = ``max_words_per_role``: the most frequent words kept)."""
-        size, limit = len(text), self.config.max_words_per_role
-        found: dict[tuple[int, int], list[tuple[float, int, int]]] = {}
-        for end, (length, word, tag, weight) in self._automaton.iter(text):
-            start = end - length + 1
-            found.setdefault((start, 0), []).append((weight, word, tag))
-            found.setdefault((end, 2), []).append((weight, word, tag))
-            for middle in range(start + 1, end):
-                found.setdefault((middle, 1), []).append((weight, word, tag))
-        word_ids = np.zeros((size, 3, limit), dtype=np.int64)
-        tag_ids = np.zeros((size, 3, limit), dtype=np.int64)
-        weights = np.zeros((size, 3, limit), dtype=np.float32)
-        for (position, role), entries in found.items():
-            entries.sort(reverse=True)
-            for slot, (weight, word, tag) in enumerate(entries[:limit]):
-                word_ids[position, role, slot], tag_ids[position, role, slot] = word, tag
-                weights[position, role, slot] = weight
-        total = weights.sum(axis=(1, 2), keepdims=True)
+        words, tags, weights = self.batch_features([text], len(text))
+        return words[0], tags[0], weights[0]
+
+    def batch_features(self, texts: list[str], width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``features`` of several texts at once, right-padded to ``[B, width, 3, K]``.
+
+        Vectorised over every match of the batch: each match gives its start character role B,
+        its end E and the characters between M; per character and role the K heaviest words are
+        kept (ties: the higher word id, then tag id), and a character's kept weights are scaled
+        to sum to 3 over its roles, as SoftLexicon normalises them.
+        """
+        limit = self.config.max_words_per_role
+        rows, ends, entries = [], [], []
+        for row, text in enumerate(texts):
+            found = self._automaton.iter(text[:width])
+            for end, entry in found:
+                rows.append(row)
+                ends.append(end)
+                entries.append(entry)
+        shape = (len(texts), width, len(ROLES), limit)
+        word_ids, tag_ids = np.zeros(shape, dtype=np.int32), np.zeros(shape, dtype=np.int32)
+        weights = np.zeros(shape, dtype=np.float32)
+        if not entries:
+            return word_ids, tag_ids, weights
+        row_of, end_of, entry_of = (np.asarray(column, dtype=np.int64) for column in (rows, ends, entries))
+        start_of = end_of - self._lengths[entry_of] + 1
+        inner = end_of - start_of - 1  # characters strictly inside each match
+        match = np.concatenate([np.arange(len(entry_of)), np.arange(len(entry_of)),
+                                np.repeat(np.arange(len(entry_of)), inner)])
+        # The position of the k-th inner character of a match: its start + 1 + k.
+        offsets = np.arange(inner.sum()) - np.repeat(np.cumsum(inner) - inner, inner)
+        position = np.concatenate([start_of, end_of, np.repeat(start_of, inner) + 1 + offsets])
+        role = np.concatenate([np.zeros(len(entry_of), np.int64), np.full(len(entry_of), 2),
+                               np.ones(inner.sum(), np.int64)])
+        entry, row = entry_of[match], row_of[match]
+        weight, word, tag = self._weights[entry], self._word_ids[entry], self._tag_ids[entry]
+        order = np.lexsort((-tag, -word, -weight, role, position, row))
+        row, position, role = row[order], position[order], role[order]
+        cell = (row * width + position) * len(ROLES) + role
+        first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+        rank = np.arange(len(cell)) - np.repeat(first, np.diff(np.r_[first, len(cell)]))
+        kept = rank < limit
+        where = (row[kept], position[kept], role[kept], rank[kept])
+        word_ids[where], tag_ids[where], weights[where] = word[order][kept], tag[order][kept], weight[order][kept]
+        total = weights.sum(axis=(2, 3), keepdims=True)
         np.divide(weights * len(ROLES), total, out=weights, where=total > 0)
         return word_ids, tag_ids, weights
 
@@ -179,7 +238,7 @@ def stack_features(features: list[tuple[np.ndarray, np.ndarray, np.ndarray]], wi
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Right-padded ``[B, width, 3, K]`` arrays of several texts' features."""
     limit = features[0][0].shape[2] if features else 1
-    words = np.zeros((len(features), width, 3, limit), dtype=np.int64)
+    words = np.zeros((len(features), width, 3, limit), dtype=np.int32)
     tags = np.zeros_like(words)
     weights = np.zeros((len(features), width, 3, limit), dtype=np.float32)
     for row, (w, t, v) in enumerate(features):
