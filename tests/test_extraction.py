@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kgqa_cli.data.schema import Schema
-from kgqa_cli.extraction.decode import decode_channel_spans, decode_spans
+from kgqa_cli.extraction.decode import decode_batch_spans, decode_channel_spans, decode_spans
 from kgqa_cli.extraction.extract import read_inputs
 from kgqa_cli.extraction.labels import channels_of, make_example, split_channel
 from kgqa_cli.extraction.metrics import score_triples
@@ -55,6 +55,24 @@ def test_overlapping_objects_and_one_subject_with_several_predicates():
     # a tail of another channel is never borrowed
     heads[1, 1] = 0.9
     assert all(c != 1 for c, _, _, _ in decode_channel_spans(heads, tails, 0.5))
+
+
+def test_a_block_of_items_decodes_as_each_item_alone():
+    """The vectorised decoder over [items, L, channels] gives each item what it gives alone, in
+    the order item, channel, head; a tail never comes from another item."""
+    rng = np.random.default_rng(3)
+    heads = (rng.random((6, 15, 4)) > 0.85).astype(np.float32) * 0.9
+    tails = (rng.random((6, 15, 4)) > 0.85).astype(np.float32) * 0.8
+    tails[2] = 0  # heads but no tail: the next item's tails must not be borrowed
+    block = decode_batch_spans(heads, tails, 0.5)
+    assert block == sorted(block, key=lambda span: span[:3])
+    for item in range(6):
+        alone = decode_channel_spans(heads[item], tails[item], 0.5)
+        assert [span[1:] for span in block if span[0] == item] == alone
+        for channel, head, tail, score in alone:
+            assert tails[item, tail, channel] > 0.5 and head <= tail and not (tails[item, head:tail, channel] > 0.5).any()
+            assert score == pytest.approx((0.9 + 0.8) / 2)
+    assert not [span for span in block if span[0] == 2] and decode_batch_spans(heads, tails * 0, 0.5) == []
 
 
 def record(text: str, *triples: tuple[str, str, str]) -> dict:

@@ -15,7 +15,7 @@ import torch
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import MissingArtifactError
 from kgqa_cli.extraction.config import KgModelConfig
-from kgqa_cli.extraction.decode import decode_channel_spans, decode_spans
+from kgqa_cli.extraction.decode import decode_batch_spans
 from kgqa_cli.extraction.labels import channel_subject_types, channels_of, split_channel
 from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
@@ -159,10 +159,9 @@ class Extractor:
             heads, tails = model.subject_logits(features)
             heads = (torch.sigmoid(heads.float()) * mask).cpu().numpy()
             tails = (torch.sigmoid(tails.float()) * mask).cpu().numpy()
-            subjects = []  # (sentence, head, tail, score)
-            for row in range(len(texts)):
-                for head, tail, score in decode_spans(heads[row], tails[row], subject_threshold):
-                    subjects.append((row, head, tail, score))
+            subjects = [(row, head, tail, score)  # (sentence, head, tail, score)
+                        for row, _, head, tail, score in decode_batch_spans(heads[..., None], tails[..., None],
+                                                                            subject_threshold)]
             results: list[list[dict]] = [[] for _ in texts]
             if not subjects:
                 return results
@@ -177,9 +176,11 @@ class Extractor:
                 object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
                 object_heads = (torch.sigmoid(object_heads.float()) * object_mask).cpu().numpy()
                 object_tails = (torch.sigmoid(object_tails.float()) * object_mask).cpu().numpy()
-                for number, (row, head, tail, subject_score) in enumerate(chosen):
+                spans_of: list[list] = [[] for _ in chosen]
+                for number, *span in decode_batch_spans(object_heads, object_tails, object_threshold):
+                    spans_of[number].append(span)
+                for (row, head, tail, subject_score), spans in zip(chosen, spans_of, strict=True):
                     text = texts[row]
-                    spans = decode_channel_spans(object_heads[number], object_tails[number], object_threshold)
                     results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
         return [_dedupe(triples) for triples in results]
 
