@@ -423,6 +423,10 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
         vectors = lexicon_model.lexicon_words(words) + lexicon_model.lexicon_tags(tags)  # [B, L, 3, K, D]
         summed = (vectors * weights.unsqueeze(-1)).sum(3).flatten(2)
         assert torch.allclose(lexicon_model.lexicon_vectors(words, tags, weights), summed, atol=1e-6)
+        plain = CasRel(50, 5, KgModelConfig(embedding_dim=16, hidden_size=12, attention_heads=0, conv_channels=8)).eval()
+        ids = torch.randint(2, 50, (4, 9)) * mask
+        assert not hasattr(plain, "attention")  # attention_heads 0: the Bi-LSTM states go straight to the pointers
+        assert torch.equal(plain.encode(ids, mask).states, plain.bidirectional_lstm(plain.embedding(ids), mask))
         expected, _ = model.attention(states, states, states, key_padding_mask=~mask, need_weights=False)
         assert torch.allclose(model.self_attention(states, mask)[mask], expected[mask], atol=1e-5)
 
