@@ -84,3 +84,27 @@ def test_a_batch_gets_each_texts_features_right_padded(lexicon):
                         RECORDS, max_len=200)
     kept = one.batch_features(texts, 14)
     assert kept[1].shape == (3, 14, 3, 1) and np.array_equal(kept[1][..., 0], batch[1][..., 0])
+
+
+def test_cross_fitted_training_sentences_see_only_the_names_of_other_folds():
+    """With name_folds, a training sentence's lexicon lacks the names only its own fold has (a
+    new sentence meets only names train had), while the saved lexicon keeps every train name."""
+    records = [_record(f"《{title}》是由{director}执导的电影", title, "导演", director)
+               for title, director in [("星河往事", "柳云帆"), ("青石长歌", "柳云帆"), ("海角来信", "莫青禾"),
+                                       ("云端渡口", "秦望舒")]]
+    config = LexiconConfig(enabled=True, corpus_names=True, name_folds=2)
+    lexicon = Lexicon.build(config, records, max_len=200)
+    assert set(lexicon.names) >= {"星河往事", "柳云帆", "莫青禾", "秦望舒"}
+    director_tag = lexicon.tags.index("type:人物") + 1
+    crossed = lexicon.training_features(records, max_len=200)
+    plain = [lexicon.features(record["text"]) for record in records]
+    for record, (_, tags, _), (_, all_tags, _) in zip(records, crossed, plain, strict=True):
+        start = record["text"].index(record["spo_list"][0]["object"]["@value"])
+        assert director_tag in all_tags[start, 0]  # every train name is known to the full lexicon
+        others = [r for r in records if r is not record]
+        known_elsewhere = any(r["spo_list"][0]["object"]["@value"] == record["spo_list"][0]["object"]["@value"]
+                              for r in others)
+        if not known_elsewhere:  # 莫青禾 and 秦望舒 are in one sentence each: never in their own lexicon
+            assert director_tag not in tags[start, 0]
+    folds_off = Lexicon.build(LexiconConfig(enabled=True, corpus_names=True), records, max_len=200)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds_off.training_features(records, 200), plain, strict=True))

@@ -27,6 +27,11 @@ class LexiconConfig(StrictModel):
         False, description="add the train split's subject and object names, with their type (every gold name of a "
         "training sentence is then in the lexicon, few of dev's: the model learns to trust the lexicon too much)"
     )
+    name_folds: int = Field(
+        0, ge=0, description="with corpus_names: cross-fitting; train is cut into this many folds, and a training "
+        "sentence sees only the names of the other folds, as a new sentence sees only names of train; 0 or 1: "
+        "every train name"
+    )
 
 
 class KgModelConfig(StrictModel):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -155,6 +156,30 @@ class Lexicon:
             lexicon._assign_words([word for word, count in ranked if count >= config.min_word_count]
                                   [: config.max_vocabulary])
         return lexicon
+
+    def training_features(self, records: list[dict], max_len: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Features of the training sentences ``records`` (the ones the corpus names came from).
+
+        With ``name_folds`` N > 1 (and corpus names on) they are cross-fitted: each sentence falls
+        in a fold by a checksum of its text, and its features come from a lexicon holding only the
+        names of the other folds. Otherwise every gold name of a training sentence would be in
+        its lexicon, while a new sentence's names are there only when train had them too: the
+        model would learn to trust a name match far more than it should.
+        """
+        texts = [record["text"][:max_len] for record in records]
+        folds = self.config.name_folds if self.config.corpus_names else 0
+        if folds <= 1:
+            return [self.features(text) for text in texts]
+        fold_of = [zlib.crc32(record["text"].encode("utf-8")) % folds for record in records]
+        features: list = [None] * len(records)
+        for fold in range(folds):
+            names = corpus_names([record for record, other in zip(records, fold_of, strict=True) if other != fold],
+                                 self.config.max_word_length)
+            held_out = Lexicon(self.config, self.words, self.tags, names, self.dictionary_sha256)
+            for number, other in enumerate(fold_of):
+                if other == fold:
+                    features[number] = held_out.features(texts[number])
+        return features
 
     def save(self, path: Path) -> None:
         """``lexicon.json``: the vocabularies, the corpus names and the dictionary's checksum."""

@@ -351,8 +351,10 @@ def fit(
         from kgqa_cli.extraction.lexicon import Lexicon
 
         lexicon = Lexicon.build(config.model.lexicon, train_records, train_cfg.max_len)
-        for example, record in zip(examples, [*train_records, *extra_records], strict=True):
-            example.lexicon = lexicon.features(record["text"][: train_cfg.max_len])
+        features = [*lexicon.training_features(train_records, train_cfg.max_len),
+                    *(lexicon.features(record["text"][: train_cfg.max_len]) for record in extra_records)]
+        for example, found in zip(examples, features, strict=True):
+            example.lexicon = found
         log.info("word lexicon: %d words with a vector, %d tags", len(lexicon.words), len(lexicon.tags))
     bigram_vocab = None
     if config.model.bigram_dim:
