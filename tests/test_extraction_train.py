@@ -281,7 +281,8 @@ def test_the_word_lexicon_trains_saves_and_extracts(trained, tmp_path):
     assert lexicon["words"] == [] and "type:人物" in lexicon["tags"] and "nr" in lexicon["tags"]
     assert json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["lexicon"]["enabled"] is True
     source = write_lines(tmp_path / "input.jsonl", [{"text": "《海上传奇》是由王伟执导的电影"}])
-    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")
+    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json",
+                  "--kg.extract.bfloat16", "true")  # the optional inputs through the bfloat16 copy too
     assert done.exit_code == 0, done.output
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") == 1
 
@@ -372,8 +373,8 @@ def test_pretrain_then_train_from_it(trained, tmp_path):
 
 
 def test_extract_in_bfloat16(trained, tmp_path):
-    """kg.extract.bfloat16 runs the network under bfloat16 autocast: the same output format, and
-    on this corpus the same triples as in float32."""
+    """kg.extract.bfloat16 runs a bfloat16 copy of the network: the same output format, and on
+    this corpus the same triples as in float32."""
     workspace, _ = trained
     lines = [{"text": f"《星河{n}》是由王伟{n}执导的电影"} for n in range(20)]
     source = write_lines(tmp_path / "input.jsonl", lines)
@@ -448,7 +449,8 @@ def test_subject_types_positions_and_bigrams_train_save_and_extract(trained, tmp
     assert saved["subject_types"] is True and saved["relative_positions"] == 10 and saved["bigram_dim"] == 8
     assert "执导" in json.loads((model_dir / "bigrams.json").read_text(encoding="utf-8"))["itos"]
     source = write_lines(tmp_path / "input.jsonl", [{"text": "《海上传奇》是由王伟执导的电影"}])
-    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")
+    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json",
+                  "--kg.extract.bfloat16", "true")  # the optional inputs through the bfloat16 copy too
     assert done.exit_code == 0, done.output
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8").count("\n") == 1
 

@@ -70,20 +70,46 @@ def test_by_default_jieba_words_count_through_their_tags_only():
     assert not words.any() and tags[0, 0].any() and weights[0, 0].any()
 
 
+def _reference_features(lexicon, text):
+    """SoftLexicon's features by a plain loop: every word found (a dictionary lookup of every
+    substring) gives its characters B, M or E; per character and role the K heaviest words
+    (ties: the higher word id, then tag id); weights scaled to sum to 3 per character."""
+    limit, entries = lexicon.config.max_words_per_role, {}
+    for start in range(len(text)):
+        for end in range(start + 2, min(len(text), start + lexicon.config.max_word_length) + 1):
+            found = [entry for entry, first, last in lexicon._matches(text[start:end])
+                     if first == 0 and last == end - start]
+            for entry in found:
+                item = (lexicon._weights[entry], lexicon._word_ids[entry], lexicon._tag_ids[entry])
+                entries.setdefault((start, 0), []).append(item)
+                entries.setdefault((end - 1, 2), []).append(item)
+                for middle in range(start + 1, end - 1):
+                    entries.setdefault((middle, 1), []).append(item)
+    words, tags = np.zeros((len(text), 3, limit), np.int32), np.zeros((len(text), 3, limit), np.int32)
+    weights = np.zeros((len(text), 3, limit), np.float32)
+    for (position, role), items in entries.items():
+        for slot, (weight, word, tag) in enumerate(sorted(items, reverse=True)[:limit]):
+            words[position, role, slot], tags[position, role, slot], weights[position, role, slot] = word, tag, weight
+    total = weights.sum(axis=(1, 2), keepdims=True)
+    np.divide(weights * 3, total, out=weights, where=total > 0)
+    return words, tags, weights
+
+
 def test_a_batch_gets_each_texts_features_right_padded(lexicon):
-    """The vectorised batch path gives every text what it gets alone (the K heaviest words per
-    character and role, weights scaled to 3), zero beyond its length."""
-    texts = ["柳云帆执导电影星河往事", "电影", "中华人民共和国成立于北京"]
+    """The vectorised batch path gives every text what a plain loop over its substrings gives
+    (the K heaviest words per character and role, weights scaled to 3), zero beyond its length."""
+    texts = ["柳云帆执导电影星河往事", "电影", "中华人民共和国成立于北京大学", "x"]
     batch = lexicon.batch_features(texts, 14)
-    assert batch[0].shape == (3, 14, 3, 4)
+    assert batch[0].shape == (4, 14, 3, 4)
     for row, text in enumerate(texts):
-        for part, alone in zip(batch, lexicon.features(text), strict=True):
-            assert np.array_equal(part[row, :len(text)], alone) and not part[row, len(text):].any()
+        for part, expected in zip(batch, _reference_features(lexicon, text), strict=True):
+            assert np.allclose(part[row, :len(text)], expected) and not part[row, len(text):].any()
+    assert (batch[2][:, :, 1, 2] > 0).any()  # some character has three words around it: ranking matters
     assert np.all(np.diff(batch[2], axis=-1) <= 0)  # the heaviest first
     one = Lexicon.build(LexiconConfig(enabled=True, max_words_per_role=1, word_vectors=True, corpus_names=True),
                         RECORDS, max_len=200)
     kept = one.batch_features(texts, 14)
-    assert kept[1].shape == (3, 14, 3, 1) and np.array_equal(kept[1][..., 0], batch[1][..., 0])
+    assert kept[1].shape == (4, 14, 3, 1) and np.array_equal(kept[1][..., 0], batch[1][..., 0])
 
 
 def test_cross_fitted_training_sentences_see_only_the_names_of_other_folds():

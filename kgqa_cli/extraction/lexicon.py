@@ -80,7 +80,7 @@ class Lexicon:
     """The matching automaton, the word and tag vocabularies, and the features of texts.
 
     The Aho-Corasick matcher (ahocorasick_rs: five times faster than pyahocorasick over these
-    349k words, and half its memory) gives each match its entry number; the entries' word id,
+    ~337k words, and half its memory) gives each match its entry number; the entries' word id,
     tag id and pooling weight are numpy columns (a Python tuple per word would take 80 MB more).
     """
 

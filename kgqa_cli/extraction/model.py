@@ -1,4 +1,4 @@
-"""The CasRel-style network: characters -> Bi-LSTM -> self-attention -> subject and object pointers."""
+"""The CasRel-style network: characters -> Bi-LSTM -> self-attention (optional) -> subject and object pointers."""
 
 from __future__ import annotations
 

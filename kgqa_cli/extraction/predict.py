@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ class Extractor:
         self.channels = channels_of(schema)
         self.version = version
         self.device = device or torch.device("cpu")
-        self._bfloat16_model: CasRel | None = None
+        self._bfloat16_model: CasRel | None = None  # a snapshot of ``model``, made on first use
+        self._copy_lock = threading.Lock()
         self._types = {
             predicate: dict(schema.relations_of(predicate)[0].object_type) | {
                 "@subject": schema.relations_of(predicate)[0].subject_type
@@ -134,8 +136,9 @@ class Extractor:
         autocast would cast every weight again at each call, a fifth of the time of a batch."""
         if not bfloat16:
             return self.model
-        if self._bfloat16_model is None:
-            self._bfloat16_model = copy.deepcopy(self.model).to(torch.bfloat16)
+        with self._copy_lock:  # a server's threads may ask at once: one copy
+            if self._bfloat16_model is None:
+                self._bfloat16_model = copy.deepcopy(self.model).to(torch.bfloat16)
         return self._bfloat16_model
 
     def predict_batch(
