@@ -6,11 +6,21 @@ import numpy as np
 import pytest
 
 from kgqa_cli.data.schema import Schema
-from kgqa_cli.extraction.decode import decode_batch_spans, decode_channel_spans, decode_spans
+from kgqa_cli.extraction.decode import decode_batch_spans
 from kgqa_cli.extraction.extract import read_inputs
 from kgqa_cli.extraction.labels import channels_of, make_example, split_channel
 from kgqa_cli.extraction.metrics import score_triples
 from kgqa_cli.extraction.predict import split_text
+
+
+def decode_spans(heads: np.ndarray, tails: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    """(head, tail, score) of one sentence's ``[L]`` subject pointers."""
+    return [(h, t, s) for _, _, h, t, s in decode_batch_spans(heads[None, :, None], tails[None, :, None], threshold)]
+
+
+def decode_channel_spans(heads: np.ndarray, tails: np.ndarray, threshold: float) -> list[tuple[int, int, int, float]]:
+    """(channel, head, tail, score) of one subject's ``[L, channels]`` object pointers."""
+    return [span[1:] for span in decode_batch_spans(heads[None], tails[None], threshold)]
 
 
 def probs(length: int, positions: list[int], value: float = 0.9) -> np.ndarray:

@@ -400,7 +400,7 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     from kgqa_cli.extraction.config import KgModelConfig
-    from kgqa_cli.extraction.model import CasRel
+    from kgqa_cli.extraction.model import CasRel, bidirectional_lstm
 
     torch.manual_seed(0)
     lengths = torch.tensor([9, 5, 1, 7])
@@ -411,7 +411,7 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
         inputs = torch.randn(4, 9, 16) * mask.unsqueeze(-1)
         packed, _ = model.lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
         expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=9)
-        assert torch.allclose(model.bidirectional_lstm(inputs, mask), expected, atol=1e-6)
+        assert torch.allclose(bidirectional_lstm(model.lstm, inputs, mask, False), expected, atol=1e-6)
         encoded = model.encode(torch.randint(2, 50, (4, 9)) * mask, mask)
         concatenated = torch.cat([encoded.states, encoded.pooled.unsqueeze(1).expand_as(encoded.states)], dim=-1)
         concatenated = concatenated * mask.unsqueeze(-1)
@@ -427,7 +427,7 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
         plain = CasRel(50, 5, KgModelConfig(embedding_dim=16, hidden_size=12, attention_heads=0, conv_channels=8)).eval()
         ids = torch.randint(2, 50, (4, 9)) * mask
         assert not hasattr(plain, "attention")  # attention_heads 0: the Bi-LSTM states go straight to the pointers
-        assert torch.equal(plain.encode(ids, mask).states, plain.bidirectional_lstm(plain.embedding(ids), mask))
+        assert torch.equal(plain.encode(ids, mask).states, bidirectional_lstm(plain.lstm, plain.embedding(ids), mask, False))
         expected, _ = model.attention(states, states, states, key_padding_mask=~mask, need_weights=False)
         assert torch.allclose(model.self_attention(states, mask)[mask], expected[mask], atol=1e-5)
 

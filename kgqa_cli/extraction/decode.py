@@ -5,22 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def decode_spans(head_probs: np.ndarray, tail_probs: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
-    """Spans ``(head, tail, score)`` from ``[L]`` pointer probabilities of one sentence.
-
-    The score is the mean of the head and tail probabilities.
-    """
-    spans = decode_channel_spans(head_probs[:, None], tail_probs[:, None], threshold)
-    return [(head, tail, score) for _, head, tail, score in spans]
-
-
-def decode_channel_spans(
-    head_probs: np.ndarray, tail_probs: np.ndarray, threshold: float
-) -> list[tuple[int, int, int, float]]:
-    """Spans ``(channel, head, tail, score)`` from ``[L, channels]`` probabilities, each channel apart."""
-    return [span[1:] for span in decode_batch_spans(head_probs[None], tail_probs[None], threshold)]
-
-
 def decode_batch_spans(
     head_probs: np.ndarray, tail_probs: np.ndarray, threshold: float
 ) -> list[tuple[int, int, int, int, float]]:

@@ -139,7 +139,7 @@ class CasRel(nn.Module):
         if self.uses_lexicon:
             embedded = torch.cat([embedded, self.lexicon_vectors(*lexicon)], dim=-1)
         embedded = self.dropout(embedded)
-        states = self.bidirectional_lstm(embedded, mask)
+        states = bidirectional_lstm(self.lstm, embedded, mask, self.training)
         if self.uses_attention:
             states = self.norm(states + self.dropout(self.self_attention(states, mask)))
             states = states.masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -180,10 +180,6 @@ class CasRel(nn.Module):
             dropout_p=attention.dropout if self.training else 0.0,
         )
         return attention.out_proj(attended.transpose(1, 2).reshape(batch, width, size))
-
-    def bidirectional_lstm(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The Bi-LSTM over right-padded sentences (``bidirectional_lstm`` below)."""
-        return bidirectional_lstm(self.lstm, inputs, mask, self.training)
 
     def sentence_conv(self, conv: nn.Conv1d, features: Encoded) -> torch.Tensor:
         """``conv`` over each state concatenated with the sentence's pooled state, ``[B, L, C]``.
