@@ -7,7 +7,8 @@
 (d) unless ``--no-ablation``: the real-data run of (b) once per row of ABLATION (the current model,
     + word lexicon, + SKE sentences with the unlabelled channels masked, + pretraining of the
     encoder on every text we have, + training changes, + subject-type head, + relative positions,
-    + character bigrams, all together), each row's config the project config with the row's
+    + character bigrams, all together, all together + self-training on the test1 sentences as
+    the all-together model labels them), each row's config the project config with the row's
     changes, into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
     F1, peak RSS, errors by kind, test1 extract throughput. ``--jobs N`` runs N rows at once (a
     GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
@@ -66,6 +67,11 @@ ABLATION = {
                             "train": {**WITH_SKE["kg"]["train"], **WITH_TRAINING["kg"]["train"],
                                       **WITH_PRETRAINING["kg"]["train"]}}},
 }
+# Self-training: a student row trains on the teacher row's data and config plus the 5,000
+# unlabelled test1 sentences as the teacher's model labels them (`kgqa extract`, read back as a
+# `preprocess.extra` source). Student row -> teacher row; the student runs after its teacher.
+STUDENTS = {"all together + self-training": "all together"}
+TEST1 = DUIE / "duie_test1.first5000.unlabeled.json"
 
 
 def merged(base: dict, changes: dict) -> dict:
@@ -167,7 +173,7 @@ def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, 
     report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=tag)
     # Throughput on real text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16.
     throughput = {}
-    test1 = DUIE / "duie_test1.first5000.unlabeled.json"
+    test1 = TEST1
     if test1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
             try:
@@ -207,23 +213,46 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
     once (on a GPU machine); ``table_path`` gets the table again after every finished row."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    unknown = [name for name in rows if name not in ABLATION]
+    unknown = [name for name in rows if name not in ABLATION and name not in STUDENTS]
     if unknown:
-        raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join(ABLATION)}")
+        raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join([*ABLATION, *STUDENTS])}")
+    for name in [name for name in rows if name in STUDENTS]:
+        if STUDENTS[name] not in rows:  # a student needs its teacher's model
+            rows.insert(rows.index(name), STUDENTS[name])
+    numbers = {name: number for number, name in enumerate(rows)}
+
+    def student_changes(name: str) -> dict | None:
+        """The teacher's changes plus the test1 sentences its model labels, or None without a teacher model."""
+        teacher = STUDENTS[name]
+        if (table.get(teacher) or {}).get("heldout_f1") is None or not TEST1.exists():
+            return None
+        tag = f"ablation{numbers[teacher]}"
+        labelled = scratch / f"ablation{numbers[name]}-pseudo.jsonl"
+        kgqa("extract", str(TEST1), "-o", str(labelled), "--workspace", str(scratch / f"{tag}_ws"),
+             "-c", str(scratch / f"config-{tag}.yaml"), "--json", label=f"ablation{numbers[name]}")
+        changes = json.loads(json.dumps(ABLATION[teacher]))
+        preprocess, train = changes.setdefault("preprocess", {}), changes.setdefault("kg", {}).setdefault("train", {})
+        preprocess["extra"] = [*preprocess.get("extra", []), {"name": "pseudo", "input": str(labelled)}]
+        train["extra"] = [*train.get("extra", []), "pseudo"]
+        return changes
 
     def run_row(number: int, name: str) -> dict:
+        changes = ABLATION.get(name)
+        if name in STUDENTS:
+            changes = student_changes(name)
+            if changes is None:
+                return {"skipped": f"no model of row {STUDENTS[name]!r} or no {TEST1}"}
         if name == "current" and current and current.get("duie_heldout_f1") is not None:
             figures = current
-        elif ABLATION[name].get("preprocess") and not SKE.exists():
+        elif changes.get("preprocess") and not SKE.exists():
             return {"skipped": f"{SKE} is absent"}
         else:
-            figures = bench_duie(scratch, overrides, row_config(scratch, ABLATION[name], f"ablation{number}"),
-                                 tag=f"ablation{number}",
-                                 pretrain="pretrain" in ABLATION[name].get("kg", {}))
+            figures = bench_duie(scratch, overrides, row_config(scratch, changes, f"ablation{number}"),
+                                 tag=f"ablation{number}", pretrain="pretrain" in changes.get("kg", {}))
         if figures.get("duie_heldout_f1") is None:
             return {"skipped": figures.get("duie_skipped")}
         return {
-            "changes": ABLATION[name],
+            "changes": changes,
             **{key.removeprefix("duie_"): figures.get(key) for key in (
                 "duie_heldout_precision", "duie_heldout_recall", "duie_heldout_f1", "duie_seconds_per_epoch",
                 "duie_best_epoch", "duie_epochs", "duie_peak_rss_mb", "duie_extra", "duie_errors_by_kind",
@@ -231,18 +260,20 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         }
 
     table: dict = {}
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(run_row, number, name): name for number, name in enumerate(rows)}
-        for future in as_completed(futures):
-            name = futures[future]
-            try:
-                table[name] = future.result()
-            except (Exception, SystemExit) as exc:  # one failed row still leaves the others' figures
-                table[name] = {"failed": str(exc)}
-            print(f"{name}: held-out F1 {table[name].get('heldout_f1')}", file=sys.stderr, flush=True)
-            if table_path is not None:
-                table_path.write_text(json.dumps({n: table[n] for n in rows if n in table}, ensure_ascii=False, indent=1),
-                                      encoding="utf-8")
+    # Students run once every teacher is done.
+    for phase in ([n for n in rows if n not in STUDENTS], [n for n in rows if n in STUDENTS]):
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            futures = {pool.submit(run_row, numbers[name], name): name for name in phase}
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    table[name] = future.result()
+                except (Exception, SystemExit) as exc:  # one failed row still leaves the others' figures
+                    table[name] = {"failed": str(exc)}
+                print(f"{name}: held-out F1 {table[name].get('heldout_f1')}", file=sys.stderr, flush=True)
+                if table_path is not None:
+                    table_path.write_text(json.dumps({n: table[n] for n in rows if n in table}, ensure_ascii=False,
+                                                     indent=1), encoding="utf-8")
     return {"duie_ablation": {name: table[name] for name in rows}}
 
 
@@ -253,7 +284,7 @@ def main() -> None:
                         help="run one part; the others keep their last figures")
     parser.add_argument("--no-ablation", action="store_true",
                         help="skip the ablation table (one real-data run per row, 20-40 min each on 2 cores)")
-    parser.add_argument("--rows", nargs="+", default=list(ABLATION), help="ablation rows to run")
+    parser.add_argument("--rows", nargs="+", default=[*ABLATION, *STUDENTS], help="ablation rows to run")
     parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
     parser.add_argument("--extra-rows", type=Path,
                         help="a JSON file of more ablation rows to try: {name: changes to the project config}")
