@@ -254,6 +254,35 @@ def test_a_rejected_newest_version_is_named_with_the_ways_on(trained, tmp_path):
     assert registry.get("kg").status == "Approved"
 
 
+def test_extract_output_reads_back_as_an_extra_source_for_self_training(trained, tmp_path):
+    """Self-training: the extractor's output (the corpus format with scores) is an extra source as it is."""
+    from kgqa_cli.data.config import PreprocessConfig
+    from kgqa_cli.data.preprocess import run_preprocess
+    from kgqa_cli.workspace import Workspace
+
+    workspace, _ = trained
+    texts = ["《海上传奇》是由王伟执导的电影", "《彼岸花》由李娜执导，张强主演", "今天下雨"]
+    labelled = tmp_path / "labelled.jsonl"
+    result = invoke(workspace, "extract", str(write_lines(tmp_path / "unlabelled.txt", texts)), "-o", str(labelled))
+    assert result.exit_code == 0, result.output
+    extracted = [json.loads(line) for line in labelled.read_text(encoding="utf-8").splitlines()]
+    main_texts = {json.loads(line)["text"] for line in
+                  (workspace.parent / "raw" / "duie_train.json").read_text(encoding="utf-8").splitlines()}
+    fields = ("subject", "subject_type", "predicate", "object", "object_type")
+    expected = [{"text": line["text"], "spo_list": [{key: spo[key] for key in fields} for spo in line["spo_list"]]}
+                for line in extracted if line["spo_list"] and line["text"] not in main_texts]
+    assert expected and "score" in extracted[0]["spo_list"][0]
+
+    config = PreprocessConfig.model_validate({
+        "input": str(workspace.parent / "raw"), "dev_ratio": 0.15, "test_ratio": 0.15,
+        "extra": [{"name": "pseudo", "input": str(labelled)}],
+    })
+    report = run_preprocess(config, Workspace(tmp_path / "student"))
+    assert report.stats()["extra"]["pseudo"]["sentences"] == len(expected)
+    rows = (tmp_path / "student" / "data" / "corpus" / "extra-pseudo.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(row) for row in rows] == expected
+
+
 def test_extract_progress_moves_with_characters_of_one_long_line(trained):
     from kgqa_cli.extraction.predict import load_registered
 
