@@ -24,6 +24,7 @@ Usage: python scripts/bench_extraction.py [--only demo|duie|ablation] [--no-abla
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -38,6 +39,7 @@ DATA = Path(os.environ.get("KGQA_SHARED_DATA") or ROOT.parent / "shared" / "data
 DUIE = DATA / "duie"
 DUIE_FILES = ("duie_train.first5000.json", "duie_train.sample4398.json", "duie_schema.json")
 SKE = DATA / "ske" / "ske_train.first2000.json"
+TEST1 = DUIE / "duie_test1.first5000.unlabeled.json"  # unlabelled: pretraining, throughput, self-training
 # DuIE 2.0 predicates that the SKE (DuIE 1.0) data never labels (../shared/data/SOURCES.md).
 SKE_UNLABELLED = ["主题曲", "代言人", "校长", "票房", "获奖", "配音", "饰演"]
 WITH_SKE = {"preprocess": {"extra": [{"name": "ske", "input": str(SKE), "unlabelled": SKE_UNLABELLED}]},
@@ -47,7 +49,7 @@ WITH_TRAINING = {"kg": {"train": {"warmup_ratio": 0.05, "decay": "linear", "ema_
 NLPCC = DATA / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"
 # Unlabelled text for `kgqa pretrain`: every text we have (its dev/test texts are left out by the command).
 PRETRAIN_TEXTS = [DUIE / "duie_train.first5000.json", DUIE / "duie_train.sample4398.json",
-                  DUIE / "duie_test1.first5000.unlabeled.json", SKE, NLPCC]
+                  TEST1, SKE, NLPCC]
 WITH_PRETRAINING = {"kg": {"train": {"init": "latest"}, "pretrain": {"epochs": 3}}}
 WITH_SUBJECT_TYPES = {"kg": {"model": {"subject_types": True}}}
 WITH_POSITIONS = {"kg": {"model": {"relative_positions": 30}}}
@@ -71,7 +73,6 @@ ABLATION = {
 # unlabelled test1 sentences as the teacher's model labels them (`kgqa extract`, read back as a
 # `preprocess.extra` source). Student row -> teacher row; the student runs after its teacher.
 STUDENTS = {"all together + self-training": "all together"}
-TEST1 = DUIE / "duie_test1.first5000.unlabeled.json"
 
 
 def merged(base: dict, changes: dict) -> dict:
@@ -173,11 +174,10 @@ def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, 
     report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=tag)
     # Throughput on real text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16.
     throughput = {}
-    test1 = TEST1
-    if test1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
+    if TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
             try:
-                done, seconds, rss = kgqa("extract", str(test1), "-o", str(scratch / f"{tag}-test1-{precision}.jsonl"),
+                done, seconds, rss = kgqa("extract", str(TEST1), "-o", str(scratch / f"{tag}-test1-{precision}.jsonl"),
                                           "--batch-size", "64", *ws, "--json", "--kg.extract.bfloat16", flag, label=tag)
             except SystemExit as exc:  # the row's F1 stands without this figure
                 throughput[precision] = {"failed": str(exc)}
@@ -216,6 +216,7 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
     unknown = [name for name in rows if name not in ABLATION and name not in STUDENTS]
     if unknown:
         raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join([*ABLATION, *STUDENTS])}")
+    rows = list(rows)  # the caller's list stays as given
     for name in [name for name in rows if name in STUDENTS]:
         if STUDENTS[name] not in rows:  # a student needs its teacher's model
             rows.insert(rows.index(name), STUDENTS[name])
@@ -230,7 +231,7 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         labelled = scratch / f"ablation{numbers[name]}-pseudo.jsonl"
         kgqa("extract", str(TEST1), "-o", str(labelled), "--workspace", str(scratch / f"{tag}_ws"),
              "-c", str(scratch / f"config-{tag}.yaml"), "--json", label=f"ablation{numbers[name]}")
-        changes = json.loads(json.dumps(ABLATION[teacher]))
+        changes = copy.deepcopy(ABLATION[teacher])
         preprocess, train = changes.setdefault("preprocess", {}), changes.setdefault("kg", {}).setdefault("train", {})
         preprocess["extra"] = [*preprocess.get("extra", []), {"name": "pseudo", "input": str(labelled)}]
         train["extra"] = [*train.get("extra", []), "pseudo"]

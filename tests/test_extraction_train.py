@@ -271,7 +271,7 @@ def test_extract_output_reads_back_as_an_extra_source_for_self_training(trained,
     fields = ("subject", "subject_type", "predicate", "object", "object_type")
     expected = [{"text": line["text"], "spo_list": [{key: spo[key] for key in fields} for spo in line["spo_list"]]}
                 for line in extracted if line["spo_list"] and line["text"] not in main_texts]
-    assert expected and "score" in extracted[0]["spo_list"][0]
+    assert expected and all("score" in spo for line in extracted for spo in line["spo_list"])
 
     config = PreprocessConfig.model_validate({
         "input": str(workspace.parent / "raw"), "dev_ratio": 0.15, "test_ratio": 0.15,
