@@ -420,11 +420,12 @@ def test_extract_in_bfloat16(trained, tmp_path):
 
 
 def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
-    """The Bi-LSTM run as two padded calls equals nn.LSTM over packed sequences, and the
-    sentence convolution with its pooled half applied once per sentence equals Conv1d over the
-    concatenation, padding included (one and two layers, sentences of every length); the
-    self-attention through scaled_dot_product_attention what nn.MultiheadAttention computes, and
-    the lexicon's embedding_bag pooling the weighted sum of every slot's word and tag vectors."""
+    """The Bi-LSTM run as two padded calls equals nn.LSTM over packed sequences (values, and
+    gradients in training), and the sentence convolution with its pooled half applied once per
+    sentence equals Conv1d over the concatenation, padding included (one and two layers,
+    sentences of every length); the self-attention through scaled_dot_product_attention what
+    nn.MultiheadAttention computes, and the lexicon's embedding_bag pooling the weighted sum of
+    every slot's word and tag vectors."""
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -441,6 +442,14 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
         packed, _ = model.lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
         expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=9)
         assert torch.allclose(bidirectional_lstm(model.lstm, inputs, mask, False), expected, atol=1e-6)
+        # In training (no dropout between the layers here) the gradients reach the inputs as through nn.LSTM.
+        lstm = torch.nn.LSTM(16, 12, num_layers=layers, batch_first=True, bidirectional=True)
+        weights = torch.randn(4, 9, 24)
+        plain_inputs, fast_inputs = inputs.clone().requires_grad_(), inputs.clone().requires_grad_()
+        packed, _ = lstm(pack_padded_sequence(plain_inputs, lengths, batch_first=True, enforce_sorted=False))
+        (pad_packed_sequence(packed, batch_first=True, total_length=9)[0] * weights).sum().backward()
+        (bidirectional_lstm(lstm, fast_inputs, mask, True) * weights).sum().backward()
+        assert torch.allclose(fast_inputs.grad, plain_inputs.grad, atol=1e-6)
         encoded = model.encode(torch.randint(2, 50, (4, 9)) * mask, mask)
         concatenated = torch.cat([encoded.states, encoded.pooled.unsqueeze(1).expand_as(encoded.states)], dim=-1)
         concatenated = concatenated * mask.unsqueeze(-1)
@@ -463,7 +472,8 @@ def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
 
 def test_subject_types_positions_and_bigrams_train_save_and_extract(trained, tmp_path):
     """The optional parts of the network (subject-type-aware object head, relative positions,
-    character bigrams) train, save what they need next to the weights, and extract."""
+    character bigrams) train, save what they need next to the weights, and extract; mention
+    replacement adds its copies to the training sentences."""
     import shutil
 
     workspace, _ = trained
@@ -471,8 +481,9 @@ def test_subject_types_positions_and_bigrams_train_save_and_extract(trained, tmp
     shutil.copytree(workspace, copy)
     result = invoke(copy, "train", "kg", "--json", "--kg.train.epochs", "3", "--kg.model.subject_types", "true",
                     "--kg.model.relative_positions", "10", "--kg.model.bigram_dim", "8",
-                    "--kg.model.min_bigram_count", "1", *TINY_MODEL)
+                    "--kg.model.min_bigram_count", "1", "--kg.train.augment.copies", "1", *TINY_MODEL)
     assert result.exit_code == 0, result.output
+    assert "mention replacement: " in result.output
     model_dir = Path(json.loads(result.stdout)["model_dir"])
     saved = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     assert saved["subject_types"] is True and saved["relative_positions"] == 10 and saved["bigram_dim"] == 8

@@ -18,12 +18,15 @@ def bidirectional_lstm(lstm: nn.LSTM, inputs: torch.Tensor, mask: torch.Tensor, 
     padded call, which the CPU backend (oneDNN) fuses: the forward direction meets the
     padding only after a sentence ends, and the backward one runs over each sentence
     reversed within its length, so the padding again comes last. About twice as fast as a
-    packed batch on CPU, and bfloat16 applies to it.
+    packed batch on CPU, and bfloat16 applies to it. The reversal picks whole rows of the
+    flattened ``[B * L, features]`` batch (``index_select``): in bfloat16 on CPU that is about
+    forty times faster than ``gather`` with an index expanded over the features.
     """
-    width = inputs.shape[1]
+    batch, width = inputs.shape[:2]
     lengths = mask.sum(1, keepdim=True)
     positions = torch.arange(width, device=inputs.device).unsqueeze(0)
     reverse = torch.where(positions < lengths, lengths - 1 - positions, positions)  # its own inverse
+    reverse = (reverse + width * torch.arange(batch, device=inputs.device).unsqueeze(1)).reshape(-1)
     outputs = inputs
     for layer in range(lstm.num_layers):
         if layer and training and lstm.dropout:
@@ -34,14 +37,20 @@ def bidirectional_lstm(lstm: nn.LSTM, inputs: torch.Tensor, mask: torch.Tensor, 
                        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
             zeros = outputs.new_zeros(1, outputs.shape[0], lstm.hidden_size)
             if suffix:
-                flipped = outputs.gather(1, reverse.unsqueeze(-1).expand_as(outputs))
-                result = torch.lstm(flipped, (zeros, zeros), weights, True, 1, 0.0, training, False, True)[0]
-                result = result.gather(1, reverse.unsqueeze(-1).expand_as(result))
+                result = torch.lstm(_rows(outputs, reverse), (zeros, zeros), weights, True, 1, 0.0, training, False,
+                                    True)[0]
+                result = _rows(result, reverse)
             else:
                 result = torch.lstm(outputs, (zeros, zeros), weights, True, 1, 0.0, training, False, True)[0]
             directions.append(result)
         outputs = torch.cat(directions, dim=-1)
     return outputs.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+def _rows(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``[B, L, F]`` values with their ``B * L`` positions taken in the order of the flat ``rows``."""
+    batch, width, features = values.shape
+    return values.reshape(batch * width, features).index_select(0, rows).view(batch, width, features)
 
 
 class Encoded(NamedTuple):
