@@ -7,9 +7,10 @@
 (d) unless ``--no-ablation``: the real-data run of (b) once per row of ABLATION (the current model,
     + word lexicon, + SKE sentences with the unlabelled channels masked, + pretraining of the
     encoder on every text we have, + training changes, + subject-type head, + relative positions,
-    + character bigrams, all together, all together + self-training on the test1 sentences as
-    the all-together model labels them), each row's config the project config with the row's
-    changes, into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
+    + character bigrams, all together, all together + mention replacement (a copy of each
+    training sentence with its names swapped), all together + self-training on the test1
+    sentences as the all-together model labels them), each row's config the project config with
+    the row's changes, into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
     F1, peak RSS, errors by kind, test1 extract throughput. ``--jobs N`` runs N rows at once (a
     GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
     ../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder;
@@ -68,6 +69,12 @@ ABLATION = {
                      "kg": {"model": WITH_LEXICON["kg"]["model"], "pretrain": WITH_PRETRAINING["kg"]["pretrain"],
                             "train": {**WITH_SKE["kg"]["train"], **WITH_TRAINING["kg"]["train"],
                                       **WITH_PRETRAINING["kg"]["train"]}}},
+}
+# Mention replacement: one copy of each training sentence with its names swapped (kg.train.augment).
+ABLATION["all together + mention replacement"] = {
+    **ABLATION["all together"],
+    "kg": {**ABLATION["all together"]["kg"],
+           "train": {**ABLATION["all together"]["kg"]["train"], "augment": {"copies": 1}}},
 }
 # Self-training: a student row trains on the teacher row's data and config plus the 5,000
 # unlabelled test1 sentences as the teacher's model labels them (`kgqa extract`, read back as a

@@ -61,6 +61,25 @@ class KgModelConfig(StrictModel):
     lexicon: LexiconConfig = LexiconConfig()
 
 
+class AugmentConfig(StrictModel):
+    """Mention replacement (``kgqa_cli/extraction/augment.py``): copies of the training sentences
+    with some names swapped for others of their type, in the text and the triples alike."""
+
+    copies: int = Field(0, ge=0, description="new sentences made from each training sentence; 0: off")
+    replace_probability: float = Field(0.7, gt=0, le=1, description="chance that each swappable name is swapped")
+    outside_names: float = Field(
+        0.5, ge=0, le=1, description="share of person swaps drawn from jieba's person names (tag nr) rather than "
+        "the training split's"
+    )
+    person_types: list[str] = Field(
+        default_factory=lambda: ["人物", "娱乐人物", "历史人物"], description="schema types that are persons (one pool)"
+    )
+    keep_types: list[str] = Field(
+        default_factory=lambda: ["Date", "Number", "Text", "日期", "气候", "语言"],
+        description="types whose values are never swapped (dates, numbers, free text)",
+    )
+
+
 class KgTrainConfig(StrictModel):
     """How the extractor is trained."""
 
@@ -92,6 +111,7 @@ class KgTrainConfig(StrictModel):
     init: str | None = Field(
         None, description="start from a pretrained encoder (`kgqa pretrain`): pretrain/vN, vN or latest; null: random"
     )
+    augment: AugmentConfig = AugmentConfig()
 
 
 class KgEvaluateConfig(StrictModel):

@@ -307,7 +307,8 @@ def fit(
     """Train on records, keep the best dev-F1 model in ``out_dir/model`` and a resumable ``last.pt``.
 
     ``extra`` holds more training records from other sources, each with the channels its labels
-    never cover (masked in the loss for its sentences)."""
+    never cover (masked in the loss for its sentences); ``kg.train.augment`` adds copies of the
+    training records with their names swapped."""
     from kgqa_cli.ui import progress
 
     train_cfg = config.train
@@ -329,6 +330,14 @@ def fit(
         else:
             log.info("no checkpoint at %s: starting afresh", checkpoint_path)
 
+    if train_cfg.augment.copies:  # the same copies on every run of the same data and config (resume)
+        from kgqa_cli.extraction.augment import augment_records, person_names
+        from kgqa_cli.extraction.lexicon import jieba_dictionary
+
+        outside = person_names(jieba_dictionary()) if train_cfg.augment.outside_names else []
+        augmented = augment_records(train_records, train_cfg.augment, train_cfg.seed, outside)
+        log.info("mention replacement: %d new sentences from %d", len(augmented), len(train_records))
+        extra = [*extra, (augmented, [])]
     if checkpoint is not None:
         vocab = CharVocab(checkpoint["vocab"][2:])
     else:

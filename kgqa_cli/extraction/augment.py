@@ -1,0 +1,110 @@
+"""Mention replacement: more training sentences made from the training split's own.
+
+Each copy of a sentence swaps some of its labelled names for other names of the same type (taken
+from the training split, and for persons partly from jieba's dictionary of person names), in
+the text and in its triples alike. The sentence's context stays and its names change, so the
+model cannot lean on having seen a name before: most names of a new sentence are new to it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def person_names(dictionary: Path, min_length: int = 2, max_length: int = 4) -> list[str]:
+    """jieba's person names (tag ``nr``) of ``min_length`` to ``max_length`` characters, in file order."""
+    names = []
+    with dictionary.open(encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "nr" and min_length <= len(parts[0]) <= max_length:
+                names.append(parts[0])
+    return names
+
+
+def augment_records(records: list[dict], config: Any, seed: int, names: list[str] = ()) -> list[dict]:
+    """``config.copies`` new records per record of ``records`` (``kg.train.augment``), fewer
+    where no name can be swapped; ``names`` are the outside person names to draw from.
+
+    A name is swapped (with probability ``config.replace_probability``) when its type is not in
+    ``config.keep_types``, it has one type in the sentence, and it neither holds nor sits inside
+    another of the sentence's names; every occurrence changes, so the triples still point at the
+    text. The same records, config and seed give the same copies.
+    """
+    if not config.copies:
+        return []
+    persons = set(config.person_types)
+
+    def kind(name_type: str) -> str:
+        return "@person" if name_type in persons else name_type
+
+    pools: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        for name, name_type in _names(record):
+            if name_type not in config.keep_types:
+                pools[kind(name_type)].add(name)
+    ordered = {key: sorted(values) for key, values in pools.items()}
+    rng = random.Random(seed)
+    made = []
+    for record in records:
+        found: dict[str, set[str]] = defaultdict(set)
+        for name, name_type in _names(record):
+            found[name].add(name_type)
+        for _ in range(config.copies):
+            swaps = _choose_swaps(record["text"], found, ordered, config, kind, rng, names)
+            copy = _swapped(record, swaps) if swaps else None
+            if copy is not None:
+                made.append(copy)
+    return made
+
+
+def _names(record: dict) -> list[tuple[str, str]]:
+    """(name, type) of every subject and object value of a record's triples."""
+    found = []
+    for triple in record["spo_list"]:
+        found.append((triple["subject"], triple.get("subject_type", "")))
+        types = triple.get("object_type") or {}
+        found.extend((value, types.get(slot, "")) for slot, value in triple["object"].items())
+    return [(name, name_type) for name, name_type in found if name]
+
+
+def _choose_swaps(text: str, found: dict[str, set[str]], pools: dict[str, list[str]], config: Any, kind,
+                  rng: random.Random, outside: list[str]) -> dict[str, str]:
+    swaps: dict[str, str] = {}
+    for name in sorted(found, key=lambda n: (-len(n), n)):
+        types = found[name]
+        if len(types) != 1 or next(iter(types)) in config.keep_types:
+            continue
+        if any(other != name and (other in name or name in other) for other in found):
+            continue  # nested names: swapping one would break the other
+        if rng.random() >= config.replace_probability:
+            continue
+        key = kind(next(iter(types)))
+        pool = outside if key == "@person" and outside and rng.random() < config.outside_names else pools[key]
+        for _ in range(5):  # a few tries at a name that cannot clash with the sentence
+            candidate = rng.choice(pool)
+            if (candidate != name and candidate not in text
+                    and not any(candidate in other or other in candidate for other in found)
+                    and not any(candidate in taken or taken in candidate for taken in swaps.values())):
+                swaps[name] = candidate
+                break
+    return swaps
+
+
+def _swapped(record: dict, swaps: dict[str, str]) -> dict | None:
+    """The record with its names swapped; None where a name of its triples is no longer in the
+    text (a new name that happens to form another with the characters beside it)."""
+    text = record["text"]
+    for name, replacement in swaps.items():
+        text = text.replace(name, replacement)
+    triples = []
+    for triple in record["spo_list"]:
+        triples.append({**triple, "subject": swaps.get(triple["subject"], triple["subject"]),
+                        "object": {slot: swaps.get(value, value) for slot, value in triple["object"].items()}})
+    if not all(triple["subject"] in text and all(value in text for value in triple["object"].values())
+               for triple in triples):
+        return None
+    return {"text": text, "spo_list": triples}
