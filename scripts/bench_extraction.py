@@ -55,6 +55,14 @@ WITH_PRETRAINING = {"kg": {"train": {"init": "latest"}, "pretrain": {"epochs": 3
 WITH_SUBJECT_TYPES = {"kg": {"model": {"subject_types": True}}}
 WITH_POSITIONS = {"kg": {"model": {"relative_positions": 30}}}
 WITH_BIGRAMS = {"kg": {"model": {"bigram_dim": 64}}}
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` laid over it, section by section."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
 # The rows of the ablation: name -> changes to the project config.
 ABLATION = {
     "current": {},
@@ -71,23 +79,12 @@ ABLATION = {
                                       **WITH_PRETRAINING["kg"]["train"]}}},
 }
 # Mention replacement: one copy of each training sentence with its names swapped (kg.train.augment).
-ABLATION["all together + mention replacement"] = {
-    **ABLATION["all together"],
-    "kg": {**ABLATION["all together"]["kg"],
-           "train": {**ABLATION["all together"]["kg"]["train"], "augment": {"copies": 1}}},
-}
+ABLATION["all together + mention replacement"] = merged(ABLATION["all together"],
+                                                        {"kg": {"train": {"augment": {"copies": 1}}}})
 # Self-training: a student row trains on the teacher row's data and config plus the 5,000
 # unlabelled test1 sentences as the teacher's model labels them (`kgqa extract`, read back as a
 # `preprocess.extra` source). Student row -> teacher row; the student runs after its teacher.
 STUDENTS = {"all together + self-training": "all together"}
-
-
-def merged(base: dict, changes: dict) -> dict:
-    """``base`` with ``changes`` laid over it, section by section."""
-    out = dict(base)
-    for key, value in changes.items():
-        out[key] = merged(out.get(key) or {}, value) if isinstance(value, dict) else value
-    return out
 
 
 def row_config(scratch: Path, changes: dict, tag: str) -> Path:

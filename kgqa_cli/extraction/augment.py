@@ -13,16 +13,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from kgqa_cli.extraction.lexicon import _dictionary_lines
 
-def person_names(dictionary: Path, min_length: int = 2, max_length: int = 4) -> list[str]:
-    """jieba's person names (tag ``nr``) of ``min_length`` to ``max_length`` characters, in file order."""
-    names = []
-    with dictionary.open(encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == "nr" and min_length <= len(parts[0]) <= max_length:
-                names.append(parts[0])
-    return names
+
+def person_names(dictionary: Path, max_length: int = 4) -> list[str]:
+    """jieba's person names (tag ``nr``) of 2 to ``max_length`` characters, in file order."""
+    return [word for word, _, tag in _dictionary_lines(dictionary, max_length) if tag == "nr"]
 
 
 def augment_records(records: list[dict], config: Any, seed: int, names: list[str] = ()) -> list[dict]:
@@ -38,23 +34,21 @@ def augment_records(records: list[dict], config: Any, seed: int, names: list[str
         return []
     persons = set(config.person_types)
 
-    def kind(name_type: str) -> str:
+    def pool_of(name_type: str) -> str:  # the three person types share one pool
         return "@person" if name_type in persons else name_type
 
     pools: dict[str, set[str]] = defaultdict(set)
     for record in records:
         for name, name_type in _names(record):
             if name_type not in config.keep_types:
-                pools[kind(name_type)].add(name)
+                pools[pool_of(name_type)].add(name)
     ordered = {key: sorted(values) for key, values in pools.items()}
     rng = random.Random(seed)
     made = []
     for record in records:
-        found: dict[str, set[str]] = defaultdict(set)
-        for name, name_type in _names(record):
-            found[name].add(name_type)
+        swappable = _swappable(record, config.keep_types, pool_of)
         for _ in range(config.copies):
-            swaps = _choose_swaps(record["text"], found, ordered, config, kind, rng, names)
+            swaps = _choose_swaps(record["text"], swappable, ordered, config, rng, names)
             copy = _swapped(record, swaps) if swaps else None
             if copy is not None:
                 made.append(copy)
@@ -71,23 +65,31 @@ def _names(record: dict) -> list[tuple[str, str]]:
     return [(name, name_type) for name, name_type in found if name]
 
 
-def _choose_swaps(text: str, found: dict[str, set[str]], pools: dict[str, list[str]], config: Any, kind,
+def _swappable(record: dict, keep_types: list[str], pool_of) -> dict[str, str | None]:
+    """Each name of a record -> the pool its swap draws from; None for a name that stays (a kept
+    type, two types in the sentence, or nested in or holding another of its names)."""
+    types: dict[str, set[str]] = defaultdict(set)
+    for name, name_type in _names(record):
+        types[name].add(name_type)
+    swappable: dict[str, str | None] = {}
+    for name in sorted(types, key=lambda n: (-len(n), n)):
+        (only, *more) = types[name]
+        nested = any(other != name and (other in name or name in other) for other in types)
+        swappable[name] = None if more or only in keep_types or nested else pool_of(only)
+    return swappable
+
+
+def _choose_swaps(text: str, swappable: dict[str, str | None], pools: dict[str, list[str]], config: Any,
                   rng: random.Random, outside: list[str]) -> dict[str, str]:
     swaps: dict[str, str] = {}
-    for name in sorted(found, key=lambda n: (-len(n), n)):
-        types = found[name]
-        if len(types) != 1 or next(iter(types)) in config.keep_types:
+    for name, key in swappable.items():
+        if key is None or rng.random() >= config.replace_probability:
             continue
-        if any(other != name and (other in name or name in other) for other in found):
-            continue  # nested names: swapping one would break the other
-        if rng.random() >= config.replace_probability:
-            continue
-        key = kind(next(iter(types)))
         pool = outside if key == "@person" and outside and rng.random() < config.outside_names else pools[key]
         for _ in range(5):  # a few tries at a name that cannot clash with the sentence
             candidate = rng.choice(pool)
             if (candidate != name and candidate not in text
-                    and not any(candidate in other or other in candidate for other in found)
+                    and not any(candidate in other or other in candidate for other in swappable)
                     and not any(candidate in taken or taken in candidate for taken in swaps.values())):
                 swaps[name] = candidate
                 break
