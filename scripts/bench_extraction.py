@@ -10,7 +10,8 @@
     + character bigrams, all together, all together + mention replacement (a copy of each
     training sentence with its names swapped), all together + self-training on the test1
     sentences as the all-together model labels them), each row's config the project config with
-    the row's changes, into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
+    the row's changes, and the ensemble of the all-together row's model with the same config
+    trained on two more seeds (`kgqa ensemble`), into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
     F1, peak RSS, errors by kind, test1 extract throughput. ``--jobs N`` runs N rows at once (a
     GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
     ../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder;
@@ -85,6 +86,9 @@ ABLATION["all together + mention replacement"] = merged(ABLATION["all together"]
 # unlabelled test1 sentences as the teacher's model labels them (`kgqa extract`, read back as a
 # `preprocess.extra` source). Student row -> teacher row; the student runs after its teacher.
 STUDENTS = {"all together + self-training": "all together"}
+# Ensembles (`kgqa ensemble`): a copy of the base row's workspace trains the base config again
+# with more seeds; the base row's model and those vote. Ensemble row -> (base row, more seeds).
+ENSEMBLES = {"all together, ensemble of seeds 13, 7, 29": ("all together", [7, 29])}
 
 
 def row_config(scratch: Path, changes: dict, tag: str) -> Path:
@@ -175,8 +179,27 @@ def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, 
         pretrained, pretrain_seconds, _ = kgqa("pretrain", *texts, *ws, "--json", label=tag)
         pretrained["seconds"] = round(pretrain_seconds, 1)
     trained, train_seconds, train_rss = kgqa("train", "kg", *ws, "--json", *overrides, label=tag)
+    return {
+        **measure(scratch, ws, tag),
+        "duie_splits": {name: counts["sentences"] for name, counts in stats["splits"].items()},
+        "duie_extra": {name: counts["sentences"] for name, counts in stats.get("extra", {}).items()},
+        "duie_dev_f1": trained["dev"]["f1"],
+        "duie_best_epoch": trained["best_epoch"],
+        "duie_epochs": trained["epochs_run"],
+        "duie_seconds_per_epoch": round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1),
+        "duie_train_seconds": round(train_seconds, 1),
+        "duie_peak_rss_mb": round(train_rss, 1),
+        "duie_pretrain": None if pretrained is None else {
+            key: pretrained[key] for key in ("model_version", "sentences", "characters", "seconds")}
+        | ({"masked_accuracy": pretrained["curve"][-1]["masked_accuracy"]} if pretrained else {}),
+        "duie_curve": json.loads((Path(trained["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
+    }
+
+
+def measure(scratch: Path, ws: list[str], tag: str) -> dict:
+    """Held-out figures of the workspace's newest kg version, and its extract throughput on real
+    text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16."""
     report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=tag)
-    # Throughput on real text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16.
     throughput = {}
     if TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
@@ -194,19 +217,33 @@ def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, 
         "duie_heldout_precision": report["precision"],
         "duie_heldout_recall": report["recall"],
         "duie_heldout_sentences": report["sentences"],
-        "duie_splits": {name: counts["sentences"] for name, counts in stats["splits"].items()},
-        "duie_extra": {name: counts["sentences"] for name, counts in stats.get("extra", {}).items()},
-        "duie_dev_f1": trained["dev"]["f1"],
-        "duie_best_epoch": trained["best_epoch"],
-        "duie_epochs": trained["epochs_run"],
-        "duie_seconds_per_epoch": round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1),
-        "duie_train_seconds": round(train_seconds, 1),
-        "duie_peak_rss_mb": round(train_rss, 1),
         "duie_errors_by_kind": {kind: v["count"] for kind, v in report["errors"]["by_kind"].items()},
-        "duie_pretrain": None if pretrained is None else {
-            key: pretrained[key] for key in ("model_version", "sentences", "characters", "seconds")}
-        | ({"masked_accuracy": pretrained["curve"][-1]["masked_accuracy"]} if pretrained else {}),
-        "duie_curve": json.loads((Path(trained["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
+    }
+
+
+def bench_ensemble(scratch: Path, overrides: list[str], base_tag: str, seeds: list[int], tag: str) -> dict:
+    """The base row's workspace copied, its config trained again with each seed, then `kgqa
+    ensemble` of all its kg versions, measured like a row (seconds per epoch: the new members')."""
+    import shutil
+
+    workspace, config = scratch / f"{tag}_ws", scratch / f"config-{tag}.yaml"
+    shutil.copytree(scratch / f"{base_tag}_ws", workspace)
+    shutil.copy(scratch / f"config-{base_tag}.yaml", config)  # a student of this row reads it by the row's tag
+    ws = ["--workspace", str(workspace), "-c", str(config)]
+    members, epochs = ["v1"], []
+    peak = 0.0
+    for seed in seeds:
+        trained, _, rss = kgqa("train", "kg", *ws, "--json", *overrides, "--kg.train.seed", str(seed), label=tag)
+        members.append(trained["model_version"])
+        epochs += trained["seconds_per_epoch"]
+        peak = max(peak, rss)
+    built, _, _ = kgqa("ensemble", *members, *ws, "--json", label=tag)
+    return {
+        **measure(scratch, ws, tag),
+        "duie_dev_f1": built["dev"]["f1"],
+        "duie_members": built["members"],
+        "duie_seconds_per_epoch": round(sum(epochs) / max(1, len(epochs)), 1),
+        "duie_peak_rss_mb": round(peak, 1),
     }
 
 
@@ -217,13 +254,17 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
     once (on a GPU machine); ``table_path`` gets the table again after every finished row."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    unknown = [name for name in rows if name not in ABLATION and name not in STUDENTS]
+    known = [*ABLATION, *ENSEMBLES, *STUDENTS]
+    unknown = [name for name in rows if name not in known]
     if unknown:
-        raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join([*ABLATION, *STUDENTS])}")
+        raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join(known)}")
     rows = list(rows)  # the caller's list stays as given
-    for name in [name for name in rows if name in STUDENTS]:
-        if STUDENTS[name] not in rows:  # a student needs its teacher's model
-            rows.insert(rows.index(name), STUDENTS[name])
+    for name in [name for name in rows if name in STUDENTS or name in ENSEMBLES]:
+        needed = STUDENTS.get(name) or ENSEMBLES[name][0]  # the teacher's or the base row's model
+        if needed not in rows:
+            rows.insert(rows.index(name), needed)
+        if needed in ENSEMBLES and ENSEMBLES[needed][0] not in rows:
+            rows.insert(rows.index(needed), ENSEMBLES[needed][0])
     numbers = {name: number for number, name in enumerate(rows)}
 
     def student_changes(name: str) -> dict | None:
@@ -235,13 +276,20 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         labelled = scratch / f"ablation{numbers[name]}-pseudo.jsonl"
         kgqa("extract", str(TEST1), "-o", str(labelled), "--workspace", str(scratch / f"{tag}_ws"),
              "-c", str(scratch / f"config-{tag}.yaml"), "--json", label=f"ablation{numbers[name]}")
-        changes = copy.deepcopy(ABLATION[teacher])
+        changes = copy.deepcopy(ABLATION[ENSEMBLES[teacher][0] if teacher in ENSEMBLES else teacher])
         preprocess, train = changes.setdefault("preprocess", {}), changes.setdefault("kg", {}).setdefault("train", {})
         preprocess["extra"] = [*preprocess.get("extra", []), {"name": "pseudo", "input": str(labelled)}]
         train["extra"] = [*train.get("extra", []), "pseudo"]
         return changes
 
     def run_row(number: int, name: str) -> dict:
+        if name in ENSEMBLES:
+            base, seeds = ENSEMBLES[name]
+            if (table.get(base) or {}).get("heldout_f1") is None:
+                return {"skipped": f"no model of row {base!r}"}
+            changes = {"ensemble_of": base, "more_seeds": seeds}
+            figures = bench_ensemble(scratch, overrides, f"ablation{numbers[base]}", seeds, f"ablation{number}")
+            return {"changes": changes, **{key.removeprefix("duie_"): value for key, value in figures.items()}}
         changes = ABLATION.get(name)
         if name in STUDENTS:
             changes = student_changes(name)
@@ -265,8 +313,9 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         }
 
     table: dict = {}
-    # Students run once every teacher is done.
-    for phase in ([n for n in rows if n not in STUDENTS], [n for n in rows if n in STUDENTS]):
+    # Ensembles run once their base rows are done, students once every teacher is.
+    for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES], [n for n in rows if n in ENSEMBLES],
+                  [n for n in rows if n in STUDENTS]):
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             futures = {pool.submit(run_row, numbers[name], name): name for name in phase}
             for future in as_completed(futures):
@@ -289,7 +338,8 @@ def main() -> None:
                         help="run one part; the others keep their last figures")
     parser.add_argument("--no-ablation", action="store_true",
                         help="skip the ablation table (one real-data run per row, 20-40 min each on 2 cores)")
-    parser.add_argument("--rows", nargs="+", default=[*ABLATION, *STUDENTS], help="ablation rows to run")
+    parser.add_argument("--rows", nargs="+", default=[*ABLATION, *ENSEMBLES, *STUDENTS],
+                        help="ablation rows to run")
     parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
     parser.add_argument("--extra-rows", type=Path,
                         help="a JSON file of more ablation rows to try: {name: changes to the project config}")

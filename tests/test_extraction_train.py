@@ -419,6 +419,58 @@ def test_extract_in_bfloat16(trained, tmp_path):
     assert same >= 18
 
 
+def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(trained, tmp_path):
+    """`kgqa ensemble` registers the members (here one with the word lexicon, one without) as a
+    new version scored on dev, which evaluate, its gate and extract take like any version; the
+    members vote by their mean probability, so two copies of one model extract what it does."""
+    import shutil
+
+    from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.extraction.predict import Extractor
+
+    workspace, summary = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    second = invoke(copy, "train", "kg", "--json", "--kg.train.epochs", "4", "--kg.train.seed", "5",
+                    "--kg.model.lexicon.enabled", "true", "--kg.model.lexicon.dim", "8", *TINY_MODEL)
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["model_version"] == "kg/v2"
+    built = invoke(copy, "ensemble", "v1", "kg/v2", "--json")
+    assert built.exit_code == 0, built.output
+    result = json.loads(built.stdout)
+    assert result["model_version"] == "kg/v3" and result["members"] == ["kg/v1", "kg/v2"]
+    assert 0 < result["dev"]["f1"] <= 1 and result["dev"]["support"] > 0
+    folder = Path(result["model_dir"])
+    listed = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))["members"]
+    assert [m["source"] for m in listed] == ["kg/v1", "kg/v2"] and (folder / "member-2" / "lexicon.json").exists()
+    package = json.loads((copy / "registry" / "kg" / "v3" / "package.json").read_text(encoding="utf-8"))
+    assert package["metrics"]["dev_f1"] == result["dev"]["f1"] and package["metrics"]["members"] == ["kg/v1", "kg/v2"]
+    gated = invoke(copy, "evaluate", "kg", "--json", "--min-f1", "0")
+    assert gated.exit_code == 0, gated.output
+    assert json.loads(gated.stdout)["model_version"] == "kg/v3"
+    source = write_lines(tmp_path / "input.jsonl", [{"text": "《海上传奇》由王伟执导，李娜主演"}])
+    done = invoke(copy, "extract", str(source), "-o", str(tmp_path / "out.jsonl"), "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["model_version"] == "kg/v3"
+
+    texts = [record["text"] for record in load_corpus(copy / "data" / "corpus" / "dev.jsonl")]
+    single, doubled = Extractor.load(Path(summary["model_dir"])), Extractor.load(Path(summary["model_dir"]))
+    doubled.members += Extractor.load(Path(summary["model_dir"])).members
+    assert doubled.extract(texts) == single.extract(texts)
+
+    # Members of an ensemble named again, a single model, another schema: one line says what is wrong.
+    again = invoke(copy, "ensemble", "v3", "v1")
+    assert again.exit_code == 2 and "kg/v1 is named twice" in again.output
+    assert invoke(copy, "ensemble", "v1").exit_code == 2
+    foreign = copy / "registry" / "kg" / "v4"
+    shutil.copytree(copy / "registry" / "kg" / "v1", foreign)
+    schema_file = foreign / "model" / "schema.jsonl"
+    schema_file.write_text("".join(schema_file.read_text(encoding="utf-8").splitlines(keepends=True)[1:]),
+                           encoding="utf-8")
+    other = invoke(copy, "ensemble", "v1", "v4")
+    assert other.exit_code == 2 and "kg/v4 was trained on another schema" in other.output
+
+
 def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
     """The Bi-LSTM run as two padded calls equals nn.LSTM over packed sequences (values, and
     gradients in training), and the sentence convolution with its pooled half applied once per

@@ -10,6 +10,7 @@ import kgqa_cli.cli.ask  # noqa: F401  (question model and answering, issue 5)
 import kgqa_cli.cli.bulkload  # noqa: F401  (graph commands, issue 4)
 import kgqa_cli.cli.chat  # noqa: F401  (conversations, issue 13)
 import kgqa_cli.cli.deploy  # noqa: F401  (serving, issue 9)
+import kgqa_cli.cli.ensemble  # noqa: F401  (issue 14)
 import kgqa_cli.cli.evaluate  # noqa: F401  (kg extractor commands, issue 3)
 import kgqa_cli.cli.extract  # noqa: F401
 import kgqa_cli.cli.graph  # noqa: F401

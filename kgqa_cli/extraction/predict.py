@@ -22,6 +22,7 @@ from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
 
 MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
+ENSEMBLE_FILE = "ensemble.json"  # in an ensemble's folder: its members' folders
 SUBJECT_CHUNK = 64  # subjects through the object layers at once
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
@@ -77,59 +78,16 @@ def batch_ids(token_ids: list[list[int]], device: torch.device) -> tuple[torch.T
     return ids, ids != 0
 
 
-class Extractor:
-    """A trained extractor with its vocabulary, schema and output channels."""
+class Member:
+    """One network of an extractor, with the vocabulary, lexicon and bigrams it reads its input through."""
 
-    def __init__(
-        self, model: CasRel, vocab: CharVocab, schema: Schema, *, version: str | None = None,
-        device: torch.device | None = None, lexicon: Any = None, bigrams: CharVocab | None = None,
-    ) -> None:
+    def __init__(self, model: CasRel, vocab: CharVocab, lexicon: Any = None, bigrams: CharVocab | None = None) -> None:
         self.model = model
+        self.vocab = vocab
         self.lexicon = lexicon
         self.bigrams = bigrams
-        self.vocab = vocab
-        self.schema = schema
-        self.channels = channels_of(schema)
-        self.version = version
-        self.device = device or torch.device("cpu")
         self._bfloat16_model: CasRel | None = None  # a snapshot of ``model``, made on first use
         self._copy_lock = threading.Lock()
-        self._types = {
-            predicate: dict(schema.relations_of(predicate)[0].object_type) | {
-                "@subject": schema.relations_of(predicate)[0].subject_type
-            }
-            for predicate in schema.predicates
-        }
-
-    @classmethod
-    def load(cls, folder: Path, *, version: str | None = None, device: str = "cpu") -> Extractor:
-        """Load a model folder written by training (weights, vocabulary, schema, config)."""
-        from safetensors.torch import load_file
-
-        from kgqa_cli.torch_setup import limit_primitive_cache
-
-        limit_primitive_cache()  # before the first forward pass of this process
-        folder = Path(folder)
-        missing = [name for name in MODEL_FILES if not (folder / name).exists()]
-        if missing:
-            raise MissingArtifactError(f"{folder} lacks {', '.join(missing)}", hint="run `kgqa train kg`")
-        config = KgModelConfig.model_validate(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-        vocab = CharVocab.load(folder / "vocab.json")
-        schema = Schema.load(folder / "schema.jsonl")
-        lexicon = None
-        if config.lexicon.enabled:
-            from kgqa_cli.extraction.lexicon import Lexicon
-
-            lexicon = Lexicon.load(config.lexicon, folder / "lexicon.json")
-        bigram_vocab = CharVocab.load(folder / "bigrams.json") if config.bigram_dim else None
-        model = CasRel(len(vocab), len(channels_of(schema)), config,
-                       (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None,
-                       channel_subject_types(schema)[1] if config.subject_types else None,
-                       len(bigram_vocab) if bigram_vocab is not None else None)
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
-        target = choose_device(device)
-        model.to(target).eval()
-        return cls(model, vocab, schema, version=version, device=target, lexicon=lexicon, bigrams=bigram_vocab)
 
     def network(self, bfloat16: bool = False) -> CasRel:
         """The model, or with ``bfloat16`` a copy of it cast to bfloat16 once (made on first use):
@@ -141,44 +99,134 @@ class Extractor:
                 self._bfloat16_model = copy.deepcopy(self.model).to(torch.bfloat16)
         return self._bfloat16_model
 
+    def encode(self, texts: list[str], device: torch.device, bfloat16: bool) -> tuple[CasRel, torch.Tensor, torch.Tensor]:
+        """(network, character features ``[B, L, H]``, mask ``[B, L]``) of a batch of texts."""
+        model = self.network(bfloat16)
+        ids, mask = batch_ids([self.vocab.encode(text) for text in texts], device)
+        lexicon = None
+        if self.lexicon is not None:
+            lexicon = tuple(torch.from_numpy(part).to(device) for part in self.lexicon.batch_features(texts, ids.shape[1]))
+        bigram_ids = None
+        if self.bigrams is not None:
+            bigram_ids, _ = batch_ids([self.bigrams.encode(bigrams(text)) for text in texts], device)
+        return model, model.encode(ids, mask, lexicon, bigram_ids), mask
+
+
+def _mean_probabilities(logits: list[torch.Tensor]) -> torch.Tensor:
+    """The members' sigmoid probabilities in float32, averaged (one member: its own, untouched)."""
+    total = torch.sigmoid(logits[0].float())
+    for more in logits[1:]:
+        total = total + torch.sigmoid(more.float())
+    return total / len(logits) if len(logits) > 1 else total
+
+
+class Extractor:
+    """A trained extractor with its vocabulary, schema and output channels.
+
+    An ensemble (:mod:`kgqa_cli.extraction.ensemble`) has several members that share the schema:
+    their pointer probabilities are averaged, for the subjects and then for each subject's objects.
+    """
+
+    def __init__(
+        self, model: CasRel, vocab: CharVocab, schema: Schema, *, version: str | None = None,
+        device: torch.device | None = None, lexicon: Any = None, bigrams: CharVocab | None = None,
+    ) -> None:
+        self.members = [Member(model, vocab, lexicon, bigrams)]
+        self.schema = schema
+        self.channels = channels_of(schema)
+        self.version = version
+        self.device = device or torch.device("cpu")
+        self._types = {
+            predicate: dict(schema.relations_of(predicate)[0].object_type) | {
+                "@subject": schema.relations_of(predicate)[0].subject_type
+            }
+            for predicate in schema.predicates
+        }
+
+    @classmethod
+    def load(cls, folder: Path, *, version: str | None = None, device: str = "cpu") -> Extractor:
+        """Load a model folder written by training (weights, vocabulary, schema, config), or an
+        ensemble's folder (``ensemble.json`` naming one such folder per member)."""
+        from kgqa_cli.torch_setup import limit_primitive_cache
+
+        limit_primitive_cache()  # before the first forward pass of this process
+        folder = Path(folder)
+        target = choose_device(device)
+        if (folder / ENSEMBLE_FILE).exists():
+            members = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))["members"]
+            lexicons: dict = {}
+            loaded = [cls._load_one(folder / member["folder"], version, target, lexicons) for member in members]
+            extractor = loaded[0]
+            for other in loaded[1:]:
+                if other.channels != extractor.channels:
+                    raise MissingArtifactError(f"{folder}: the ensemble's members have different output channels",
+                                               hint="rebuild it with `kgqa ensemble` from versions of one schema")
+                extractor.members.extend(other.members)
+            return extractor
+        return cls._load_one(folder, version, target, {})
+
+    @classmethod
+    def _load_one(cls, folder: Path, version: str | None, device: torch.device, lexicons: dict) -> Extractor:
+        """One trained model folder; ``lexicons`` shares a word lexicon between members built alike."""
+        from safetensors.torch import load_file
+
+        missing = [name for name in MODEL_FILES if not (folder / name).exists()]
+        if missing:
+            raise MissingArtifactError(f"{folder} lacks {', '.join(missing)}", hint="run `kgqa train kg`")
+        config = KgModelConfig.model_validate(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        vocab = CharVocab.load(folder / "vocab.json")
+        schema = Schema.load(folder / "schema.jsonl")
+        lexicon = None
+        if config.lexicon.enabled:
+            from kgqa_cli.extraction.lexicon import Lexicon
+
+            # Loading one parses jieba's dictionary and builds its matcher: a second or two, done once.
+            key = (config.lexicon.model_dump_json(), (folder / "lexicon.json").read_bytes())
+            if key not in lexicons:
+                lexicons[key] = Lexicon.load(config.lexicon, folder / "lexicon.json")
+            lexicon = lexicons[key]
+        bigram_vocab = CharVocab.load(folder / "bigrams.json") if config.bigram_dim else None
+        model = CasRel(len(vocab), len(channels_of(schema)), config,
+                       (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None,
+                       channel_subject_types(schema)[1] if config.subject_types else None,
+                       len(bigram_vocab) if bigram_vocab is not None else None)
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        model.to(device).eval()
+        return cls(model, vocab, schema, version=version, device=device, lexicon=lexicon, bigrams=bigram_vocab)
+
     def predict_batch(
         self, texts: list[str], subject_threshold: float, object_threshold: float, *, bfloat16: bool = False
     ) -> list[list[dict]]:
         """Triples of each text (texts should already fit the model's comfortable length); with
-        ``bfloat16`` the network runs in bfloat16 (the pointers' probabilities read in float32)."""
+        ``bfloat16`` the network runs in bfloat16 (the pointers' probabilities read in float32).
+        An ensemble's members vote by their mean probability at every pointer."""
         if not texts:
             return []
-        model = self.network(bfloat16)
         with torch.inference_mode():
-            ids, mask = batch_ids([self.vocab.encode(text) for text in texts], self.device)
-            lexicon = None
-            if self.lexicon is not None:
-                lexicon = tuple(torch.from_numpy(part).to(self.device)
-                                for part in self.lexicon.batch_features(texts, ids.shape[1]))
-            bigram_ids = None
-            if self.bigrams is not None:
-                bigram_ids, _ = batch_ids([self.bigrams.encode(bigrams(text)) for text in texts], self.device)
-            features = model.encode(ids, mask, lexicon, bigram_ids)
-            heads, tails = model.subject_logits(features)
-            heads = (torch.sigmoid(heads.float()) * mask).cpu().numpy()
-            tails = (torch.sigmoid(tails.float()) * mask).cpu().numpy()
+            encoded = [member.encode(texts, self.device, bfloat16) for member in self.members]
+            mask = encoded[0][2]
+            subject_logits = [model.subject_logits(features) for model, features, _ in encoded]
+            heads = (_mean_probabilities([h for h, _ in subject_logits]) * mask).cpu().numpy()
+            tails = (_mean_probabilities([t for _, t in subject_logits]) * mask).cpu().numpy()
             subjects = [(row, head, tail, score)  # (sentence, head, tail, score)
                         for row, _, head, tail, score in decode_batch_spans(heads[..., None], tails[..., None],
                                                                             subject_threshold)]
             results: list[list[dict]] = [[] for _ in texts]
             if not subjects:
                 return results
-            sentence_part = model.sentence_conv(model.object_conv, features)
+            sentence_parts = [model.sentence_conv(model.object_conv, features) for model, features, _ in encoded]
             # The batch's subjects go through the object layers SUBJECT_CHUNK at a time: one
             # [subjects, characters, channels] block per chunk bounds the memory of long texts.
             for start in range(0, len(subjects), SUBJECT_CHUNK):
                 chosen = subjects[start:start + SUBJECT_CHUNK]
                 index = torch.tensor([[s[0], s[1], s[2]] for s in chosen], device=self.device)
-                object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2],
-                                                                 sentence_part=sentence_part)
+                object_logits = [
+                    model.object_logits(features, index[:, 0], index[:, 1], index[:, 2], sentence_part=part)
+                    for (model, features, _), part in zip(encoded, sentence_parts, strict=True)
+                ]
                 object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
-                object_heads = (torch.sigmoid(object_heads.float()) * object_mask).cpu().numpy()
-                object_tails = (torch.sigmoid(object_tails.float()) * object_mask).cpu().numpy()
+                object_heads = (_mean_probabilities([h for h, _ in object_logits]) * object_mask).cpu().numpy()
+                object_tails = (_mean_probabilities([t for _, t in object_logits]) * object_mask).cpu().numpy()
                 spans_of: list[list] = [[] for _ in chosen]
                 for number, *span in decode_batch_spans(object_heads, object_tails, object_threshold):
                     spans_of[number].append(span)
