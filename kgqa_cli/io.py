@@ -1,4 +1,4 @@
-"""Small file helpers shared by the stages: atomic writes and JSON lines."""
+"""Small file helpers shared by the stages: atomic writes, folder replacement and JSON lines."""
 
 from __future__ import annotations
 
@@ -61,3 +61,16 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> int:
 def write_json(path: Path, data: Any) -> None:
     """Write an indented JSON document atomically."""
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+def replace_folder(staging: Path, folder: Path) -> None:
+    """Put the finished ``staging`` folder in the place of ``folder`` by renames: a crash leaves
+    the old folder or the new one, never a mix."""
+    import shutil
+
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)

@@ -18,7 +18,7 @@ from kgqa_cli.data.preprocess import require_split
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import ConfigError, MissingArtifactError
 from kgqa_cli.extraction.config import KgConfig
-from kgqa_cli.io import write_json
+from kgqa_cli.io import replace_folder, write_json
 from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
@@ -110,12 +110,7 @@ def run_ensemble(config: KgConfig, workspace: Workspace, versions: list[str]) ->
         log.info("ensemble of %s: dev P %.4f R %.4f F1 %.4f", ", ".join(n for n, _ in members),
                  dev["precision"], dev["recall"], dev["f1"])
     write_json(staging / "metrics.json", {"dev": dev, "members": [name for name, _ in members]})
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(staging, out)
     registry = Registry(workspace.registry_dir)
     # The members' training data, when they share it; else none can be named.
     hashes = {registry.get("kg", name, include_rejected=True).package.get("data_hash") for name in versions}

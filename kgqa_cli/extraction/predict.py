@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from kgqa_cli.data.schema import Schema
-from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.errors import CorruptArtifactError, MissingArtifactError
 from kgqa_cli.extraction.config import KgModelConfig
 from kgqa_cli.extraction.decode import decode_batch_spans
 from kgqa_cli.extraction.labels import channel_subject_types, channels_of, split_channel
@@ -159,7 +159,7 @@ class Extractor:
             extractor = loaded[0]
             for other in loaded[1:]:
                 if other.channels != extractor.channels:
-                    raise MissingArtifactError(f"{folder}: the ensemble's members have different output channels",
+                    raise CorruptArtifactError(f"{folder}: the ensemble's members have different output channels",
                                                hint="rebuild it with `kgqa ensemble` from versions of one schema")
                 extractor.members.extend(other.members)
             return extractor

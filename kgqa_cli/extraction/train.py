@@ -34,7 +34,7 @@ from kgqa_cli.extraction.metrics import score_triples
 from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
-from kgqa_cli.io import write_json
+from kgqa_cli.io import replace_folder, write_json
 from kgqa_cli.parallel import current as current_parallel
 from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.workspace import Workspace, ensure_writable
@@ -277,12 +277,7 @@ def save_model_folder(
         lexicon.save(staging / "lexicon.json")
     if bigram_vocab is not None:
         bigram_vocab.save(staging / "bigrams.json")
-    old = folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    staging.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(staging, folder)
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
