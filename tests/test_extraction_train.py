@@ -471,6 +471,30 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     assert other.exit_code == 2 and "kg/v4 was trained on another schema" in other.output
 
 
+def test_batches_extracted_in_parallel_give_the_same_triples_in_order(trained):
+    """kg.extract.workers: batches run two at a time on one torch thread each give what one at a
+    time gives, progress counts every text once, and torch's thread count is restored."""
+    import torch
+
+    from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.extraction.predict import Extractor
+
+    workspace, summary = trained
+    extractor = Extractor.load(Path(summary["model_dir"]))
+    texts = [record["text"] for record in load_corpus(workspace / "data" / "corpus" / "dev.jsonl")] + [""]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        counts: dict[int, list[int]] = {1: [], 2: []}
+        found = {workers: extractor.extract(texts, batch_size=3, workers=workers, on_progress=counts[workers].append)
+                 for workers in (1, 2)}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert found[2] == found[1] and any(found[1])
+    assert sum(counts[1]) == sum(counts[2]) == len(texts) and len(counts[2]) > 2
+
+
 def test_the_fast_encoder_paths_compute_what_the_plain_layers_do():
     """The Bi-LSTM run as two padded calls equals nn.LSTM over packed sequences (values, and
     gradients in training), and the sentence convolution with its pooled half applied once per

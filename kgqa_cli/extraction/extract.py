@@ -127,6 +127,7 @@ def run_extract(
             texts, batch_size=batch_size or settings.batch_size, max_chars=settings.max_chars,
             subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
             on_progress=lambda n: bar.advance(task, n), progress_in_chars=True, bfloat16=settings.bfloat16,
+            workers=settings.workers,
         )
     seconds = time.perf_counter() - started
     lines = [

@@ -185,7 +185,7 @@ def evaluate_records(extractor: Extractor, records: list[dict], config: KgConfig
         [record["text"] for record in records],
         batch_size=settings.batch_size, max_chars=settings.max_chars,
         subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
-        on_progress=on_progress, bfloat16=settings.bfloat16,
+        on_progress=on_progress, bfloat16=settings.bfloat16, workers=settings.workers,
     )
     predictions = [{"text": record["text"], "spo_list": triples} for record, triples in zip(records, found, strict=True)]
     return score_triples(records, predictions), predictions
