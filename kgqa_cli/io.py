@@ -64,8 +64,8 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def replace_folder(staging: Path, folder: Path) -> None:
-    """Put the finished ``staging`` folder in the place of ``folder`` by renames: a crash leaves
-    the old folder or the new one, never a mix."""
+    """Put the finished ``staging`` folder in the place of ``folder`` by renames: never a mix of
+    old and new files (a crash between the two renames leaves the old one as ``.NAME.old``)."""
     import shutil
 
     old = folder.with_name(f".{folder.name}.old")

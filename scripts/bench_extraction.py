@@ -87,7 +87,8 @@ ABLATION["all together + mention replacement"] = merged(ABLATION["all together"]
 # `preprocess.extra` source). Student row -> teacher row; the student runs after its teacher.
 STUDENTS = {"all together + self-training": "all together"}
 # Ensembles (`kgqa ensemble`): a copy of the base row's workspace trains the base config again
-# with more seeds; the base row's model and those vote. Ensemble row -> (base row, more seeds).
+# with more seeds; the base row's model and those vote. Ensemble row -> (base row, more seeds);
+# the base is a row of ABLATION other than "current" (whose figures may come from part (b)).
 ENSEMBLES = {"all together, ensemble of seeds 13, 7, 29": ("all together", [7, 29])}
 
 
@@ -230,7 +231,7 @@ def bench_ensemble(scratch: Path, overrides: list[str], base_tag: str, seeds: li
     shutil.copytree(scratch / f"{base_tag}_ws", workspace)
     shutil.copy(scratch / f"config-{base_tag}.yaml", config)  # a student of this row reads it by the row's tag
     ws = ["--workspace", str(workspace), "-c", str(config)]
-    members, epochs = ["v1"], []
+    members, epochs = ["v1"], []  # a row's workspace registers one kg version: its model
     peak = 0.0
     for seed in seeds:
         trained, _, rss = kgqa("train", "kg", *ws, "--json", *overrides, "--kg.train.seed", str(seed), label=tag)
@@ -240,7 +241,7 @@ def bench_ensemble(scratch: Path, overrides: list[str], base_tag: str, seeds: li
     built, _, _ = kgqa("ensemble", *members, *ws, "--json", label=tag)
     return {
         **measure(scratch, ws, tag),
-        "duie_dev_f1": built["dev"]["f1"],
+        "duie_dev_f1": built["dev"].get("f1"),
         "duie_members": built["members"],
         "duie_seconds_per_epoch": round(sum(epochs) / max(1, len(epochs)), 1),
         "duie_peak_rss_mb": round(peak, 1),

@@ -461,7 +461,7 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     # Members of an ensemble named again, a single model, another schema: one line says what is wrong.
     again = invoke(copy, "ensemble", "v3", "v1")
     assert again.exit_code == 2 and "kg/v1 is named twice" in again.output
-    assert invoke(copy, "ensemble", "v1").exit_code == 2
+    assert invoke(copy, "ensemble", "v1").exit_code == 2 and invoke(copy, "ensemble", "v3").exit_code == 2
     foreign = copy / "registry" / "kg" / "v4"
     shutil.copytree(copy / "registry" / "kg" / "v1", foreign)
     schema_file = foreign / "model" / "schema.jsonl"
@@ -469,6 +469,9 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
                            encoding="utf-8")
     other = invoke(copy, "ensemble", "v1", "v4")
     assert other.exit_code == 2 and "kg/v4 was trained on another schema" in other.output
+    (copy / "registry" / "kg" / "v3" / "model" / "ensemble.json").write_text("{", encoding="utf-8")
+    damaged = invoke(copy, "ensemble", "v3", "v4")
+    assert damaged.exit_code == 8 and "kg/v3" in damaged.output and "ensemble.json" in damaged.output
 
 
 def test_batches_extracted_in_parallel_give_the_same_triples_in_order(trained):

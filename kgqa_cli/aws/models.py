@@ -119,7 +119,7 @@ def extract_on_sagemaker(settings: Any, input_path: Path | None, model: str | No
                    "KGQA_BATCH_SIZE": str(extract.batch_size), "KGQA_MAX_CHARS": str(extract.max_chars),
                    "KGQA_SUBJECT_THRESHOLD": str(extract.subject_threshold),
                    "KGQA_OBJECT_THRESHOLD": str(extract.object_threshold),
-                   "KGQA_BFLOAT16": str(extract.bfloat16).lower()}
+                   "KGQA_BFLOAT16": str(extract.bfloat16).lower(), "KGQA_WORKERS": str(extract.workers)}
     transform = settings.aws.transform
     image = context.image("pytorch-inference", transform.instance_type, transform.image)
     model_name = ensure_model(context, f"{settings.aws.package_group_prefix}-kg-v{row['version']}-"

@@ -2,8 +2,9 @@
 
 The new version's model folder holds a copy of each member's folder and ``ensemble.json``
 naming them; :class:`~kgqa_cli.extraction.predict.Extractor` loads it like any other model and
-averages the members' pointer probabilities. Every stage that takes a kg version (evaluate and
-its gate, extract, the registry, Batch Transform) takes an ensemble as it is.
+averages the members' pointer probabilities. The local stages that take a kg version (evaluate
+and its gate, extract, the registry) take an ensemble as they take any version; the SageMaker
+stages register and run single models.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import require_split
 from kgqa_cli.data.schema import Schema
-from kgqa_cli.errors import ConfigError, MissingArtifactError
+from kgqa_cli.errors import ConfigError, CorruptArtifactError, MissingArtifactError
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import replace_folder, write_json
 from kgqa_cli.workspace import Workspace, ensure_writable
@@ -42,20 +43,29 @@ def member_folders(registry_root: Path, versions: list[str]) -> list[tuple[str, 
     from kgqa_cli.extraction.predict import ENSEMBLE_FILE, MODEL_FILES
     from kgqa_cli.mlops.registry import Registry
 
+    if len(versions) < 2:
+        raise ConfigError(f"an ensemble needs two versions or more; got {len(versions)}",
+                          hint="name several kg versions, e.g. `kgqa ensemble v2 v3 v4`")
     registry = Registry(registry_root)
     found: list[tuple[str, Path]] = []
     for name in versions:
         version = registry.get("kg", name, include_rejected=True)  # a member below the gate is still a member
         folder = version.path / "model"
         if (folder / ENSEMBLE_FILE).exists():
-            members = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))["members"]
-            found += [(member["source"], folder / member["folder"]) for member in members]
-            continue
-        missing = [file for file in MODEL_FILES if not (folder / file).exists()]
-        if missing:
-            raise MissingArtifactError(f"{version.name}: {folder} lacks {', '.join(missing)}",
-                                       hint="name versions that `kgqa train kg` registered")
-        found.append((version.name, folder))
+            try:
+                listed = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))["members"]
+                members = [(member["source"], folder / member["folder"]) for member in listed]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CorruptArtifactError(f"{version.name}: {folder / ENSEMBLE_FILE} cannot be read ({exc!r})",
+                                           hint="rebuild that ensemble with `kgqa ensemble`") from exc
+        else:
+            members = [(version.name, folder)]
+        for member, member_folder in members:
+            missing = [file for file in MODEL_FILES if not (member_folder / file).exists()]
+            if missing:
+                raise MissingArtifactError(f"{member} (in {version.name}): {member_folder} lacks {', '.join(missing)}",
+                                           hint="name versions that `kgqa train kg` or `kgqa ensemble` registered")
+        found += members
     names = [name for name, _ in found]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

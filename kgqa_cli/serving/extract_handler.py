@@ -32,13 +32,14 @@ class ExtractSettings:
     subject_threshold: float = 0.5
     object_threshold: float = 0.5
     bfloat16: bool | str = "auto"  # true, false or auto (where the instance computes it natively)
+    workers: int = 2  # batches at once on a CPU instance (kg.extract.workers)
 
     @classmethod
     def from_environment(cls) -> ExtractSettings:
         return cls(int(os.environ.get("KGQA_BATCH_SIZE", 64)), int(os.environ.get("KGQA_MAX_CHARS", 200)),
                    float(os.environ.get("KGQA_SUBJECT_THRESHOLD", 0.5)),
                    float(os.environ.get("KGQA_OBJECT_THRESHOLD", 0.5)),
-                   os.environ.get("KGQA_BFLOAT16", "auto").lower())
+                   os.environ.get("KGQA_BFLOAT16", "auto").lower(), int(os.environ.get("KGQA_WORKERS", 2)))
 
 
 @dataclass
@@ -90,7 +91,8 @@ def predict_fn(records: list[dict], model: LoadedExtractor) -> list[dict]:
     settings = model.settings
     found = iter(model.extractor.extract(texts, batch_size=settings.batch_size, max_chars=settings.max_chars,
                                          subject_threshold=settings.subject_threshold,
-                                         object_threshold=settings.object_threshold, bfloat16=settings.bfloat16))
+                                         object_threshold=settings.object_threshold, bfloat16=settings.bfloat16,
+                                         workers=settings.workers))
     version = model.extractor.version
     return [{"text": r["text"], "spo_list": next(found), "model_version": version} if "text" in r
             else {"text": None, "error": r["error"], "model_version": version} for r in records]
