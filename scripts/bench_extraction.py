@@ -11,9 +11,9 @@
     training sentence with its names swapped), all together + self-training on the test1
     sentences as the all-together model labels them), each row's config the project config with
     the row's changes, and the ensemble of the all-together row's model with the same config
-    trained on two more seeds (`kgqa ensemble`), into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the best dev
-    F1, peak RSS, errors by kind, test1 extract throughput. ``--jobs N`` runs N rows at once (a
-    GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
+    trained on two more seeds (`kgqa ensemble`), into ``duie_ablation``: held-out P/R/F1,
+    seconds per epoch, epochs to the best dev F1, peak RSS, errors by kind, test1 extract
+    throughput. ``--jobs N`` runs N rows at once (a GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
     ../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder;
     KGQA_BENCH_NO_THROUGHPUT=1 leaves out the test1 extract runs (a lease short of time).
 Every stage runs the real `kgqa` command in a child process; peak memory is that child's max RSS.
@@ -227,10 +227,9 @@ def bench_ensemble(scratch: Path, overrides: list[str], base_tag: str, seeds: li
     ensemble` of all its kg versions, measured like a row (seconds per epoch: the new members')."""
     import shutil
 
-    workspace, config = scratch / f"{tag}_ws", scratch / f"config-{tag}.yaml"
+    workspace = scratch / f"{tag}_ws"
     shutil.copytree(scratch / f"{base_tag}_ws", workspace)
-    shutil.copy(scratch / f"config-{base_tag}.yaml", config)  # a student of this row reads it by the row's tag
-    ws = ["--workspace", str(workspace), "-c", str(config)]
+    ws = ["--workspace", str(workspace), "-c", str(scratch / f"config-{base_tag}.yaml")]
     members, epochs = ["v1"], []  # a row's workspace registers one kg version: its model
     peak = 0.0
     for seed in seeds:
@@ -264,8 +263,6 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         needed = STUDENTS.get(name) or ENSEMBLES[name][0]  # the teacher's or the base row's model
         if needed not in rows:
             rows.insert(rows.index(name), needed)
-        if needed in ENSEMBLES and ENSEMBLES[needed][0] not in rows:
-            rows.insert(rows.index(needed), ENSEMBLES[needed][0])
     numbers = {name: number for number, name in enumerate(rows)}
 
     def student_changes(name: str) -> dict | None:
@@ -277,7 +274,7 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         labelled = scratch / f"ablation{numbers[name]}-pseudo.jsonl"
         kgqa("extract", str(TEST1), "-o", str(labelled), "--workspace", str(scratch / f"{tag}_ws"),
              "-c", str(scratch / f"config-{tag}.yaml"), "--json", label=f"ablation{numbers[name]}")
-        changes = copy.deepcopy(ABLATION[ENSEMBLES[teacher][0] if teacher in ENSEMBLES else teacher])
+        changes = copy.deepcopy(ABLATION[teacher])
         preprocess, train = changes.setdefault("preprocess", {}), changes.setdefault("kg", {}).setdefault("train", {})
         preprocess["extra"] = [*preprocess.get("extra", []), {"name": "pseudo", "input": str(labelled)}]
         train["extra"] = [*train.get("extra", []), "pseudo"]
@@ -314,9 +311,9 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         }
 
     table: dict = {}
-    # Ensembles run once their base rows are done, students once every teacher is.
-    for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES], [n for n in rows if n in ENSEMBLES],
-                  [n for n in rows if n in STUDENTS]):
+    # Ensembles and students run once the rows they build on are done.
+    for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES],
+                  [n for n in rows if n in STUDENTS or n in ENSEMBLES]):
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             futures = {pool.submit(run_row, numbers[name], name): name for name in phase}
             for future in as_completed(futures):

@@ -425,6 +425,8 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     members vote by their mean probability, so two copies of one model extract what it does."""
     import shutil
 
+    import torch
+
     from kgqa_cli.data.corpus import load_corpus
     from kgqa_cli.extraction.predict import Extractor
 
@@ -457,6 +459,21 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     single, doubled = Extractor.load(Path(summary["model_dir"])), Extractor.load(Path(summary["model_dir"]))
     doubled.members += Extractor.load(Path(summary["model_dir"])).members
     assert doubled.extract(texts) == single.extract(texts)
+    # A second member that never sees a subject halves every subject probability: the pair finds
+    # at a subject threshold of 0.25 exactly what the model alone finds at 0.5.
+    silent = Extractor.load(Path(summary["model_dir"]))
+    for layer in (silent.members[0].model.subject_head, silent.members[0].model.subject_tail):
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.constant_(layer.bias, -40.0)
+    halved = Extractor.load(Path(summary["model_dir"]))
+    halved.members += silent.members
+
+    def keys(found):
+        return [{(t["subject"], t["predicate"], t["object"]["@value"]) for t in triples} for triples in found]
+
+    alone = keys(single.extract(texts, subject_threshold=0.5, bfloat16=False))
+    assert any(alone) and keys(halved.extract(texts, subject_threshold=0.25, bfloat16=False)) == alone
+    assert not any(keys(halved.extract(texts, subject_threshold=0.5, bfloat16=False)))
 
     # Members of an ensemble named again, a single model, another schema: one line says what is wrong.
     again = invoke(copy, "ensemble", "v3", "v1")

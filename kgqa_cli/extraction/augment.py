@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.extraction.lexicon import _dictionary_lines
+from kgqa_cli.extraction.lexicon import dictionary_lines
 
 
 def person_names(dictionary: Path, max_length: int = 4) -> list[str]:
     """jieba's person names (tag ``nr``) of 2 to ``max_length`` characters, in file order."""
-    return [word for word, _, tag in _dictionary_lines(dictionary, max_length) if tag == "nr"]
+    return [word for word, _, tag in dictionary_lines(dictionary, max_length) if tag == "nr"]
 
 
-def augment_records(records: list[dict], config: Any, seed: int, names: list[str] = ()) -> list[dict]:
+def augment_records(records: list[dict], config: Any, seed: int, names: Sequence[str] = ()) -> list[dict]:
     """``config.copies`` new records per record of ``records`` (``kg.train.augment``), fewer
     where no name can be swapped; ``names`` are the outside person names to draw from.
 
@@ -37,16 +38,17 @@ def augment_records(records: list[dict], config: Any, seed: int, names: list[str
     def pool_of(name_type: str) -> str:  # the three person types share one pool
         return "@person" if name_type in persons else name_type
 
+    named = [_names(record) for record in records]
     pools: dict[str, set[str]] = defaultdict(set)
-    for record in records:
-        for name, name_type in _names(record):
+    for names_of_record in named:
+        for name, name_type in names_of_record:
             if name_type not in config.keep_types:
                 pools[pool_of(name_type)].add(name)
     ordered = {key: sorted(values) for key, values in pools.items()}
     rng = random.Random(seed)
     made = []
-    for record in records:
-        swappable = _swappable(record, config.keep_types, pool_of)
+    for record, names_of_record in zip(records, named, strict=True):
+        swappable = _swappable(names_of_record, config.keep_types, pool_of)
         for _ in range(config.copies):
             swaps = _choose_swaps(record["text"], swappable, ordered, config, rng, names)
             copy = _swapped(record, swaps) if swaps else None
@@ -65,11 +67,11 @@ def _names(record: dict) -> list[tuple[str, str]]:
     return [(name, name_type) for name, name_type in found if name]
 
 
-def _swappable(record: dict, keep_types: list[str], pool_of) -> dict[str, str | None]:
-    """Each name of a record -> the pool its swap draws from; None for a name that stays (a kept
-    type, two types in the sentence, or nested in or holding another of its names)."""
+def _swappable(names: list[tuple[str, str]], keep_types: list[str], pool_of) -> dict[str, str | None]:
+    """Each of a record's (name, type) -> the pool its swap draws from; None for a name that stays
+    (a kept type, two types in the sentence, or nested in or holding another of its names)."""
     types: dict[str, set[str]] = defaultdict(set)
-    for name, name_type in _names(record):
+    for name, name_type in names:
         types[name].add(name_type)
     swappable: dict[str, str | None] = {}
     for name in sorted(types, key=lambda n: (-len(n), n)):
@@ -80,7 +82,7 @@ def _swappable(record: dict, keep_types: list[str], pool_of) -> dict[str, str | 
 
 
 def _choose_swaps(text: str, swappable: dict[str, str | None], pools: dict[str, list[str]], config: Any,
-                  rng: random.Random, outside: list[str]) -> dict[str, str]:
+                  rng: random.Random, outside: Sequence[str]) -> dict[str, str]:
     swaps: dict[str, str] = {}
     for name, key in swappable.items():
         if key is None or rng.random() >= config.replace_probability:

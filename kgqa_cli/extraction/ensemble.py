@@ -9,10 +9,12 @@ stages register and run single models.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import require_split
@@ -21,6 +23,9 @@ from kgqa_cli.errors import ConfigError, CorruptArtifactError, MissingArtifactEr
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import replace_folder, write_json
 from kgqa_cli.workspace import Workspace, ensure_writable
+
+if TYPE_CHECKING:
+    from kgqa_cli.mlops.registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +40,20 @@ class EnsembleResult:
     dev: dict = field(default_factory=dict)
 
 
-def member_folders(registry_root: Path, versions: list[str]) -> list[tuple[str, Path]]:
-    """(name, model folder) of each member the versions name, in order; a version that is itself
+def member_folders(versions: list[ModelVersion]) -> list[tuple[str, Path]]:
+    """(name, model folder) of each member the versions hold, in order; a version that is itself
     an ensemble gives its own members. Errors name the version at fault."""
-    import json
-
     from kgqa_cli.extraction.predict import ENSEMBLE_FILE, MODEL_FILES
-    from kgqa_cli.mlops.registry import Registry
 
-    if len(versions) < 2:
-        raise ConfigError(f"an ensemble needs two versions or more; got {len(versions)}",
-                          hint="name several kg versions, e.g. `kgqa ensemble v2 v3 v4`")
-    registry = Registry(registry_root)
     found: list[tuple[str, Path]] = []
-    for name in versions:
-        version = registry.get("kg", name, include_rejected=True)  # a member below the gate is still a member
+    for version in versions:
         folder = version.path / "model"
         if (folder / ENSEMBLE_FILE).exists():
             try:
                 listed = json.loads((folder / ENSEMBLE_FILE).read_text(encoding="utf-8"))["members"]
                 members = [(member["source"], folder / member["folder"]) for member in listed]
+                if not members:
+                    raise ValueError("no members listed")
             except (ValueError, KeyError, TypeError) as exc:
                 raise CorruptArtifactError(f"{version.name}: {folder / ENSEMBLE_FILE} cannot be read ({exc!r})",
                                            hint="rebuild that ensemble with `kgqa ensemble`") from exc
@@ -70,9 +69,6 @@ def member_folders(registry_root: Path, versions: list[str]) -> list[tuple[str, 
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ConfigError(f"{repeated[0]} is named twice: an ensemble's members are distinct models")
-    if len(found) < 2:
-        raise ConfigError(f"an ensemble needs two models or more; got {len(found)}",
-                          hint="name several kg versions, e.g. `kgqa ensemble v2 v3 v4`")
     return found
 
 
@@ -86,13 +82,16 @@ def run_ensemble(config: KgConfig, workspace: Workspace, versions: list[str]) ->
     from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 
-    members = member_folders(workspace.registry_dir, versions)
-    channels = None
-    for name, folder in members:
-        theirs = channels_of(Schema.load(folder / "schema.jsonl"))
-        if channels is None:
-            channels = theirs
-        elif theirs != channels:
+    if len(versions) < 2:
+        raise ConfigError(f"an ensemble needs two versions or more; got {len(versions)}",
+                          hint="name several kg versions, e.g. `kgqa ensemble v2 v3 v4`")
+    registry = Registry(workspace.registry_dir)
+    chosen = [registry.get("kg", name, include_rejected=True) for name in versions]  # below the gate still counts
+    members = member_folders(chosen)
+    names = [name for name, _ in members]
+    channels = channels_of(Schema.load(members[0][1] / "schema.jsonl"))
+    for name, folder in members[1:]:
+        if channels_of(Schema.load(folder / "schema.jsonl")) != channels:
             raise ConfigError(f"{name} was trained on another schema than {members[0][0]}: its output channels differ",
                               hint="an ensemble's members must share one schema")
     dev_path = require_split(workspace, "dev")
@@ -117,15 +116,11 @@ def run_ensemble(config: KgConfig, workspace: Workspace, versions: list[str]) ->
             task = bar.add_task(f"scoring the ensemble of {len(members)} on dev", total=len(dev_records))
             metrics, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n: bar.advance(task, n))
         dev = {k: metrics[k] for k in ("precision", "recall", "f1", "support")}
-        log.info("ensemble of %s: dev P %.4f R %.4f F1 %.4f", ", ".join(n for n, _ in members),
+        log.info("ensemble of %s: dev P %.4f R %.4f F1 %.4f", ", ".join(names),
                  dev["precision"], dev["recall"], dev["f1"])
-    write_json(staging / "metrics.json", {"dev": dev, "members": [name for name, _ in members]})
+    write_json(staging / "metrics.json", {"dev": dev, "members": names})
     replace_folder(staging, out)
-    registry = Registry(workspace.registry_dir)
-    # The members' training data, when they share it; else none can be named.
-    hashes = {registry.get("kg", name, include_rejected=True).package.get("data_hash") for name in versions}
-    version = registry.register(
-        "kg", out, {"dev_" + k: v for k, v in dev.items()} | {"members": [name for name, _ in members]},
-        data_hash=hashes.pop() if len(hashes) == 1 else None,
-    )
-    return EnsembleResult(version.name, version.path / "model", [name for name, _ in members], dev)
+    hashes = {version.package.get("data_hash") for version in chosen}  # the members' data, when they share it
+    version = registry.register("kg", out, {"dev_" + k: v for k, v in dev.items()} | {"members": names},
+                                data_hash=hashes.pop() if len(hashes) == 1 else None)
+    return EnsembleResult(version.name, version.path / "model", names, dev)

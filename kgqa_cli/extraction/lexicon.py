@@ -52,7 +52,7 @@ def jieba_dictionary() -> Path:
     return path
 
 
-def _dictionary_lines(path: Path, max_length: int) -> Iterator[tuple[str, float, str]]:
+def dictionary_lines(path: Path, max_length: int) -> Iterator[tuple[str, float, str]]:
     """(word, frequency, tag) of each dictionary word of 2 to ``max_length`` characters."""
     with path.open(encoding="utf-8") as handle:
         for line in handle:
@@ -95,7 +95,7 @@ class Lexicon:
         tag_id = {tag: number for number, tag in enumerate(self.tags, start=1)}
         entry_of: dict[str, int] = {}  # only while building: the matcher keeps the words
         tag_ids, frequencies = array("h"), array("d")
-        for word, frequency, tag in _dictionary_lines(dictionary or jieba_dictionary(), config.max_word_length):
+        for word, frequency, tag in dictionary_lines(dictionary or jieba_dictionary(), config.max_word_length):
             if word in entry_of:  # a word listed twice: the later line counts, as in a dict
                 tag_ids[entry_of[word]], frequencies[entry_of[word]] = tag_id.get(tag, 0), frequency
             else:
@@ -144,7 +144,7 @@ class Lexicon:
         vocabulary from the words matched in the training sentences."""
         path = jieba_dictionary()
         names = corpus_names(records, config.max_word_length) if config.corpus_names else {}
-        tags = sorted({tag for _, _, tag in _dictionary_lines(path, config.max_word_length)}
+        tags = sorted({tag for _, _, tag in dictionary_lines(path, config.max_word_length)}
                       | {tag for _, tag in names.values()})
         lexicon = cls(config, [], tags, names, _sha256(path), path)
         if config.word_vectors:
