@@ -11,7 +11,8 @@
     training sentence with its names swapped), all together + self-training on the test1
     sentences as the all-together model labels them), each row's config the project config with
     the row's changes, and the ensemble of the all-together row's model with the same config
-    trained on two more seeds (`kgqa ensemble`), into ``duie_ablation``: held-out P/R/F1,
+    trained on two more seeds (`kgqa ensemble`), and that config trained once more with the
+    ensemble as teacher (kg.train.distill), into ``duie_ablation``: held-out P/R/F1,
     seconds per epoch, epochs to the best dev F1, peak RSS, errors by kind, test1 extract
     throughput. ``--jobs N`` runs N rows at once (a GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
     ../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder;
@@ -90,6 +91,9 @@ STUDENTS = {"all together + self-training": "all together"}
 # with more seeds; the base row's model and those vote. Ensemble row -> (base row, more seeds);
 # the base is a row of ABLATION other than "current" (whose figures may come from part (b)).
 ENSEMBLES = {"all together, ensemble of seeds 13, 7, 29": ("all together", [7, 29])}
+# Distillation (kg.train.distill): a copy of the ensemble row's workspace trains the ensemble's
+# base config once more (seed 13), taught by the ensemble. Distilled row -> ensemble row.
+DISTILLED = {"all together, distilled from its ensemble of seeds 13, 7, 29": "all together, ensemble of seeds 13, 7, 29"}
 
 
 def row_config(scratch: Path, changes: dict, tag: str) -> Path:
@@ -247,6 +251,26 @@ def bench_ensemble(scratch: Path, overrides: list[str], base_tag: str, seeds: li
     }
 
 
+def bench_distilled(scratch: Path, overrides: list[str], base_tag: str, ensemble_tag: str, tag: str) -> dict:
+    """The ensemble row's workspace copied, the base row's config trained again with the ensemble
+    (its newest kg version) as teacher, measured like a row."""
+    import shutil
+
+    workspace = scratch / f"{tag}_ws"
+    shutil.copytree(scratch / f"{ensemble_tag}_ws", workspace)
+    ws = ["--workspace", str(workspace), "-c", str(scratch / f"config-{base_tag}.yaml")]
+    teacher = sorted((workspace / "registry" / "kg").glob("v*"), key=lambda p: int(p.name[1:]))[-1].name
+    trained, _, rss = kgqa("train", "kg", *ws, "--json", *overrides, "--kg.train.distill.teacher", teacher, label=tag)
+    return {
+        **measure(scratch, ws, tag),
+        "duie_teacher": f"kg/{teacher}",
+        "duie_best_epoch": trained["best_epoch"],
+        "duie_epochs": trained["epochs_run"],
+        "duie_seconds_per_epoch": round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1),
+        "duie_peak_rss_mb": round(rss, 1),
+    }
+
+
 def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current: dict | None = None,
                    jobs: int = 1, table_path: Path | None = None) -> dict:
     """One real-data run per ablation row; the table in ``duie_ablation``. ``current``: the
@@ -254,15 +278,23 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
     once (on a GPU machine); ``table_path`` gets the table again after every finished row."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    known = [*ABLATION, *ENSEMBLES, *STUDENTS]
+    known = [*ABLATION, *ENSEMBLES, *STUDENTS, *DISTILLED]
     unknown = [name for name in rows if name not in known]
     if unknown:
         raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join(known)}")
     rows = list(rows)  # the caller's list stays as given
-    for name in [name for name in rows if name in STUDENTS or name in ENSEMBLES]:
-        needed = STUDENTS.get(name) or ENSEMBLES[name][0]  # the teacher's or the base row's model
-        if needed not in rows:
-            rows.insert(rows.index(name), needed)
+
+    def needs(name: str) -> str | None:
+        """The row whose model this one builds on: a student's teacher, an ensemble's base, a distilled row's ensemble."""
+        return STUDENTS.get(name) or (ENSEMBLES[name][0] if name in ENSEMBLES else None) or DISTILLED.get(name)
+
+    position = 0
+    while position < len(rows):  # each row after the rows it builds on (a distilled row: two levels)
+        needed = needs(rows[position])
+        if needed is not None and needed not in rows:
+            rows.insert(position, needed)
+            continue
+        position += 1
     numbers = {name: number for number, name in enumerate(rows)}
 
     def student_changes(name: str) -> dict | None:
@@ -281,6 +313,15 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         return changes
 
     def run_row(number: int, name: str) -> dict:
+        if name in DISTILLED:
+            ensemble = DISTILLED[name]
+            if (table.get(ensemble) or {}).get("heldout_f1") is None:
+                return {"skipped": f"no model of row {ensemble!r}"}
+            base = ENSEMBLES[ensemble][0]
+            figures = bench_distilled(scratch, overrides, f"ablation{numbers[base]}", f"ablation{numbers[ensemble]}",
+                                      f"ablation{number}")
+            return {"changes": {"distilled_from": ensemble},
+                    **{key.removeprefix("duie_"): value for key, value in figures.items()}}
         if name in ENSEMBLES:
             base, seeds = ENSEMBLES[name]
             if (table.get(base) or {}).get("heldout_f1") is None:
@@ -311,9 +352,10 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
         }
 
     table: dict = {}
-    # Ensembles and students run once the rows they build on are done.
-    for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES],
-                  [n for n in rows if n in STUDENTS or n in ENSEMBLES]):
+    # Ensembles and students run once the rows they build on are done, distilled rows after their ensembles.
+    for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES and n not in DISTILLED],
+                  [n for n in rows if n in STUDENTS or n in ENSEMBLES],
+                  [n for n in rows if n in DISTILLED]):
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             futures = {pool.submit(run_row, numbers[name], name): name for name in phase}
             for future in as_completed(futures):
@@ -336,7 +378,7 @@ def main() -> None:
                         help="run one part; the others keep their last figures")
     parser.add_argument("--no-ablation", action="store_true",
                         help="skip the ablation table (one real-data run per row, 20-40 min each on 2 cores)")
-    parser.add_argument("--rows", nargs="+", default=[*ABLATION, *ENSEMBLES, *STUDENTS],
+    parser.add_argument("--rows", nargs="+", default=[*ABLATION, *ENSEMBLES, *STUDENTS, *DISTILLED],
                         help="ablation rows to run")
     parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
     parser.add_argument("--extra-rows", type=Path,

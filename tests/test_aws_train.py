@@ -171,6 +171,9 @@ def test_sagemaker_target_needs_a_role_and_a_bucket(tmp_path):
     init = subprocess.run([*KGQA, "train", "kg", "--target", "sagemaker", "--kg.train.init", "latest", *workspace],
                           capture_output=True)
     assert init.returncode == 2 and b"kg.train.init: a training job cannot start from a pretrained" in init.stderr
+    taught = subprocess.run([*KGQA, "train", "kg", "--target", "sagemaker", "--kg.train.distill.teacher", "v1",
+                             *workspace], capture_output=True)
+    assert taught.returncode == 2 and b"kg.train.distill.teacher: a training job cannot be taught" in taught.stderr
 
 
 def test_sagemaker_registry_mirrors_list_show_approve_reject(moto_server):

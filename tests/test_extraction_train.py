@@ -491,6 +491,58 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     assert damaged.exit_code == 8 and "kg/v3" in damaged.output and "ensemble.json" in damaged.output
 
 
+def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path):
+    """kg.train.distill: the teacher's pointer probabilities are those extract decodes, they join
+    each label as the configured share of the target, a student trains on them and registers,
+    and a teacher that is not registered is refused before training."""
+    import shutil
+
+    import numpy as np
+
+    from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.extraction.decode import decode_batch_spans
+    from kgqa_cli.extraction.labels import make_example
+    from kgqa_cli.extraction.predict import Extractor
+    from kgqa_cli.extraction.train import make_batch
+
+    workspace, summary = trained
+    teacher = Extractor.load(Path(summary["model_dir"]))
+    records = load_corpus(workspace / "data" / "corpus" / "dev.jsonl")[:6]
+    texts = [record["text"] for record in records]
+    examples = [make_example(record, teacher.members[0].vocab.encode, {c: n for n, c in enumerate(teacher.channels)},
+                             200) for record in records]
+    taught = teacher.pointer_probabilities(texts, [sorted(example.subjects) for example in examples])
+    extracted = teacher.extract(texts, bfloat16=False)
+    for text, (heads, tails, object_heads, object_tails), example, found in zip(texts, taught, examples, extracted,
+                                                                                strict=True):
+        assert heads.shape == (len(text),) and object_heads.shape == (len(example.subjects), len(text),
+                                                                       len(teacher.channels))
+        subjects = {text[head:tail + 1] for _, _, head, tail, _ in decode_batch_spans(
+            heads[None, :, None].astype(np.float32), tails[None, :, None].astype(np.float32), 0.5)}
+        assert subjects == {triple["subject"] for triple in found}
+        example.teacher = (heads, tails, object_heads, object_tails)
+    plain = make_batch(examples, len(teacher.channels), teacher.device)
+    blended = make_batch(examples, len(teacher.channels), teacher.device, teacher_weight=0.25)
+    row, (heads, tails, object_heads, _) = 2, taught[2]
+    length = len(heads)
+    assert np.allclose(blended["subject_heads"][row, :length].numpy(),
+                       0.75 * plain["subject_heads"][row, :length].numpy() + 0.25 * heads.astype(np.float32), atol=1e-6)
+    first_row_of_example = sum(len(example.subjects) for example in examples[:row])
+    assert np.allclose(blended["object_heads"][first_row_of_example, :length].numpy(),
+                       0.75 * plain["object_heads"][first_row_of_example, :length].numpy()
+                       + 0.25 * object_heads[0].astype(np.float32), atol=1e-6)
+    assert (blended["subject_heads"][row, length:] == 0).all()  # padding stays untaught
+
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    student = invoke(copy, "train", "kg", "--json", "--kg.train.epochs", "3", "--kg.train.distill.teacher", "v1",
+                     "--kg.train.distill.weight", "0.7", *TINY_MODEL)
+    assert student.exit_code == 0, student.output
+    assert json.loads(student.stdout)["model_version"] == "kg/v2"
+    missing = invoke(copy, "train", "kg", "--kg.train.epochs", "1", "--kg.train.distill.teacher", "v9", *TINY_MODEL)
+    assert missing.exit_code == 4 and "v9" in missing.output
+
+
 def test_batches_extracted_in_parallel_give_the_same_triples_in_order(trained):
     """kg.extract.workers: batches run two at a time on one torch thread each give what one at a
     time gives, progress counts every text once, and torch's thread count is restored."""

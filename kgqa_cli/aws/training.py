@@ -154,6 +154,10 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
         raise ConfigError("kg.train.init: a training job cannot start from a pretrained encoder yet (the encoder "
                           "lives in the local registry, which the job does not see)",
                           hint="train with --target local, or set kg.train.init to null")
+    if kind == "kg" and settings.kg.train.distill.teacher:
+        raise ConfigError("kg.train.distill.teacher: a training job cannot be taught yet (the teacher lives in the "
+                          "local registry, which the job does not see)",
+                          hint="train with --target local, or set kg.train.distill.teacher to null")
     context = AwsContext(settings)  # the config's bucket and role first: one line each when unset
     folder = settings.paths.root / INPUTS[kind]
     missing = [name for name in REQUIRED[kind] if not (folder / name).is_file()]

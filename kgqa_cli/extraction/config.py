@@ -80,6 +80,19 @@ class AugmentConfig(StrictModel):
     )
 
 
+class DistillConfig(StrictModel):
+    """Distillation (``kgqa_cli/extraction/distill.py``): a trained extractor, an ensemble most
+    usefully, teaches the new one its probability at every pointer of every training sentence."""
+
+    teacher: str | None = Field(
+        None, description="the kg version that teaches (vN, kg/vN or latest; an ensemble too), of the same schema; "
+        "null: off"
+    )
+    weight: float = Field(
+        0.5, gt=0, le=1, description="share of the teacher's probability in each pointer's target (the rest: the label)"
+    )
+
+
 class KgTrainConfig(StrictModel):
     """How the extractor is trained."""
 
@@ -112,6 +125,7 @@ class KgTrainConfig(StrictModel):
         None, description="start from a pretrained encoder (`kgqa pretrain`): pretrain/vN, vN or latest; null: random"
     )
     augment: AugmentConfig = AugmentConfig()
+    distill: DistillConfig = DistillConfig()
 
 
 class KgEvaluateConfig(StrictModel):

@@ -47,6 +47,7 @@ class Example:
     lexicon: tuple | None = None  # the text's word-lexicon features (Lexicon.features), when used
     channel_mask: object = None  # [channels] floats, 0 where this sentence's source teaches nothing
     bigrams: list[int] | None = None  # the text's bigram ids, when the model reads bigrams
+    teacher: tuple | None = None  # a teacher's probabilities (Extractor.pointer_probabilities), when distilling
 
 
 def make_example(record: dict, encode, channel_index: dict[str, int], max_len: int) -> Example:

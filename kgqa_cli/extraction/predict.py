@@ -235,6 +235,43 @@ class Extractor:
                     results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
         return [_dedupe(triples) for triples in results]
 
+    def pointer_probabilities(
+        self, texts: list[str], subjects: list[list[tuple[int, int]]], *, bfloat16: bool = False
+    ) -> list[tuple[np.ndarray, ...]]:
+        """The (members' mean) probability at every pointer, for a teacher: per text, the subject
+        heads and tails ``[L]`` and, for each of the given ``(head, tail)`` subject spans, its
+        object heads and tails ``[S, L, channels]`` (float16, cut to the text's length)."""
+        if not texts:
+            return []
+        found: list[tuple[np.ndarray, ...]] = []
+        with torch.inference_mode():
+            encoded = [member.encode(texts, self.device, bfloat16) for member in self.members]
+            subject_logits = [model.subject_logits(features) for model, features, _ in encoded]
+            heads = _mean_probabilities([h for h, _ in subject_logits]).cpu().numpy().astype(np.float16)
+            tails = _mean_probabilities([t for _, t in subject_logits]).cpu().numpy().astype(np.float16)
+            rows = [(row, head, tail) for row, spans in enumerate(subjects) for head, tail in spans]
+            object_heads = object_tails = np.zeros((0, heads.shape[1], len(self.channels)), dtype=np.float16)
+            if rows:
+                sentence_parts = [model.sentence_conv(model.object_conv, features) for model, features, _ in encoded]
+                parts_heads, parts_tails = [], []
+                for start in range(0, len(rows), SUBJECT_CHUNK):
+                    index = torch.tensor(rows[start:start + SUBJECT_CHUNK], device=self.device)
+                    object_logits = [
+                        model.object_logits(features, index[:, 0], index[:, 1], index[:, 2], sentence_part=part)
+                        for (model, features, _), part in zip(encoded, sentence_parts, strict=True)
+                    ]
+                    parts_heads.append(_mean_probabilities([h for h, _ in object_logits]).cpu().numpy().astype(np.float16))
+                    parts_tails.append(_mean_probabilities([t for _, t in object_logits]).cpu().numpy().astype(np.float16))
+                object_heads, object_tails = np.concatenate(parts_heads), np.concatenate(parts_tails)
+        position = 0
+        for row, text in enumerate(texts):
+            length, count = len(text), len(subjects[row])
+            found.append((heads[row, :length].copy(), tails[row, :length].copy(),
+                          object_heads[position:position + count, :length].copy(),
+                          object_tails[position:position + count, :length].copy()))
+            position += count
+        return found
+
     def _triples(self, subject: str, subject_score: float, spans: list, text: str) -> list[dict]:
         """Corpus-format triples of one subject; slot channels fill the nearest main object."""
         values: dict[str, list[tuple[int, str, float]]] = {}

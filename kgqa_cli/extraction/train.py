@@ -80,9 +80,11 @@ def _set_rng_state(state: dict) -> None:
 
 
 def make_batch(examples: list[Example], num_channels: int, device: torch.device,
-               channel_types: list[int] | None = None) -> dict:
+               channel_types: list[int] | None = None, teacher_weight: float = 0.0) -> dict:
     """Padded ids, mask, subject pointer targets, and one row per (sentence, subject) pair (with
-    ``channel_types``, also each subject's type: the one its predicates take most often)."""
+    ``channel_types``, also each subject's type: the one its predicates take most often). With
+    ``teacher_weight`` and examples that carry a teacher's probabilities (``Example.teacher``),
+    every pointer's target is that share of the teacher's probability plus the rest of the label."""
     ids, mask = batch_ids([example.ids for example in examples], device)
     size, width = ids.shape
     subject_heads = np.zeros((size, width), dtype=np.float32)
@@ -103,6 +105,8 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device,
         for channel, head, tail in targets:
             object_heads[number, head, channel] = 1.0
             object_tails[number, tail, channel] = 1.0
+    if teacher_weight and examples[0].teacher is not None:
+        _blend_teacher(examples, teacher_weight, subject_heads, subject_tails, object_heads, object_tails)
     index = torch.tensor([[row, head, tail] for row, head, tail, _ in rows], dtype=torch.long).reshape(-1, 3)
     subject_types = None
     if channel_types is not None:
@@ -128,6 +132,23 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device,
         "object_heads": torch.from_numpy(object_heads).to(device),
         "object_tails": torch.from_numpy(object_tails).to(device),
     }
+
+
+def _blend_teacher(examples: list[Example], weight: float, subject_heads: np.ndarray, subject_tails: np.ndarray,
+                   object_heads: np.ndarray, object_tails: np.ndarray) -> None:
+    """Mix each example's teacher probabilities into the targets, in place (rows: the examples'
+    subjects in sorted order, as ``make_batch`` makes them)."""
+    number = 0
+    for row, example in enumerate(examples):
+        heads, tails, teacher_object_heads, teacher_object_tails = example.teacher
+        length = len(heads)
+        for target, taught in ((subject_heads, heads), (subject_tails, tails)):
+            target[row, :length] = (1.0 - weight) * target[row, :length] + weight * taught
+        count = len(example.subjects)
+        for target, taught in ((object_heads, teacher_object_heads), (object_tails, teacher_object_tails)):
+            block = target[number:number + count, :length]
+            target[number:number + count, :length] = (1.0 - weight) * block + weight * taught
+        number += count
 
 
 def epoch_batches(examples: list[Example], batch_size: int, seed: int) -> list[np.ndarray]:
@@ -368,6 +389,13 @@ def fit(
         for example, record in zip(examples, [*train_records, *extra_records], strict=True):
             example.bigrams = bigram_vocab.encode(bigrams(record["text"][: train_cfg.max_len]))
         log.info("bigrams: %d with a vector", len(bigram_vocab))
+    if train_cfg.distill.teacher:
+        from kgqa_cli.extraction.distill import attach_teacher
+
+        if registry_root is None:
+            raise ConfigError("kg.train.distill.teacher needs the workspace's registry")
+        attach_teacher(examples, [record["text"][: train_cfg.max_len] for record in [*train_records, *extra_records]],
+                       registry_root, train_cfg.distill.teacher, channels, config.extract.bfloat16)
     examples = [example for example in examples if example.ids]
     channel_types = channel_subject_types(schema)[1] if config.model.subject_types else None
     model = CasRel(len(vocab), len(channels), config.model,
@@ -424,7 +452,8 @@ def fit(
             task = bar.add_task(f"epoch {epoch}/{train_cfg.epochs} loss -", total=batches_per_epoch)
             total_loss = 0.0
             for number, chosen in enumerate(batches, start=1):
-                batch = make_batch([examples[i] for i in chosen], len(channels), device, channel_types)
+                batch = make_batch([examples[i] for i in chosen], len(channels), device, channel_types,
+                                   train_cfg.distill.weight if train_cfg.distill.teacher else 0.0)
                 loss = batch_loss(model, batch, train_cfg.object_loss_weight, train_cfg.positive_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
