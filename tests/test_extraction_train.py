@@ -494,7 +494,7 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
 def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path):
     """kg.train.distill: the teacher's pointer probabilities are those extract decodes, they join
     each label as the configured share of the target, a student trains on them and registers,
-    and a teacher that is not registered is refused before training."""
+    and a teacher that is not registered, or of another schema, is refused before training."""
     import shutil
 
     import numpy as np
@@ -541,6 +541,12 @@ def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path)
     assert json.loads(student.stdout)["model_version"] == "kg/v2"
     missing = invoke(copy, "train", "kg", "--kg.train.epochs", "1", "--kg.train.distill.teacher", "v9", *TINY_MODEL)
     assert missing.exit_code == 4 and "v9" in missing.output
+    schema = copy / "data" / "corpus" / "schema.jsonl"
+    schema.write_text(schema.read_text(encoding="utf-8") + json.dumps(
+        {"subject_type": "人物", "predicate": "丈夫", "object_type": {"@value": "人物"}}, ensure_ascii=False) + "\n",
+        encoding="utf-8")
+    other = invoke(copy, "train", "kg", "--kg.train.epochs", "1", "--kg.train.distill.teacher", "v1", *TINY_MODEL)
+    assert other.exit_code == 2 and "kg/v1 has other output channels" in other.output
 
 
 def test_batches_extracted_in_parallel_give_the_same_triples_in_order(trained):
