@@ -493,8 +493,8 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
 
 def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path):
     """kg.train.distill: the teacher's pointer probabilities are those extract decodes, they join
-    each label as the configured share of the target, a student trains on them and registers,
-    and a teacher that is not registered, or of another schema, is refused before training."""
+    each label as the configured share of the target, a student trains on them (its losses move
+    with the teacher's share) and registers, and a teacher that is not registered, or of another schema, is refused before training."""
     import shutil
 
     import numpy as np
@@ -539,6 +539,19 @@ def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path)
                      "--kg.train.distill.weight", "0.7", *TINY_MODEL)
     assert student.exit_code == 0, student.output
     assert json.loads(student.stdout)["model_version"] == "kg/v2"
+    # The same run with a smaller share of the teacher learns from other targets: its losses
+    # differ from the first epoch (both load the teacher, so both start from the same weights).
+    lighter_copy = tmp_path / "lighter"
+    shutil.copytree(workspace, lighter_copy)
+    lighter = invoke(lighter_copy, "train", "kg", "--json", "--kg.train.epochs", "3", "--kg.train.distill.teacher", "v1",
+                     "--kg.train.distill.weight", "0.35", *TINY_MODEL)
+    assert lighter.exit_code == 0, lighter.output
+
+    def losses(result):
+        curve = Path(json.loads(result.stdout)["model_dir"]) / "curve.json"
+        return [epoch["loss"] for epoch in json.loads(curve.read_text(encoding="utf-8"))]
+
+    assert len(losses(student)) == len(losses(lighter)) == 3 and losses(student)[0] != losses(lighter)[0]
     missing = invoke(copy, "train", "kg", "--kg.train.epochs", "1", "--kg.train.distill.teacher", "v9", *TINY_MODEL)
     assert missing.exit_code == 4 and "v9" in missing.output
     schema = copy / "data" / "corpus" / "schema.jsonl"

@@ -120,6 +120,32 @@ def _mean_probabilities(logits: list[torch.Tensor]) -> torch.Tensor:
     return total / len(logits) if len(logits) > 1 else total
 
 
+def _subject_probabilities(encoded: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The members' mean subject head and tail probabilities, ``[B, L]`` each (``encoded``: each
+    member's ``Member.encode`` of one batch)."""
+    logits = [model.subject_logits(features) for model, features, _ in encoded]
+    return _mean_probabilities([h for h, _ in logits]), _mean_probabilities([t for _, t in logits])
+
+
+def _sentence_parts(encoded: list[tuple]) -> list[torch.Tensor]:
+    """Each member's per-sentence part of its object layers, computed once for all subjects."""
+    return [model.sentence_conv(model.object_conv, features) for model, features, _ in encoded]
+
+
+def _object_probabilities(encoded: list[tuple], sentence_parts: list[torch.Tensor],
+                          index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The members' mean object head and tail probabilities, ``[S, L, channels]`` each, of the
+    subjects in the rows of ``index`` (sentence, head, tail)."""
+    logits = [model.object_logits(features, index[:, 0], index[:, 1], index[:, 2], sentence_part=part)
+              for (model, features, _), part in zip(encoded, sentence_parts, strict=True)]
+    return _mean_probabilities([h for h, _ in logits]), _mean_probabilities([t for _, t in logits])
+
+
+def _half(probabilities: torch.Tensor) -> np.ndarray:
+    """Probabilities as a float16 array: a teacher's targets, kept for every training sentence."""
+    return probabilities.cpu().numpy().astype(np.float16)
+
+
 class Extractor:
     """A trained extractor with its vocabulary, schema and output channels.
 
@@ -205,28 +231,24 @@ class Extractor:
         with torch.inference_mode():
             encoded = [member.encode(texts, self.device, bfloat16) for member in self.members]
             mask = encoded[0][2]
-            subject_logits = [model.subject_logits(features) for model, features, _ in encoded]
-            heads = (_mean_probabilities([h for h, _ in subject_logits]) * mask).cpu().numpy()
-            tails = (_mean_probabilities([t for _, t in subject_logits]) * mask).cpu().numpy()
+            heads, tails = (probabilities * mask for probabilities in _subject_probabilities(encoded))
+            heads, tails = heads.cpu().numpy(), tails.cpu().numpy()
             subjects = [(row, head, tail, score)  # (sentence, head, tail, score)
                         for row, _, head, tail, score in decode_batch_spans(heads[..., None], tails[..., None],
                                                                             subject_threshold)]
             results: list[list[dict]] = [[] for _ in texts]
             if not subjects:
                 return results
-            sentence_parts = [model.sentence_conv(model.object_conv, features) for model, features, _ in encoded]
+            sentence_parts = _sentence_parts(encoded)
             # The batch's subjects go through the object layers SUBJECT_CHUNK at a time: one
             # [subjects, characters, channels] block per chunk bounds the memory of long texts.
             for start in range(0, len(subjects), SUBJECT_CHUNK):
                 chosen = subjects[start:start + SUBJECT_CHUNK]
                 index = torch.tensor([[s[0], s[1], s[2]] for s in chosen], device=self.device)
-                object_logits = [
-                    model.object_logits(features, index[:, 0], index[:, 1], index[:, 2], sentence_part=part)
-                    for (model, features, _), part in zip(encoded, sentence_parts, strict=True)
-                ]
                 object_mask = mask.index_select(0, index[:, 0]).unsqueeze(-1)
-                object_heads = (_mean_probabilities([h for h, _ in object_logits]) * object_mask).cpu().numpy()
-                object_tails = (_mean_probabilities([t for _, t in object_logits]) * object_mask).cpu().numpy()
+                object_heads, object_tails = (
+                    (probabilities * object_mask).cpu().numpy()
+                    for probabilities in _object_probabilities(encoded, sentence_parts, index))
                 spans_of: list[list] = [[] for _ in chosen]
                 for number, *span in decode_batch_spans(object_heads, object_tails, object_threshold):
                     spans_of[number].append(span)
@@ -246,23 +268,16 @@ class Extractor:
         found: list[tuple[np.ndarray, ...]] = []
         with torch.inference_mode():
             encoded = [member.encode(texts, self.device, bfloat16) for member in self.members]
-            subject_logits = [model.subject_logits(features) for model, features, _ in encoded]
-            heads = _mean_probabilities([h for h, _ in subject_logits]).cpu().numpy().astype(np.float16)
-            tails = _mean_probabilities([t for _, t in subject_logits]).cpu().numpy().astype(np.float16)
+            heads, tails = (_half(probabilities) for probabilities in _subject_probabilities(encoded))
             rows = [(row, head, tail) for row, spans in enumerate(subjects) for head, tail in spans]
             object_heads = object_tails = np.zeros((0, heads.shape[1], len(self.channels)), dtype=np.float16)
             if rows:
-                sentence_parts = [model.sentence_conv(model.object_conv, features) for model, features, _ in encoded]
-                parts_heads, parts_tails = [], []
-                for start in range(0, len(rows), SUBJECT_CHUNK):
-                    index = torch.tensor(rows[start:start + SUBJECT_CHUNK], device=self.device)
-                    object_logits = [
-                        model.object_logits(features, index[:, 0], index[:, 1], index[:, 2], sentence_part=part)
-                        for (model, features, _), part in zip(encoded, sentence_parts, strict=True)
-                    ]
-                    parts_heads.append(_mean_probabilities([h for h, _ in object_logits]).cpu().numpy().astype(np.float16))
-                    parts_tails.append(_mean_probabilities([t for _, t in object_logits]).cpu().numpy().astype(np.float16))
-                object_heads, object_tails = np.concatenate(parts_heads), np.concatenate(parts_tails)
+                sentence_parts = _sentence_parts(encoded)
+                chunks = [_object_probabilities(encoded, sentence_parts,
+                                                torch.tensor(rows[start:start + SUBJECT_CHUNK], device=self.device))
+                          for start in range(0, len(rows), SUBJECT_CHUNK)]
+                object_heads = np.concatenate([_half(chunk_heads) for chunk_heads, _ in chunks])
+                object_tails = np.concatenate([_half(chunk_tails) for _, chunk_tails in chunks])
         position = 0
         for row, text in enumerate(texts):
             length, count = len(text), len(subjects[row])

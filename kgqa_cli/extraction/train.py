@@ -354,15 +354,14 @@ def fit(
         augmented = augment_records(train_records, train_cfg.augment, train_cfg.seed, outside)
         log.info("mention replacement: %d new sentences from %d", len(augmented), len(train_records))
         extra = [*extra, (augmented, [])]
+    extra_records = [record for records, _ in extra for record in records]
+    texts = [record["text"][: train_cfg.max_len] for record in [*train_records, *extra_records]]  # as examples see them
     if checkpoint is not None:
         vocab = CharVocab(checkpoint["vocab"][2:])
     else:
-        texts = [record["text"][: train_cfg.max_len] for records in ([train_records] + [r for r, _ in extra])
-                 for record in records]
         vocab = CharVocab.build(texts, train_cfg.min_char_count)
     channels = channels_of(schema)
     channel_index = {name: number for number, name in enumerate(channels)}
-    extra_records = [record for records, _ in extra for record in records]
     examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len)
                 for record in [*train_records, *extra_records]]
     position = len(train_records)
@@ -394,8 +393,7 @@ def fit(
 
         if registry_root is None:
             raise ConfigError("kg.train.distill.teacher needs the workspace's registry")
-        attach_teacher(examples, [record["text"][: train_cfg.max_len] for record in [*train_records, *extra_records]],
-                       registry_root, train_cfg.distill.teacher, channels, config.extract.bfloat16)
+        attach_teacher(examples, texts, registry_root, train_cfg.distill.teacher, channels, config.extract.bfloat16)
     examples = [example for example in examples if example.ids]
     channel_types = channel_subject_types(schema)[1] if config.model.subject_types else None
     model = CasRel(len(vocab), len(channels), config.model,
@@ -453,7 +451,7 @@ def fit(
             total_loss = 0.0
             for number, chosen in enumerate(batches, start=1):
                 batch = make_batch([examples[i] for i in chosen], len(channels), device, channel_types,
-                                   train_cfg.distill.weight if train_cfg.distill.teacher else 0.0)
+                                   train_cfg.distill.weight)  # the weight counts only with a teacher attached
                 loss = batch_loss(model, batch, train_cfg.object_loss_weight, train_cfg.positive_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
