@@ -4,37 +4,44 @@
 (b) real data: DuIE 2.0 train subsets in ../shared/data/duie, 10% held out (deterministic split
     by preprocess, seed 13) plus 5% dev for early stopping -> held-out F1, seconds per epoch, peak RSS;
 (c) extract throughput in sentences/s at batch 1 and at batch 64 with the demo model;
-(d) unless ``--no-ablation``: the real-data run of (b) once per row of ABLATION (the current model,
-    + word lexicon, + SKE sentences with the unlabelled channels masked, + pretraining of the
-    encoder on every text we have, + training changes, + subject-type head, + relative positions,
-    + character bigrams, all together, all together + mention replacement (a copy of each
-    training sentence with its names swapped), all together + self-training on the test1
-    sentences as the all-together model labels them), each row's config the project config with
-    the row's changes, and the ensemble of the all-together row's model with the same config
-    trained on two more seeds (`kgqa ensemble`), and that config trained once more with the
-    ensemble as teacher (kg.train.distill), into ``duie_ablation``: held-out P/R/F1,
-    seconds per epoch, epochs to the best dev F1, peak RSS, errors by kind, test1 extract
-    throughput. ``--jobs N`` runs N rows at once (a GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
-    ../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder;
-    KGQA_BENCH_NO_THROUGHPUT=1 leaves out the test1 extract runs (a lease short of time).
+(d) unless ``--no-ablation``: the real-data run of (b) once per ablation row, each row's config the
+    project config with the row's changes. By default the issue's rows (the current model, + word
+    lexicon, + SKE sentences with the unlabelled channels masked, + pretraining of the encoder on
+    every text we have, + training changes, all together) and all together + self-training on
+    the test1 sentences as the all-together model labels them; ``--rows all`` adds + subject-type
+    head, + relative positions, + character bigrams, all together + mention replacement, the
+    ensemble of the all-together row's model with the same config trained on two more seeds
+    (`kgqa ensemble`), and that config trained once more with the ensemble as teacher
+    (kg.train.distill). Into ``duie_ablation``: held-out P/R/F1, seconds per epoch, epochs to the
+    best dev F1, peak RSS, errors by kind, test1 extract throughput.
+Rows live in folders of ``--workdir`` (bench/work/extraction): a re-run reads back every row
+measured under the same definition, code, config and data, and resumes an interrupted row at its
+unfinished step (training from its last epoch); ``--fresh`` starts over. ``--jobs N`` runs N rows
+at once (a GPU machine: ``--override kg.train.device=cuda``); KGQA_SHARED_DATA points at a copy of
+../shared/data; with KGQA_BENCH_LOGS each row's logs go to a file of that folder;
+KGQA_BENCH_NO_THROUGHPUT=1 leaves out the test1 extract runs (a lease short of time).
 Every stage runs the real `kgqa` command in a child process; peak memory is that child's max RSS.
 
 Usage: python scripts/bench_extraction.py [--only demo|duie|ablation] [--no-ablation] [--rows NAME ...]
        [--jobs N] [--extra-rows FILE] [--override KEY=VALUE] [--table FILE] [--duie-epochs N]
-       [--out bench/extraction.json]
+       [--workdir DIR] [--fresh] [--out bench/extraction.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/data beside the checkout; KGQA_SHARED_DATA points elsewhere (a copy on a GPU machine).
@@ -96,12 +103,79 @@ ENSEMBLES = {"all together, ensemble of seeds 13, 7, 29": ("all together", [7, 2
 DISTILLED = {"all together, distilled from its ensemble of seeds 13, 7, 29": "all together, ensemble of seeds 13, 7, 29"}
 
 
-def row_config(scratch: Path, changes: dict, tag: str) -> Path:
-    """The project config with one ablation row's changes, as ``config-<tag>.yaml``."""
+# The rows `make bench` runs: the issue's ablation and the configuration the README recommends for
+# a real corpus with unlabelled text; `--rows all` runs every row above (hours more on 2 cores).
+DEFAULT_ROWS = ["current", "+ lexicon", "+ SKE data", "+ pretraining", "+ training changes", "all together",
+                "all together + self-training"]
+# The bench's folder of rows: each row's data, workspace and figures stay there, so that a re-run
+# skips the rows already measured and resumes an interrupted one (--fresh starts over).
+WORKDIR = ROOT / "bench" / "work" / "extraction"
+
+
+def slug(name: str) -> str:
+    """A row's folder name: ``+ SKE data`` -> ``plus-ske-data``."""
+    return re.sub(r"[^0-9a-z]+", "-", name.lower().replace("+", "plus")).strip("-")
+
+
+def source_fingerprint() -> str:
+    """The code that decides a row's figures (data preparation and the extractor), the project
+    config and the size of every data file used: a row measured under other ones is measured again."""
+    digest = hashlib.sha256()
+    sources = sorted([*(ROOT / "kgqa_cli" / "data").rglob("*.py"), *(ROOT / "kgqa_cli" / "extraction").rglob("*.py"),
+                      ROOT / "configs" / "kgqa.yaml"])
+    for path in sources:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    for path in [*(DUIE / name for name in DUIE_FILES), SKE, TEST1, NLPCC]:
+        digest.update(f"{path.name}:{path.stat().st_size if path.exists() else None}".encode())
+    return digest.hexdigest()
+
+
+class Steps:
+    """One row's finished steps, kept in ``steps.json`` of its folder: a re-run of the bench takes
+    their saved outputs instead of running them again. A training step that was under way when
+    the bench stopped resumes from its last epoch (``kgqa train kg --resume``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "steps.json"
+        self.saved = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        self.resumed: list[str] = []
+
+    def _save(self) -> None:
+        partial = self.path.with_name(".steps.json.partial")
+        partial.write_text(json.dumps(self.saved, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(partial, self.path)
+
+    def run(self, name: str, action: Callable[[], Any]) -> Any:
+        """``action()``'s output, run once: a later run of the row reads it back."""
+        if name in self.saved.get("done", {}):
+            return self.saved["done"][name]
+        value = action()
+        self.saved.setdefault("done", {})[name] = value
+        self._save()
+        return value
+
+    def train(self, name: str, workspace: Path, action: Callable[[], Any]) -> Any:
+        """A ``kgqa train kg --resume`` step: on its first start any checkpoint of an earlier
+        training in ``workspace`` is discarded (--resume then starts afresh); on a later start it
+        continues from the checkpoint its own interrupted run left."""
+        if name in self.saved.get("done", {}):
+            return self.saved["done"][name]
+        started = self.saved.setdefault("started", [])
+        if name in started:
+            self.resumed.append(name)
+        else:
+            (workspace / "models" / "kg" / "last.pt").unlink(missing_ok=True)
+            started.append(name)
+            self._save()
+        return self.run(name, action)
+
+
+def row_config(folder: Path, changes: dict) -> Path:
+    """The project config with one ablation row's changes, as ``config.yaml`` in its folder."""
     import yaml
 
     base = yaml.safe_load((ROOT / "configs" / "kgqa.yaml").read_text(encoding="utf-8"))
-    path = scratch / f"config-{tag}.yaml"
+    path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(merged(base, changes), allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
@@ -130,6 +204,10 @@ def kgqa(*args: str, label: str | None = None) -> tuple[dict | None, float, floa
     return data, seconds, usage.ru_maxrss / 1024
 
 
+def timed(*args: str, label: str | None = None) -> dict:
+    """`kgqa` as a step's saved output: its --json output, wall seconds and peak RSS."""
+    output, seconds, rss = kgqa(*args, label=label)
+    return {"output": output, "seconds": round(seconds, 1), "peak_rss_mb": round(rss, 1)}
 def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     raw, workspace = scratch / "demo_raw", scratch / "demo_ws"
     subprocess.run([sys.executable, "scripts/make_demo_corpus.py", "--out", str(raw)], cwd=ROOT, check=True,
@@ -167,55 +245,69 @@ def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     }
 
 
-def bench_duie(scratch: Path, overrides: list[str], config: Path | None = None, tag: str = "duie",
-               pretrain: bool = False) -> dict:
+def bench_duie(folder: Path, overrides: list[str], config: Path, pretrain: bool = False) -> dict:
+    """One real-data row in ``folder``: preprocess the DuIE split, pretrain where the row does,
+    train, then ``measure``. Each step runs once (``Steps``)."""
     if not all((DUIE / name).exists() for name in DUIE_FILES):
         return {"duie_heldout_f1": None, "duie_skipped": f"{DUIE} is absent"}
-    raw, workspace = scratch / f"{tag}_raw", scratch / f"{tag}_ws"
-    raw.mkdir()
+    steps, label = Steps(folder), folder.name
+    raw, workspace = folder / "raw", folder / "ws"
+    raw.mkdir(exist_ok=True)
     for name in DUIE_FILES:
-        (raw / name).symlink_to(DUIE / name)
-    ws = ["--workspace", str(workspace), *(["-c", str(config)] if config else [])]
-    stats, _, _ = kgqa("preprocess", str(raw), *ws, "--json", "--preprocess.test_ratio", "0.1",
-                       "--preprocess.dev_ratio", "0.05", "--preprocess.seed", "13", label=tag)
+        if not (raw / name).is_symlink():
+            (raw / name).symlink_to(DUIE / name)
+    ws = ["--workspace", str(workspace), "-c", str(config)]
+    stats = steps.run("preprocess", lambda: kgqa(
+        "preprocess", str(raw), *ws, "--json", "--preprocess.test_ratio", "0.1", "--preprocess.dev_ratio", "0.05",
+        "--preprocess.seed", "13", label=label)[0])
     pretrained = None
     if pretrain:
         texts = [str(path) for path in PRETRAIN_TEXTS if path.exists()]
-        pretrained, pretrain_seconds, _ = kgqa("pretrain", *texts, *ws, "--json", label=tag)
-        pretrained["seconds"] = round(pretrain_seconds, 1)
-    trained, train_seconds, train_rss = kgqa("train", "kg", *ws, "--json", *overrides, label=tag)
+        pretrained = steps.run("pretrain", lambda: timed("pretrain", *texts, *ws, "--json", label=label))
+    trained = steps.train("train", workspace, lambda: timed("train", "kg", *ws, "--json", *overrides, "--resume",
+                                                            label=label))
+    output = trained["output"]
     return {
-        **measure(scratch, ws, tag),
+        **measure(folder, steps, ws),
+        "duie_model_version": output["model_version"],
         "duie_splits": {name: counts["sentences"] for name, counts in stats["splits"].items()},
         "duie_extra": {name: counts["sentences"] for name, counts in stats.get("extra", {}).items()},
-        "duie_dev_f1": trained["dev"]["f1"],
-        "duie_best_epoch": trained["best_epoch"],
-        "duie_epochs": trained["epochs_run"],
-        "duie_seconds_per_epoch": round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1),
-        "duie_train_seconds": round(train_seconds, 1),
-        "duie_peak_rss_mb": round(train_rss, 1),
+        "duie_dev_f1": output["dev"]["f1"],
+        "duie_best_epoch": output["best_epoch"],
+        "duie_epochs": output["epochs_run"],
+        "duie_seconds_per_epoch": mean_seconds(output),
+        "duie_train_seconds": trained["seconds"],
+        "duie_peak_rss_mb": trained["peak_rss_mb"],
         "duie_pretrain": None if pretrained is None else {
-            key: pretrained[key] for key in ("model_version", "sentences", "characters", "seconds")}
-        | ({"masked_accuracy": pretrained["curve"][-1]["masked_accuracy"]} if pretrained else {}),
-        "duie_curve": json.loads((Path(trained["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
+            key: pretrained["output"][key] for key in ("model_version", "sentences", "characters")}
+        | {"seconds": pretrained["seconds"], "masked_accuracy": pretrained["output"]["curve"][-1]["masked_accuracy"]},
+        "duie_curve": json.loads((Path(output["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
+        "duie_resumed_steps": steps.resumed,
     }
 
 
-def measure(scratch: Path, ws: list[str], tag: str) -> dict:
+def mean_seconds(trained: dict) -> float:
+    """Mean seconds per epoch of a `kgqa train kg --json` output (a resumed run: its own epochs)."""
+    return round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1)
+
+
+def measure(folder: Path, steps: Steps, ws: list[str]) -> dict:
     """Held-out figures of the workspace's newest kg version, and its extract throughput on real
     text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16."""
-    report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=tag)
+    label = folder.name
+    report = steps.run("evaluate", lambda: kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=label)[0])
     throughput = {}
     if TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
-            try:
-                done, seconds, rss = kgqa("extract", str(TEST1), "-o", str(scratch / f"{tag}-test1-{precision}.jsonl"),
-                                          "--batch-size", "64", *ws, "--json", "--kg.extract.bfloat16", flag, label=tag)
-            except SystemExit as exc:  # the row's F1 stands without this figure
-                throughput[precision] = {"failed": str(exc)}
-                continue
-            throughput[precision] = {"sentences_per_s": done["sentences_per_second"], "command_seconds": round(seconds, 1),
-                                     "peak_rss_mb": round(rss, 1), "sentences": done["sentences"]}
+            def extract(precision=precision, flag=flag) -> dict:
+                try:
+                    done = timed("extract", str(TEST1), "-o", str(folder / f"test1-{precision}.jsonl"),
+                                 "--batch-size", "64", *ws, "--json", "--kg.extract.bfloat16", flag, label=label)
+                except SystemExit as exc:  # the row's F1 stands without this figure
+                    return {"failed": str(exc)}
+                return {"sentences_per_s": done["output"]["sentences_per_second"], "command_seconds": done["seconds"],
+                        "peak_rss_mb": done["peak_rss_mb"], "sentences": done["output"]["sentences"]}
+            throughput[precision] = steps.run(f"extract-{precision}", extract)
     return {
         "duie_test1_extract": throughput,
         "duie_heldout_f1": report["f1"],
@@ -226,56 +318,75 @@ def measure(scratch: Path, ws: list[str], tag: str) -> dict:
     }
 
 
-def bench_ensemble(scratch: Path, overrides: list[str], base_tag: str, seeds: list[int], tag: str) -> dict:
-    """The base row's workspace copied, its config trained again with each seed, then `kgqa
-    ensemble` of all its kg versions, measured like a row (seconds per epoch: the new members')."""
+def copy_workspace(steps: Steps, source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` once (an interrupted copy is made again)."""
     import shutil
 
-    workspace = scratch / f"{tag}_ws"
-    shutil.copytree(scratch / f"{base_tag}_ws", workspace)
-    ws = ["--workspace", str(workspace), "-c", str(scratch / f"config-{base_tag}.yaml")]
-    members, epochs = ["v1"], []  # a row's workspace registers one kg version: its model
-    peak = 0.0
+    def copy() -> bool:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+        return True
+
+    steps.run("copy", copy)
+
+
+def bench_ensemble(folder: Path, overrides: list[str], base: Path, base_version: str, seeds: list[int]) -> dict:
+    """The base row's workspace copied, its config trained again with each seed, then `kgqa
+    ensemble` of the base model and those, measured like a row (seconds per epoch: the new members')."""
+    steps, label, workspace = Steps(folder), folder.name, folder / "ws"
+    copy_workspace(steps, base / "ws", workspace)
+    ws = ["--workspace", str(workspace), "-c", str(base / "config.yaml")]
+    members, epochs, peak = [base_version], [], 0.0
     for seed in seeds:
-        trained, _, rss = kgqa("train", "kg", *ws, "--json", *overrides, "--kg.train.seed", str(seed), label=tag)
-        members.append(trained["model_version"])
-        epochs += trained["seconds_per_epoch"]
-        peak = max(peak, rss)
-    built, _, _ = kgqa("ensemble", *members, *ws, "--json", label=tag)
+        trained = steps.train(f"train-seed-{seed}", workspace, lambda seed=seed: timed(
+            "train", "kg", *ws, "--json", *overrides, "--kg.train.seed", str(seed), "--resume", label=label))
+        members.append(trained["output"]["model_version"])
+        epochs += trained["output"]["seconds_per_epoch"]
+        peak = max(peak, trained["peak_rss_mb"])
+    built = steps.run("ensemble", lambda: kgqa("ensemble", *members, *ws, "--json", label=label)[0])
     return {
-        **measure(scratch, ws, tag),
+        **measure(folder, steps, ws),
+        "duie_model_version": built["model_version"],
         "duie_dev_f1": built["dev"].get("f1"),
         "duie_members": built["members"],
         "duie_seconds_per_epoch": round(sum(epochs) / max(1, len(epochs)), 1),
         "duie_peak_rss_mb": round(peak, 1),
+        "duie_resumed_steps": steps.resumed,
     }
 
 
-def bench_distilled(scratch: Path, overrides: list[str], base_tag: str, ensemble_tag: str, tag: str) -> dict:
+def bench_distilled(folder: Path, overrides: list[str], base: Path, ensemble: Path, teacher: str) -> dict:
     """The ensemble row's workspace copied, the base row's config trained again with the ensemble
-    (its newest kg version) as teacher, measured like a row."""
-    import shutil
-
-    workspace = scratch / f"{tag}_ws"
-    shutil.copytree(scratch / f"{ensemble_tag}_ws", workspace)
-    ws = ["--workspace", str(workspace), "-c", str(scratch / f"config-{base_tag}.yaml")]
-    teacher = sorted((workspace / "registry" / "kg").glob("v*"), key=lambda p: int(p.name[1:]))[-1].name
-    trained, _, rss = kgqa("train", "kg", *ws, "--json", *overrides, "--kg.train.distill.teacher", teacher, label=tag)
+    (kg version ``teacher``) as teacher, measured like a row."""
+    steps, label, workspace = Steps(folder), folder.name, folder / "ws"
+    copy_workspace(steps, ensemble / "ws", workspace)
+    ws = ["--workspace", str(workspace), "-c", str(base / "config.yaml")]
+    trained = steps.train("train", workspace, lambda: timed(
+        "train", "kg", *ws, "--json", *overrides, "--kg.train.distill.teacher", teacher, "--resume", label=label))
+    output = trained["output"]
     return {
-        **measure(scratch, ws, tag),
-        "duie_teacher": f"kg/{teacher}",
-        "duie_best_epoch": trained["best_epoch"],
-        "duie_epochs": trained["epochs_run"],
-        "duie_seconds_per_epoch": round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1),
-        "duie_peak_rss_mb": round(rss, 1),
+        **measure(folder, steps, ws),
+        "duie_model_version": output["model_version"],
+        "duie_teacher": teacher,
+        "duie_best_epoch": output["best_epoch"],
+        "duie_epochs": output["epochs_run"],
+        "duie_seconds_per_epoch": mean_seconds(output),
+        "duie_peak_rss_mb": trained["peak_rss_mb"],
+        "duie_resumed_steps": steps.resumed,
     }
 
 
-def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current: dict | None = None,
-                   jobs: int = 1, table_path: Path | None = None) -> dict:
-    """One real-data run per ablation row; the table in ``duie_ablation``. ``current``: the
-    figures of (b), the current model on the same data, used as its row. ``jobs`` rows run at
-    once (on a GPU machine); ``table_path`` gets the table again after every finished row."""
+def row_dependency(name: str) -> str | None:
+    """The row whose model this one builds on: a student's teacher, an ensemble's base, a distilled row's ensemble."""
+    return STUDENTS.get(name) or (ENSEMBLES[name][0] if name in ENSEMBLES else None) or DISTILLED.get(name)
+
+
+def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: int = 1,
+                   table_path: Path | None = None) -> dict:
+    """One real-data run per ablation row, each in its folder of ``workdir``; the table in
+    ``duie_ablation``. A row measured before under the same definition, overrides, code, config
+    and data is read back, an interrupted one resumes (``Steps``). ``jobs`` rows run at once (on a
+    GPU machine); ``table_path`` gets the table again after every finished row."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     known = [*ABLATION, *ENSEMBLES, *STUDENTS, *DISTILLED]
@@ -283,81 +394,92 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
     if unknown:
         raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join(known)}")
     rows = list(rows)  # the caller's list stays as given
-
-    def needs(name: str) -> str | None:
-        """The row whose model this one builds on: a student's teacher, an ensemble's base, a distilled row's ensemble."""
-        return STUDENTS.get(name) or (ENSEMBLES[name][0] if name in ENSEMBLES else None) or DISTILLED.get(name)
-
     position = 0
     while position < len(rows):  # each row after the rows it builds on (a distilled row: two levels)
-        needed = needs(rows[position])
+        needed = row_dependency(rows[position])
         if needed is not None and needed not in rows:
             rows.insert(position, needed)
             continue
         position += 1
-    numbers = {name: number for number, name in enumerate(rows)}
+    sources = source_fingerprint()
+    fingerprints: dict[str, str] = {}
+    for name in rows:  # a row's fingerprint covers the rows it builds on
+        definition = {"row": name, "changes": ABLATION.get(name), "student_of": STUDENTS.get(name),
+                      "ensemble": ENSEMBLES.get(name), "distilled_from": DISTILLED.get(name),
+                      "overrides": overrides, "sources": sources,
+                      "after": fingerprints.get(row_dependency(name) or "")}
+        fingerprints[name] = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+    folders = {name: workdir / slug(name) for name in rows}
+    table: dict = {}
 
-    def student_changes(name: str) -> dict | None:
+    def student_changes(name: str, folder: Path) -> dict | None:
         """The teacher's changes plus the test1 sentences its model labels, or None without a teacher model."""
         teacher = STUDENTS[name]
         if (table.get(teacher) or {}).get("heldout_f1") is None or not TEST1.exists():
             return None
-        tag = f"ablation{numbers[teacher]}"
-        labelled = scratch / f"ablation{numbers[name]}-pseudo.jsonl"
-        kgqa("extract", str(TEST1), "-o", str(labelled), "--workspace", str(scratch / f"{tag}_ws"),
-             "-c", str(scratch / f"config-{tag}.yaml"), "--json", label=f"ablation{numbers[name]}")
+        labelled = folder / "pseudo.jsonl"
+        Steps(folder).run("label", lambda: kgqa(
+            "extract", str(TEST1), "-o", str(labelled), "--workspace", str(folders[teacher] / "ws"),
+            "-c", str(folders[teacher] / "config.yaml"), "--json", label=folder.name)[0])
         changes = copy.deepcopy(ABLATION[teacher])
         preprocess, train = changes.setdefault("preprocess", {}), changes.setdefault("kg", {}).setdefault("train", {})
         preprocess["extra"] = [*preprocess.get("extra", []), {"name": "pseudo", "input": str(labelled)}]
         train["extra"] = [*train.get("extra", []), "pseudo"]
         return changes
 
-    def run_row(number: int, name: str) -> dict:
+    def measure_row(name: str, folder: Path) -> dict:
+        needed = row_dependency(name)
+        if needed is not None and (table.get(needed) or {}).get("heldout_f1") is None:
+            return {"skipped": f"no model of row {needed!r}"}
         if name in DISTILLED:
-            ensemble = DISTILLED[name]
-            if (table.get(ensemble) or {}).get("heldout_f1") is None:
-                return {"skipped": f"no model of row {ensemble!r}"}
-            base = ENSEMBLES[ensemble][0]
-            figures = bench_distilled(scratch, overrides, f"ablation{numbers[base]}", f"ablation{numbers[ensemble]}",
-                                      f"ablation{number}")
-            return {"changes": {"distilled_from": ensemble},
-                    **{key.removeprefix("duie_"): value for key, value in figures.items()}}
-        if name in ENSEMBLES:
+            base = ENSEMBLES[needed][0]
+            figures = bench_distilled(folder, overrides, folders[base], folders[needed], table[needed]["model_version"])
+            changes = {"distilled_from": needed}
+        elif name in ENSEMBLES:
             base, seeds = ENSEMBLES[name]
-            if (table.get(base) or {}).get("heldout_f1") is None:
-                return {"skipped": f"no model of row {base!r}"}
+            figures = bench_ensemble(folder, overrides, folders[base], table[base]["model_version"], seeds)
             changes = {"ensemble_of": base, "more_seeds": seeds}
-            figures = bench_ensemble(scratch, overrides, f"ablation{numbers[base]}", seeds, f"ablation{number}")
-            return {"changes": changes, **{key.removeprefix("duie_"): value for key, value in figures.items()}}
-        changes = ABLATION.get(name)
-        if name in STUDENTS:
-            changes = student_changes(name)
-            if changes is None:
-                return {"skipped": f"no model of row {STUDENTS[name]!r} or no {TEST1}"}
-        if name == "current" and current and current.get("duie_heldout_f1") is not None:
-            figures = current
-        elif changes.get("preprocess") and not SKE.exists():
-            return {"skipped": f"{SKE} is absent"}
         else:
-            figures = bench_duie(scratch, overrides, row_config(scratch, changes, f"ablation{number}"),
-                                 tag=f"ablation{number}", pretrain="pretrain" in changes.get("kg", {}))
+            changes = student_changes(name, folder) if name in STUDENTS else ABLATION[name]
+            if changes is None:
+                return {"skipped": f"no {TEST1}"}
+            if changes.get("preprocess") and not SKE.exists():
+                return {"skipped": f"{SKE} is absent"}
+            figures = bench_duie(folder, overrides, row_config(folder, changes),
+                                 pretrain="pretrain" in changes.get("kg", {}))
         if figures.get("duie_heldout_f1") is None:
             return {"skipped": figures.get("duie_skipped")}
-        return {
-            "changes": changes,
-            **{key.removeprefix("duie_"): figures.get(key) for key in (
-                "duie_heldout_precision", "duie_heldout_recall", "duie_heldout_f1", "duie_seconds_per_epoch",
-                "duie_best_epoch", "duie_epochs", "duie_peak_rss_mb", "duie_extra", "duie_errors_by_kind",
-                "duie_pretrain", "duie_test1_extract", "duie_curve")},
-        }
+        return {"changes": changes, **{key.removeprefix("duie_"): value for key, value in figures.items()}}
 
-    table: dict = {}
+    def run_row(name: str) -> dict:
+        folder = folders[name]
+        stamp = folder / "fingerprint"
+        if folder.exists() and (not stamp.exists() or stamp.read_text(encoding="utf-8") != fingerprints[name]):
+            import shutil
+
+            print(f"{name}: its definition, code, config or data changed since {folder} was made: measuring again",
+                  file=sys.stderr, flush=True)
+            shutil.rmtree(folder)
+        saved = folder / "result.json"
+        if saved.exists():
+            result = json.loads(saved.read_text(encoding="utf-8"))
+            print(f"{name}: measured {result['measured_at']} (commit {result['commit']}), read back",
+                  file=sys.stderr, flush=True)
+            return result
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(fingerprints[name], encoding="utf-8")
+        result = measure_row(name, folder)
+        if "skipped" not in result:
+            result |= {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit()}
+            saved.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        return result
+
     # Ensembles and students run once the rows they build on are done, distilled rows after their ensembles.
     for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES and n not in DISTILLED],
                   [n for n in rows if n in STUDENTS or n in ENSEMBLES],
                   [n for n in rows if n in DISTILLED]):
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            futures = {pool.submit(run_row, numbers[name], name): name for name in phase}
+            futures = {pool.submit(run_row, name): name for name in phase}
             for future in as_completed(futures):
                 name = futures[future]
                 try:
@@ -371,15 +493,27 @@ def bench_ablation(scratch: Path, overrides: list[str], rows: list[str], current
     return {"duie_ablation": {name: table[name] for name in rows}}
 
 
+def git_commit() -> str:
+    """The checkout's commit, ``+`` when it has uncommitted changes (or ``unknown`` outside git)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+" if dirty else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "extraction.json")
     parser.add_argument("--only", choices=("demo", "duie", "ablation"),
                         help="run one part; the others keep their last figures")
     parser.add_argument("--no-ablation", action="store_true",
-                        help="skip the ablation table (one real-data run per row, 20-40 min each on 2 cores)")
-    parser.add_argument("--rows", nargs="+", default=[*ABLATION, *ENSEMBLES, *STUDENTS, *DISTILLED],
-                        help="ablation rows to run")
+                        help="skip the ablation table (one real-data run per row, 15-60 min each on 2 cores)")
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS,
+                        help="ablation rows to run ('all': every row; default: the issue's rows and self-training)")
     parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
     parser.add_argument("--extra-rows", type=Path,
                         help="a JSON file of more ablation rows to try: {name: changes to the project config}")
@@ -387,31 +521,41 @@ def main() -> None:
                         help="passed to every `kgqa train kg` (e.g. kg.train.device=cuda)")
     parser.add_argument("--table", type=Path, help="write the ablation table here after every finished row")
     parser.add_argument("--duie-epochs", type=int, default=20,
-                        help="epoch cap of the real-data run (~70 s each; early stopping usually ends it sooner)")
+                        help="epoch cap of the real-data run (~45 s each; early stopping usually ends it sooner)")
+    parser.add_argument("--workdir", type=Path, default=WORKDIR,
+                        help="the rows' folders, kept between runs: a re-run reads back the rows measured")
+    parser.add_argument("--fresh", action="store_true", help="discard the rows measured before and start over")
     args = parser.parse_args()
+    if args.rows == ["all"]:
+        args.rows = [*ABLATION, *ENSEMBLES, *STUDENTS, *DISTILLED]
     if args.extra_rows:
         extra_rows = json.loads(args.extra_rows.read_text(encoding="utf-8"))
         ABLATION.update(extra_rows)
         args.rows += [name for name in extra_rows if name not in args.rows]
+    if args.fresh:
+        import shutil
+
+        shutil.rmtree(args.workdir, ignore_errors=True)
     extra_overrides = [part for item in args.override for part in ("--" + item.split("=", 1)[0], item.split("=", 1)[1])]
+    overrides = ["--kg.train.epochs", str(args.duie_epochs), *extra_overrides]
     sys.path.insert(0, str(ROOT))
     from kgqa_cli.settings import load_settings
 
     results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() and args.only else {}
     results["cpu_count"] = os.cpu_count()
     results["config"] = load_settings().kg.model_dump(mode="json")
-    with tempfile.TemporaryDirectory(prefix="bench_extraction_") as tmp:
-        scratch = Path(tmp)
-        current = None
-        if args.only in (None, "duie"):
-            current = bench_duie(scratch, ["--kg.train.epochs", str(args.duie_epochs), *extra_overrides])
-            results.update(current)
-            results["duie_epoch_cap"] = args.duie_epochs
-        if args.only in (None, "demo"):
-            results.update(bench_demo(scratch, []))
-        if args.only == "ablation" or (args.only is None and not args.no_ablation):
-            results.update(bench_ablation(scratch, ["--kg.train.epochs", str(args.duie_epochs), *extra_overrides],
-                                          args.rows, current, args.jobs, args.table))
+    if args.only in (None, "duie"):  # (b) is the ablation's row "current", measured once for both
+        current = bench_ablation(args.workdir, overrides, ["current"])["duie_ablation"]["current"]
+        if "heldout_f1" in current:
+            results.update({f"duie_{key}": value for key, value in current.items() if key != "changes"})
+        else:
+            results.update({"duie_heldout_f1": None, "duie_skipped": current.get("skipped") or current.get("failed")})
+        results["duie_epoch_cap"] = args.duie_epochs
+    if args.only in (None, "demo"):
+        with tempfile.TemporaryDirectory(prefix="bench_extraction_") as tmp:
+            results.update(bench_demo(Path(tmp), []))
+    if args.only == "ablation" or (args.only is None and not args.no_ablation):
+        results.update(bench_ablation(args.workdir, overrides, args.rows, args.jobs, args.table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in results.items() if k not in ("config", "duie_curve")}, ensure_ascii=False, indent=2))
