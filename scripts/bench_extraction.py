@@ -38,6 +38,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,9 @@ WITH_PRETRAINING = {"kg": {"train": {"init": "latest"}, "pretrain": {"epochs": 3
 WITH_SUBJECT_TYPES = {"kg": {"model": {"subject_types": True}}}
 WITH_POSITIONS = {"kg": {"model": {"relative_positions": 30}}}
 WITH_BIGRAMS = {"kg": {"model": {"bigram_dim": 64}}}
+# The real-data split of every row, and the batch of its test1 extract runs.
+SPLIT = ["--preprocess.test_ratio", "0.1", "--preprocess.dev_ratio", "0.05", "--preprocess.seed", "13"]
+EXTRACT_BATCH = "64"
 def merged(base: dict, changes: dict) -> dict:
     """``base`` with ``changes`` laid over it, section by section."""
     out = dict(base)
@@ -118,16 +122,33 @@ def slug(name: str) -> str:
 
 
 def source_fingerprint() -> str:
-    """The code that decides a row's figures (data preparation and the extractor), the project
-    config and the size of every data file used: a row measured under other ones is measured again."""
+    """What decides every row's figures: kgqa's code, the project config, torch's version, the
+    bench's split, pretraining texts and extract batch, and the size of every data file used. A
+    row measured under other ones is measured again."""
+    import torch
+
     digest = hashlib.sha256()
-    sources = sorted([*(ROOT / "kgqa_cli" / "data").rglob("*.py"), *(ROOT / "kgqa_cli" / "extraction").rglob("*.py"),
-                      ROOT / "configs" / "kgqa.yaml"])
-    for path in sources:
+    for path in sorted([*(ROOT / "kgqa_cli").rglob("*.py"), ROOT / "configs" / "kgqa.yaml"]):
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(json.dumps([torch.__version__, SPLIT, EXTRACT_BATCH, [str(p) for p in PRETRAIN_TEXTS]]).encode())
     for path in [*(DUIE / name for name in DUIE_FILES), SKE, TEST1, NLPCC]:
         digest.update(f"{path.name}:{path.stat().st_size if path.exists() else None}".encode())
     return digest.hexdigest()
+
+
+def write_atomically(path: Path, data: Any) -> None:
+    """``data`` as JSON at ``path``, never half-written: a kill leaves the old file or the new one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON at ``path``, or None where it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 class Steps:
@@ -137,16 +158,15 @@ class Steps:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "steps.json"
-        self.saved = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        self.saved = read_json(self.path) or {}
         self.resumed: list[str] = []
 
     def _save(self) -> None:
-        partial = self.path.with_name(".steps.json.partial")
-        partial.write_text(json.dumps(self.saved, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(partial, self.path)
+        write_atomically(self.path, self.saved)
 
     def run(self, name: str, action: Callable[[], Any]) -> Any:
-        """``action()``'s output, run once: a later run of the row reads it back."""
+        """``action()``'s output, run once: a later run of the row reads it back. A step that
+        fails (raises) is not saved: the next run tries it again."""
         if name in self.saved.get("done", {}):
             return self.saved["done"][name]
         value = action()
@@ -180,9 +200,15 @@ def row_config(folder: Path, changes: dict) -> Path:
     return path
 
 
+# Set on Ctrl-C: rows under way start no further command.
+STOPPING = threading.Event()
+
+
 def kgqa(*args: str, label: str | None = None) -> tuple[dict | None, float, float]:
     """Run one `kgqa` command; returns (its --json output or None, wall seconds, peak RSS in MB).
     With KGQA_BENCH_LOGS set to a folder, its log goes to ``<label>.log`` there (rows run at once)."""
+    if STOPPING.is_set():
+        raise SystemExit("the bench was interrupted")
     started = time.perf_counter()
     logs = os.environ.get("KGQA_BENCH_LOGS")
     stderr = open(Path(logs) / f"{label or 'bench'}.log", "a", encoding="utf-8") if logs else None  # noqa: SIM115
@@ -253,13 +279,11 @@ def bench_duie(folder: Path, overrides: list[str], config: Path, pretrain: bool 
     steps, label = Steps(folder), folder.name
     raw, workspace = folder / "raw", folder / "ws"
     raw.mkdir(exist_ok=True)
-    for name in DUIE_FILES:
-        if not (raw / name).is_symlink():
-            (raw / name).symlink_to(DUIE / name)
+    for name in DUIE_FILES:  # made again each run: KGQA_SHARED_DATA may point elsewhere now
+        (raw / name).unlink(missing_ok=True)
+        (raw / name).symlink_to(DUIE / name)
     ws = ["--workspace", str(workspace), "-c", str(config)]
-    stats = steps.run("preprocess", lambda: kgqa(
-        "preprocess", str(raw), *ws, "--json", "--preprocess.test_ratio", "0.1", "--preprocess.dev_ratio", "0.05",
-        "--preprocess.seed", "13", label=label)[0])
+    stats = steps.run("preprocess", lambda: kgqa("preprocess", str(raw), *ws, "--json", *SPLIT, label=label)[0])
     pretrained = None
     if pretrain:
         texts = [str(path) for path in PRETRAIN_TEXTS if path.exists()]
@@ -287,8 +311,10 @@ def bench_duie(folder: Path, overrides: list[str], config: Path, pretrain: bool 
 
 
 def mean_seconds(trained: dict) -> float:
-    """Mean seconds per epoch of a `kgqa train kg --json` output (a resumed run: its own epochs)."""
-    return round(sum(trained["seconds_per_epoch"]) / max(1, len(trained["seconds_per_epoch"])), 1)
+    """Mean seconds per epoch of a `kgqa train kg --json` output (a resumed run counts the epochs
+    before the interruption too), None where it ran none."""
+    seconds = trained["seconds_per_epoch"]
+    return round(sum(seconds) / len(seconds), 1) if seconds else None
 
 
 def measure(folder: Path, steps: Steps, ws: list[str]) -> dict:
@@ -300,14 +326,14 @@ def measure(folder: Path, steps: Steps, ws: list[str]) -> dict:
     if TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
             def extract(precision=precision, flag=flag) -> dict:
-                try:
-                    done = timed("extract", str(TEST1), "-o", str(folder / f"test1-{precision}.jsonl"),
-                                 "--batch-size", "64", *ws, "--json", "--kg.extract.bfloat16", flag, label=label)
-                except SystemExit as exc:  # the row's F1 stands without this figure
-                    return {"failed": str(exc)}
+                done = timed("extract", str(TEST1), "-o", str(folder / f"test1-{precision}.jsonl"),
+                             "--batch-size", EXTRACT_BATCH, *ws, "--json", "--kg.extract.bfloat16", flag, label=label)
                 return {"sentences_per_s": done["output"]["sentences_per_second"], "command_seconds": done["seconds"],
                         "peak_rss_mb": done["peak_rss_mb"], "sentences": done["output"]["sentences"]}
-            throughput[precision] = steps.run(f"extract-{precision}", extract)
+            try:
+                throughput[precision] = steps.run(f"extract-{precision}", extract)
+            except SystemExit as exc:  # the row's F1 stands without this figure; the next run tries it again
+                throughput[precision] = {"failed": str(exc)}
     return {
         "duie_test1_extract": throughput,
         "duie_heldout_f1": report["f1"],
@@ -349,7 +375,7 @@ def bench_ensemble(folder: Path, overrides: list[str], base: Path, base_version:
         "duie_model_version": built["model_version"],
         "duie_dev_f1": built["dev"].get("f1"),
         "duie_members": built["members"],
-        "duie_seconds_per_epoch": round(sum(epochs) / max(1, len(epochs)), 1),
+        "duie_seconds_per_epoch": round(sum(epochs) / len(epochs), 1) if epochs else None,
         "duie_peak_rss_mb": round(peak, 1),
         "duie_resumed_steps": steps.resumed,
     }
@@ -393,7 +419,7 @@ def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: i
     unknown = [name for name in rows if name not in known]
     if unknown:
         raise SystemExit(f"no ablation row {unknown[0]!r}: {', '.join(known)}")
-    rows = list(rows)  # the caller's list stays as given
+    rows = list(dict.fromkeys(rows))  # the caller's list stays as given; a row named twice runs once
     position = 0
     while position < len(rows):  # each row after the rows it builds on (a distilled row: two levels)
         needed = row_dependency(rows[position])
@@ -402,14 +428,20 @@ def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: i
             continue
         position += 1
     sources = source_fingerprint()
-    fingerprints: dict[str, str] = {}
-    for name in rows:  # a row's fingerprint covers the rows it builds on
+
+    def fingerprint(name: str) -> str:
+        """The row's definition, overrides and sources, and the fingerprint of the row it builds on."""
+        needed = row_dependency(name)
         definition = {"row": name, "changes": ABLATION.get(name), "student_of": STUDENTS.get(name),
                       "ensemble": ENSEMBLES.get(name), "distilled_from": DISTILLED.get(name),
-                      "overrides": overrides, "sources": sources,
-                      "after": fingerprints.get(row_dependency(name) or "")}
-        fingerprints[name] = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+                      "overrides": overrides, "sources": sources, "after": fingerprint(needed) if needed else None}
+        return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+
+    fingerprints = {name: fingerprint(name) for name in rows}
     folders = {name: workdir / slug(name) for name in rows}
+    if len(set(folders.values())) < len(folders):
+        raise SystemExit(f"two rows share a folder name: {', '.join(sorted(rows, key=slug))}")
+    throughput_wanted = TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT")
     table: dict = {}
 
     def student_changes(name: str, folder: Path) -> dict | None:
@@ -461,25 +493,29 @@ def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: i
                   file=sys.stderr, flush=True)
             shutil.rmtree(folder)
         saved = folder / "result.json"
-        if saved.exists():
-            result = json.loads(saved.read_text(encoding="utf-8"))
+        result = read_json(saved)
+        # A row measured without its extract runs (KGQA_BENCH_NO_THROUGHPUT) gets them now: every
+        # other step of it is read back from steps.json.
+        if result is not None and (result.get("test1_extract") or not throughput_wanted):
             print(f"{name}: measured {result['measured_at']} (commit {result['commit']}), read back",
                   file=sys.stderr, flush=True)
             return result
         folder.mkdir(parents=True, exist_ok=True)
         stamp.write_text(fingerprints[name], encoding="utf-8")
         result = measure_row(name, folder)
-        if "skipped" not in result:
+        unfinished = [kind for kind, figures in (result.get("test1_extract") or {}).items() if "failed" in figures]
+        if "skipped" not in result and not unfinished:  # a failed extract is tried again by the next run
             result |= {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit()}
-            saved.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+            write_atomically(saved, result)
         return result
 
     # Ensembles and students run once the rows they build on are done, distilled rows after their ensembles.
     for phase in ([n for n in rows if n not in STUDENTS and n not in ENSEMBLES and n not in DISTILLED],
                   [n for n in rows if n in STUDENTS or n in ENSEMBLES],
                   [n for n in rows if n in DISTILLED]):
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
-            futures = {pool.submit(run_row, name): name for name in phase}
+        pool = ThreadPoolExecutor(max(1, jobs))
+        futures = {pool.submit(run_row, name): name for name in phase}
+        try:
             for future in as_completed(futures):
                 name = futures[future]
                 try:
@@ -488,8 +524,12 @@ def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: i
                     table[name] = {"failed": str(exc)}
                 print(f"{name}: held-out F1 {table[name].get('heldout_f1')}", file=sys.stderr, flush=True)
                 if table_path is not None:
-                    table_path.write_text(json.dumps({n: table[n] for n in rows if n in table}, ensure_ascii=False,
-                                                     indent=1), encoding="utf-8")
+                    write_atomically(table_path, {n: table[n] for n in rows if n in table})
+        except KeyboardInterrupt:  # rows not started never start; rows under way stop at their next command
+            STOPPING.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     return {"duie_ablation": {name: table[name] for name in rows}}
 
 

@@ -354,6 +354,7 @@ def test_averaged_weights_train_resume_and_save(trained, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     first, second = json.loads(done.stdout), json.loads(resumed.stdout)
     assert second["epochs_run"] == 4 and first["dev"] == second["dev"]
+    assert len(second["seconds_per_epoch"]) == 4  # the epochs before the kill count too
 
 
 def test_pretrain_then_train_from_it(trained, tmp_path):

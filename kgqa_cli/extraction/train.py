@@ -436,7 +436,8 @@ def fit(
         "training on %d sentences (%d dev), %d characters, %d output channels, device %s",
         len(examples), len(dev_records), len(vocab), len(channels), device,
     )
-    epoch_seconds: list[float] = []
+    # Each curve point keeps its epoch's seconds, so that a resumed run reports every epoch's.
+    epoch_seconds: list[float] = [point["seconds"] for point in curve if "seconds" in point]
     stopped_early = bad_epochs >= train_cfg.patience
     batches_per_epoch = steps_per_epoch
     epoch = start_epoch - 1
@@ -476,6 +477,7 @@ def fit(
             curve.append({
                 "epoch": epoch, "loss": round(mean_loss, 6),
                 "dev_precision": dev["precision"], "dev_recall": dev["recall"], "dev_f1": dev["f1"],
+                "seconds": epoch_seconds[-1],
             })
             bar.update(task, description=f"epoch {epoch}/{train_cfg.epochs} loss {mean_loss:.4f} dev F1 {dev['f1']:.4f}")
             if dev["f1"] > best_f1:
