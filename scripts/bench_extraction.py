@@ -271,12 +271,12 @@ def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     }
 
 
-def bench_duie(folder: Path, overrides: list[str], config: Path, pretrain: bool = False) -> dict:
+def bench_duie(folder: Path, steps: Steps, overrides: list[str], config: Path, pretrain: bool = False) -> dict:
     """One real-data row in ``folder``: preprocess the DuIE split, pretrain where the row does,
-    train, then ``measure``. Each step runs once (``Steps``)."""
+    train, then ``measure``. Each step runs once (``steps``, the row's)."""
     if not all((DUIE / name).exists() for name in DUIE_FILES):
         return {"duie_heldout_f1": None, "duie_skipped": f"{DUIE} is absent"}
-    steps, label = Steps(folder), folder.name
+    label = folder.name
     raw, workspace = folder / "raw", folder / "ws"
     raw.mkdir(exist_ok=True)
     for name in DUIE_FILES:  # made again each run: KGQA_SHARED_DATA may point elsewhere now
@@ -299,21 +299,19 @@ def bench_duie(folder: Path, overrides: list[str], config: Path, pretrain: bool 
         "duie_dev_f1": output["dev"]["f1"],
         "duie_best_epoch": output["best_epoch"],
         "duie_epochs": output["epochs_run"],
-        "duie_seconds_per_epoch": mean_seconds(output),
+        "duie_seconds_per_epoch": mean_seconds(output["seconds_per_epoch"]),
         "duie_train_seconds": trained["seconds"],
         "duie_peak_rss_mb": trained["peak_rss_mb"],
         "duie_pretrain": None if pretrained is None else {
             key: pretrained["output"][key] for key in ("model_version", "sentences", "characters")}
         | {"seconds": pretrained["seconds"], "masked_accuracy": pretrained["output"]["curve"][-1]["masked_accuracy"]},
         "duie_curve": json.loads((Path(output["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
-        "duie_resumed_steps": steps.resumed,
     }
 
 
-def mean_seconds(trained: dict) -> float:
-    """Mean seconds per epoch of a `kgqa train kg --json` output (a resumed run counts the epochs
-    before the interruption too), None where it ran none."""
-    seconds = trained["seconds_per_epoch"]
+def mean_seconds(seconds: list[float]) -> float | None:
+    """Mean of the ``seconds_per_epoch`` of `kgqa train kg --json` outputs (a resumed run counts
+    the epochs before the interruption too), None where they ran none."""
     return round(sum(seconds) / len(seconds), 1) if seconds else None
 
 
@@ -356,10 +354,11 @@ def copy_workspace(steps: Steps, source: Path, target: Path) -> None:
     steps.run("copy", copy)
 
 
-def bench_ensemble(folder: Path, overrides: list[str], base: Path, base_version: str, seeds: list[int]) -> dict:
+def bench_ensemble(folder: Path, steps: Steps, overrides: list[str], base: Path, base_version: str,
+                   seeds: list[int]) -> dict:
     """The base row's workspace copied, its config trained again with each seed, then `kgqa
     ensemble` of the base model and those, measured like a row (seconds per epoch: the new members')."""
-    steps, label, workspace = Steps(folder), folder.name, folder / "ws"
+    label, workspace = folder.name, folder / "ws"
     copy_workspace(steps, base / "ws", workspace)
     ws = ["--workspace", str(workspace), "-c", str(base / "config.yaml")]
     members, epochs, peak = [base_version], [], 0.0
@@ -375,16 +374,15 @@ def bench_ensemble(folder: Path, overrides: list[str], base: Path, base_version:
         "duie_model_version": built["model_version"],
         "duie_dev_f1": built["dev"].get("f1"),
         "duie_members": built["members"],
-        "duie_seconds_per_epoch": round(sum(epochs) / len(epochs), 1) if epochs else None,
+        "duie_seconds_per_epoch": mean_seconds(epochs),
         "duie_peak_rss_mb": round(peak, 1),
-        "duie_resumed_steps": steps.resumed,
     }
 
 
-def bench_distilled(folder: Path, overrides: list[str], base: Path, ensemble: Path, teacher: str) -> dict:
+def bench_distilled(folder: Path, steps: Steps, overrides: list[str], base: Path, ensemble: Path, teacher: str) -> dict:
     """The ensemble row's workspace copied, the base row's config trained again with the ensemble
     (kg version ``teacher``) as teacher, measured like a row."""
-    steps, label, workspace = Steps(folder), folder.name, folder / "ws"
+    label, workspace = folder.name, folder / "ws"
     copy_workspace(steps, ensemble / "ws", workspace)
     ws = ["--workspace", str(workspace), "-c", str(base / "config.yaml")]
     trained = steps.train("train", workspace, lambda: timed(
@@ -396,9 +394,8 @@ def bench_distilled(folder: Path, overrides: list[str], base: Path, ensemble: Pa
         "duie_teacher": teacher,
         "duie_best_epoch": output["best_epoch"],
         "duie_epochs": output["epochs_run"],
-        "duie_seconds_per_epoch": mean_seconds(output),
+        "duie_seconds_per_epoch": mean_seconds(output["seconds_per_epoch"]),
         "duie_peak_rss_mb": trained["peak_rss_mb"],
-        "duie_resumed_steps": steps.resumed,
     }
 
 
@@ -444,13 +441,13 @@ def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: i
     throughput_wanted = TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT")
     table: dict = {}
 
-    def student_changes(name: str, folder: Path) -> dict | None:
+    def student_changes(name: str, folder: Path, steps: Steps) -> dict | None:
         """The teacher's changes plus the test1 sentences its model labels, or None without a teacher model."""
         teacher = STUDENTS[name]
         if (table.get(teacher) or {}).get("heldout_f1") is None or not TEST1.exists():
             return None
         labelled = folder / "pseudo.jsonl"
-        Steps(folder).run("label", lambda: kgqa(
+        steps.run("label", lambda: kgqa(
             "extract", str(TEST1), "-o", str(labelled), "--workspace", str(folders[teacher] / "ws"),
             "-c", str(folders[teacher] / "config.yaml"), "--json", label=folder.name)[0])
         changes = copy.deepcopy(ABLATION[teacher])
@@ -463,25 +460,28 @@ def bench_ablation(workdir: Path, overrides: list[str], rows: list[str], jobs: i
         needed = row_dependency(name)
         if needed is not None and (table.get(needed) or {}).get("heldout_f1") is None:
             return {"skipped": f"no model of row {needed!r}"}
+        steps = Steps(folder)  # the row's one record of finished steps, shared by all its parts
         if name in DISTILLED:
             base = ENSEMBLES[needed][0]
-            figures = bench_distilled(folder, overrides, folders[base], folders[needed], table[needed]["model_version"])
+            figures = bench_distilled(folder, steps, overrides, folders[base], folders[needed],
+                                      table[needed]["model_version"])
             changes = {"distilled_from": needed}
         elif name in ENSEMBLES:
             base, seeds = ENSEMBLES[name]
-            figures = bench_ensemble(folder, overrides, folders[base], table[base]["model_version"], seeds)
+            figures = bench_ensemble(folder, steps, overrides, folders[base], table[base]["model_version"], seeds)
             changes = {"ensemble_of": base, "more_seeds": seeds}
         else:
-            changes = student_changes(name, folder) if name in STUDENTS else ABLATION[name]
+            changes = student_changes(name, folder, steps) if name in STUDENTS else ABLATION[name]
             if changes is None:
                 return {"skipped": f"no {TEST1}"}
             if changes.get("preprocess") and not SKE.exists():
                 return {"skipped": f"{SKE} is absent"}
-            figures = bench_duie(folder, overrides, row_config(folder, changes),
+            figures = bench_duie(folder, steps, overrides, row_config(folder, changes),
                                  pretrain="pretrain" in changes.get("kg", {}))
         if figures.get("duie_heldout_f1") is None:
             return {"skipped": figures.get("duie_skipped")}
-        return {"changes": changes, **{key.removeprefix("duie_"): value for key, value in figures.items()}}
+        return {"changes": changes, **{key.removeprefix("duie_"): value for key, value in figures.items()},
+                "resumed_steps": steps.resumed}
 
     def run_row(name: str) -> dict:
         folder = folders[name]
