@@ -8,6 +8,7 @@ exit code  meaning
 =========  ===============================================================
 0          success (also: a question that could not be answered, with its reason)
 1          unexpected internal error (a bug: run again with ``-v`` and report the traceback)
+           (also: a declined confirmation, ``kgqa graph delete`` answered no)
 2          bad configuration or command-line value
 3          bad input data (undecodable or malformed input, malformed record with ``on_error: stop``)
 4          missing prerequisite: a model, a graph or a stage output that must be built first
@@ -56,6 +57,10 @@ class MissingArtifactError(KgqaError):
     """Something an earlier stage should have produced is missing."""
 
     exit_code = 4
+
+
+class RejectedModelError(MissingArtifactError):
+    """Models were trained, but the quality gate rejected every version: its hint names the ways on."""
 
 
 class ApprovalError(KgqaError):

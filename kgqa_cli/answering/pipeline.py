@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import MissingArtifactError
+from kgqa_cli.errors import MissingArtifactError, RejectedModelError
 from kgqa_cli.text import valid_text
 from kgqa_cli.understanding.templates import NONE_INTENT
 
@@ -113,6 +113,9 @@ class Answerer:
             else:
                 self.model, registered = load_registered_runtime(settings.paths, version)
                 self.version_name = registered.name
+        except RejectedModelError:  # its hint names the ways on
+            self.store.close()
+            raise
         except MissingArtifactError as exc:
             self.store.close()
             raise MissingArtifactError(

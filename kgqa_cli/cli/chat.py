@@ -25,7 +25,7 @@ def chat(
 
     After 三度诱惑的导演是谁, 他还导演了哪些电影 takes 他 for 何藩 and 这部电影的主演呢 takes
     这部电影 for 三度诱惑: a referring word stands for the latest answer or entity of its kind
-    (他/她 a person, 它/这部/这本 a work, 那里 a place). /reset starts over, /history lists the
+    (他/她 a person, 它/这部 a work, 这本 a book, 那里 a place). /reset starts over, /history lists the
     turns, /quit or Ctrl-D ends. Reads standard input when it is not a terminal (one question a
     line); --json prints each answer as a JSON line.
     Example: kgqa chat

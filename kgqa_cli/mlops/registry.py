@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError
+from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError, RejectedModelError
 from kgqa_cli.io import write_json
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,14 @@ class ModelVersion:
     @property
     def status(self) -> str:
         return self.package["status"]
+
+
+def _version_option(group: str, number: int) -> str:
+    """The option that picks version ``number`` of ``group``: ``--model vN``, but ``ask``, ``chat``
+    and ``label`` take a qa version as ``--qa-model vN`` (``evaluate``, ``deploy`` and ``monitor``
+    as ``--model vN``)."""
+    option = f"`--model v{number}`"
+    return f"{option} (`--qa-model v{number}` for ask, chat and label)" if group == "qa" else option
 
 
 def hash_paths(paths: list[Path]) -> str:
@@ -137,15 +145,15 @@ class Registry:
             newest = versions[-1]
             if not usable:
                 reason = newest.package.get("status_reason")
-                raise MissingArtifactError(
+                raise RejectedModelError(
                     f"{newest.name}, the newest {group} model, was rejected by its quality gate"
                     + (f" ({reason})" if reason else "") + f"; no {group} version is usable",
-                    hint=f"use it anyway with `--model v{newest.number}`, re-gate it with "
+                    hint=f"use it anyway with {_version_option(group, newest.number)}, re-gate it with "
                     f"`kgqa evaluate {group} --model v{newest.number}`, or retrain with `kgqa train {group}`",
                 )
             if usable[-1] is not newest:
-                log.warning("%s was rejected by its quality gate; using %s (pass --model v%d to use the rejected one)",
-                            newest.name, usable[-1].name, newest.number)
+                log.warning("%s was rejected by its quality gate; using %s (pass %s to use the rejected one)",
+                            newest.name, usable[-1].name, _version_option(group, newest.number))
             return usable[-1]
         text = str(version).rsplit("/", 1)[-1].lstrip("v")
         if not text.isdigit():
