@@ -59,10 +59,6 @@ class MissingArtifactError(KgqaError):
     exit_code = 4
 
 
-class RejectedModelError(MissingArtifactError):
-    """Models were trained, but the quality gate rejected every version: its hint names the ways on."""
-
-
 class ApprovalError(KgqaError):
     """A model version is not approved for what was asked (serving it): a person must approve it."""
 

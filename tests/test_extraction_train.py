@@ -367,6 +367,9 @@ def test_pretrain_then_train_from_it(trained, tmp_path):
     workspace, _ = trained
     copy = tmp_path / "ws"
     shutil.copytree(workspace, copy)
+    # Before any pretraining, --init latest names the stage that makes one.
+    none_yet = invoke(copy, "train", "kg", "--init", "latest", "--kg.train.epochs", "1", *TINY_MODEL)
+    assert none_yet.exit_code == 4 and "run `kgqa pretrain FILE...` first" in none_yet.output.replace("\n", " ")
     texts = write_lines(tmp_path / "texts.jsonl", [{"text": f"《星河{n}》是由王伟{n}执导的电影"} for n in range(200)])
     nlpcc = tmp_path / "nlpcc.txt"
     nlpcc.write_text("<question id=1>\t星河的导演是谁\n<triple id=1>\t星河 ||| 导演 ||| 王伟\n", encoding="utf-8")

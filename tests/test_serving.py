@@ -342,10 +342,10 @@ def test_registry_approve_reject_round_trip(tiny_qa, tmp_path):
     assert registry("reject", "qa/v1", "--reason", "answers 你好 wrongly").returncode == 0
     listed = json.loads(registry("list", "--json").stdout)
     assert [(row["name"], row["status"]) for row in listed] == [("qa/v1", "Rejected")]
+    assert "test_intent_accuracy" in listed[0]["metrics"] or "dev_intent_accuracy" in listed[0]["metrics"]
     refused = subprocess.run([*KGQA, "ask", "三度诱惑的导演是谁", *workspace], capture_output=True, timeout=60)
     # ask names a qa version with --qa-model: the hint says so
     assert refused.returncode == 4 and "`--qa-model v1` for ask" in refused.stderr.decode().replace("\n", " ")
-    assert "test_intent_accuracy" in listed[0]["metrics"] or "dev_intent_accuracy" in listed[0]["metrics"]
     result = registry("approve", "qa/v1", "--reason", "checked by hand")
     assert result.returncode == 0 and "Rejected -> Approved" in result.stdout.decode()
     shown = json.loads(registry("show", "qa/v1", "--json").stdout)

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import MissingArtifactError, RejectedModelError
 from kgqa_cli.text import valid_text
 from kgqa_cli.understanding.templates import NONE_INTENT
 
@@ -113,15 +112,7 @@ class Answerer:
             else:
                 self.model, registered = load_registered_runtime(settings.paths, version)
                 self.version_name = registered.name
-        except RejectedModelError:  # its hint names the ways on
-            self.store.close()
-            raise
-        except MissingArtifactError as exc:
-            self.store.close()
-            raise MissingArtifactError(
-                exc.message, hint="run `make all`, or `kgqa questions` then `kgqa train qa`"
-            ) from exc
-        except BaseException:
+        except BaseException:  # close the graph whatever failed; the error (and its hint) goes on as it is
             self.store.close()
             raise
         self.lexicon = self.model.lexicon or configured_lexicon(settings)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError, RejectedModelError
+from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError
 from kgqa_cli.io import write_json
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,13 @@ class ModelVersion:
     @property
     def status(self) -> str:
         return self.package["status"]
+
+
+# The stage that makes a group's first version; a group not named here: `kgqa train <group>`.
+FIRST_VERSION_HINTS = {
+    "qa": "run `kgqa questions` then `kgqa train qa` (`make all` runs every stage)",
+    "pretrain": "run `kgqa pretrain FILE...` first",
+}
 
 
 def _version_option(group: str, number: int) -> str:
@@ -130,22 +137,25 @@ class Registry:
         ]
         return sorted(found, key=lambda v: v.number)
 
+    def _no_version_yet(self, group: str) -> MissingArtifactError:
+        """The error for a group with no version, naming the stage that makes its first one."""
+        return MissingArtifactError(f"no {group} model in {self.root / group}",
+                                    hint=FIRST_VERSION_HINTS.get(group, f"run `kgqa train {group}` first"))
+
     def get(self, group: str, version: int | str | None = None, *, include_rejected: bool = False) -> ModelVersion:
         """A version by number (``3``, ``"v3"``, ``"kg/v3"``), or the newest one not rejected
         (the newest of all with ``include_rejected``: evaluation re-gates any version)."""
         versions = self.versions(group)
         if version is None or version == "latest":
             if not versions:
-                raise MissingArtifactError(
-                    f"no {group} model in {self.root / group}", hint=f"run `kgqa train {group}` first"
-                )
+                raise self._no_version_yet(group)
             if include_rejected:
                 return versions[-1]
             usable = [v for v in versions if v.status != "Rejected"]
             newest = versions[-1]
             if not usable:
                 reason = newest.package.get("status_reason")
-                raise RejectedModelError(
+                raise MissingArtifactError(
                     f"{newest.name}, the newest {group} model, was rejected by its quality gate"
                     + (f" ({reason})" if reason else "") + f"; no {group} version is usable",
                     hint=f"use it anyway with {_version_option(group, newest.number)}, re-gate it with "
@@ -257,7 +267,7 @@ class Registry:
             return chosen
         versions = self.versions(group)
         if not versions:
-            raise MissingArtifactError(f"no {group} model in {self.root / group}", hint=f"run `kgqa train {group}` first")
+            raise self._no_version_yet(group)
         approved = [v for v in versions if v.status == "Approved"]
         if approved:
             return approved[-1]
