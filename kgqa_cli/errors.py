@@ -20,6 +20,7 @@ exit code  meaning
 8          corrupt artefact: a checkpoint or model file exists but cannot be loaded
 9          model-quality monitor: a constraint or drift limit was violated
 10         AWS refused or could not be reached: no such bucket, no credentials, access denied
+11         busy: another kgqa process holds the lock of this stage in this workspace
 141        stdout was closed early (``kgqa ... | head``): quiet, as Unix tools exit on SIGPIPE
 =========  ===============================================================
 """
@@ -99,6 +100,12 @@ class CloudError(KgqaError):
     """AWS said no, or could not be reached (no such bucket, no credentials, access denied)."""
 
     exit_code = 10
+
+
+class BusyError(KgqaError):
+    """Another kgqa process holds the lock of the same stage in the same workspace."""
+
+    exit_code = 11
 
 
 # Exit status when stdout is closed under us (a pipe into `head`): 128 + SIGPIPE, as a Unix tool

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from kgqa_cli.errors import BusyError, FileSystemError, InputDataError, KgqaError, describe_os_error
 
 
 def current_umask() -> int:
@@ -74,3 +77,60 @@ def replace_folder(staging: Path, folder: Path) -> None:
         folder.rename(old)
     staging.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def contained_path(
+    root: Path, relative: str, *, what: str, error: type[KgqaError] = InputDataError
+) -> Path:
+    """``root / relative``, refused unless it stays inside ``root`` once resolved.
+
+    Use it wherever a string from outside (an S3 key, a version name, an export name) becomes a
+    path: an absolute string, a ``..`` that climbs out, an empty part or a symbolic link that
+    leads elsewhere is refused with ``error`` naming ``what`` and the string.
+    """
+    text = str(relative)
+    parts = PurePosixPath(text.replace("\\", "/")).parts
+    if (
+        not text
+        or "\x00" in text
+        or text.startswith(("/", "\\"))
+        or any(part in ("..", "") for part in parts)
+        or "//" in text
+    ):
+        raise error(f"{what} {text!r} is not a plain relative path inside {root}")
+    base = Path(root).resolve()
+    target = (base / text).resolve()
+    if target != base and base not in target.parents:
+        raise error(f"{what} {text!r} leads outside {root}")
+    return target
+
+
+@contextmanager
+def exclusive_lock(lock_file: Path, *, wait: bool, what: str) -> Iterator[None]:
+    """Hold an ``flock`` on ``lock_file`` for the block.
+
+    The kernel drops the lock when its holder dies, so a ``kill -9`` never leaves it held.
+    ``wait=True`` queues behind the holder (short critical sections such as a registry update);
+    ``wait=False`` refuses at once with :class:`BusyError` naming ``what`` (a long stage that a
+    second run should not silently wait for).
+    """
+    import fcntl
+
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_file, "a")  # noqa: SIM115 - held across the yield
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot create the lock")) from exc
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise BusyError(
+                    f"{what} is already running in this workspace (lock {lock_file})",
+                    hint="wait for it to finish, or use another workspace",
+                ) from None
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # releases the lock
