@@ -21,7 +21,20 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-stdout = Console(soft_wrap=True)
+
+
+class _ResultConsole(Console):
+    """The results console: a reader that went away (``kgqa chat | head -1``) surfaces as the
+    ``BrokenPipeError`` the command line turns into a quiet exit 141, where Rich would exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        import errno
+
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+
+stdout = _ResultConsole(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
 

@@ -152,6 +152,21 @@ class Turn:
     answers: list[str]
 
 
+class ReferenceNote(str):
+    """A note that a referring word (他, 这部电影) found nothing to stand for: ``earlier`` tells
+    whether there were earlier turns to look in."""
+
+    phrase: str
+    earlier: bool
+
+    def __new__(cls, phrase: str, *, earlier: bool) -> ReferenceNote:
+        text = (f"{phrase!r} refers to nothing of the conversation" if earlier
+                else f"{phrase!r} refers back to an earlier question, and there is none")
+        note = super().__new__(cls, text)
+        note.phrase, note.earlier = phrase, earlier
+        return note
+
+
 @dataclass
 class Conversation:
     """The turns a follow-up question may refer back to (most recent last, at most ``limit``)."""
@@ -344,14 +359,17 @@ class Interpreter:
             if any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in matches):
                 score *= weights.shadowed_factor  # a name inside a longer name of the question
             offer(EntityCandidate(name, name, "scan", score, (start, end)))
-        # A referring word stands for an entity of the conversation.
-        if conversation is not None and conversation.turns:
-            for reference in self._references_in(norm, tagged, matches):
-                resolved = self._resolve_reference(reference, conversation)
-                for candidate in resolved:
-                    offer(candidate)
-                if not resolved:
-                    notes.append(f"{reference[2]!r} refers to nothing of the conversation")
+        # A referring word stands for an entity of the conversation; with no earlier turn it
+        # stands for nothing, and the note says so rather than looking 他 up as a name.
+        for reference in self._references_in(norm, tagged, matches):
+            if conversation is None or not conversation.turns:
+                notes.append(ReferenceNote(reference[2], earlier=False))
+                continue
+            resolved = self._resolve_reference(reference, conversation)
+            for candidate in resolved:
+                offer(candidate)
+            if not resolved:
+                notes.append(ReferenceNote(reference[2], earlier=True))
         ranked = sorted(best.values(), key=lambda c: (-c.score, -len(c.name), c.name))
         return ranked[: weights.max_entities], notes
 

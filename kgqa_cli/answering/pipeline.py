@@ -24,6 +24,7 @@ OUT_OF_SCOPE = "not a question the graph answers"
 NO_ENTITY = "no entity found in the question"
 NOT_IN_GRAPH = "entity not in the graph"
 NO_RELATION = "no such relation"
+NO_REFERENT = "nothing earlier to refer to"
 
 
 @dataclass
@@ -223,6 +224,13 @@ class Answerer:
     def _explain_no_reading(self, result: Answer, prediction: Any, candidates: list, notes: list[str]) -> None:
         """Why no (entity, edge) pair was found: no entity at all, or none with such an edge."""
         if not candidates:
+            from kgqa_cli.answering.interpret import ReferenceNote
+
+            references = [note for note in notes if isinstance(note, ReferenceNote)]
+            if references:  # 他还导演了哪些电影 with nothing before it to refer to
+                result.reason = NO_REFERENT
+                result.detail = str(references[0])
+                return
             mentions = [m for ms in prediction.slots.values() for m in ms]
             result.reason = NOT_IN_GRAPH if mentions else NO_ENTITY
             result.detail = f"no entity named {mentions[0]!r} or close to it" if mentions else (notes[0] if notes else None)

@@ -36,6 +36,7 @@ def chat(
     from kgqa_cli.answering.pipeline import Answerer
     from kgqa_cli.cli._tables import answer_panel
     from kgqa_cli.io import dumps_line
+    from kgqa_cli.text import printable
     from kgqa_cli.ui import stderr, stdout
 
     settings = start(ctx, config, verbose)
@@ -69,8 +70,9 @@ def chat(
                 continue
             if command == "/history":
                 for number, turn in enumerate(conversation.turns, start=1):
-                    stdout.print(f"{number}. {turn.question} -> {turn.entity or '-'}: {'、'.join(turn.answers) or '-'}",
-                                 markup=False, highlight=False)
+                    # The turns hold user text: terminal controls and bidi overrides made visible.
+                    line = f"{number}. {turn.question} -> {turn.entity or '-'}: {'、'.join(turn.answers) or '-'}"
+                    stdout.print(printable(line), markup=False, highlight=False)
                 continue
             if command.startswith("/"):
                 stderr.print(f"unknown command {command!r}: {HELP_LINE}", markup=False)
