@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -9,6 +10,8 @@ from pydantic import Field, field_validator
 from kgqa_cli.config import StrictModel
 
 INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+# us-east-1, us-gov-west-1, us-isob-east-1, ...; and the partitions' global endpoints (aws-global).
+REGION = r"^([a-z]{2}(-[a-z]+)+-\d+|aws(-[a-z]+)*-global)$"
 
 
 class JobConfig(StrictModel):
@@ -123,7 +126,8 @@ class AwsConfig(StrictModel):
     """Section ``aws``. Credentials come only from boto3's standard chain (environment, shared
     files, instance roles), never from this file."""
 
-    region: str | None = Field(None, description="AWS region; null: boto3's default (AWS_REGION, ~/.aws/config)")
+    region: str | None = Field(None, description="AWS region such as us-east-1; null: boto3's default "
+                               "(AWS_REGION, ~/.aws/config)")
     bucket: str | None = Field(None, description="S3 bucket of the workspace")
     prefix: str = Field("kgqa", description="key prefix: the workspace maps one to one onto s3://bucket/prefix/")
     tags: dict[str, str] = Field(default_factory=dict, description="tags put on what kgqa creates")
@@ -147,7 +151,25 @@ class AwsConfig(StrictModel):
     triggers: TriggersConfig = TriggersConfig()
     api: ApiConfig = ApiConfig()
 
+    @field_validator("region")
+    @classmethod
+    def _region_name(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # boto3's default
+        if not re.fullmatch(REGION, value):
+            raise ValueError("not an AWS region name such as us-east-1 or eu-central-1")
+        return value
+
     @field_validator("prefix")
     @classmethod
-    def _no_slashes_at_ends(cls, value: str) -> str:
-        return value.strip("/")
+    def _plain_key_prefix(cls, value: str) -> str:
+        # The prefix is joined to workspace paths to make keys, and keys become paths on download:
+        # it names folders below the bucket's top, nothing that climbs or starts at a root.
+        prefix = value.rstrip("/")
+        if prefix.startswith("/"):
+            raise ValueError("must start below the bucket's top, not with /")
+        if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+            raise ValueError("must be folder names joined by single slashes, without . or .. parts")
+        if "\\" in prefix or "\x00" in prefix:
+            raise ValueError("must not hold a backslash or NUL")
+        return prefix

@@ -4,6 +4,8 @@
 skipped, so a second sync of unchanged files copies nothing. Files are put whole (one request,
 so S3's ETag is their MD5; ``kgqa-md5`` metadata carries it for large files sent in parts).
 Scratch files stay local: stage stamps, benchmarks, locks, partial graph builds.
+A key that would land outside the workspace (a ``..`` part, an absolute path after the prefix) is
+never downloaded: the rest of the sync goes on, then it fails naming those keys.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kgqa_cli.errors import CloudError, ConfigError, FileSystemError, describe_os_error
+from kgqa_cli.errors import (
+    CloudError,
+    ConfigError,
+    FileSystemError,
+    InputDataError,
+    KgqaError,
+    describe_os_error,
+)
+from kgqa_cli.io import contained_path
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +50,13 @@ def boto3_module() -> Any:
 
 def s3_client(region: str | None) -> Any:
     """An S3 client from boto3's standard credential chain (AWS_ENDPOINT_URL is honoured)."""
-    return boto3_module().session.Session(region_name=region).client("s3")
+    from botocore.exceptions import InvalidRegionError
+
+    try:
+        return boto3_module().session.Session(region_name=region).client("s3")
+    except InvalidRegionError as exc:  # a region from AWS_REGION or ~/.aws/config, which aws.region does not check
+        raise ConfigError(f"AWS region {exc.kwargs.get('region_name', region)!r} is not a region name",
+                          hint="set aws.region (or AWS_REGION) to one such as us-east-1") from exc
 
 
 def _md5(path: Path) -> str:
@@ -222,10 +238,19 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
             remote = {}
             for under in selected or [""]:
                 remote.update(bucket.remote_checksums(under))
+            refused: list[str] = []
             for relative, md5 in sorted(remote.items()):
+                if relative.endswith("/"):
+                    continue  # a folder marker (the S3 console's "create folder"), not a file
+                try:
+                    path = contained_path(workspace_root, relative, what=f"{bucket.url(relative)}: workspace path")
+                except KgqaError as exc:
+                    # The rest of the bucket is still worth having; the command fails at the end.
+                    log.warning("%s; not downloaded", exc)
+                    refused.append(bucket.key(relative))
+                    continue
                 if _excluded(relative):
                     continue
-                path = workspace_root / relative
                 if path.is_file() and _md5(path) == md5:
                     report.skipped.append(relative)
                 else:
@@ -234,6 +259,14 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
                     report.bytes_copied += path.stat().st_size
                 if on_file:
                     on_file(relative)
+            if refused:
+                shown = ", ".join(repr(key) for key in refused[:3])
+                shown += f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+                raise InputDataError(
+                    f"s3://{bucket.bucket}: {len(refused)} key(s) lead outside the workspace and were not downloaded: "
+                    f"{shown} ({len(report.copied)} other file(s) copied, {len(report.skipped)} unchanged)",
+                    hint="remove or rename those objects",
+                )
     except OSError as exc:
         raise FileSystemError(describe_os_error(exc, "cannot sync")) from exc
     return report

@@ -26,10 +26,12 @@ def ensemble(
     Example: kgqa ensemble v1 v2 v3 && kgqa evaluate kg
     """
     from kgqa_cli.extraction.ensemble import run_ensemble
+    from kgqa_cli.extraction.train import training_lock
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
-    result = run_ensemble(settings.kg, settings.paths, versions)
+    with training_lock(settings.paths, "kg-ensemble", "`kgqa ensemble`"):  # one staging folder per workspace
+        result = run_ensemble(settings.kg, settings.paths, versions)
     summary = {"model_version": result.version, "model_dir": str(result.model_dir), "members": result.members,
                "dev": result.dev}
     if json_output:

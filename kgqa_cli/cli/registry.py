@@ -54,7 +54,7 @@ def key_metrics(package: dict) -> dict:
 @registry_app.command("list", **OVERRIDES)
 def list_versions(
     ctx: typer.Context,
-    group: Annotated[str | None, typer.Argument(help="only this group (kg or qa)")] = None,
+    group: Annotated[str | None, typer.Argument(help="only this group (kg, qa or pretrain)")] = None,
     target: TargetOption = Target.local,
     config: ConfigOption = None,
     json_output: JsonOption = False,

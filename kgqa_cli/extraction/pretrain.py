@@ -121,6 +121,14 @@ def _masked(ids: list[int], rng: np.random.Generator, vocab_size: int, mask_id: 
 def run_pretrain(config: Any, model_config: Any, workspace: Workspace, inputs: list[Path],
                  register: bool = True) -> PretrainResult:
     """Masked-character training of the extractor's encoder on the texts of ``inputs``."""
+    from kgqa_cli.extraction.train import training_lock
+
+    with training_lock(workspace, GROUP, "`kgqa pretrain`"):
+        return _pretrain_and_register(config, model_config, workspace, inputs, register)
+
+
+def _pretrain_and_register(config: Any, model_config: Any, workspace: Workspace, inputs: list[Path],
+                           register: bool) -> PretrainResult:
     from kgqa_cli.mlops.registry import Registry, hash_paths
     from kgqa_cli.torch_setup import seed_everything, set_threads
     from kgqa_cli.ui import progress

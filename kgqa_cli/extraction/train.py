@@ -10,6 +10,8 @@ import random
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -516,10 +518,27 @@ def fit(
     )
 
 
+@contextmanager
+def training_lock(workspace: Workspace, stage: str, command: str) -> Iterator[None]:
+    """Refuse at once a second run of ``stage`` in this workspace while one runs (both would write
+    the same checkpoints and model folder); ``command`` names it in the refusal."""
+    from kgqa_cli.io import exclusive_lock
+
+    with exclusive_lock(workspace.model_dir(stage).parent / f".{stage}.lock", wait=False, what=command):
+        yield
+
+
 def run_train(
     config: KgConfig, workspace: Workspace, *, resume: bool = False, restart: bool = False, register: bool = True
 ) -> TrainResult:
     """The ``kgqa train kg`` stage: workspace splits in, model folder and registry version out."""
+    with training_lock(workspace, "kg", "`kgqa train kg`"):
+        return _train_and_register(config, workspace, resume=resume, restart=restart, register=register)
+
+
+def _train_and_register(
+    config: KgConfig, workspace: Workspace, *, resume: bool, restart: bool, register: bool
+) -> TrainResult:
     from kgqa_cli.mlops.registry import Registry, hash_paths
 
     train_path, dev_path = require_split(workspace, "train"), require_split(workspace, "dev")

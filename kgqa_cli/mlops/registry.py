@@ -5,6 +5,9 @@ metrics, the content hash of the data and artifacts, the git commit, and an appr
 (``PendingManualApproval``, ``Approved``, ``Rejected``). Registering into an existing group adds
 a version; promotion changes the status, never copies. Registering artifacts identical to the
 latest version returns that version, so re-running a stage does not pile up copies.
+
+Each group has a lock (``registry/<group>/.versions.lock``): processes registering, approving or
+rejecting at once queue behind it, so no two get the same number and no history entry is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import subprocess
 import time
@@ -21,11 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError
-from kgqa_cli.io import write_json
+from kgqa_cli.io import contained_path, exclusive_lock, write_json
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+# The model groups: the extractor, the question model and the pretrained encoder.
+GROUPS = ("kg", "qa", "pretrain")
+LOCK_FILE = ".versions.lock"
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,23 @@ def _version_option(group: str, number: int) -> str:
     as ``--model vN``)."""
     option = f"`--model v{number}`"
     return f"{option} (`--qa-model v{number}` for ask, chat and label)" if group == "qa" else option
+
+
+VERSION_NAME = re.compile(r"((?P<group>[a-z]+)/)?v(?P<number>[1-9][0-9]*)")
+
+
+def version_number(group: str, version: int | str) -> int:
+    """The number of a version given as ``3``, ``"3"``, ``"v3"`` or ``"<group>/v3"``; anything
+    else (another group, zero, a path) is a :class:`ConfigError` naming it."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        text = f"v{version}"
+    else:
+        text = str(version)
+        text = text if text.startswith(("v", f"{group}/")) else f"v{text}"
+    match = VERSION_NAME.fullmatch(text)
+    if not match or match["group"] not in (None, group):
+        raise ConfigError(f"{group} model version {version!r} is not a number such as 3, v3 or {group}/v3")
+    return int(match["number"])
 
 
 def hash_paths(paths: list[Path]) -> str:
@@ -127,7 +151,7 @@ class Registry:
 
     def versions(self, group: str) -> list[ModelVersion]:
         """All versions of a group, oldest first."""
-        folder = self.root / group
+        folder = self._group_folder(group)
         if not folder.is_dir():
             return []
         found = [
@@ -165,13 +189,29 @@ class Registry:
                 log.warning("%s was rejected by its quality gate; using %s (pass %s to use the rejected one)",
                             newest.name, usable[-1].name, _version_option(group, newest.number))
             return usable[-1]
-        text = str(version).rsplit("/", 1)[-1].lstrip("v")
-        if not text.isdigit():
-            raise ConfigError(f"model version {version!r} is not a number such as 3 or v3")
-        for candidate in versions:
-            if candidate.number == int(text):
-                return candidate
-        raise MissingArtifactError(f"{group} version {version} is not in {self.root / group}")
+        number = version_number(group, version)
+        folder = self._version_folder(group, number)
+        if not (folder / "package.json").is_file():
+            raise MissingArtifactError(f"{group} version {version} is not in {self.root / group}")
+        return ModelVersion(group, number, folder)
+
+    def _group_folder(self, group: str) -> Path:
+        """The folder of a known group."""
+        if group not in GROUPS:
+            raise ConfigError(f"model group {group!r} is not one of {', '.join(GROUPS)}")
+        return self.root / group
+
+    def _version_folder(self, group: str, number: int) -> Path:
+        """The folder of version ``number`` of ``group``; a symbolic link leading out of the group is refused."""
+        folder = self._group_folder(group)
+        contained_path(folder, f"v{number}", what=f"{group} version folder", error=ConfigError)
+        return folder / f"v{number}"
+
+    @contextmanager
+    def _group_lock(self, group: str) -> Iterator[None]:
+        """Queue behind any other process changing ``group``'s versions."""
+        with exclusive_lock(self._group_folder(group) / LOCK_FILE, wait=True, what=f"a change to the {group} registry"):
+            yield
 
     def register(
         self,
@@ -186,13 +226,21 @@ class Registry:
         if status not in STATUSES:
             raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
         artifact_hash = hash_paths([artifacts])
+        with self._group_lock(group):
+            return self._publish(group, artifacts, metrics, artifact_hash, data_hash, status)
+
+    def _publish(
+        self, group: str, artifacts: Path, metrics: dict, artifact_hash: str, data_hash: str | None, status: str
+    ) -> ModelVersion:
+        """Copy ``artifacts`` in as the next version; the caller holds the group's lock."""
+        for stale in self._group_folder(group).glob(".v*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a process that died while publishing
         versions = self.versions(group)
         if versions and versions[-1].package.get("artifact_hash") == artifact_hash:
             return versions[-1]
         number = versions[-1].number + 1 if versions else 1
-        target = self.root / group / f"v{number}"
-        staging = self.root / group / f".v{number}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
+        target = self._version_folder(group, number)
+        staging = target.with_name(f".v{number}.partial")
         shutil.copytree(artifacts, staging / "model")
         write_json(staging / "package.json", {
             "group": group,
@@ -217,17 +265,18 @@ class Registry:
         gate's figures, kept with the version."""
         if status not in STATUSES:
             raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
-        package = version.package
-        package["status"] = status
-        if evaluation is not None:
-            package["evaluation"] = evaluation
-        if reason:
-            package["status_reason"] = reason
-        package.setdefault("history", []).append({
-            "status": status, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "by": by or current_user(), "reason": reason,
-        })
-        write_json(version.path / "package.json", package)
+        with self._group_lock(version.group):
+            package = version.package  # read under the lock: another process may just have written it
+            package["status"] = status
+            if evaluation is not None:
+                package["evaluation"] = evaluation
+            if reason:
+                package["status_reason"] = reason
+            package.setdefault("history", []).append({
+                "status": status, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "by": by or current_user(), "reason": reason,
+            })
+            write_json(version.path / "package.json", package)
 
     def apply_gate(
         self, version: ModelVersion, passed: bool, reason: str, approve_on_pass: bool, evaluation: dict | None = None
@@ -247,11 +296,12 @@ class Registry:
 
     def parse_name(self, name: str, default_group: str | None = None) -> ModelVersion:
         """A version named ``group/vN`` (or ``vN`` with a default group), e.g. ``qa/v3``."""
-        group, _, number = name.rpartition("/")
-        group = group or default_group
-        if not group:
-            raise ConfigError(f"model version {name!r}: name it as GROUP/VERSION, e.g. qa/v1")
-        return self.get(group, number)
+        match = VERSION_NAME.fullmatch(name)
+        group = match and (match["group"] or default_group)
+        if not match or not group:
+            raise ConfigError(f"model version {name!r}: name it as GROUP/vN with GROUP one of "
+                              f"{', '.join(GROUPS)} and N a positive number, e.g. qa/v1")
+        return self.get(group, f"v{match['number']}")
 
     def approved(self, group: str, version: int | str | None = None, *, allow_unapproved: bool = False) -> ModelVersion:
         """The version to put into production: the one named (which must be Approved unless
@@ -283,9 +333,7 @@ class Registry:
 
     def groups(self) -> list[str]:
         """Model groups that hold at least one version."""
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+        return sorted(group for group in GROUPS if self.versions(group))
 
 
 def current_user() -> str:

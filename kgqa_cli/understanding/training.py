@@ -115,6 +115,13 @@ def _routes(config: QaConfig, intents: list[str]) -> dict[str, list[dict]]:
 
 def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResult:
     """Train on questions_dir/train.jsonl, pick the best epoch on dev, save and register it."""
+    from kgqa_cli.extraction.train import training_lock
+
+    with training_lock(workspace, GROUP, "`kgqa train qa`"):
+        return _train_and_register(config, workspace)
+
+
+def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult:
     from kgqa_cli.ui import progress
 
     started = time.perf_counter()
