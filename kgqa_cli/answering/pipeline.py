@@ -123,16 +123,27 @@ class Answerer:
         from kgqa_cli.answering.interpret import Interpreter
         from kgqa_cli.answering.linking import EntityLinker
 
+        # Read before the caches fill: a load landing meanwhile is then seen as a change.
+        self._graph_changes = self.store.changes()
         self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
         self.interpreter = Interpreter(self.store.g, self.config, self.linker, self.model.routes, self.lexicon)
 
     def _follow_graph_replacement(self) -> None:
-        if self.store.refresh():
-            from kgqa_cli.answering.linking import EntityLinker
+        """Drop the caches of the graph's names and profiles when the graph changed since they
+        were read: a file swapped in by ``bulkload --replace`` (reopened), or a change counted in
+        place by ``bulkload --merge`` (a one-row read per call)."""
+        replaced = self.store.refresh()
+        changes = self.store.changes()
+        if not replaced and (changes is None or changes == self._graph_changes):
+            return
+        from kgqa_cli.answering.linking import EntityLinker
 
-            # The lexicon and reference automata stay; the graph's names and profiles are re-read.
-            self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
-            self.interpreter.follow_graph(self.store.g, self.linker)
+        if not replaced:
+            log.info("%s changed (change %s): re-reading its names", self.store.location, changes)
+        self._graph_changes = changes
+        # The lexicon and reference automata stay; the graph's names and profiles are re-read.
+        self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
+        self.interpreter.follow_graph(self.store.g, self.linker)
 
     def warm(self) -> None:
         """Pay the first question's one-off costs now: the graph's name dictionary, the model's
@@ -154,8 +165,8 @@ class Answerer:
         """Answer one question; a question that cannot be answered gets a ``reason``.
 
         Any string is taken: lone surrogates (undecodable bytes of an argument) become U+FFFD, so
-        the answer always encodes as UTF-8 JSON. A graph replaced since the last question (a
-        ``bulkload --replace``) is picked up first. With a :class:`~kgqa_cli.answering.interpret.
+        the answer always encodes as UTF-8 JSON. A graph replaced or merged into since the last
+        question (``bulkload --replace`` or ``--merge``) is picked up first. With a :class:`~kgqa_cli.answering.interpret.
         Conversation`, a referring word (他, 这部电影) may stand for an entity of its earlier turns,
         and the answer becomes its next turn.
         """

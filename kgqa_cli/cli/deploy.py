@@ -57,8 +57,8 @@ def deploy(
     """
     from kgqa_cli.graph.store import check_graph_file, graph_file
     from kgqa_cli.mlops.registry import Registry
-    from kgqa_cli.serving.app import serve
-    from kgqa_cli.serving.config import capture_destination
+    from kgqa_cli.serving.app import listen, serve
+    from kgqa_cli.serving.config import capture_destination, capture_root
     from kgqa_cli.ui import stderr
 
     settings = start(ctx, config, verbose)
@@ -76,12 +76,21 @@ def deploy(
     chosen = port if port is not None else settings.serve.port
     capture = settings.serve.capture
     where = capture_destination(settings) if capture.enabled else None
-    stderr.print(
-        f"serving {version.name} ({version.status}) on http://{host}:{chosen}  page: /  "
-        + (f"capture: {where}/{capture.endpoint_name}/{capture.variant_name} ({capture.sampling_percentage:g} %)"
-           if where else "capture: off")
-    )
-    serve(settings, version, host=host, port=chosen)
+    if where is not None:
+        from kgqa_cli.workspace import ensure_writable
+
+        ensure_writable([capture_root(settings)])  # exit 7 now, not a server that drops every record
+    listening = listen(host, chosen)  # an address in use fails here, before the model loads
+    try:
+        bound = listening.getsockname()[1]  # the real port when 0 asked for any free one
+        stderr.print(
+            f"serving {version.name} ({version.status}) on http://{host}:{bound}  page: /  "
+            + (f"capture: {where}/{capture.endpoint_name}/{capture.variant_name} ({capture.sampling_percentage:g} %)"
+               if where else "capture: off")
+        )
+        serve(settings, version, host=host, port=bound, listening=listening)
+    finally:
+        listening.close()
 
 
 def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api=False) -> None:

@@ -61,6 +61,11 @@ class LoadCounts:
         self.edges_added: Counter = Counter()
         self.edges_existing: Counter = Counter()
 
+    @property
+    def changed(self) -> bool:
+        """Whether the load added anything (a rerun of the same input adds nothing)."""
+        return bool(self.vertices_added or self.types_added or sum(self.edges_added.values()))
+
 
 def _add_vertex(anon: Any, vertex: VertexRecord) -> Any:
     from gremlin_python.process.traversal import Cardinality
@@ -282,7 +287,10 @@ def load_graph_data(
     counts and the seconds the load took.
 
     An exception mid-load rolls back the unfinished batch; committed batches stay, and running
-    the same load again finishes the job.
+    the same load again finishes the job. A load in place counts a change in the embedded
+    graph's metadata (its committed batches changed the graph, even when a later one failed), so
+    long-lived readers rebuild their name caches; a new file ("build") gets its counter when
+    :class:`~kgqa_cli.graph.store.GraphBuild` publishes it.
     """
     if loader not in LOADERS:
         raise ValueError(f"unknown loader {loader!r}")
@@ -300,7 +308,15 @@ def load_graph_data(
             load_edges_batched(store, data.sorted_edges(), ids, batch_size, counts, on_batch)
     except BaseException:
         store.rollback()
+        if loader != "build" and counts.changed:
+            try:
+                store.count_change()
+            except Exception as exc:  # the load's own error is the one to report
+                log.warning("could not count the change of the graph: %s", exc)
         raise
+    if loader != "build" and counts.changed:
+        with _graph_errors("counting the change"):
+            store.count_change()
     return counts, time.perf_counter() - started
 
 

@@ -15,6 +15,9 @@ The embedded graph is one SQLite file, and three rules keep it trustworthy:
 * **One writer at a time**, under an exclusive lock on ``.<name>.lock`` beside the graph. A
   ``.<name>.building-<pid>`` file seen while holding that lock was left by a load that died; it
   is named in a warning and removed.
+* **Every write counts.** The metadata's ``changes`` counter goes up with each load (a merge in
+  place, a replacement), so a long-lived reader that keeps caches of the graph's names (the
+  endpoint, `kgqa chat`) sees with one tiny query (:meth:`GraphStore.changes`) that they are stale.
 """
 
 from __future__ import annotations
@@ -148,6 +151,31 @@ def write_meta(con: sqlite3.Connection, **values: str) -> None:
                     [("format", GRAPH_FORMAT), *sorted(values.items())])
 
 
+CHANGES_KEY = "changes"
+
+
+def count_change(con: sqlite3.Connection) -> None:
+    """Add one to the graph's ``changes`` counter (not committed). A file made before the metadata
+    table existed was a complete graph; it gains the table, marked complete."""
+    names = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    if META_TABLE not in names:
+        write_meta(con, complete="1")
+    con.execute(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1", (CHANGES_KEY,))
+
+
+def read_changes(con: sqlite3.Connection) -> int:
+    """The graph's ``changes`` counter (0 for a file that never counted one)."""
+    try:
+        rows = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = ?", (CHANGES_KEY,)).fetchall()
+    except sqlite3.OperationalError:  # no metadata table: a graph from before the counter
+        return 0
+    try:
+        return int(rows[0][0]) if rows else 0
+    except (TypeError, ValueError):
+        return 0
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -275,6 +303,24 @@ class GraphStore:
     def identity(self) -> tuple[int, int] | None:
         """(device, inode) of the embedded file this store reads; None for a server."""
         return self._identity
+
+    def changes(self) -> int | None:
+        """The embedded graph's ``changes`` counter, read now (one indexed row); None for a
+        server, or when the file cannot be read for a moment."""
+        if self._path is None or self._remote is None:
+            return None
+        try:
+            return read_changes(self._remote.con)
+        except sqlite3.Error:
+            return None
+
+    def count_change(self) -> None:
+        """Record that this writer changed the graph (bumps and commits the counter); nothing
+        for a server."""
+        if self._path is None or self._remote is None:
+            return
+        count_change(self._remote.con)
+        self._remote.commit()
 
     def replaced(self) -> bool:
         """Whether the embedded file was swapped for another (a ``bulkload --replace``) since we
@@ -474,7 +520,8 @@ class GraphBuild:
 
         assert self.store is not None
         con = self.store.sqlite_connection
-        write_meta(con, complete="1", **meta)
+        # The counter goes on from the live graph's, so a reader comparing it sees a change too.
+        write_meta(con, complete="1", **meta, **{CHANGES_KEY: str(_live_changes(self.target) + 1)})
         self.store.commit()
         faults.point("graph.built")
         vertices, edges = graph_counts(con)
@@ -503,6 +550,18 @@ class GraphBuild:
             self.store.close()
         if not self.published:
             _remove_leftover(self.building)
+
+
+def _live_changes(path: Path) -> int:
+    """The ``changes`` counter of the graph file at ``path`` (0 when there is none or it cannot
+    be read: a replacement is about to take its place anyway)."""
+    if not path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(_read_only_uri(path), uri=True, timeout=_BUSY_SECONDS)) as con:
+            return read_changes(con)
+    except sqlite3.Error:
+        return 0
 
 
 @contextmanager

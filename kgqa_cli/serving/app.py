@@ -2,13 +2,19 @@
 
 ``GET /ping`` (200 once the model and graph are loaded, 503 before), ``POST /invocations`` (the
 four functions of :mod:`kgqa_cli.serving.handler`), ``GET /`` (the chat page, assets under
-``/static``), ``GET /stats`` (requests and capture counts), ``/openapi.json``.
+``/static``), ``GET /stats`` (requests and capture counts), ``/openapi.json``. There is no
+``/docs`` page: Swagger UI would be fetched from a CDN, which an offline host cannot reach.
+
+A request body is counted as it arrives and refused with 413 once it passes
+``serve.max_body_bytes`` (at once when its Content-Length says so), so a huge or endless body
+never sits in memory.
 
 One thread owns the :class:`~kgqa_cli.answering.pipeline.Answerer` (the embedded graph's SQLite
 connection belongs to the thread that opened it). Requests that arrive together are answered in
 one pass of the question model (up to ``serve.batch_window`` questions), which is what lets two
 cores keep up with many clients. The answering thread checks before each pass whether
-``kgqa bulkload --replace`` swapped the graph file, and moves to the new graph without a restart.
+``kgqa bulkload --replace`` swapped the graph file or ``--merge`` added to it, and reads the new
+graph's names without a restart.
 
 Capture is recorded after the answer is sent to the queue of a background writer: it never
 slows or fails a request. On SIGTERM uvicorn stops accepting, finishes the requests in flight,
@@ -56,6 +62,18 @@ CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 # SageMaker's stateful-session header: requests that carry the same id are one conversation.
 SESSION_ID = "X-Amzn-SageMaker-Session-Id"
+# SageMaker's InvokeEndpoint takes an InferenceId of 1 to 64 printable characters; the id is
+# written into every capture line, so the endpoint holds callers to the same bound.
+MAX_INFERENCE_ID_CHARS = 64
+
+
+def inference_id_problem(value: str) -> str | None:
+    """Why an ``X-Amzn-SageMaker-Inference-Id`` value is refused, or None when it is fine."""
+    if not 0 < len(value) <= MAX_INFERENCE_ID_CHARS:
+        return f"{INFERENCE_ID} must be 1 to {MAX_INFERENCE_ID_CHARS} characters, not {len(value)}"
+    if value[0] == " " or not all(32 <= ord(c) < 127 for c in value):
+        return f"{INFERENCE_ID} must be visible ASCII characters (spaces allowed after the first)"
+    return None
 
 
 class _Job:
@@ -151,6 +169,66 @@ class AnswerWorker:
         self._thread.join(timeout=60)
 
 
+class BodyLimit:
+    """Refuse a request body over ``max_bytes`` with 413, holding at most ``max_bytes`` of it.
+
+    Plain ASGI: a declared Content-Length over the limit is refused before any byte is read; a
+    chunked body is counted chunk by chunk and refused as soon as it passes the limit. The body
+    that fits is handed on to the application in one piece. (After the 413, uvicorn reads and
+    discards whatever the client still sends, so the client gets its answer.)
+    """
+
+    def __init__(self, app: Any, max_bytes: int, on_refused: Callable[[], None] | None = None) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.on_refused = on_refused
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send, f"the body has {int(declared)} bytes, over the limit of {self.max_bytes}")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body was complete: no one to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send, f"the body is over the limit of {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        del chunks
+        handed_on = False
+
+        async def replay() -> dict:
+            nonlocal handed_on
+            if not handed_on:
+                handed_on = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # later calls wait for the disconnect, as the server's would
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any, message: str) -> None:
+        import json
+
+        if self.on_refused is not None:
+            self.on_refused()
+        payload = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", JSON_TYPE.encode()), (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
 class AccessLog:
     """One line per request on stderr: client, method, path, status, milliseconds, inference id.
 
@@ -179,6 +257,8 @@ class AccessLog:
             client = scope["client"][0] if scope.get("client") else "-"
             inference = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-amzn-sagemaker-inference-id"),
                              None)
+            if inference is not None and inference_id_problem(inference):
+                inference = ascii(inference[:MAX_INFERENCE_ID_CHARS])  # refused; logged short and escaped
             access_log.info('%s "%s %s" %d %.1fms%s', client, scope["method"], scope["path"], status,
                             (time.perf_counter() - started) * 1000, f" inference-id={inference}" if inference else "")
 
@@ -219,11 +299,16 @@ def create_app(
     app = FastAPI(
         title="kgqa endpoint", version="1",
         description="Chinese knowledge-graph question answering on the SageMaker inference-container contract.",
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,  # their pages load Swagger UI from a CDN
     )
     _setup_access_log()
 
-    app.add_middleware(AccessLog)
+    def body_refused() -> None:
+        counts["requests"] += 1
+        counts["client_errors"] += 1
+
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, on_refused=body_refused)
+    app.add_middleware(AccessLog)  # added last, so outermost: it logs the 413s of BodyLimit too
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Any:
@@ -283,6 +368,11 @@ def create_app(
             if not 0 < len(session) <= 256 or not all(32 < ord(c) < 127 for c in session):
                 return error(400, f"{SESSION_ID} must be 1 to 256 visible ASCII characters")
             echo[SESSION_ID] = session
+        inference_id = request.headers.get(INFERENCE_ID)
+        if inference_id is not None:
+            problem = inference_id_problem(inference_id)
+            if problem is not None:
+                return error(400, problem, echo)
         worker = state["worker"]
         if not worker.ready.is_set():
             return error(503, "the model is still loading" if worker.error is None else f"loading failed: {worker.error}",
@@ -301,7 +391,7 @@ def create_app(
         counts["answered"] += 1
         if capture is not None:
             capture.record(request_body=body, request_type=content_type, response_body=payload,
-                           response_type=JSON_TYPE, inference_id=request.headers.get(INFERENCE_ID))
+                           response_type=JSON_TYPE, inference_id=inference_id)
         return Response(payload, media_type=JSON_TYPE, headers=echo)
 
     @app.get("/stats", summary="Requests so far and the data capture's counts")
@@ -317,9 +407,39 @@ def create_app(
     return app
 
 
-def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
+def listen(host: str, port: int) -> Any:
+    """A socket listening on ``host``:``port`` (port 0: any free port; ``getsockname()`` tells
+    which). Taken before the model loads, so an address in use is reported at once, and
+    connections queue while the model loads. Raises :class:`~kgqa_cli.errors.ConfigError` (a bad
+    ``--host``/``--port``) naming the address."""
+    import socket
+
+    from kgqa_cli.errors import ConfigError
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"{host}: cannot listen: not a known host name or address ({exc})") from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As uvicorn binds its own sockets: a port left in TIME_WAIT by a previous run is reusable
+        # (a port another process listens on is still refused).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{host}:{port}: cannot listen: {reason.lower()}",
+                          hint="choose another --port, or --port 0 for any free one") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Any, version: Any, *, host: str, port: int, listening: Any = None) -> dict:
     """Run the endpoint for a registered qa ``version`` until SIGTERM or Ctrl-C; returns the
-    final counts. Binds ``host``:``port`` (port 0: any free port, logged)."""
+    final counts. Serves on ``listening`` (a socket from :func:`listen`), else binds
+    ``host``:``port`` (port 0: any free port, logged)."""
     import uvicorn
 
     from kgqa_cli.answering.interpret import Conversations
@@ -356,7 +476,7 @@ def serve(settings: Any, version: Any, *, host: str, port: int) -> dict:
     # exits 0, as the container contract expects, instead of dying by the signal.
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.run()
+        server.run(sockets=[listening] if listening is not None else None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -54,6 +54,10 @@ class Questions:
     batch: bool
 
 
+# A request is at most two levels deep ({"questions": [...]}); deeper bodies are refused before
+# the parser sees them.
+MAX_JSON_DEPTH = 32
+
 JSON_TYPES = ("application/json",)
 TEXT_TYPES = ("text/plain",)
 
@@ -87,6 +91,38 @@ def _check_question(question: object, where: str, limits: Limits) -> str:
     return question
 
 
+def _check_nesting(text: str) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` before parsing it: the parser
+    recurses once per level, and a body of a thousand ``[`` would exhaust the stack."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return  # cannot be too deep: every request of the contract ends here
+    import re
+
+    depth = 0
+    in_string = False
+    escaped_at = -1  # position of the character a backslash escapes
+    # Only these characters change the nesting; the loop visits them alone.
+    for match in re.finditer(r'[\[\]{}"\\]', text):
+        char, at = match.group(), match.start()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(400, f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+        elif char in "]}":
+            depth -= 1
+            if depth < 0:
+                return  # unbalanced: the parser reports where
+
+
 def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None = None) -> Questions:
     """Parse a request body into questions; raises :class:`BadRequest` naming the problem."""
     limits = limits or _limits
@@ -99,8 +135,11 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
         shown = kind or "none"
         raise BadRequest(415, f"content type {shown!r} is not supported: send application/json or text/plain")
     text = _decode(body, content_type or "")
+    _check_nesting(text)
     try:
         data = json.loads(text)
+    except RecursionError as exc:  # the scan above stops this first; the parser's own limit is the backstop
+        raise BadRequest(400, f"the JSON body is nested too deep (the limit is {MAX_JSON_DEPTH} levels)") from exc
     except ValueError as exc:
         raise BadRequest(400, f"malformed JSON: {getattr(exc, 'msg', exc)} "
                               f"(line {getattr(exc, 'lineno', '?')}, column {getattr(exc, 'colno', '?')})") from exc
@@ -187,11 +226,39 @@ def predict_fn(data: Questions, model: Any, conversations: list[Any] | None = No
     return {"batch": data.batch, "answers": [answer.to_json() for answer in answers]}
 
 
+# How specific each media range that covers application/json is (RFC 9110 12.5.1: the most
+# specific range decides).
+_JSON_RANGES = {"application/json": 3, "application/*": 2, "*/*": 1}
+
+
+def _quality(parameters: list[str]) -> float:
+    """The ``q`` weight of one media range (1 when absent; an unreadable weight counts as 1)."""
+    for parameter in parameters:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                weight = float(value.strip())
+            except ValueError:
+                return 1.0
+            return weight if 0.0 <= weight <= 1.0 else 1.0
+    return 1.0
+
+
 def accepts_json(accept: str | None) -> bool:
-    """Whether an Accept header admits application/json (no header admits anything)."""
-    if not accept:
+    """Whether an Accept header admits application/json (no header admits anything). The most
+    specific range covering it decides, and ``q=0`` means "not acceptable"."""
+    if not accept or not accept.strip():
         return True
-    return any(media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(","))
+    best: tuple[int, float] | None = None  # (specificity, weight) of the range that decides
+    for part in accept.split(","):
+        media, *parameters = part.split(";")
+        specificity = _JSON_RANGES.get(media.strip().lower())
+        if specificity is None:
+            continue
+        weight = _quality(parameters)
+        if best is None or specificity > best[0] or (specificity == best[0] and weight > best[1]):
+            best = (specificity, weight)
+    return best is not None and best[1] > 0
 
 
 def output_fn(prediction: dict, accept: str | None) -> bytes:
