@@ -120,7 +120,7 @@ def exclusive_lock(lock_file: Path, *, wait: bool, what: str) -> Iterator[None]:
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock_file, "a")  # noqa: SIM115 - held across the yield
     except OSError as exc:
-        raise FileSystemError(describe_os_error(exc, "cannot create the lock")) from exc
+        raise FileSystemError(describe_os_error(exc, "cannot write here")) from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -134,3 +134,64 @@ def exclusive_lock(lock_file: Path, *, wait: bool, what: str) -> Iterator[None]:
         yield
     finally:
         handle.close()  # releases the lock
+
+
+class BadLines:
+    """What a line reader does with a line it cannot use: skip it, count it and warn
+    ``file:line: reason`` (the rest is still read), or with ``strict`` stop at it with
+    :class:`InputDataError`. Only the first ``shown`` lines are warned of one by one, so that a
+    corrupt file cannot flood the log; :meth:`summary` gives the total."""
+
+    def __init__(self, strict: bool = False, shown: int = 20) -> None:
+        self.strict = strict
+        self.shown = shown
+        self.count = 0
+
+    def report(self, path: Path, number: int, reason: str) -> None:
+        """One unusable line: fatal when strict, else skipped and counted."""
+        import logging
+
+        if self.strict:
+            raise InputDataError(f"{path}:{number}: {reason}")
+        self.count += 1
+        if self.count <= self.shown:
+            logging.getLogger(__name__).warning("%s:%d: %s (line skipped)", path, number, reason)
+
+    def summary(self, what: str) -> None:
+        """Warn once of the total skipped (when more were skipped than warned of one by one)."""
+        import logging
+
+        if self.count > self.shown:
+            logging.getLogger(__name__).warning("%d unreadable lines skipped in the %s (%d shown)", self.count, what,
+                                                self.shown)
+
+
+def read_json_lines(paths: Iterable[Path], bad: BadLines) -> Iterator[tuple[Path, int, dict]]:
+    """(file, line number, object) of every non-empty line of JSON-lines files, file by file.
+
+    Files are read as bytes and each line decoded on its own, so one line that is not UTF-8, not
+    JSON, not an object or torn (the last line cut short by a full disk or a power cut) costs that
+    line alone: it goes to ``bad``. A file that cannot be opened is a :class:`FileSystemError`.
+    """
+    for path in paths:
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below; the generator may pause inside
+        except OSError as exc:
+            raise FileSystemError(describe_os_error(exc, "cannot read")) from exc
+        with handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                torn = "" if raw.endswith(b"\n") else "the last line is cut short: "
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    bad.report(path, number, f"{torn}not UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})")
+                    continue
+                except ValueError as exc:
+                    bad.report(path, number, f"{torn}not JSON ({exc})")
+                    continue
+                if not isinstance(record, dict):
+                    bad.report(path, number, f"not a JSON object ({type(record).__name__})")
+                    continue
+                yield path, number, record

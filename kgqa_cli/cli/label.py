@@ -18,6 +18,8 @@ def label(
         Path | None, typer.Option("--import", help="labels made elsewhere: CSV or JSON lines of eventId or question, "
                                   "intent, optional entity")] = None,
     export_file: Annotated[Path | None, typer.Option("--export", help="write every labelled question (JSON lines)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="stop at the first unreadable line of the captures, ground "
+                                         "truth or feedback (exit 3) instead of skipping it with a warning")] = False,
     qa_model: Annotated[
         str | None, typer.Option("--qa-model", help="qa version whose intents label \\[default: newest usable]",
                                  show_default=False)] = None,
@@ -29,7 +31,8 @@ def label(
 
     Each decision is written at once (ground truth in Model Monitor's format under
     <workspace>/groundtruth, the labelled question under <workspace>/data/feedback), and the
-    next session resumes at the first question without a label.
+    next session resumes at the first question without a label. An unreadable line of the
+    captures, ground truth or feedback is skipped with a warning (--strict: exit 3 instead).
     Example: kgqa label --import labels.csv --json
     """
     from kgqa_cli.labeling.session import LabelSession
@@ -37,12 +40,14 @@ def label(
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
-    session = LabelSession(settings, qa_model)
+    session = LabelSession(settings, qa_model, strict=strict)
     result: dict = {"model_version": session.model_version, "waiting": len(session.groups)}
     if import_file is not None:
         result["imported"] = session.import_rows(read_import(import_file))
     if export_file is not None:
         result["exported"] = session.export(export_file)
+    session.bad_lines.summary("captures, ground truth and feedback")
+    result["skipped_lines"] = session.bad_lines.count
     interactive = import_file is None and export_file is None
     if interactive and session.groups and sys.stdin.isatty() and sys.stdout.isatty() and not json_output:
         from kgqa_cli.labeling.app import LabelApp

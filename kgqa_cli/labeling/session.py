@@ -5,20 +5,27 @@ The terminal UI (:mod:`kgqa_cli.labeling.app`) and ``kgqa label --import`` both 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import InputDataError
+from kgqa_cli.errors import ConfigError, FileSystemError, InputDataError
+from kgqa_cli.io import BadLines
 from kgqa_cli.labeling.store import (
     Decision,
     Group,
     ImportRow,
+    Item,
     LabelWriter,
+    capture_files,
     intent_slots,
     label_queue,
     predicted_entity,
+    read_feedback_rows,
+    read_ground_truth,
     read_items,
+    shared_inference_ids,
     tags_for,
 )
 from kgqa_cli.serving.config import capture_root
@@ -36,7 +43,7 @@ class Pending:
 class LabelSession:
     """The questions to label and the decisions taken on them."""
 
-    def __init__(self, settings: Any, qa_model: str | None = None) -> None:
+    def __init__(self, settings: Any, qa_model: str | None = None, *, strict: bool = False) -> None:
         from kgqa_cli.mlops.registry import Registry
 
         version = Registry(settings.paths.registry_dir).get("qa", qa_model or settings.ask.qa_model)
@@ -46,7 +53,10 @@ class LabelSession:
         self.capture_root = capture_root(settings)
         self.writer = LabelWriter(settings.paths.groundtruth_dir, settings.paths.feedback_file)
         self.feedback_file = settings.paths.feedback_file
-        self.groups: list[Group] = label_queue(self.capture_root, settings.paths.groundtruth_dir)
+        self.ground_truth_root = settings.paths.groundtruth_dir
+        # Bad lines of the captures, ground truth and feedback: skipped and counted (fatal when strict).
+        self.bad_lines = BadLines(strict=strict)
+        self.groups: list[Group] = label_queue(self.capture_root, self.ground_truth_root, self.bad_lines)
         self.position = 0
         self.history: list[tuple[int, Decision]] = []
         self.pending: Pending | None = None
@@ -131,37 +141,72 @@ class LabelSession:
 
     def import_rows(self, rows: list[ImportRow]) -> dict:
         """Apply labels made elsewhere: by capture key, or by question text (every captured
-        request of that question; a question never captured becomes feedback alone)."""
-        by_key: dict[str, Group] = {}
+        request of that question; a question never captured becomes feedback alone).
+
+        Every row is checked before anything is written, then all is written at once. A label
+        that the ground truth or the feedback already holds adds nothing; a different label for
+        the same key or text is appended after the earlier one, which readers then pass over
+        (it stays in the file as the history). Within the file, a later row of a key wins."""
+        # The queue has reported the bad lines of the captures and ground truth already.
+        again = BadLines(strict=self.bad_lines.strict, shown=0)
+        shared = shared_inference_ids(capture_files(self.capture_root))
+        captured = list(read_items(self.capture_root, bad=again, shared=shared))
+        by_key: dict[str, Item] = {}
         by_question: dict[str, Group] = {}
-        for item, _ in read_items(self.capture_root):
-            by_key[item.key] = Group(item.question, [item])
+        for item, _ in captured:
+            by_key[item.event_key] = item
+            by_key[item.key] = item
             by_question.setdefault(item.question, Group(item.question)).items.append(item)
-        records = questions = 0
+        truth: dict[str, str] = {}  # key -> intent, the file's last word on each
+        questions: dict[str, tuple[Group, str, list[str]]] = {}  # text -> (group, intent, tags)
         for row in rows:
             if row.intent not in self.slots_of:
                 raise InputDataError(f"{row.source}: {row.intent!r} is not an intent of {self.model_version}")
             if row.key is not None:
-                group = by_key.get(row.key)
-                if group is None:
+                base, mark, index = row.key.rpartition("#")
+                reused = row.key if row.key in shared else base if mark and index.isdigit() and base in shared else None
+                if reused is not None:
+                    raise InputDataError(f"{row.source}: inference id {row.key!r} names {shared[reused]} captured "
+                                         "requests; label by eventId")
+                item = by_key.get(row.key)
+                if item is None:
                     raise InputDataError(f"{row.source}: no captured request has the key {row.key!r}")
+                group = Group(item.question, [item])
             else:  # a question never captured becomes feedback alone (no request to key truth to)
                 group = by_question.get(row.question) or Group(row.question, [])
             try:
                 tags = tags_for(group, row.intent, self.slots_of, row.entity)
             except InputDataError as exc:
                 raise InputDataError(f"{row.source}: {exc}") from exc
-            self.writer.decide(group, row.intent, tags, source="import")
-            records += len(group.items)
-            questions += 1
-        return {"rows": len(rows), "ground_truth_records": records, "feedback_questions": questions}
+            for item in group.items:
+                truth.pop(item.key, None)
+                truth[item.key] = row.intent
+            questions.pop(group.question, None)
+            questions[group.question] = (group, row.intent, tags)
+        known = read_ground_truth(self.ground_truth_root, again)
+        learnt = read_feedback_rows(self.feedback_file, self.bad_lines)
+        new_truth = [(key, intent) for key, intent in truth.items() if known.get(key) != intent]
+        now = time.gmtime()
+        new_feedback = [
+            self.writer.feedback_row(group, intent, tags, "import", now)
+            for group, intent, tags in questions.values()
+            if (learnt.get(group.question) or {}).get("intent") != intent
+            or (learnt.get(group.question) or {}).get("slots") != tags
+        ]
+        self.writer.write_all(new_truth, new_feedback, now)
+        return {"rows": len(rows), "ground_truth_records": len(new_truth), "feedback_questions": len(new_feedback)}
 
     def export(self, target: Path) -> int:
-        """Write every labelled question (text, intent, slots) as JSON lines; returns the count."""
+        """Write every labelled question (text, intent, slots; the latest label of each text) as
+        JSON lines; returns the count."""
         from kgqa_cli.io import write_jsonl
-        from kgqa_cli.understanding.questions import read_questions
 
-        rows = [{key: record[key] for key in ("text", "intent", "slots")}
-                for record in read_questions(self.feedback_file)] if self.feedback_file.exists() else []
-        return write_jsonl(Path(target), rows)
-
+        target = Path(target)
+        if target.is_dir():
+            raise ConfigError(f"{target} is a folder: name the export file, e.g. {target / 'labelled.jsonl'}")
+        latest = read_feedback_rows(self.feedback_file, self.bad_lines)
+        rows = [{key: record[key] for key in ("text", "intent", "slots")} for record in latest.values()]
+        try:
+            return write_jsonl(target, rows)
+        except OSError as exc:
+            raise FileSystemError(f"{target}: cannot write the export: {exc.strerror or exc}") from exc

@@ -6,7 +6,12 @@ has ground truth are done. Repeated questions form one group, labelled once.
 
 **Keys.** A captured request is keyed by its ``inferenceId`` when the caller gave one, else by
 its ``eventId`` (as SageMaker's Model Monitor joins them); the i-th question of a batch request
-adds ``#i`` to that key.
+adds ``#i`` to that key. An ``inferenceId`` that callers gave to more than one captured request
+names none of them: those requests are keyed by their ``eventId``.
+
+**Reading.** Captures, ground truth and feedback are read line by line
+(:func:`kgqa_cli.io.read_json_lines`): a line that is not UTF-8, not JSON, torn or not a record
+is skipped, counted and warned of as ``file:line: reason``, or stops the command when strict.
 
 **Writes.** Each decision appends, flushes and fsyncs at once:
 
@@ -18,23 +23,27 @@ adds ``#i`` to that key.
   ``<workspace>/data/feedback/feedback.jsonl``, the format of the generated questions, for
   retraining.
 
-A crash loses nothing decided, and the next session starts at the first undecided item.
+A crash loses nothing decided, and the next session starts at the first undecided item. A later
+label of a key or text replaces the earlier one for every reader; the earlier stays in its file.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import calendar
 import csv
 import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgqa_cli.errors import InputDataError
+from kgqa_cli.io import BadLines, read_json_lines
 from kgqa_cli.serving.capture import media_type
 
 
@@ -42,10 +51,18 @@ from kgqa_cli.serving.capture import media_type
 class Item:
     """One captured question and what the endpoint answered."""
 
-    key: str
+    event_key: str  # eventId, plus #i for the i-th question of a batch
+    inference_key: str | None  # the caller's inferenceId (plus #i), when it gave one
     question: str
     at: str  # inferenceTime
     prediction: dict  # the answer JSON of `kgqa ask --json`
+    shared: bool = False  # the caller gave the same inferenceId to another captured request too
+
+    @property
+    def key(self) -> str:
+        """The key its ground truth is joined by: the inferenceId when it names this request
+        alone, else the eventId."""
+        return self.inference_key if self.inference_key is not None and not self.shared else self.event_key
 
 
 @dataclass
@@ -95,38 +112,66 @@ def capture_files(root: Path, start: float | None = None, end: float | None = No
     return [path for *_, path in sorted(files)]
 
 
-def _records(paths: Iterable[Path], what: str) -> Iterator[tuple[Path, int, dict]]:
-    """(file, line number, parsed record) of every non-empty JSON line, file by file; a line
-    that is not JSON is reported as ``file:line``."""
-    for path in paths:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield path, number, json.loads(line)
-                    except ValueError as exc:
-                        raise InputDataError(f"{path}:{number}: not a {what} ({exc})") from exc
+def _in_window(when: float, start: float | None, end: float | None) -> bool:
+    return (start is None or when >= start) and (end is None or when < end)
 
 
-def read_items(root: Path, start: float | None = None, end: float | None = None) -> Iterator[tuple[Item, float]]:
-    """Every captured question under ``root``, with its inference time in epoch seconds,
-    streamed file by file; a line that cannot be read is reported with its file and line."""
-    for path, number, record in _records(capture_files(root, start, end), "capture record of kgqa"):
+def _epoch(at: str) -> float:
+    return calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def shared_inference_ids(files: list[Path], start: float | None = None, end: float | None = None) -> Counter:
+    """inferenceId -> how many captured requests of the window carry it, for the ids that more
+    than one request carries (callers may reuse an id; it then names none of them alone)."""
+    counts: Counter = Counter()
+    quiet = BadLines(shown=0)  # the reading pass proper reports the bad lines
+    for _, _, record in read_json_lines(files, quiet):
+        meta = record.get("eventMetadata")
+        if not isinstance(meta, dict) or not isinstance(meta.get("inferenceId"), str) or not meta["inferenceId"]:
+            continue
+        try:
+            if _in_window(_epoch(meta["inferenceTime"]), start, end):
+                counts[meta["inferenceId"]] += 1
+        except (KeyError, TypeError, ValueError):
+            continue
+    return Counter({key: count for key, count in counts.items() if count > 1})
+
+
+def read_items(
+    root: Path, start: float | None = None, end: float | None = None, *, bad: BadLines | None = None,
+    shared: Counter | None = None,
+) -> Iterator[tuple[Item, float]]:
+    """Every captured question under ``root`` in the window [start, end), with its inference time
+    in epoch seconds, streamed file by file. A line that is not a capture record goes to ``bad``
+    (skipped and warned of, or fatal when strict). ``shared`` (computed when not given) marks the
+    requests whose inferenceId another request of the window carries too: they are keyed by
+    eventId."""
+    bad = bad if bad is not None else BadLines()
+    files = capture_files(root, start, end)
+    shared = shared if shared is not None else shared_inference_ids(files, start, end)
+    for path, number, record in read_json_lines(files, bad):
         try:
             capture, meta = record["captureData"], record["eventMetadata"]
             at = meta["inferenceTime"]
-            when = calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
-            if (start is not None and when < start) or (end is not None and when >= end):
+            when = _epoch(at)
+            if not _in_window(when, start, end):
                 continue
             questions, batch = _questions(capture["endpointInput"]["observedContentType"],
                                           _decode(capture["endpointInput"]))
             output = json.loads(_decode(capture["endpointOutput"]))
             answers = output["answers"] if batch else [output]
-            key = meta.get("inferenceId") or meta["eventId"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputDataError(f"{path}:{number}: not a capture record of kgqa ({exc})") from exc
+            event_id, inference_id = meta["eventId"], meta.get("inferenceId") or None
+            if not isinstance(event_id, str) or not event_id or not isinstance(inference_id, str | None):
+                raise TypeError("eventId and inferenceId must be texts")
+            if not all(isinstance(q, str) for q in questions) or not all(isinstance(a, dict) for a in answers):
+                raise TypeError("questions must be texts and answers objects")
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+            bad.report(path, number, f"not a capture record of kgqa ({type(exc).__name__}: {exc})")
+            continue
         for index, (question, answer) in enumerate(zip(questions, answers, strict=False)):
-            yield Item(f"{key}#{index}" if batch else key, question, at, answer), when
+            suffix = f"#{index}" if batch else ""
+            yield Item(event_id + suffix, inference_id + suffix if inference_id else None, question, at, answer,
+                       shared=inference_id in shared), when
 
 
 def ground_truth_files(root: Path) -> list[Path]:
@@ -135,22 +180,47 @@ def ground_truth_files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*.jsonl") if len(path.relative_to(root).parts) == 5)
 
 
-def read_ground_truth(root: Path) -> dict[str, str]:
-    """key -> label of every ground-truth record (a later record of a key wins)."""
+def read_ground_truth(root: Path, bad: BadLines | None = None) -> dict[str, str]:
+    """key -> label of every ground-truth record: a later record of a key replaces an earlier one
+    (which stays in its file as the history). A line that is not a record goes to ``bad``."""
+    bad = bad if bad is not None else BadLines()
     labels: dict[str, str] = {}
-    for path, number, record in _records(ground_truth_files(root), "ground-truth record"):
+    for path, number, record in read_json_lines(ground_truth_files(root), bad):
         try:
-            labels[record["eventMetadata"]["eventId"]] = record["groundTruthData"]["data"]
+            key, label = record["eventMetadata"]["eventId"], record["groundTruthData"]["data"]
         except (KeyError, TypeError) as exc:
-            raise InputDataError(f"{path}:{number}: not a ground-truth record ({exc})") from exc
+            bad.report(path, number, f"not a ground-truth record (no {exc})")
+            continue
+        if not isinstance(key, str) or not isinstance(label, str):
+            bad.report(path, number, "not a ground-truth record (eventId and data must be texts)")
+            continue
+        labels[key] = label
     return labels
 
 
-def label_queue(capture_root: Path, ground_truth_root: Path) -> list[Group]:
+def read_feedback_rows(path: Path, bad: BadLines | None = None) -> dict[str, dict]:
+    """text -> the latest labelled question of that text in the feedback file (earlier labels of
+    a text stay in the file as its history). A line that is not one goes to ``bad``."""
+    bad = bad if bad is not None else BadLines()
+    latest: dict[str, dict] = {}
+    if not Path(path).exists():
+        return latest
+    for _, number, row in read_json_lines([Path(path)], bad):
+        text, intent, slots = row.get("text"), row.get("intent"), row.get("slots")
+        if not (isinstance(text, str) and isinstance(intent, str) and isinstance(slots, list)
+                and len(slots) == len(text) and all(isinstance(tag, str) for tag in slots)):
+            bad.report(Path(path), number, "not a labelled question (text, intent, one slot tag per character)")
+            continue
+        latest.pop(text, None)  # the latest label of a text takes the place of the earlier
+        latest[text] = row
+    return latest
+
+
+def label_queue(capture_root: Path, ground_truth_root: Path, bad: BadLines | None = None) -> list[Group]:
     """The questions still to label, grouped by text, in the order of their first capture."""
-    done = set(read_ground_truth(ground_truth_root))
+    done = set(read_ground_truth(ground_truth_root, bad))
     groups: dict[str, Group] = {}
-    for item, _ in read_items(capture_root):
+    for item, _ in read_items(capture_root, bad=bad):
         if item.key not in done and item.question.strip():
             groups.setdefault(item.question, Group(item.question)).items.append(item)
     return list(groups.values())
@@ -197,36 +267,68 @@ class LabelWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as handle:
             size = handle.tell()
-            handle.write("".join(lines).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            try:
+                handle.write("".join(lines).encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            except BaseException:
+                handle.truncate(size)  # a full disk leaves no half line behind
+                raise
         return path, size
+
+    def _ground_truth_file(self, now: time.struct_time) -> Path:
+        return self.ground_truth_root / time.strftime("%Y/%m/%d/%H", now) / f"labels-{self.session}.jsonl"
+
+    @staticmethod
+    def _truth_line(key: str, intent: str) -> str:
+        return json.dumps({"groundTruthData": {"data": intent, "encoding": "CSV"}, "eventMetadata": {"eventId": key},
+                           "eventVersion": "0"}, ensure_ascii=False) + "\n"
+
+    @staticmethod
+    def feedback_row(group: Group, intent: str, slots: list[str], source: str, now: time.struct_time) -> dict:
+        """The labelled question that the feedback file learns from one decision."""
+        return {"text": group.question, "intent": intent, "slots": slots, "source": source,
+                "predicted": group.prediction.get("intent"), "keys": [item.key for item in group.items],
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", now)}
 
     def decide(self, group: Group, intent: str, slots: list[str], source: str = "label") -> Decision:
         """Record ``intent`` and the BIO ``slots`` for every item of ``group``."""
         if len(slots) != len(group.question):
             raise InputDataError(f"{len(slots)} tags for a question of {len(group.question)} characters")
         now = time.gmtime()
-        hour = self.ground_truth_root / time.strftime("%Y/%m/%d/%H", now)
-        truth = [json.dumps({"groundTruthData": {"data": intent, "encoding": "CSV"},
-                             "eventMetadata": {"eventId": item.key}, "eventVersion": "0"}, ensure_ascii=False) + "\n"
-                 for item in group.items]
-        feedback = json.dumps({
-            "text": group.question, "intent": intent, "slots": slots, "source": source,
-            "predicted": group.prediction.get("intent"), "keys": [item.key for item in group.items],
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", now),
-        }, ensure_ascii=False) + "\n"
-        writes = [self._append(hour / f"labels-{self.session}.jsonl", truth), self._append(self.feedback_file, [feedback])]
+        writes = self.write_all([(item.key, intent) for item in group.items],
+                                [self.feedback_row(group, intent, slots, source, now)], now)
         return Decision(group, intent, slots, writes)
+
+    def write_all(self, truth: list[tuple[str, str]], feedback: list[dict],
+                  now: time.struct_time | None = None) -> list[tuple[Path, int]]:
+        """Append ground truth ((key, intent) pairs) and feedback rows, each file in one write:
+        both land or, when a write fails, neither does. Returns what :meth:`undo` needs."""
+        now = now or time.gmtime()
+        writes: list[tuple[Path, int]] = []
+        try:
+            if truth:
+                writes.append(self._append(self._ground_truth_file(now),
+                                           [self._truth_line(key, intent) for key, intent in truth]))
+            if feedback:
+                writes.append(self._append(self.feedback_file,
+                                           [json.dumps(row, ensure_ascii=False) + "\n" for row in feedback]))
+        except BaseException:
+            self._truncate(writes)
+            raise
+        return writes
 
     def undo(self, decision: Decision) -> None:
         """Take a decision back: its lines are cut off the files it appended to."""
-        for path, size in reversed(decision.writes):
+        self._truncate(decision.writes)
+
+    @staticmethod
+    def _truncate(writes: list[tuple[Path, int]]) -> None:
+        for path, size in reversed(writes):
             with path.open("r+b") as handle:
                 handle.truncate(size)
                 handle.flush()
                 os.fsync(handle.fileno())
-
 
 
 def intent_slots(model_folder: Path) -> dict[str, str | None]:
@@ -283,18 +385,78 @@ class ImportRow:
     entity: str | None
 
 
+IMPORT_COLUMNS = ("eventId", "inferenceId", "question", "intent", "entity")
+EXPECTED_COLUMNS = "eventId (or inferenceId) or question, intent, optional entity"
+
+
+def _label_row_model():
+    from pydantic import BaseModel, ConfigDict
+
+    class LabelRow(BaseModel):
+        """One imported label as written: texts only (strict), no other fields."""
+
+        model_config = ConfigDict(strict=True, extra="forbid")
+
+        eventId: str | None = None  # noqa: N815 - the capture's field name
+        inferenceId: str | None = None  # noqa: N815
+        question: str | None = None
+        intent: str
+        entity: str | None = None
+
+    return LabelRow
+
+
+def _row_error(exc) -> str:
+    """A pydantic error in one line: each field at fault and what is wrong with it."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "row"
+        got = error.get("input")
+        shown = f" (got {got!r})" if not isinstance(got, dict) and error["type"] != "missing" else ""
+        parts.append(f"{field}: {error['msg']}{shown}")
+    return "; ".join(parts)
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+    """The rows of a labels CSV after checking that its first row is the header."""
+    reader = csv.reader(text.splitlines())
+    header = [name.strip() for name in next(reader, [])]
+    known = set(IMPORT_COLUMNS)
+    if (not header or "intent" not in header or not known.intersection(header) - {"intent", "entity"}
+            or not set(header) <= known or len(set(header)) != len(header)):
+        found = ",".join(header) if header else "nothing"
+        raise InputDataError(f"{path}:1: the first row must be the header {EXPECTED_COLUMNS} (found {found!r})")
+    rows = []
+    for number, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header):
+            raise InputDataError(f"{path}:{number}: {len(cells)} cells for the {len(header)} columns of the header")
+        rows.append((number, {name: cell for name, cell in zip(header, cells, strict=False)}))
+    return rows
+
+
 def read_import(path: Path) -> list[ImportRow]:
     """Labels from a CSV file (header: eventId or question, intent, entity) or JSON lines (the
-    same keys); a bad row is reported with its line."""
+    same keys, texts only). Every row is checked before any is used; the first bad one is
+    reported with its line and field."""
+    from pydantic import ValidationError
+
     path = Path(path)
+    if path.is_dir():
+        raise InputDataError(f"{path}: is a folder, not a labels file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise InputDataError(f"{path}: no such labels file") from exc
+    except OSError as exc:
+        from kgqa_cli.errors import FileSystemError, describe_os_error
+
+        raise FileSystemError(describe_os_error(exc, "cannot read")) from exc
     except UnicodeDecodeError as exc:
         raise InputDataError(f"{path}: not UTF-8 text ({exc})") from exc
     if path.suffix.lower() == ".csv":
-        rows = [(number, row) for number, row in enumerate(csv.DictReader(text.splitlines()), start=2)]
+        rows = _csv_rows(path, text)
     else:
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -303,14 +465,19 @@ def read_import(path: Path) -> list[ImportRow]:
                     rows.append((number, json.loads(line)))
                 except ValueError as exc:
                     raise InputDataError(f"{path}:{number}: invalid JSON ({exc})") from exc
+    model = _label_row_model()
     result = []
     for number, row in rows:
         if not isinstance(row, dict):
-            raise InputDataError(f"{path}:{number}: a label row must be an object")
-        key = (row.get("eventId") or row.get("inferenceId") or "").strip() or None
-        question = (row.get("question") or "").strip() or None
-        intent = (row.get("intent") or "").strip()
+            raise InputDataError(f"{path}:{number}: a label row must be an object, not {type(row).__name__}")
+        try:
+            checked = model.model_validate(row)
+        except ValidationError as exc:
+            raise InputDataError(f"{path}:{number}: {_row_error(exc)}") from exc
+        key = (checked.eventId or "").strip() or (checked.inferenceId or "").strip() or None
+        question = (checked.question or "").strip() or None
+        intent = checked.intent.strip()
         if not intent or (key is None) == (question is None):
             raise InputDataError(f"{path}:{number}: needs an intent and one of eventId or question")
-        result.append(ImportRow(f"{path}:{number}", key, question, intent, (row.get("entity") or "").strip() or None))
+        result.append(ImportRow(f"{path}:{number}", key, question, intent, (checked.entity or "").strip() or None))
     return result

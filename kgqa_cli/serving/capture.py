@@ -8,6 +8,9 @@ Each sampled request becomes one JSON line (the **contract** of ../shared/AWS.md
      "eventMetadata": {"eventId", "inferenceId" (when the caller gave one), "inferenceTime"},
      "eventVersion": "0"}
 
+Every record has an eventId of its own; the caller's inferenceId is kept as given, even when a
+caller gives the same one to several requests (each is still its own record).
+
 A request never waits for the disk: :meth:`CaptureWriter.record` only puts the raw bodies on a
 bounded queue (a full queue drops the record and counts it), and the writer thread encodes and
 appends them, starting a new file when the hour of ``inferenceTime`` changes. The writer flushes

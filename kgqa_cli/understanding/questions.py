@@ -324,21 +324,12 @@ def generate_questions(
 
 def read_feedback(path: Path, intents: set[str]) -> list[dict]:
     """The labelled questions of `kgqa label` (text, intent, one BIO tag per character), latest
-    label of a text winning; intents the templates do not know are left out with a warning."""
-    if not path.exists():
-        return []
-    latest: dict[str, dict] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            example = {"text": row["text"], "intent": row["intent"], "slots": list(row["slots"])}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputDataError(f"{path}:{number}: not a labelled question ({exc})") from exc
-        if len(example["slots"]) != len(example["text"]):
-            raise InputDataError(f"{path}:{number}: needs one slot tag per character")
-        latest[example["text"]] = example
+    label of a text winning; an unreadable line is skipped with a warning, and intents the
+    templates do not know are left out with a warning."""
+    from kgqa_cli.labeling.store import read_feedback_rows
+
+    latest = {text: {"text": text, "intent": row["intent"], "slots": list(row["slots"])}
+              for text, row in read_feedback_rows(path).items()}
     unknown = sorted({e["intent"] for e in latest.values()} - intents)
     if unknown:
         log.warning("%s: intents not in the templates, left out: %s", path, ", ".join(unknown))
