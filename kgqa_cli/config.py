@@ -82,8 +82,8 @@ def _parse_value(raw: str) -> Any:
     except ValueError:
         pass
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
+        value, _ = _load_yaml_node(raw)
+    except (yaml.YAMLError, RecursionError):
         return raw
     # A YAML mapping from "a: b" text is almost never what a user meant on a command line.
     return raw if isinstance(value, dict) or value is None and raw.strip() else value
@@ -104,6 +104,82 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return result
 
 
+# Far more values than any real config or templates file holds (both have under 2,000), far fewer
+# than an alias bomb expands to: nine nested aliases of nine already make 387 million.
+MAX_YAML_VALUES = 100_000
+
+
+class YamlExpansionError(yaml.MarkedYAMLError):
+    """A YAML document whose aliases expand past :data:`MAX_YAML_VALUES` values, or refer to themselves."""
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values ``node`` stands for once every alias in it is copied out; refuses past the bound.
+
+    Aliases share their anchor's node, so each node is sized once and the work stays linear in the
+    text, however far the aliases would expand.
+    """
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise YamlExpansionError(problem="an alias refers to the collection it is in", problem_mark=node.start_mark)
+    open_nodes.add(key)
+    if isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    else:
+        children = []
+    size = 1
+    for child in children:
+        size += _expanded_size(child, sizes, open_nodes)
+        if size > MAX_YAML_VALUES:
+            raise YamlExpansionError(
+                problem=f"aliases expand to more than {MAX_YAML_VALUES:,} values (an alias bomb?)",
+                problem_mark=node.start_mark,
+            )
+    open_nodes.discard(key)
+    sizes[key] = size
+    return size
+
+
+def _load_yaml_node(text: str) -> tuple[Any, yaml.Node | None]:
+    """Safe-load one YAML document, refusing alias expansion past the bound; the data and its node tree."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _expanded_size(root, {}, set())
+        return loader.construct_document(root), root
+    finally:
+        loader.dispose()
+
+
+def _describe_yaml_error(exc: Exception, source: Path | str) -> str:
+    """One line naming the file and, where known, the line of a YAML problem."""
+    if isinstance(exc, RecursionError):
+        return f"{source}: refused: collections nested too deeply"
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}" if mark else str(source)
+    problem = getattr(exc, "problem", None) or exc
+    if isinstance(exc, YamlExpansionError):
+        return f"{where}: refused: {problem}"
+    return f"{where}: not valid YAML: {problem}"
+
+
+def load_yaml(text: str, source: Path | str) -> Any:
+    """Safe-load YAML a user wrote: plain data only, alias bombs and runaway nesting refused.
+
+    Raises :class:`ConfigError` naming ``source`` and the line at fault.
+    """
+    try:
+        return _load_yaml_node(text)[0]
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(_describe_yaml_error(exc, source)) from exc
+
+
 def load_config(
     model: type[M],
     path: Path | None = None,
@@ -117,12 +193,10 @@ def load_config(
     if path.exists():
         try:
             text = path.read_text(encoding="utf-8")
-            loaded = yaml.safe_load(text)
-            lines = _key_lines(yaml.compose(text))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+            loaded, root = _load_yaml_node(text)
+            lines = _key_lines(root)
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise ConfigError(_describe_yaml_error(exc, path)) from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not a YAML config (not UTF-8 text: byte {exc.start} cannot be decoded)") from exc
         except OSError as exc:

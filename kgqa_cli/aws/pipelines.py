@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -374,13 +375,55 @@ def start(settings: Any, kind: str, parameters: dict[str, str]) -> dict:
 
     context = AwsContext(settings, need_role=False)
     name = pipeline_name(settings.aws, kind)
-    known = {p["Name"] for p in _remote_definition(context, name)["Parameters"]}
-    unknown = sorted(set(parameters) - known)
-    if unknown:
-        raise ConfigError(f"pipeline {name} has no parameter {', '.join(unknown)}; it has {', '.join(sorted(known))}")
+    check_parameters(name, _remote_definition(context, name)["Parameters"], parameters)
     started = context.call("start the pipeline", context.sagemaker.start_pipeline_execution, PipelineName=name,
                            PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in parameters.items()])
     return {"pipeline": name, "execution": started["PipelineExecutionArn"], "parameters": parameters}
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_FLOAT = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+APPROVAL_STATUSES = ("Approved", "PendingManualApproval", "Rejected")
+# The gates compare a score from 0 to 1 with these: a value outside can only pass or fail everything.
+FRACTION_PARAMETERS = ("MinF1", "MinIntentAccuracy", "MinSlotF1")
+
+
+def _parameter_problem(name: str, kind: str, value: str) -> str | None:
+    """Why ``value`` does not fit parameter ``name`` of type ``kind``; None when it does."""
+    if kind == "Integer" and not _INTEGER.match(value):
+        return "not a whole number"
+    if kind == "Float":
+        if not _FLOAT.match(value):
+            return "not a number"
+        if name in FRACTION_PARAMETERS and not 0.0 <= float(value) <= 1.0:
+            return "outside 0 to 1"
+    if kind == "Boolean" and value.lower() not in ("true", "false"):
+        return "neither true nor false"
+    if name == "ModelApprovalStatus" and value not in APPROVAL_STATUSES:
+        return f"not one of {', '.join(APPROVAL_STATUSES)}"
+    if name in ("StartOffset", "EndOffset"):
+        from kgqa_cli.monitoring.monitor import parse_offset
+
+        try:
+            parse_offset(value)
+        except ConfigError:
+            return "not an ISO-8601 duration such as -P8D or -PT1H"
+    return None
+
+
+def check_parameters(pipeline: str, declared: list[dict], values: dict[str, str]) -> None:
+    """Refuse (:class:`ConfigError`) a value for a parameter the pipeline does not declare, or one
+    its declared type (Integer, Float, String, Boolean) cannot hold: the service would start the
+    execution and fail it at the step that reads the value."""
+    types = {p["Name"]: p.get("Type", "String") for p in declared}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ConfigError(f"pipeline {pipeline} has no parameter {', '.join(unknown)}; it has {', '.join(sorted(types))}")
+    for name, value in values.items():
+        problem = _parameter_problem(name, types[name], str(value))
+        if problem is not None:
+            raise ConfigError(f"--param {name}={value!r}: {name} is a {types[name]} parameter of pipeline {pipeline}, "
+                              f"and {value!r} is {problem}")
 
 
 def _remote_definition(context: Any, name: str) -> dict:

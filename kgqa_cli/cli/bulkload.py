@@ -56,6 +56,7 @@ def bulkload(
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    _check_named_input(input, settings.graph.input)
     if target is GraphTarget.neptune:
         if replace is not None or allow_empty:
             from kgqa_cli.errors import ConfigError
@@ -89,6 +90,16 @@ def bulkload(
         f"{report['seconds']:.1f} s" + (f", {rate:,.0f} triples/s" if rate else "")
     )
     stdout.print(f"Neptune CSV: {report['csv']['vertices']}, {report['csv']['edges']}")
+
+
+def _check_named_input(argument: Path | None, configured: Path | None) -> None:
+    """A file the user named that is not there is bad input (exit 3); only a missing default, the
+    extraction output, means a stage still has to run (exit 4, from the loader)."""
+    from kgqa_cli.errors import InputDataError
+
+    named, source = (argument, "INPUT") if argument is not None else (configured, "graph.input")
+    if named is not None and not Path(named).exists():
+        raise InputDataError(f"{named}: triples to load not found ({source})")
 
 
 def _bulkload_neptune(settings, input: Path | None, resume: bool, json_output: bool) -> None:

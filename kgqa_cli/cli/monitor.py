@@ -34,19 +34,23 @@ def baseline(
                                               show_default=False)] = None,
     data: Annotated[Path | None, typer.Option("--data", help="labelled questions \\[default: the test questions]",
                                               show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the version's existing baseline (kept otherwise: "
+                                                        "exit 2)")] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Score a qa version on labelled questions; write statistics.json and constraints.json.
 
+    Refused with exit 3 on fewer than monitor.baseline.min_rows labelled questions of intents the
+    model knows, and with exit 2 when the version has a baseline already and --force is not given.
     Example: kgqa monitor baseline --model qa/v1
     """
     from kgqa_cli.monitoring.monitor import run_baseline
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
-    summary = run_baseline(settings, model, data)
+    summary = run_baseline(settings, model, data, force=force)
     if json_output:
         print_json(summary)
         return
@@ -65,6 +69,8 @@ def run(
     start_time: Annotated[str | None, typer.Option("--start", help="window start as a time, e.g. 2026-11-29T00:00:00Z",
                                                    show_default=False)] = None,
     end_time: Annotated[str | None, typer.Option("--end", help="window end as a time", show_default=False)] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="stop at the first unreadable capture or ground-truth line "
+                                         "(exit 3) instead of skipping it with a warning (local runs)")] = False,
     target: TargetOption = Target.local,
     wait: WaitOption = False,
     config: ConfigOption = None,
@@ -84,17 +90,27 @@ def run(
 
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:
-        if start_time or end_time:
+        from datetime import datetime, timezone
+
+        from kgqa_cli.monitoring.monitor import offset_moment
+
+        # Checked here: the job would fail on a bad offset only after minutes of start-up.
+        now = datetime.now(timezone.utc)
+        for name, value in (("--start-offset", start_offset), ("--end-offset", end_offset)):
+            if value is not None:
+                offset_moment(now, value, name)
+        if start_time or end_time or strict:
             from kgqa_cli.errors import ConfigError
 
-            raise ConfigError("--start and --end apply locally; a SageMaker run takes --start-offset/--end-offset")
+            raise ConfigError("--start, --end and --strict apply locally; a SageMaker run takes "
+                              "--start-offset/--end-offset")
         _run_sagemaker(settings, start_offset, end_offset, wait, json_output)
         return
     reject_wait(wait)
     try:
         summary = run_monitor(
             settings, start=parse_time(start_time) if start_time else None, end=parse_time(end_time) if end_time else None,
-            start_offset=start_offset, end_offset=end_offset,
+            start_offset=start_offset, end_offset=end_offset, strict=strict,
         )
     except MonitorViolationError as exc:
         details = getattr(exc, "details", {})

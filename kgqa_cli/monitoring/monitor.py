@@ -26,10 +26,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kgqa_cli.config import StrictModel
-from kgqa_cli.errors import ConfigError, KgqaError, MissingArtifactError, MonitorViolationError
+from kgqa_cli.errors import (
+    ConfigError,
+    InputDataError,
+    KgqaError,
+    MissingArtifactError,
+    MonitorViolationError,
+)
 from kgqa_cli.io import write_json
 from kgqa_cli.monitoring.metrics import METRICS, multiclass_statistics, suggest_constraints, violations
 from kgqa_cli.understanding.tokenizer import CharTokenizer, fold
@@ -46,10 +52,19 @@ class DriftLimits(StrictModel):
     min_answered_share: float = Field(0.5, ge=0, le=1, description="least share of questions answered")
 
 
+class BaselineLimits(StrictModel):
+    """Section ``monitor.baseline``: what data may set the constraints of `kgqa monitor baseline`."""
+
+    min_rows: int = Field(
+        50, ge=1, description="fewest labelled questions, of intents the model knows, a baseline is computed on"
+    )
+
+
 class MonitorConfig(StrictModel):
     """Section ``monitor``: the model-quality monitor."""
 
-    start_offset: str = Field("-P8D", description="window start relative to now (ISO-8601 duration)")
+    start_offset: str = Field("-P8D", description="window start relative to now (ISO-8601 duration; P1Y = 365 days, "
+                                                  "P1M = 30 days)")
     end_offset: str = Field("-P1D", description="window end relative to now (ISO-8601 duration)")
     min_labels: int = Field(30, ge=1, description="fewer labelled events is 'not enough ground truth', not a pass")
     threshold_margin: float = Field(
@@ -57,20 +72,62 @@ class MonitorConfig(StrictModel):
     )
     bootstrap_samples: int = Field(30, ge=2, description="resamples for standard deviations (200+ samples)")
     drift: DriftLimits = DriftLimits()
+    baseline: BaselineLimits = BaselineLimits()
+
+    @field_validator("start_offset", "end_offset")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        _offset_delta(value)
+        return value
 
 
-_DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_DURATION = re.compile(
+    r"^([+-])?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+# An offset is a length of time back from now, not a calendar step, so years and months have
+# fixed lengths: a window of -P1M is the same 30 days whichever month it ends in.
+DAYS_PER_YEAR = 365
+DAYS_PER_MONTH = 30
 
 
-def parse_offset(text: str) -> timedelta:
-    """An ISO-8601 duration with an optional sign: ``-P8D``, ``-PT1H``, ``PT0S``."""
-    match = _DURATION.match(text.strip())
-    if not match or text.strip().rstrip("T") in ("P", "-P", "+P"):
-        raise ConfigError(f"{text!r} is not an ISO-8601 duration such as -P8D or -PT1H")
-    sign, weeks, days, hours, minutes, seconds = match.groups()
-    delta = timedelta(weeks=int(weeks or 0), days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
-                      seconds=float(seconds or 0))
+def _shown(text: str) -> str:
+    """A value for an error line, cut short: a hostile value may be any length."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _offset_delta(text: str) -> timedelta:
+    """The duration ``text`` as a timedelta; ValueError when it is none (or is too long for one)."""
+    stripped = text.strip()
+    match = _DURATION.match(stripped)
+    if not match or stripped.rstrip("T") in ("P", "-P", "+P"):
+        raise ValueError(f"{_shown(text)} is not an ISO-8601 duration such as -P8D, -PT1H, -P1M or -P1Y")
+    sign, years, months, weeks, days, hours, minutes, seconds = match.groups()
+    try:
+        total_days = int(years or 0) * DAYS_PER_YEAR + int(months or 0) * DAYS_PER_MONTH + int(days or 0)
+        delta = timedelta(weeks=int(weeks or 0), days=total_days, hours=int(hours or 0), minutes=int(minutes or 0),
+                          seconds=float(seconds or 0))
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"{_shown(text)} is longer than any time window can be") from exc
     return -delta if sign == "-" else delta
+
+
+def parse_offset(text: str, name: str = "offset") -> timedelta:
+    """An ISO-8601 duration with an optional sign: ``-P8D``, ``-PT1H``, ``PT0S``, ``-P1M``, ``-P1Y``
+    (a month is 30 days, a year 365). ``name`` (the option or key it came from) leads the error."""
+    try:
+        return _offset_delta(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
+def offset_moment(now: datetime, text: str, name: str) -> datetime:
+    """``now`` moved by the offset ``text``; a :class:`ConfigError` naming ``name`` when the result
+    falls outside the calendar (before year 1 or after 9999)."""
+    delta = parse_offset(text, name)
+    try:
+        return now + delta
+    except OverflowError as exc:
+        raise ConfigError(f"{name}: {_shown(text)} reaches outside the years 1 to 9999 from now") from exc
 
 
 def parse_time(text: str) -> datetime:
@@ -130,8 +187,13 @@ def _version_dir_name(name: str) -> str:
     return name.replace("/", "-")
 
 
-def run_baseline(settings: Any, version_name: str | None = None, data: Path | None = None) -> dict:
-    """Score a qa version on labelled questions; write the baseline files; returns a summary."""
+def run_baseline(settings: Any, version_name: str | None = None, data: Path | None = None, *,
+                 force: bool = False) -> dict:
+    """Score a qa version on labelled questions; write the baseline files; returns a summary.
+
+    Refuses (:class:`InputDataError`) data too small or foreign to the model to set constraints
+    on, and (:class:`ConfigError`) replacing the version's existing baseline unless ``force``.
+    """
     from kgqa_cli.mlops.registry import Registry, model_files
     from kgqa_cli.understanding.model import QuestionModel, predict_batch
     from kgqa_cli.understanding.questions import read_questions
@@ -143,13 +205,38 @@ def run_baseline(settings: Any, version_name: str | None = None, data: Path | No
     else:
         version = registry.get("qa", version_name)
     source = Path(data) if data is not None else settings.paths.questions_dir / "test.jsonl"
+    if data is not None and not source.is_file():
+        # The file the user named is wrong input, not a stage output still to be built.
+        reason = "is not a file" if source.exists() else "not found"
+        raise InputDataError(f"{source}: labelled questions {reason} (--data)")
     examples = read_questions(source)
-    if not examples:
-        raise MissingArtifactError(f"{source}: no labelled questions for a baseline")
+    if not examples and data is None:
+        raise MissingArtifactError(f"{source}: no labelled questions for a baseline",
+                                   hint="run `kgqa questions` first")
+    min_rows = settings.monitor.baseline.min_rows
+    if len(examples) < min_rows:
+        raise InputDataError(f"{source}: {len(examples)} labelled question(s), a baseline needs at least {min_rows} "
+                             "(monitor.baseline.min_rows)")
     out = settings.paths.monitoring_dir / "baseline" / _version_dir_name(version.name)
-    ensure_writable([out])
+    if (out / "constraints.json").exists() and not force:
+        raise ConfigError(f"{out}: {version.name} has a baseline already; it is kept",
+                          hint="pass --force to replace it")
     with model_files(version.path / "model"):
         model = QuestionModel.load(version.path / "model")
+    # Questions of intents the model cannot predict are always wrong: constraints set on them
+    # measure the data, not the model, and no later run could fall below them.
+    model_intents = set(model.intents)
+    foreign = Counter(e["intent"] for e in examples if e["intent"] not in model_intents)
+    if len(examples) - sum(foreign.values()) < min_rows:
+        named = ", ".join(f"{intent!r}" for intent, _ in foreign.most_common(3))
+        raise InputDataError(
+            f"{source}: only {len(examples) - sum(foreign.values())} of {len(examples)} labelled questions have an "
+            f"intent {version.name} knows (unknown: {named}), a baseline needs at least {min_rows} "
+            "(monitor.baseline.min_rows)")
+    if foreign:
+        log.warning("%s: %d labelled question(s) of intents %s does not know count as errors", source,
+                    sum(foreign.values()), version.name)
+    ensure_writable([out])  # after every refusal, which leaves no empty folder behind
     known = set(model.tokenizer.tokens)
     predicted: list[str] = []
     profile = InputProfile()
@@ -183,22 +270,27 @@ def _latest_baseline(settings: Any, model_version: str | None) -> Path:
 
 
 def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime | None = None,
-                start_offset: str | None = None, end_offset: str | None = None, now: datetime | None = None) -> dict:
+                start_offset: str | None = None, end_offset: str | None = None, now: datetime | None = None,
+                strict: bool = False) -> dict:
     """One monitoring run over a window of captured traffic; writes its folder; returns the
     summary. Raises :class:`~kgqa_cli.errors.MonitorViolationError` (exit 9) after writing when a limit is crossed, and
     :class:`MissingArtifactError` when there is not enough ground truth."""
+    from kgqa_cli.io import BadLines
     from kgqa_cli.labeling.store import read_ground_truth, read_items
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.serving.config import capture_root
 
     config: MonitorConfig = settings.monitor
     now = now or datetime.now(timezone.utc)
-    start = start or now + parse_offset(start_offset or config.start_offset)
-    end = end or now + parse_offset(end_offset or config.end_offset)
+    start = start or offset_moment(now, start_offset or config.start_offset,
+                                   "--start-offset" if start_offset else "monitor.start_offset")
+    end = end or offset_moment(now, end_offset or config.end_offset,
+                               "--end-offset" if end_offset else "monitor.end_offset")
     if end <= start:
         raise ConfigError(f"the window ends ({_stamp(end)}) before it starts ({_stamp(start)})")
     started = time.perf_counter()
-    labels = read_ground_truth(settings.paths.groundtruth_dir)
+    bad_lines = BadLines(strict=strict)  # unreadable capture or ground-truth lines: skipped unless strict
+    labels = read_ground_truth(settings.paths.groundtruth_dir, bad_lines)
     profile = InputProfile()
     reasons: Counter = Counter()
     truth: list[str] = []
@@ -207,7 +299,7 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
     model_versions: Counter = Counter()
     baseline_dir = None
     known: set[str] | None = None
-    for item, _ in read_items(capture_root(settings), start.timestamp(), end.timestamp()):
+    for item, _ in read_items(capture_root(settings), start.timestamp(), end.timestamp(), bad=bad_lines):
         answer = item.prediction
         version = answer.get("model_version")
         model_versions[version] += 1
@@ -228,6 +320,7 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
                 examples.setdefault((label, intent), [])
                 if len(examples[(label, intent)]) < 3:
                     examples[(label, intent)].append(item.question)
+    bad_lines.summary("captures and ground truth")
     baseline_dir = baseline_dir or _latest_baseline(settings, None)
     if len(truth) < config.min_labels:
         raise MissingArtifactError(
@@ -266,6 +359,7 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
     summary = {
         "window": {"start": _stamp(start), "end": _stamp(end)}, "baseline": str(baseline_dir),
         "captured_questions": profile.questions, "labelled": len(truth), "model_versions": dict(model_versions),
+        "skipped_lines": bad_lines.count,
         "metrics": {name: round(statistics["multiclass_classification_metrics"][name]["value"], 6) for name in METRICS},
         "thresholds": {name: rule["threshold"]
                        for name, rule in constraints["multiclass_classification_constraints"].items()},

@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from kgqa_cli.config import StrictModel
+from kgqa_cli.config import StrictModel, load_yaml
 from kgqa_cli.errors import ConfigError
 
 NONE_INTENT = "none"
@@ -83,7 +83,7 @@ class QuestionTemplates(StrictModel):
 def load_templates(path: Path) -> QuestionTemplates:
     """Read and validate the templates file; errors name the file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the question templates: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
