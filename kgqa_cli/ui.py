@@ -22,7 +22,6 @@ from rich.progress import (
 )
 
 
-
 class _ResultConsole(Console):
     """The results console: a reader that went away (``kgqa chat | head -1``) surfaces as the
     ``BrokenPipeError`` the command line turns into a quiet exit 141, where Rich would exit 1."""

@@ -386,7 +386,7 @@ class Interpreter:
         for kind, start, end in tagged:
             if kind == "context" and not any(s <= start and end <= e for s, e in found):
                 phrase = norm[start:end]
-                known = frozenset().union(*(k for _, _, p, k in found.values() if p in phrase))
+                known = frozenset().union(*(k for _, _, p, k in found.values() if p in phrase and k))
                 found[(start, end)] = (start, end, phrase, known or None)
         # The longest reference wins where they overlap (这部电影 over 这部).
         chosen: list[tuple[int, int, str, frozenset | None]] = []
