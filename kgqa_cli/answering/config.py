@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from kgqa_cli.config import StrictModel
@@ -38,6 +40,18 @@ class InterpretationConfig(StrictModel):
     scan_overlap_bonus: float = Field(0.3, ge=0, le=1, description="added x its overlap (IoU) with the tagged span")
     shadowed_factor: float = Field(0.5, ge=0, le=1, description="factor of a name found inside a longer found name")
     scan_min_length: int = Field(2, ge=1, description="shorter graph names are not looked for in questions")
+    alias_predicates: list[str] = Field(
+        default_factory=lambda: ["简称", "别名", "外文名", "昵称", "又名", "原名"],
+        description="edges whose object is another name of their subject (X -简称-> 北大: 北大 names X)",
+    )
+    variant_scores: dict[str, float] = Field(
+        default_factory=lambda: {"alias": 0.98, "spelling": 1.0, "transliteration": 0.9, "described": 1.0,
+                                 "homonym": 0.95, "other_homonym": 0.6},
+        description="factor of a name written otherwise than the graph's (times the scan score): an alias "
+        "of a 简称/别名 edge, the name with other or no dots (大卫贝克汉姆), the last part of a transliterated "
+        "name (贝克汉姆), a homonym whose bracketed disambiguator the question states (演员张伟 -> 张伟(演员)), "
+        "one stated by nothing (every homonym alike), one whose sibling's descriptor is stated",
+    )
     context_score: float = Field(0.95, ge=0, le=1, description="entity score of the first referent of a referring word")
     context_decay: float = Field(0.05, ge=0, le=1, description="less for each next referent of the same kind")
     max_entities: int = Field(8, ge=1, description="entity candidates whose edges are weighed")
@@ -99,5 +113,9 @@ class AskConfig(StrictModel):
     qa_model: str | None = Field(None, description="registered qa version (3, v3, qa/v3); null: newest usable")
     fuzzy_threshold: float = Field(0.75, ge=0, le=1, description="least similarity of a fuzzy entity match (0-1)")
     max_answers: int = Field(50, ge=1, description="answers returned per question")
+    language: Literal["zh", "en"] = Field(
+        "zh", description="language of what a person reads: an answer's `message`, `ask`/`chat` panels "
+        "(zh: Chinese, en: English); the JSON's `reason` codes stay the same"
+    )
     interpretation: InterpretationConfig = InterpretationConfig()
     context: ContextConfig = ContextConfig()

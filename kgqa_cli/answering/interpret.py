@@ -17,7 +17,12 @@ Entity candidates come from three places:
 * the tagged slot mentions, linked as :class:`~kgqa_cli.answering.linking.EntityLinker` does;
 * a dictionary scan: every graph name inside the question, found by an Aho-Corasick automaton
   over the normalised vertex names (built once per graph, rebuilt when the graph is replaced),
-  scored by its overlap with the tagged span, names inside a longer match ranked down;
+  scored by its overlap with the tagged span, names inside a longer match ranked down. The same
+  automaton holds the names as people write them: a bracketed name without its disambiguator
+  (张伟 for 张伟(演员) and 张伟(歌手): a descriptor next to it, 演员张伟, picks one, else all
+  score alike), a transliterated name with other or no dots or by its last part (贝克汉姆 for
+  大卫·贝克汉姆), and the objects of the graph's alias edges (北大 for 北京大学 -简称-> 北大).
+  A quoted segment naming nothing (“小李子”迪卡普里奥) is skipped, with a note;
 * the conversation: a referring word (他, 这部电影, 那里...) stands for the latest answer or
   entity of the matching kind (person, work, place, organisation, by the vertex types).
 """
@@ -25,6 +30,7 @@ Entity candidates come from three places:
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,10 +49,11 @@ class EntityCandidate:
 
     name: str
     mention: str
-    method: str  # exact, normalized, contained, fuzzy, scan or context
+    method: str  # exact, normalized, contained, fuzzy, scan, homonym, spelling, transliteration, alias or context
     score: float
     span: tuple[int, int] | None = None  # characters of the question it covers (end exclusive)
     reference: str | None = None  # the referring word, for a context candidate
+    descriptor: str | None = None  # a homonym's bracketed disambiguator (演员 of 张伟(演员))
 
 
 @dataclass
@@ -134,9 +141,75 @@ class PhraseIndex:
                 for end, (phrase, value) in self._automaton.iter(text)]
 
 
-def build_name_index(names: list[str], min_length: int) -> PhraseIndex:
-    """The dictionary of graph names the scan looks for (names of ``min_length`` characters or more)."""
-    return PhraseIndex({name: None for name in names if len(name) >= min_length})
+def build_name_index(names: list[str], min_length: int,
+                     aliases: list[tuple[str, str]] | tuple = ()) -> PhraseIndex:
+    """The dictionary the scan looks for (phrases of ``min_length`` characters or more): every
+    graph name, and every other way an entity is written (:func:`name_variants`; the alias of
+    each ``(entity, alias)`` pair). A phrase's value is (whether it is itself a graph name, the
+    :class:`NameVariant` entities it also stands for)."""
+    entries: dict[str, tuple[bool, tuple[NameVariant, ...]]] = {
+        name: _JUST_A_NAME for name in names if len(name) >= min_length}
+    written: dict[str, list[NameVariant]] = {}
+    for name in names:
+        if _VARIANT_MARKS.search(name):
+            for phrase, variant in name_variants(name):
+                written.setdefault(phrase, []).append(variant)
+    for entity, alias in aliases:
+        alias = normalize_name(alias).replace(" ", "")  # the scan reads questions without spaces
+        if alias and alias != entity:
+            written.setdefault(alias, []).append(NameVariant(entity, "alias"))
+    for phrase, variants in written.items():
+        if len(phrase) >= min_length:
+            unique = tuple(dict.fromkeys(v for v in variants if v.name != phrase))
+            if unique:
+                entries[phrase] = (phrase in entries, unique)
+    return PhraseIndex(entries)
+
+
+@dataclass(frozen=True)
+class NameVariant:
+    """An entity written otherwise than its graph name: ``method`` is homonym (the name without
+    its bracketed disambiguator ``descriptor``), spelling (other or no dots between the parts of a
+    transliterated name), transliteration (its last part) or alias (the object of an alias edge)."""
+
+    name: str
+    method: str
+    descriptor: str | None = None
+
+
+_JUST_A_NAME: tuple[bool, tuple[NameVariant, ...]] = (True, ())
+# Dots between the parts of a transliterated name (大卫·贝克汉姆), as NFKC leaves them.
+_NAME_DOTS = "·・•.‧∙⋅"
+_DOT_SPLIT = re.compile(f"[{re.escape(_NAME_DOTS)}]")
+# A name ending in a bracket, holding a dot or a space: the only ones with variants (a cheap first test).
+_VARIANT_MARKS = re.compile(f"[ {re.escape(_NAME_DOTS)}]|[)】\\]]$")
+# A bracketed disambiguator ending a name: 张伟(演员), 张伟_(演员), 张伟【演员】 (NFKC makes （） half-width).
+_DISAMBIGUATED = re.compile(r"^(.+?)[\s_]*(?:\(([^()]+)\)|【([^【】]+)】|\[([^\[\]]+)\])$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def name_variants(name: str) -> list[tuple[str, NameVariant]]:
+    """(phrase, variant) of the ways people write the graph name ``name`` otherwise: 张伟(演员) as
+    张伟 (with descriptor 演员); 大卫·贝克汉姆 as 大卫贝克汉姆, 大卫•贝克汉姆... and as 贝克汉姆.
+    Phrases have no spaces, as the question the scan reads (hp pavilion dv2304tx as hppaviliondv2304tx)."""
+    found: list[tuple[str, NameVariant]] = []
+    if " " in name:
+        found.append((name, NameVariant(name, "spelling")))
+    base, descriptor = name, None
+    bracketed = _DISAMBIGUATED.match(name)
+    if bracketed:
+        base = bracketed.group(1).strip()
+        descriptor = next(part for part in bracketed.groups()[1:] if part).strip()
+        if base and descriptor:
+            found.append((base, NameVariant(name, "homonym", descriptor)))
+    parts = _DOT_SPLIT.split(base)
+    # Only a transliteration into Chinese splits at its dots (not 5.8, 3·10地震 or www.x.com).
+    if (len(parts) >= 2 and _CJK.search(parts[-1]) and not any(c.isdigit() for c in base)
+            and all(any(c.isalpha() for c in part) for part in parts)):
+        for spelling in sorted({"".join(parts), *(dot.join(parts) for dot in "·・•.")} - {base}):
+            found.append((spelling, NameVariant(name, "spelling", descriptor)))
+        found.append((parts[-1], NameVariant(name, "transliteration", descriptor)))
+    return [(phrase.replace(" ", ""), variant) for phrase, variant in found]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +238,55 @@ class ReferenceNote(str):
         note = super().__new__(cls, text)
         note.phrase, note.earlier = phrase, earlier
         return note
+
+
+class SkippedQuoteNote(str):
+    """A note that a quoted segment (a nickname: “小李子”) names nothing in the graph and was
+    skipped: not read as the entity, and accounted for. ``span`` covers it with its quotes, in the
+    same characters as :attr:`EntityCandidate.span` (the normalised question)."""
+
+    phrase: str
+    span: tuple[int, int]
+
+    def __new__(cls, phrase: str, span: tuple[int, int]) -> SkippedQuoteNote:
+        note = super().__new__(cls, f"quoted {phrase!r} names nothing in the graph: skipped")
+        note.phrase, note.span = phrase, span
+        return note
+
+
+# Quotes around a nickname or a name in running text (NFKC turns ＂ into ").
+_QUOTES = {"“": "”", "「": "」", "『": "』", "‘": "’", '"': '"', "'": "'"}
+# How far from a written name a descriptor of it is looked for, and words between them (张伟这位演员).
+_DESCRIPTOR_REACH = 12
+_DESCRIPTOR_FILLERS = ("这位", "这个", "那位", "那个", "是位", "是个")
+# Homonyms of one written name whose types are read when no disambiguator is stated.
+_TYPED_HOMONYMS = 8
+
+
+def _quoted_segments(norm: str) -> list[tuple[int, int]]:
+    """(start, end) of each quoted segment of a normalised question, quotes included."""
+    segments: list[tuple[int, int]] = []
+    at = 0
+    while at < len(norm):
+        closer = _QUOTES.get(norm[at])
+        close_at = norm.find(closer, at + 1) if closer else -1
+        if close_at > at + 1:
+            segments.append((at, close_at + 1))
+            at = close_at + 1
+        else:
+            at += 1
+    return segments
+
+
+def _outside(span: tuple[int, int], skipped: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """``span`` with the skipped segments at its ends cut off; None when nothing is left."""
+    start, end = span
+    for s, e in sorted(skipped):
+        if s <= start < e:
+            start = e
+        if s < end <= e:
+            end = s
+    return (start, end) if start < end else None
 
 
 @dataclass
@@ -286,9 +408,14 @@ class Interpreter:
 
     def _name_index(self) -> PhraseIndex:
         if self._names is None:
-            from kgqa_cli.graph.queries import entity_names
+            from kgqa_cli.graph.queries import entity_aliases, entity_names
 
-            self._names = build_name_index(entity_names(self.g), self.config.interpretation.scan_min_length)
+            names = entity_names(self.g)
+            share = getattr(self.linker, "share_names", None)
+            if share is not None:  # the linker's fuzzy match reads the same list: read it once
+                share(names)
+            aliases = entity_aliases(self.g, self.config.interpretation.alias_predicates)
+            self._names = build_name_index(names, self.config.interpretation.scan_min_length, aliases)
         return self._names
 
     def warm(self) -> None:
@@ -320,14 +447,14 @@ class Interpreter:
 
     def entity_candidates(self, question: str, tags: list[str], slots: dict[str, list[str]],
                           conversation: Conversation | None) -> tuple[list[EntityCandidate], list[str]]:
-        """Every candidate entity with its score, best first, and notes on what was tried."""
+        """Every candidate entity with its score, best first, and notes on what was tried (a
+        :class:`SkippedQuoteNote` for each quoted segment that names nothing in the graph)."""
         weights = self.config.interpretation
         notes: list[str] = []
         norm, offsets = normalize_question(question)
         back = {original: i for i, original in reversed(list(enumerate(offsets)))}
         tagged = [(kind, back.get(start, 0), (back.get(end - 1, len(norm) - 1) + 1))
                   for kind, start, end in tagged_spans(tags) if start < len(question)]
-        entity_spans = [(s, e) for kind, s, e in tagged if kind != "context"]
         best: dict[str, EntityCandidate] = {}
 
         def offer(candidate: EntityCandidate) -> None:
@@ -335,16 +462,35 @@ class Interpreter:
             if held is None or candidate.score > held.score:
                 best[candidate.name] = candidate
 
-        # Every graph name inside the question.
-        matches = [(s, e, name) for s, e, name, _ in self._name_index().find(norm)]
+        # Every graph name, and every other way of writing one, inside the question.
+        hits = self._name_index().find(norm)
+        # A quoted segment that names nothing (a nickname: “小李子”迪卡普里奥) is neither the
+        # entity nor read for names; the note gives its span so it counts as explained.
+        skipped = [(start, end) for start, end in _quoted_segments(norm)
+                   if not any(s == start + 1 and e == end - 1 for s, e, _, _ in hits)]
+        if skipped:
+            notes.extend(SkippedQuoteNote(norm[start + 1:end - 1], (start, end)) for start, end in skipped)
+            hits = [hit for hit in hits if not any(s <= hit[0] and hit[1] <= e for s, e in skipped)]
+            tagged = [(kind, *span) for kind, start, end in tagged
+                      if (span := _outside((start, end), skipped)) is not None]
+        entity_spans = [(s, e) for kind, s, e in tagged if kind != "context"]
+        matches = [(s, e, phrase) for s, e, phrase, (is_name, _) in hits if is_name]
         found_names = {name for _, _, name in matches}
+        hit_spans = [(s, e) for s, e, _, _ in hits]
+        # Names written otherwise (homonyms, transliterations, aliases); a descriptor they take
+        # in (演员张伟) widens the span, and names inside it rank down like those inside a name.
+        written = self._variant_candidates(norm, [(s, e, v) for s, e, _, (_, v) in hits if v], hit_spans,
+                                           entity_spans)
+        hit_spans += [c.span for c in written if c.method == "homonym" and c.span is not None]
+        for candidate in written:
+            offer(candidate)
         # The tagged mentions, linked as before; the costly approximate match only for a mention
-        # that no graph name of the question covers.
+        # that nothing found in the question covers.
         for kind, start, end in tagged:
             if kind == "context":
                 continue
             mention = norm[start:end]
-            covered = any(_overlap((start, end), (s, e)) >= 0.5 for s, e, _ in matches)
+            covered = any(_overlap((start, end), span) >= 0.5 for span in hit_spans)
             link = (self.linker.link(mention, approximate=not covered, known=normalize_name(mention) in found_names)
                     if mention else None)
             if link is None:
@@ -356,12 +502,12 @@ class Interpreter:
         for start, end, name in matches:
             overlap = max((_overlap((start, end), span) for span in entity_spans), default=0.0)
             score = weights.scan_score + weights.scan_overlap_bonus * overlap
-            if any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in matches):
+            if any(s <= start and end <= e and (e - s) > (end - start) for s, e in hit_spans):
                 score *= weights.shadowed_factor  # a name inside a longer name of the question
             offer(EntityCandidate(name, name, "scan", score, (start, end)))
         # A referring word stands for an entity of the conversation; with no earlier turn it
         # stands for nothing, and the note says so rather than looking 他 up as a name.
-        for reference in self._references_in(norm, tagged, matches):
+        for reference in self._references_in(norm, tagged, [(s, e, p) for s, e, p, _ in hits]):
             if conversation is None or not conversation.turns:
                 notes.append(ReferenceNote(reference[2], earlier=False))
                 continue
@@ -372,6 +518,60 @@ class Interpreter:
                 notes.append(ReferenceNote(reference[2], earlier=True))
         ranked = sorted(best.values(), key=lambda c: (-c.score, -len(c.name), c.name))
         return ranked[: weights.max_entities], notes
+
+    def _variant_candidates(self, norm: str, found: list[tuple[int, int, tuple[NameVariant, ...]]],
+                            hit_spans: list[tuple[int, int]],
+                            entity_spans: list[tuple[int, int]]) -> list[EntityCandidate]:
+        """Candidates of the names written otherwise found in the question, scored as a scanned
+        name times ``variant_scores`` of their kind. Homonyms of one written name (张伟: 张伟(演员),
+        张伟(歌手)) score alike unless a descriptor next to it (演员张伟, 张伟这位歌手) states one's
+        disambiguator or type: that one then scores ``described``, its siblings ``other_homonym``."""
+        weights = self.config.interpretation
+        factors = weights.variant_scores
+        candidates: list[EntityCandidate] = []
+        for start, end, variants in found:
+            shadowed = any(s <= start and end <= e and (e - s) > (end - start) for s, e in hit_spans)
+            homonyms = [v for v in variants if v.method == "homonym"]
+            stated = {v.name: self._stated_descriptor(norm, start, end, [v.descriptor]) for v in homonyms}
+            if homonyms and not any(stated.values()) and len(homonyms) <= _TYPED_HOMONYMS:
+                # No disambiguator stated: a type may be (歌手张伟 of a 张伟(1975年) typed 歌手).
+                for v in homonyms:
+                    profile = self.profile(v.name)
+                    stated[v.name] = self._stated_descriptor(norm, start, end, sorted(profile.types) if profile else [])
+            any_stated = any(span is not None for span in stated.values())
+            for variant in variants:
+                span, kind = (start, end), variant.method
+                if variant.method == "homonym":
+                    said = stated[variant.name]
+                    span, kind = (said, "described") if said else ((start, end), "other_homonym" if any_stated else "homonym")
+                overlap = max((_overlap(span, tagged) for tagged in entity_spans), default=0.0)
+                score = factors.get(kind, 0.5) * (weights.scan_score + weights.scan_overlap_bonus * overlap)
+                if shadowed and kind != "described":
+                    score *= weights.shadowed_factor
+                candidates.append(EntityCandidate(variant.name, norm[span[0]:span[1]], variant.method, score, span,
+                                                  descriptor=variant.descriptor))
+        return candidates
+
+    @staticmethod
+    def _stated_descriptor(norm: str, start: int, end: int, words: list[str | None]) -> tuple[int, int] | None:
+        """The span of the name written at ``start:end`` with the descriptor next to it when that
+        descriptor is part of one of ``words`` (a disambiguator, types): 演员张伟, 男演员张伟,
+        张伟这位演员; None when the question states none of them."""
+        words = [word for word in words if word]
+        if not words:
+            return None
+
+        def fits(piece: str) -> bool:
+            return any(piece in word for word in words) and (len(piece) >= 2 or piece in words)
+
+        before = norm[max(0, start - _DESCRIPTOR_REACH):start]
+        lead = next((n for n in range(len(before), 0, -1) if fits(before[-n:])), 0)
+        after = norm[end:end + _DESCRIPTOR_REACH]
+        filler = next((f for f in _DESCRIPTOR_FILLERS if after.startswith(f)), "")
+        trail = next((n for n in range(len(after), len(filler), -1) if fits(after[len(filler):n])), 0)
+        if not lead and not trail:
+            return None
+        return start - lead, end + trail
 
     def _references_in(self, norm: str, tagged: list[tuple[str, int, int]],
                        matches: list[tuple[int, int, str]]) -> list[tuple[int, int, str, frozenset | None]]:
@@ -417,6 +617,10 @@ class Interpreter:
         return found
 
     # -------------------------------------------------------------- readings
+
+    def keyword_hits(self, norm: str) -> list[tuple[int, int, str, Any]]:
+        """(start, end, word, predicates) of every lexicon word in a normalised question."""
+        return self._keywords.find(norm)
 
     def readings(self, question: str, prediction: Any, candidates: list[EntityCandidate]) -> list[Reading]:
         """The (entity, edge) pairs the graph allows, scored, best first. Entities are read best

@@ -37,14 +37,23 @@ class EntityLinker:
         self.g = g
         self.fuzzy_threshold = fuzzy_threshold
         self._names: list[str] | None = None
+        self._indexed = False
         self._name_set: set[str] = set()
         self._by_char: dict[str, list[int]] = {}
+
+    def share_names(self, names: list[str]) -> None:
+        """Use the graph's sorted entity names another reader already fetched (the interpreter's
+        dictionary), so the first approximate match reads none."""
+        if self._names is None:
+            self._names = names
 
     def _index(self) -> list[str]:
         if self._names is None:
             from kgqa_cli.graph.queries import entity_names
 
             self._names = entity_names(self.g)
+        if not self._indexed:
+            self._indexed = True
             self._name_set = set(self._names)
             by_char: dict[str, list[int]] = defaultdict(list)
             for number, name in enumerate(self._names):

@@ -100,6 +100,22 @@ def entity_names(g: Any, limit: int | None = None) -> list[str]:
     return sorted(traversal.values("name").to_list())
 
 
+def entity_aliases(g: Any, predicates: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(entity, alias)`` of every edge labelled one of ``predicates`` (简称, 别名...): the
+    object's name is another name of the subject. One traversal for all of them; sorted."""
+    from gremlin_python.process.graph_traversal import __
+
+    labels = [label for label in dict.fromkeys(predicates) if label]
+    if not labels:
+        return []
+    rows = (
+        g.E().has_label(*labels)
+        .project("entity", "alias").by(__.out_v().values("name")).by(__.in_v().values("name"))
+        .to_list()
+    )
+    return sorted({(row["entity"], row["alias"]) for row in rows})
+
+
 def facts_about(g: Any, name: str) -> list[dict]:
     """Every fact an entity takes part in, as subject or as object:
     ``[{"subject", "predicate", "object", "score"}]``, its own outgoing facts first."""
@@ -148,3 +164,27 @@ def summary(g: Any, samples: int = 5, about: list[str] | tuple[str, ...] = ()) -
         "samples": sample_rows,
         "about": {normalize_name(name): facts_about(g, name) for name in about},
     }
+
+
+def hop_from(g: Any, names: list[str], predicate: str, direction: str) -> Any:
+    """Traversal (not yet run) of one hop of a query graph: from the entities ``names`` along
+    ``predicate`` (forward: they are its subjects; reverse: its objects), as project rows
+    ``{"from", "name", "edge"}``. A hop from several names is one traversal (``within``)."""
+    from gremlin_python.process.graph_traversal import __
+    from gremlin_python.process.traversal import P
+
+    normalized = sorted({normalize_name(name) for name in names})
+    start = (g.V().has("name", normalized[0]) if len(normalized) == 1
+             else g.V().has("name", P.within(normalized))).has_label(VERTEX_LABEL)
+    if direction == "reverse":
+        return start.in_e(predicate).project("from", "name", "edge").by(__.in_v().values("name")).by(
+            __.out_v().values("name")).by(__.value_map())
+    return start.out_e(predicate).project("from", "name", "edge").by(__.out_v().values("name")).by(
+        __.in_v().values("name")).by(__.value_map())
+
+
+def count_edges(g: Any, name: str, predicate: str, direction: str) -> Any:
+    """Traversal (not yet run) counting the ``predicate`` edges of entity ``name`` that way
+    (forward: out of it; reverse: into it)."""
+    start = _by_name(g, name)
+    return (start.in_e(predicate) if direction == "reverse" else start.out_e(predicate)).count()
