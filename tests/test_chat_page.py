@@ -83,6 +83,10 @@ def test_ask_in_the_page_see_the_answer_and_the_capture(browser, tiny_qa, tmp_pa
         page.keyboard.press("Enter")
         page.wait_for_function("document.querySelectorAll('.turn').length === 1")
         page.locator(".turn .answer.no-answer").wait_for()
+        # The reason in Chinese; the code and the technical detail stay in the details.
+        assert page.locator(".turn .answer .text").first.text_content() == "“他”指的是前面的问题，但前面没有问题"
+        details = page.locator("details").first.text_content()
+        assert "nothing earlier to refer to" in details and "refers back to an earlier question" in details
         # Chinese renders as glyphs, not boxes: with no CJK font every character is the same box.
         same = page.evaluate("""() => {
             const draw = (ch) => { const c = document.createElement('canvas'); c.width = c.height = 32;
@@ -99,3 +103,42 @@ def test_ask_in_the_page_see_the_answer_and_the_capture(browser, tiny_qa, tmp_pa
     questions = [json.loads(line["captureData"]["endpointInput"]["data"])["question"] for line in captured
                  if line["captureData"]["endpointInput"]["encoding"] == "JSON"]
     assert questions == ["三度诱惑的导演是谁", "李嘉欣和谁结婚了", "那他的妻子是谁", "那他的妻子是谁"]
+
+
+def test_a_question_back_offers_its_options_as_buttons_and_the_details_draw_the_hops(browser, tiny_qa, tmp_path):
+    """Answers as the endpoint sends them (kept in the page's session history): a question back
+    whose options ask again, and a chain whose hops show in the details. Graph text is text."""
+    settings = copy_workspace(tiny_qa, tmp_path)
+    server = Server(settings.paths.root, "--allow-unapproved")
+    server.wait_ready()
+    hostile = "<img src=x onerror=alert(1)>歌手张伟"
+    asked_back = {"question": "张伟的妻子是谁", "result": {
+        "question": "张伟的妻子是谁", "reason": "ambiguous", "answers": [], "message": "你问的是演员张伟，还是歌手张伟？",
+        "entities": [{"mention": "张伟", "name": "张伟(演员)", "method": "scan"}], "slots": {"subject": ["张伟"]},
+        "clarify": {"question": "你问的是演员张伟，还是歌手张伟？", "options": [
+            {"entity": "张伟(演员)", "label": "演员张伟"}, {"entity": "张伟(歌手)", "label": hostile}]}}}
+    chained = {"question": "三度诱惑的导演的妻子是谁", "result": {
+        "question": "三度诱惑的导演的妻子是谁", "reason": None, "answers": ["陈美琪"], "count": None, "shape": "chain",
+        "message": "三度诱惑的导演何藩的妻子是陈美琪", "hops": [
+            {"from": ["三度诱惑"], "predicate": "导演", "direction": "forward", "to": ["何藩"]},
+            {"from": ["何藩"], "predicate": "妻子", "direction": "forward", "to": ["陈美琪"]}]}}
+    try:
+        page = browser.new_page(locale="zh-CN")
+        page.goto(server.base + "/")
+        page.evaluate("(turns) => sessionStorage.setItem('kgqa-conversation', JSON.stringify(turns))",
+                      [chained, asked_back])
+        page.reload()
+        page.wait_for_function("document.querySelectorAll('.turn').length === 2")
+        assert page.locator(".turn .answer .text").first.text_content() == "三度诱惑的导演何藩的妻子是陈美琪"
+        assert "三度诱惑 —导演→ 何藩 —妻子→ 陈美琪" in page.locator("details").first.text_content()
+        assert page.locator(".turn .answer .text").nth(1).text_content() == "你问的是演员张伟，还是歌手张伟？"
+        buttons = page.locator(".turn .options button")
+        assert buttons.count() == 2 and buttons.nth(1).text_content() == hostile
+        assert page.locator(".turn img").count() == 0  # the label stayed text
+        buttons.first.click()
+        page.wait_for_function("document.querySelectorAll('.turn').length === 3")
+        assert page.locator(".turn .question").nth(2).text_content() == "演员张伟的妻子是谁"
+    finally:
+        assert server.stop() == 0
+    captured = [line for _, line in server.capture_lines()]
+    assert [json.loads(line["captureData"]["endpointInput"]["data"])["question"] for line in captured] == ["演员张伟的妻子是谁"]

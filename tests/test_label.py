@@ -60,8 +60,11 @@ def test_label_in_the_terminal_ui_correct_undo_quit_and_resume(captured):
     async def first_session() -> LabelApp:
         app = LabelApp(LabelSession(captured))
         async with app.run_test(size=(100, 30)) as pilot:
+            # Each intent shows the Chinese predicate it asks for.
+            assert "ask_director（导演）" in str(app.query_one("#prediction").content)
+            assert "ask_director（导演）" in str(app.query_one("#pending").content)
             await pilot.press("enter")                      # 三度诱惑的导演是谁: accept ask_director
-            await pilot.press("i", *"wife", "enter")        # 李嘉欣和谁结婚了: the intent corrected
+            await pilot.press("i", *"妻子", "enter")        # 李嘉欣和谁结婚了: the intent corrected (by predicate)
             await pilot.pause()
             assert app.session.pending.intent == "ask_wife"
             await pilot.press("enter")

@@ -25,6 +25,8 @@ NO_ENTITY = "no entity found in the question"
 NOT_IN_GRAPH = "entity not in the graph"
 NO_RELATION = "no such relation"
 NO_REFERENT = "nothing earlier to refer to"
+PARTIAL = "part of the question not understood"
+AMBIGUOUS = "ambiguous"
 
 
 @dataclass
@@ -45,8 +47,14 @@ class Answer:
     detail: str | None = None
     readings: list[dict] = field(default_factory=list)  # the best (entity, edge) readings weighed
     context: dict | None = None  # {"reference", "entity"} when the entity came from the conversation
+    shape: str | None = None  # the query graph read: one_hop, chain, reverse_chain, intersection, count
+    hops: list[dict] = field(default_factory=list)  # each hop: {"from", "predicate", "direction", "word", "to"}
+    count: int | None = None  # a counting question's count (answers then holds it as text)
+    unexplained: list[str] = field(default_factory=list)  # words of the question no reading explains
+    clarify: dict | None = None  # a question back when two entities tie: {"question", "options"}
     model_version: str | None = None
     elapsed_ms: float = 0.0
+    language: str = "zh"  # of `message` (ask.language): zh or en
 
     @property
     def answered(self) -> bool:
@@ -57,6 +65,9 @@ class Answer:
         data = asdict(self)
         data["answered"] = self.answered
         data["entities"] = [self.entity] if self.entity else []
+        from kgqa_cli.answering.messages import answer_message
+
+        data["message"] = answer_message(data, self.language)
         return data
 
 
@@ -89,6 +100,29 @@ def configured_lexicon(settings: Any) -> dict[str, list[str]]:
     return load_templates(path).synonyms if path.is_file() else {}
 
 
+def schema_types(path: Path) -> dict[str, tuple[set[str], set[str], set[str]]]:
+    """predicate -> (its subject types, its object types, its slots' types) from a workspace's
+    schema file; empty when there is none (a serving container): hops are then judged by the
+    graph alone."""
+    from kgqa_cli.data.schema import Schema
+    from kgqa_cli.errors import KgqaError
+
+    if not path.is_file():
+        return {}
+    try:
+        schema = Schema.load(path)
+    except KgqaError as exc:
+        log.warning("%s: schema not read (%s); hops are judged by the graph alone", path, exc)
+        return {}
+    types: dict[str, tuple[set[str], set[str], set[str]]] = {}
+    for relation in schema.relations:
+        subjects, objects, slots = types.setdefault(relation.predicate, (set(), set(), set()))
+        subjects.add(relation.subject_type)
+        objects.add(relation.object_value_type)
+        slots.update(kind for name, kind in relation.object_type if name != "@value")
+    return types
+
+
 class Answerer:
     """The warm question-answering pipeline: one model, one graph connection.
 
@@ -117,9 +151,11 @@ class Answerer:
             self.store.close()
             raise
         self.lexicon = self.model.lexicon or configured_lexicon(settings)
+        self.schema_types = schema_types(settings.paths.schema_file)
         self._open_interpreter()
 
     def _open_interpreter(self) -> None:
+        from kgqa_cli.answering.compose import Composer
         from kgqa_cli.answering.interpret import Interpreter
         from kgqa_cli.answering.linking import EntityLinker
 
@@ -127,6 +163,7 @@ class Answerer:
         self._graph_changes = self.store.changes()
         self.linker = EntityLinker(self.store.g, self.config.fuzzy_threshold)
         self.interpreter = Interpreter(self.store.g, self.config, self.linker, self.model.routes, self.lexicon)
+        self.composer = Composer(self.interpreter, self.schema_types)
 
     def _follow_graph_replacement(self) -> None:
         """Drop the caches of the graph's names and profiles when the graph changed since they
@@ -182,7 +219,8 @@ class Answerer:
         self._follow_graph_replacement()
         texts = [valid_text(question) for question in questions]
         conversations = conversations or [None] * len(texts)
-        results = [Answer(question=text, model_version=self.version_name) for text in texts]
+        results = [Answer(question=text, model_version=self.version_name, language=self.config.language)
+                   for text in texts]
         asked = [index for index, text in enumerate(texts) if text.strip()]
         predictions = predict_batch(self.model, [texts[i].strip() for i in asked], top=None) if asked else []
         for index, prediction in zip(asked, predictions, strict=True):
@@ -197,6 +235,7 @@ class Answerer:
     def _resolve(self, question: str, prediction: Any, result: Answer, conversation: Any = None) -> None:
         """From the model's prediction to the answer: the readings the graph allows, the best one
         answered by its traversal; the conversation (if any) remembers the turn."""
+        from kgqa_cli.answering.compose import explained_spans, run_composition
         from kgqa_cli.answering.interpret import candidate_json, reading_summary
 
         shown = self.config.interpretation.show_readings
@@ -216,6 +255,7 @@ class Answerer:
                 return
             if best is None:
                 self._explain_no_reading(result, prediction, candidates, notes)
+                result.shape = self.composer.shape_of_words(question)
                 return
             result.entity = candidate_json(best.entity)
             if best.entity.method == "context":
@@ -227,10 +267,45 @@ class Answerer:
                 result.detail = (f"best reading {best.entity.name} -{best.predicate}- ({best.direction}) scored "
                                  f"{best.score:.2f}, threshold {self.config.interpretation.min_score}")
                 return
-            self._run_reading(best, result)
+            if self._asks_back(readings, result):
+                return
+            composition = self.composer.compose(question, readings, candidates, explained_spans(notes))
+            run_composition(self.composer, composition, result, self.config.max_answers)
         finally:
             if conversation is not None:
-                conversation.remember(question, (result.entity or {}).get("name"), result.answers)
+                # A count is remembered by what it counted, so 他们 can refer to them next.
+                answers = result.hops[-1]["to"] if result.count is not None and result.hops else result.answers
+                conversation.remember(question, (result.entity or {}).get("name"), answers)
+
+    def _asks_back(self, readings: list, result: Answer) -> bool:
+        """Two readings that tie, of two entities with the same name told apart only by a bracketed
+        disambiguator (张伟(演员), 张伟(歌手)): ask which one was meant rather than guess."""
+        from kgqa_cli.answering.compose import split_disambiguator
+        from kgqa_cli.answering.interpret import candidate_json
+
+        if len(readings) < 2:
+            return False
+        first, second = readings[0], readings[1]
+        if abs(first.score - second.score) > 1e-9 or first.entity.name == second.entity.name:
+            return False
+        tied = [r for r in readings if abs(r.score - first.score) <= 1e-9]
+        bases = {split_disambiguator(r.entity.name)[0] for r in tied}
+        if len(bases) != 1:
+            return False
+        options, seen = [], set()
+        for reading in tied:
+            if reading.entity.name in seen:
+                continue
+            seen.add(reading.entity.name)
+            base, descriptor = split_disambiguator(reading.entity.name)
+            options.append({"entity": reading.entity.name, "label": f"{descriptor or ''}{base}"})
+        if len(options) < 2:
+            return False
+        result.entity = candidate_json(first.entity)
+        result.reason = AMBIGUOUS
+        result.clarify = {"question": "你问的是" + "，还是".join(o["label"] for o in options) + "？", "options": options}
+        result.detail = f"{len(options)} entities named {next(iter(bases))} tie: " + ", ".join(o["entity"] for o in options)
+        return True
 
     def _explain_no_reading(self, result: Answer, prediction: Any, candidates: list, notes: list[str]) -> None:
         """Why no (entity, edge) pair was found: no entity at all, or none with such an edge."""
@@ -258,27 +333,6 @@ class Answerer:
             result.detail = f"{top.name} has no {route['predicate']} ({route['direction']}) in the graph"
         else:
             result.detail = f"{top.name} has no relation the question asks about in the graph"
-
-    def _run_reading(self, reading: Any, result: Answer) -> None:
-        """Run the traversal of a reading; fills answers, query, predicate and direction."""
-        from kgqa_cli.graph import queries
-
-        name = reading.entity.name
-        if reading.direction == "reverse":
-            traversal = queries.subjects_of(self.store.g, name, reading.predicate)
-        else:
-            traversal = queries.objects_of(self.store.g, name, reading.predicate)
-        result.query = queries.describe(traversal)
-        result.predicate, result.direction = reading.predicate, reading.direction
-        names: list[str] = []
-        for row in queries.run(traversal):
-            if row["name"] not in names:
-                names.append(row["name"])
-        if not names:  # the edge was there when the profile was read: the graph changed since
-            result.reason = NO_RELATION
-            result.detail = f"{name} has no {reading.predicate} ({reading.direction}) in the graph"
-            return
-        result.answers = names[: self.config.max_answers]
 
 
 def _tags_of(question: str, slots: dict[str, list[str]]) -> list[str]:

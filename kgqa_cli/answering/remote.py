@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from kgqa_cli.answering.compose import Composer
 from kgqa_cli.answering.pipeline import Answer, Answerer
 from kgqa_cli.text import valid_text
 
@@ -28,13 +29,14 @@ class UnderstoodAnswerer(Answerer):
     predicate lexicon comes from the configured templates file (the endpoint sends none)."""
 
     def __init__(self, settings: Any) -> None:  # noqa: D107 - the parent's model loading is left out on purpose
-        from kgqa_cli.answering.pipeline import configured_lexicon
+        from kgqa_cli.answering.pipeline import configured_lexicon, schema_types
         from kgqa_cli.graph.store import GraphStore
 
         self.config = settings.ask
         self.store = GraphStore(settings.graph, settings.paths, create=False)
         self.model = SimpleNamespace(routes={})
         self.lexicon = configured_lexicon(settings)
+        self.schema_types = schema_types(settings.paths.schema_file)
         self._open_interpreter()
 
     def answer_understood(self, question: str, understood: dict) -> Answer:
@@ -50,6 +52,7 @@ class UnderstoodAnswerer(Answerer):
         if routes != self.model.routes:  # the interpreter indexes the routes; its graph caches stay
             self.model = SimpleNamespace(routes=routes)
             self.interpreter.set_routes(routes)
-        result = Answer(question=text, model_version=understood.get("model_version"))
+            self.composer = Composer(self.interpreter, self.schema_types)  # it reads the routes too
+        result = Answer(question=text, model_version=understood.get("model_version"), language=self.config.language)
         self._resolve(text.strip(), prediction, result)
         return result

@@ -91,41 +91,68 @@ def shown(text: str) -> str:
     return escape(printable(text))
 
 
-def answer_panel(answer, readings: bool = False):
-    """One question's intent, slots, linked entity, query and answers (`kgqa ask`); with
-    ``readings``, the (entity, edge) readings weighed, best first."""
+def answer_panel(answer, readings: bool = False, language: str | None = None):
+    """One question's intent, slots, linked entity, path, query and answers (`kgqa ask`), row
+    labels and the no-answer message in ``language`` (zh or en; default the answer's own);
+    a question back (which 张伟?) lists its numbered options; with ``readings``, the (entity,
+    edge) readings weighed, best first."""
     from rich.panel import Panel
 
+    from kgqa_cli.answering.messages import LABELS, answer_message, context_text, method_text, path_lines
+
     escape = shown
+    language = language or getattr(answer, "language", "zh")
+    label = LABELS["en" if language == "en" else "zh"]
+    data = answer.to_json()  # fields an older answer lacks read as absent
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")  # long queries wrap inside the panel instead of being cut
-    if answer.intent is not None:
-        grid.add_row("intent", f"{escape(answer.intent)} ({answer.confidence:.2f})")
-    if answer.slots:
-        grid.add_row("slots", "; ".join(f"{escape(name)}: {escape(', '.join(texts))}" for name, texts in answer.slots.items()))
-    if answer.entity:
-        entity = answer.entity
-        how = entity["method"] if entity["method"] != "fuzzy" else f"fuzzy {entity['similarity']:.2f}"
-        if answer.context:
-            how = f"from the conversation: {escape(answer.context['reference'])}"
-        grid.add_row("entity", f"{escape(entity['mention'])} -> {escape(entity['name'])} ({how})")
-    if answer.query:
-        grid.add_row("query", escape(answer.query))
-    if answer.answered:
-        grid.add_row("[green]answer", escape("、".join(answer.answers)))
+    if data.get("intent") is not None:
+        grid.add_row(label["intent"], f"{escape(data['intent'])} ({data.get('confidence', 0):.2f})")
+    if data.get("slots"):
+        grid.add_row(label["slots"],
+                     "; ".join(f"{escape(name)}: {escape(', '.join(texts))}" for name, texts in data["slots"].items()))
+    entity = data.get("entity")
+    if entity:
+        how = method_text(entity, language)
+        if data.get("context"):
+            how = context_text(data["context"], language)
+        grid.add_row(label["entity"], f"{escape(entity.get('mention') or '')} -> {escape(entity.get('name') or '')} "
+                                      f"({escape(how)})")
+    path = path_lines(data, language) if data.get("hops") else []
+    if path:
+        grid.add_row(label["path"], "\n".join(escape(line) for line in path))
+    if data.get("count") is not None:
+        grid.add_row(label["count"], str(data["count"]))
+    if data.get("query"):
+        # One traversal a hop, one line each.
+        grid.add_row(label["query"], "\n".join(escape(line) for line in data["query"].splitlines()))
+    if data.get("reason") is None:
+        hops = data.get("hops") or []
+        # A count or a chain reads better as the sentence (共3部, 三度诱惑的导演何藩的妻子是…).
+        said = answer_message(data, language) if data.get("count") is not None or len(hops) > 1 else ""
+        grid.add_row(f"[green]{label['answer']}", escape(said or "、".join(data.get("answers") or [])))
     else:
-        detail = f": {escape(answer.detail)}" if answer.detail else ""
-        grid.add_row("[yellow]no answer", f"{escape(answer.reason)}{detail}")
-    if readings and answer.readings:
+        grid.add_row(f"[yellow]{label['no_answer']}", escape(answer_message(data, language)))
+        options = (data.get("clarify") or {}).get("options") or []
+        if options:
+            lines = [f"{number}. {option.get('label') or option.get('entity')}"
+                     + (f" ({option['entity']})" if option.get("entity") and option.get("label") else "")
+                     for number, option in enumerate(options, start=1)]
+            grid.add_row(label["clarify"], "\n".join(escape(line) for line in lines))
+        if data.get("detail") and readings:  # the technical why, for whoever asked for the details
+            grid.add_row(f"[dim]{label['detail']}", f"[dim]{escape(data['detail'])}")
+    if readings and data.get("readings"):
         table = Table(box=None, padding=(0, 1), show_edge=False)
-        for column in ("score", "entity", "found by", "edge", "intent (p)", "keyword"):
-            table.add_column(column, justify="right" if column == "score" else "left")
-        for row in answer.readings:
+        columns = ("score", "entity", "found_by", "edge", "intent_p", "keyword")
+        for column in columns:
+            table.add_column(label[column], justify="right" if column == "score" else "left")
+        for row in data["readings"]:
             arrow = "->" if row["direction"] == "forward" else "<-"
-            table.add_row(f"{row['score']:.2f}", escape(row["entity"]), f"{row['method']} {row['entity_score']:.2f}",
+            table.add_row(f"{row['score']:.2f}", escape(row["entity"]),
+                          f"{escape(method_text(row, language))} {row['entity_score']:.2f}",
                           f"{arrow} {escape(row['predicate'])}",
                           f"{escape(row['intent'] or '-')} ({row['intent_probability']:.2f})", escape(row["keyword"] or ""))
-        grid.add_row("readings", table)
-    return Panel(grid, title=escape(answer.question) or "(empty)", title_align="left", expand=False)
+        grid.add_row(label["readings"], table)
+    return Panel(grid, title=escape(data.get("question") or "") or label["empty"], title_align="left", expand=False)

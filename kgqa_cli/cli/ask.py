@@ -36,8 +36,9 @@ def ask(
     """Classify the question, link its entity to the graph, run the traversal, show the answers.
 
     The question is read jointly with the graph: every (entity, edge it has) pair is weighed, the
-    best answered; -v lists the readings weighed. A question that cannot be answered prints the
-    reason and exits 0. With --file, output line N answers input line N (a blank line gets the
+    best answered; -v lists the readings weighed. A question that cannot be answered prints why
+    (in Chinese; English with --ask.language en) and exits 0; --json keeps the English reason code
+    in `reason` and the readable line in `message`. With --file, output line N answers input line N (a blank line gets the
     reason "empty question"). For a conversation at the terminal, see `kgqa chat`.
     Example: kgqa ask "李嘉欣和谁结婚了" --json
     """
@@ -83,4 +84,4 @@ def ask(
     from kgqa_cli.cli._tables import answer_panel
     from kgqa_cli.ui import stdout
 
-    stdout.print(answer_panel(answer, readings=verbose))
+    stdout.print(answer_panel(answer, readings=verbose, language=settings.ask.language))

@@ -26,13 +26,15 @@ def chat(
     After 三度诱惑的导演是谁, 他还导演了哪些电影 takes 他 for 何藩 and 这部电影的主演呢 takes
     这部电影 for 三度诱惑: a referring word stands for the latest answer or entity of its kind
     (他/她 a person, 它/这部 a work, 这本 a book, 那里 a place). /reset starts over, /history lists the
-    turns, /quit or Ctrl-D ends. Reads standard input when it is not a terminal (one question a
-    line); --json prints each answer as a JSON line.
+    turns, /quit or Ctrl-D ends. When a name fits several entities (张伟), the answer asks which
+    one and numbers them: typing the number asks again with that one. Reads standard input when
+    it is not a terminal (one question a line); --json prints each answer as a JSON line.
     Example: kgqa chat
     """
     import sys
 
     from kgqa_cli.answering.interpret import Conversation
+    from kgqa_cli.answering.messages import clarified_question
     from kgqa_cli.answering.pipeline import Answerer
     from kgqa_cli.cli._tables import answer_panel
     from kgqa_cli.io import dumps_line
@@ -47,6 +49,7 @@ def chat(
         with contextlib.suppress(ImportError):  # not on every platform
             import readline  # noqa: F401  (arrow keys and the history of earlier questions)
     conversation = Conversation(limit=settings.ask.context.max_turns)
+    asked_back: tuple[str, dict] | None = None  # the last question and its answer, when it asked which one
     with Answerer(settings, qa_model=qa_model) as answerer:
         if interactive:
             stderr.print(f"[bold]kgqa chat[/] · {answerer.version_name} · {HELP_LINE}")
@@ -77,8 +80,15 @@ def chat(
             if command.startswith("/"):
                 stderr.print(f"unknown command {command!r}: {HELP_LINE}", markup=False)
                 continue
+            if asked_back is not None and command.isdigit():
+                question, data = asked_back
+                options = data["clarify"]["options"]
+                if 1 <= int(command) <= len(options):
+                    command = clarified_question(question, data, options[int(command) - 1])
             answer = answerer.answer(command, conversation)
+            data = answer.to_json()
+            asked_back = (command, data) if (data.get("clarify") or {}).get("options") else None
             if json_output:
-                print(dumps_line(answer.to_json()), flush=True)
+                print(dumps_line(data), flush=True)
             else:
-                stdout.print(answer_panel(answer, readings=verbose))
+                stdout.print(answer_panel(answer, readings=verbose, language=settings.ask.language))

@@ -1,7 +1,7 @@
 """`kgqa label`'s terminal UI (Textual): keyboard-first ground-truth entry.
 
 The screen shows the question with the entity of the pending label highlighted, the predicted
-intent with its confidence and the next two, the linked entity and the answers, and the
+intent (with the Chinese predicate it asks for: ask_director（导演）) and its confidence and the next two, the linked entity and the answers, and the
 progress. Keys: Enter accept, i intent (a list filtered as you type), e entity, o out of scope,
 s skip, u undo, ? help, q quit; the footer always lists them. Every decision is written at once
 by :class:`~kgqa_cli.labeling.session.LabelSession`.
@@ -38,16 +38,20 @@ class IntentPicker(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
 
-    def __init__(self, intents: list[str], current: str) -> None:
+    def __init__(self, intents: list[str], current: str, labels: dict[str, str] | None = None) -> None:
         super().__init__()
         self.intents = intents
         self.current = current
+        self.labels = labels or {}  # ask_director -> ask_director（导演）
+
+    def _option(self, name: str) -> Option:
+        return Option(self.labels.get(name, name), id=name)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static("Intent: type to filter, ↑/↓ to move, Enter to choose, Escape to cancel")
+            yield Static("Intent: type to filter (its name or predicate), ↑/↓ to move, Enter to choose, Escape to cancel")
             yield Input(placeholder="filter", id="filter")
-            yield OptionList(*[Option(name, id=name) for name in self.intents], id="intents")
+            yield OptionList(*[self._option(name) for name in self.intents], id="intents")
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -59,8 +63,8 @@ class IntentPicker(ModalScreen[str | None]):
         words = event.value.strip().lower()
         options = self.query_one(OptionList)
         options.clear_options()
-        shown = [name for name in self.intents if words in name.lower()]
-        options.add_options([Option(name, id=name) for name in shown])
+        shown = [name for name in self.intents if words in self.labels.get(name, name).lower()]
+        options.add_options([self._option(name) for name in shown])
         if shown:
             options.highlighted = 0
 
@@ -182,16 +186,22 @@ class LabelApp(App[None]):
         self.query_one("#question", Static).update(question)
         prediction = group.prediction
         ranked = prediction.get("alternatives") or []
-        others = ", ".join(f"{a['intent']} {a['confidence']:.2f}" for a in ranked[1:3])
+        others = ", ".join(f"{session.intent_label(a['intent'])} {a['confidence']:.2f}" for a in ranked[1:3])
         self.query_one("#prediction", Static).update(Text.assemble(
-            "predicted ", (str(prediction.get("intent")), "bold"), f" {prediction.get('confidence', 0):.2f}",
+            "predicted ", (session.intent_label(prediction.get("intent")), "bold"),
+            f" {prediction.get('confidence', 0):.2f}",
             f" · next: {others}" if others else ""))
         pending = session.pending
         slot = session.slots_of.get(pending.intent)
         entity = f" · entity {printable(pending.entity)} ({slot})" if pending.entity else ""
-        self.query_one("#pending", Static).update(Text.assemble("label ", (pending.intent, "bold green"), entity))
+        self.query_one("#pending", Static).update(Text.assemble(
+            "label ", (session.intent_label(pending.intent), "bold green"), entity))
         linked = (prediction.get("entities") or [None])[0]
-        answered = "、".join(prediction.get("answers") or []) or f"no answer: {prediction.get('reason')}"
+        from kgqa_cli.answering.messages import answer_message
+
+        # A capture from before answers had a message gets one from its fields.
+        said = prediction.get("message") or answer_message(prediction)
+        answered = "、".join(prediction.get("answers") or []) or f"no answer: {said}"
         link = f"{printable(linked['mention'])} → {printable(linked['name'])} · " if linked else ""
         self.query_one("#answer", Static).update(Text(f"{link}{printable(answered)}"))
 
@@ -205,14 +215,14 @@ class LabelApp(App[None]):
     def action_accept(self) -> None:
         if self.session.current is None:
             return
-        label = self.session.pending.intent
+        label = self.session.intent_label(self.session.pending.intent)
         self._guarded(self.session.accept)
         self.say(f"saved: {label}")
 
     def action_out_of_scope(self) -> None:
         if self.session.current is not None:
             self._guarded(self.session.out_of_scope)
-            self.say("saved: none (out of scope)")
+            self.say(f"saved: {self.session.intent_label('none')} (out of scope)")
 
     def action_skip(self) -> None:
         if self.session.current is not None:
@@ -232,7 +242,8 @@ class LabelApp(App[None]):
             if intent:
                 self._guarded(lambda: self.session.set_intent(intent))
 
-        self.push_screen(IntentPicker(self.session.intents, self.session.pending.intent), chosen)
+        labels = {name: self.session.intent_label(name) for name in self.session.intents}
+        self.push_screen(IntentPicker(self.session.intents, self.session.pending.intent, labels), chosen)
 
     def action_entity(self) -> None:
         if self.session.current is None:

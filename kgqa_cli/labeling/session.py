@@ -50,6 +50,7 @@ class LabelSession:
         self.model_version = version.name
         self.slots_of = intent_slots(version.path / "model")
         self.intents = sorted(self.slots_of)
+        self.routes = _intent_routes(version.path / "model")
         self.capture_root = capture_root(settings)
         self.writer = LabelWriter(settings.paths.groundtruth_dir, settings.paths.feedback_file)
         self.feedback_file = settings.paths.feedback_file
@@ -61,6 +62,12 @@ class LabelSession:
         self.history: list[tuple[int, Decision]] = []
         self.pending: Pending | None = None
         self._reset_pending()
+
+    def intent_label(self, intent: str | None) -> str:
+        """An intent with the Chinese predicate it asks for: ``ask_director（导演）``."""
+        from kgqa_cli.answering.messages import intent_label
+
+        return intent_label(str(intent), self.routes)
 
     # ------------------------------------------------------------------ where we are
 
@@ -210,3 +217,15 @@ class LabelSession:
             return write_jsonl(target, rows)
         except OSError as exc:
             raise FileSystemError(f"{target}: cannot write the export: {exc.strerror or exc}") from exc
+
+
+def _intent_routes(model_folder: Path) -> dict[str, list[dict]]:
+    """Each intent's routes (predicate and direction) from the model's ``config.json``; none when
+    it cannot be read (the intents then show without their predicates)."""
+    import json
+
+    try:
+        routes = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8")).get("routes")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return routes if isinstance(routes, dict) else {}

@@ -36,6 +36,31 @@
     list.appendChild(dd);
   }
 
+  // The hops drawn as edges (三度诱惑 —导演→ 何藩 —妻子→ …): one line for a chain, one per hop
+  // for an intersection, whose hops start from different entities.
+  function pathLines(result) {
+    const hops = (result.hops || []).filter(hop => hop && hop.predicate);
+    const names = (list) => {
+      const all = list || [];
+      return all.length ? all.slice(0, 3).join("、") + (all.length > 3 ? "等" + all.length + "个" : "") : "（无）";
+    };
+    const arrow = (hop) => hop.direction === "reverse" ? "←" + hop.predicate + "—" : "—" + hop.predicate + "→";
+    if (result.shape === "intersection") return hops.map(hop => names(hop.from) + " " + arrow(hop) + " " + names(hop.to));
+    if (!hops.length) return [];
+    return [hops.reduce((line, hop) => line + " " + arrow(hop) + " " + names(hop.to), names(hops[0].from))];
+  }
+
+  // The question asked again with the chosen option: its label (演员张伟) in place of the
+  // ambiguous mention, else before the question.
+  function clarified(question, result, option) {
+    const chosen = option.label || option.entity || "";
+    const entity = (result.entities || [])[0] || result.entity;
+    const slotTexts = Object.values(result.slots || {}).flat();
+    const mention = (result.clarify && result.clarify.mention) || (entity && entity.mention) || slotTexts[0];
+    if (mention && question.includes(mention)) return question.replace(mention, () => chosen);
+    return chosen + "：" + question;
+  }
+
   function render(turn) {
     const item = element("li", "turn");
     item.appendChild(element("div", "question", turn.question));
@@ -46,9 +71,29 @@
       bubble.appendChild(element("div", "text", "出错了：" + turn.error));
     } else if (result.reason) {
       bubble.classList.add("no-answer");
-      bubble.appendChild(element("div", "text", "没有答案：" + result.reason + (result.detail ? "（" + result.detail + "）" : "")));
+      bubble.appendChild(element("div", "text", result.message || "没有答案：" + result.reason));
+      const options = (result.clarify && result.clarify.options) || [];
+      if (options.length) {
+        const choices = element("div", "options");
+        choices.setAttribute("role", "group");
+        choices.setAttribute("aria-label", "请选择");
+        options.forEach(option => {
+          const button = element("button", "option", option.label || option.entity);
+          button.type = "button";
+          if (option.entity) button.title = option.entity;
+          button.addEventListener("click", () => {
+            if (send.disabled) return;
+            ask(clarified(turn.question, result, option)).then(() => input.focus());
+          });
+          choices.appendChild(button);
+        });
+        bubble.appendChild(choices);
+      }
     } else {
-      bubble.appendChild(element("div", "text", result.answers.join("、")));
+      // A count or a chain reads better as the sentence (共3部, 三度诱惑的导演何藩的妻子是…).
+      const sentence = result.message && (result.count !== null && result.count !== undefined
+        || (result.hops || []).length > 1);
+      bubble.appendChild(element("div", "text", sentence ? result.message : result.answers.join("、")));
     }
     if (result) {
       const more = element("details");
@@ -60,7 +105,11 @@
       const entity = (result.entities || [])[0];
       if (entity) detail(list, "实体", entity.mention + " → " + entity.name + "（" + entity.method + "）");
       if (result.context) detail(list, "上下文", "“" + result.context.reference + "”指" + result.context.entity);
+      detail(list, "路径", pathLines(result).join("\n"));
+      if (result.count !== null && result.count !== undefined) detail(list, "数量", String(result.count));
       detail(list, "查询", result.query);
+      detail(list, "原因", result.reason);
+      detail(list, "说明", result.detail);
       detail(list, "模型", result.model_version);
       detail(list, "用时", result.elapsed_ms !== undefined ? result.elapsed_ms + " ms" : "");
       more.appendChild(list);
