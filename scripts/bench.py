@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-ORDER = ("extraction", "graph", "qa", "reliability", "serving", "monitor", "aws")
+ORDER = ("extraction", "graph", "qa", "compositional", "mentions", "reliability", "serving", "monitor", "aws")
 
 
 def main(names: list[str]) -> int:

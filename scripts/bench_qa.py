@@ -106,10 +106,12 @@ def demo_figures(answerer: Answerer) -> dict:
     for question, expected in DEMO_QUESTIONS:
         answer = answerer.answer(question)
         rows.append({"question": question, "expected": expected, "got": answer.answers,
-                     "correct": answer.answered and set(expected) <= set(answer.answers),
+                     "correct": answer.answered and set(expected) <= set(answer.answers), "answered": answer.answered,
                      "intent": answer.intent, "entity": (answer.entity or {}).get("name"), "reason": answer.reason})
     return {"demo_questions_correct": sum(row["correct"] for row in rows),
-            "demo_questions_total": len(rows), "demo_questions": rows}
+            "demo_questions_total": len(rows),
+            "demo_questions_confidently_wrong": sum(row["answered"] and not row["correct"] for row in rows),
+            "demo_questions": rows}
 
 
 def latency_figures(answerer: Answerer, rounds: int = 25) -> dict:
@@ -217,12 +219,13 @@ def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict
                                           "graph.url": None, "graph.mode": "replace"})
     run_bulkload(loading.graph, loading.paths, gold, show_progress=False)
     asking = settings.model_copy(update={"graph": loading.graph})
-    rows, correct, kinds = [], 0, Counter()
+    rows, correct, wrong, kinds = [], 0, 0, Counter()
     with Answerer(asking) as answerer:
         for question, subject, predicate, obj in kept:
             answer = answerer.answer(question)
             ok = normalize_name(obj) in {normalize_name(a) for a in answer.answers}
             correct += ok
+            wrong += answer.answered and not ok
             if not ok:
                 kinds[failure_kind(answer, subject, predicate)] += 1
             rows.append({"question": question, "predicate": predicate, "gold": obj, "intent": answer.intent,
@@ -233,6 +236,8 @@ def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict
     accuracy = round(correct / max(len(kept), 1), 4)
     return {
         "accuracy": accuracy, "count": len(kept), "correct": correct,
+        "confidently_wrong": round(wrong / max(len(kept), 1), 4), "confidently_wrong_count": wrong,
+        "abstained": len(kept) - correct - wrong,
         "rule_baseline": baseline,
         "ahead_of_rule_baseline": round(accuracy - baseline["accuracy"], 4) if "accuracy" in baseline else None,
         "failures_by_kind": {kind: {"count": n, "share": round(n / len(kept), 4)} for kind, n in kinds.most_common()},
@@ -262,7 +267,7 @@ def followup_figures(settings, answerer: Answerer, wanted: int = 150, seed: int 
     rng = random.Random(seed)
     rng.shuffle(follows)
     interpreter = answerer.interpreter
-    turns, resolved, answered_right, skipped = [], 0, 0, 0
+    turns, resolved, answered_right, answered_wrong, skipped = [], 0, 0, 0, 0
     for follow in follows:
         if len(turns) >= wanted:
             break
@@ -294,7 +299,9 @@ def followup_figures(settings, answerer: Answerer, wanted: int = 150, seed: int 
             two = answerer.answer(follow["text"], conversation)
             right = bool(two.context) and two.context["entity"] == target
             resolved += right
-            answered_right += right and sorted(two.answers) == expected[: len(two.answers)] and bool(two.answers)
+            good = right and sorted(two.answers) == expected[: len(two.answers)] and bool(two.answers)
+            answered_right += good
+            answered_wrong += two.answered and not good
             turns.append({"first": first["text"], "first_answer": one.answers, "follow_up": follow["text"],
                           "reference": word, "expected_entity": target,
                           "got_entity": (two.context or {}).get("entity") or (two.entity or {}).get("name"),
@@ -303,7 +310,8 @@ def followup_figures(settings, answerer: Answerer, wanted: int = 150, seed: int 
         else:
             skipped += 1
     return {"conversations": len(turns), "resolved_right": round(resolved / max(len(turns), 1), 4),
-            "answered_right": round(answered_right / max(len(turns), 1), 4), "target_resolved": 0.95,
+            "answered_right": round(answered_right / max(len(turns), 1), 4),
+            "confidently_wrong": round(answered_wrong / max(len(turns), 1), 4), "target_resolved": 0.95,
             "source": "first turns and follow-ups from the generated test split (names held out from training)",
             "wrong": [t for t in turns if not t["resolved"]][:20]}
 
