@@ -221,16 +221,21 @@ class Registry:
         *,
         data_hash: str | None = None,
         status: str = "PendingManualApproval",
+        encoder: dict | None = None,
     ) -> ModelVersion:
-        """Copy a model folder in as the next version of ``group`` (or return an identical latest)."""
+        """Copy a model folder in as the next version of ``group`` (or return an identical latest).
+
+        ``encoder`` says which pretrained encoder the model started from (``{"encoder", "kind",
+        "revision"}``); None for a model trained from scratch."""
         if status not in STATUSES:
             raise ConfigError(f"approval status {status!r} is not one of {', '.join(STATUSES)}")
         artifact_hash = hash_paths([artifacts])
         with self._group_lock(group):
-            return self._publish(group, artifacts, metrics, artifact_hash, data_hash, status)
+            return self._publish(group, artifacts, metrics, artifact_hash, data_hash, status, encoder)
 
     def _publish(
-        self, group: str, artifacts: Path, metrics: dict, artifact_hash: str, data_hash: str | None, status: str
+        self, group: str, artifacts: Path, metrics: dict, artifact_hash: str, data_hash: str | None, status: str,
+        encoder: dict | None = None,
     ) -> ModelVersion:
         """Copy ``artifacts`` in as the next version; the caller holds the group's lock."""
         for stale in self._group_folder(group).glob(".v*.partial"):
@@ -252,6 +257,7 @@ class Registry:
             "artifact_hash": artifact_hash,
             "data_hash": data_hash,
             "git_commit": git_commit(),
+            "encoder": encoder,
         })
         staging.rename(target)  # atomic: a crash never leaves a half-registered version
         return ModelVersion(group, number, target)
