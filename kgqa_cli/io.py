@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -106,13 +106,16 @@ def contained_path(
 
 
 @contextmanager
-def exclusive_lock(lock_file: Path, *, wait: bool, what: str) -> Iterator[None]:
+def exclusive_lock(
+    lock_file: Path, *, wait: bool, what: str, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Hold an ``flock`` on ``lock_file`` for the block.
 
     The kernel drops the lock when its holder dies, so a ``kill -9`` never leaves it held.
-    ``wait=True`` queues behind the holder (short critical sections such as a registry update);
-    ``wait=False`` refuses at once with :class:`BusyError` naming ``what`` (a long stage that a
-    second run should not silently wait for).
+    ``wait=True`` queues behind the holder (short critical sections such as a registry update),
+    calling ``on_wait`` first when it has to; ``wait=False`` refuses at once with
+    :class:`BusyError` naming ``what`` (a long stage that a second run should not silently wait
+    for).
     """
     import fcntl
 
@@ -130,6 +133,8 @@ def exclusive_lock(lock_file: Path, *, wait: bool, what: str) -> Iterator[None]:
                     f"{what} is already running in this workspace (lock {lock_file})",
                     hint="wait for it to finish, or use another workspace",
                 ) from None
+            if on_wait is not None:
+                on_wait()
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:

@@ -447,27 +447,16 @@ def writer_lock(path: Path) -> Iterator[None]:
     The lock is an ``flock`` on ``.<name>.lock``: the kernel drops it when its holder dies, so a
     ``kill -9`` never leaves the graph locked.
     """
-    import fcntl
+    from kgqa_cli.io import exclusive_lock
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path.with_name(f".{path.name}.lock"), "a")  # noqa: SIM115 - held across the yield
-    except OSError as exc:
-        raise FileSystemError(describe_os_error(exc, "cannot write the graph folder")) from exc
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting for another load of %s to finish", path)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    with exclusive_lock(path.with_name(f".{path.name}.lock"), wait=True, what=f"a load of {path}",
+                        on_wait=lambda: log.info("waiting for another load of %s to finish", path)):
         for leftover in sorted(path.parent.glob(f".{path.name}.building-*")):
             if leftover.name.endswith(("-journal", "-wal", "-shm")):
                 continue
             log.warning("removing %s: a partial graph left by an interrupted load", leftover)
             _remove_leftover(leftover)
         yield
-    finally:
-        handle.close()  # releases the lock
 
 
 class GraphBuild:
