@@ -94,7 +94,9 @@ def contained_path(
         not text
         or "\x00" in text
         or text.startswith(("/", "\\"))
-        or any(part in ("..", "") for part in parts)
+        or any(part in ("..", ".", "") for part in parts)
+        or text.endswith(("/.", "/"))
+        or text == "."
         or "//" in text
     ):
         raise error(f"{what} {text!r} is not a plain relative path inside {root}")

@@ -11,6 +11,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from kgqa_cli.answering.messages import (
+    answer_message,
+    clarified_question,
+    intent_label,
+    path_lines,
+)
+from kgqa_cli.answering.reasons import (
     AMBIGUOUS,
     EMPTY,
     NO_ENTITY,
@@ -21,10 +27,6 @@ from kgqa_cli.answering.messages import (
     OUT_OF_SCOPE,
     PARTIAL,
     REASONS,
-    answer_message,
-    clarified_question,
-    intent_label,
-    path_lines,
 )
 from kgqa_cli.cli.main import app
 

@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgqa_cli.answering.interpret import EntityCandidate, Reading, normalize_question
+from kgqa_cli.answering.reasons import NO_RELATION, PARTIAL
 
 # Counting words: 几/多少 with a classifier (几部电影, 多少首歌). 多少 alone asks for a value
 # (人口有多少), and 几年 is a duration, so neither counts.
-COUNT_WORDS = re.compile(r"(几|多少)(部|个|首|本|位|家|所|名|种|座|条|张|支|项|集|任|次|场|届|门|档|人)")
+COUNT_WORDS = re.compile(r"(几|多少)(部|个|首|本|位|家|所|名|种|座|条|张|支|项|集|任|次|场|届|门|档|人)"
+                         r"|多少(?=电影|电视剧|作品|部|首|歌|本书|书|小说|节目|角色|公司|学校|奖)")
 # Words that join two entities under one relation word (A和B主演的电影).
 CONJUNCTIONS = ("和", "与", "跟", "及", "、", "以及", "同", ",", "，")
 # Graph names that are generic words rather than entities when they turn up beside the entity
@@ -39,7 +41,7 @@ LITERAL_TYPES = frozenset({"Text", "Date", "Number", "文本", "日期", "数字
 INTERROGATIVES = ("哪", "谁", "什么", "多少", "多大", "多高", "多长", "几", "吗", "怎么", "何时")
 # Words for kinds of things that hold a lexicon word inside them (歌曲 holds 曲): read as the
 # kind of answer, never as a relation.
-KIND_WORDS = ("歌曲", "电影", "电视剧", "影视作品", "作品", "小说", "图书", "节目", "公司", "片子", "戏")
+KIND_WORDS = ("歌曲", "电影", "电视剧", "影视作品", "作品", "小说", "图书", "节目", "公司", "片子", "戏", "角色")
 # What comes before a word that names the kind of answer rather than a relation (哪座城市).
 ASKING_FOR_A_KIND = ("哪", "什么", "哪个", "哪座", "哪所", "哪家", "哪位", "哪部", "哪首", "哪张", "哪些")
 GENERIC_NOUNS = ("电影", "电视剧", "影视作品", "作品", "歌曲", "歌", "图书", "书", "小说", "学校", "大学", "公司",
@@ -93,10 +95,11 @@ class Hop:
     targets: list[str] = field(default_factory=list)
     query: str = ""
     edges: dict[str, dict] = field(default_factory=dict)  # target -> the edge's properties (best score)
+    truncated: bool = False  # it started from the first max_fanout names only
 
     def to_json(self) -> dict:
         return {"from": self.sources, "predicate": self.predicate, "direction": self.direction,
-                "word": self.word, "to": self.targets}
+                "word": self.word, "to": self.targets, "truncated": self.truncated}
 
 
 @dataclass
@@ -117,8 +120,8 @@ def _kinds_meet(these: set[str], those: set[str]) -> bool:
     return any(a == b or a.endswith(b) or b.endswith(a) for a in these for b in those)
 
 
-def strip_count_words(norm: str) -> list[tuple[int, int]]:
-    """Spans of the counting words of a normalised question."""
+def count_word_spans(norm: str) -> list[tuple[int, int]]:
+    """Where the counting words of a normalised question are."""
     return [(m.start(), m.end()) for m in COUNT_WORDS.finditer(norm)]
 
 
@@ -130,7 +133,7 @@ class Composer:
     """
 
     def __init__(self, interpreter: Any, schema_types: dict[str, tuple[set[str], set[str], set[str]]] | None = None,
-                 max_fanout: int = 50) -> None:
+                 max_fanout: int = 200) -> None:
         self.interpreter = interpreter
         self.schema_types = schema_types or {}
         self.max_fanout = max_fanout
@@ -183,7 +186,10 @@ class Composer:
             if groups:
                 last = groups[-1]
                 shared = last.predicates & mention.predicates
-                if shared or self.related(last.predicates) & mention.predicates:
+                # Words an intent reads together (配偶, 老婆) are one hop only when one of them
+                # cannot be a hop on its own: 妻子的丈夫 is two hops, 娶…老婆 one.
+                weak = any(len(m.word) == 1 or m.interrogative for m in (last.mentions[-1], mention))
+                if shared or (weak and self.related(last.predicates) & mention.predicates):
                     last.mentions.append(mention)
                     last.predicates = shared or (last.predicates | mention.predicates)
                     continue
@@ -198,10 +204,12 @@ class Composer:
         """
         best = readings[0]
         norm, _ = normalize_question(question)
-        counts = [span for span in strip_count_words(norm)
-                  if not (best.keyword and norm[span[0]:span[1]] in best.keyword)]  # 多少人 of 人口数量
         entity_span = best.entity.span or (0, 0)
         others = self._other_entities(best, candidates, norm)
+        names = [entity_span, *(c.span for c in others if c.span)]
+        counts = [span for span in count_word_spans(norm)
+                  if not (best.keyword and norm[span[0]:span[1]] in best.keyword)  # 多少人 of 人口数量
+                  and not any(span[0] < e and s < span[1] for s, e in names)]  # 几个人的旅行 is a title
         kinds = [(m.start(), m.end()) for word in KIND_WORDS for m in re.finditer(re.escape(word), norm)]
         taken = [entity_span, *(c.span for c in others if c.span), *counts, *explained, *kinds]
         mentions = self.relation_mentions(norm, taken)
@@ -213,6 +221,8 @@ class Composer:
             composition = Composition("intersection", best, entities, groups, bool(counts))
             composition.unexplained = [m.word for m in rest if len(m.word) > 1 and not m.interrogative
                                        and not self._asks_for_a_kind(norm, m)]
+            paired = {e.name for e in entities}
+            composition.unexplained += [c.mention for c in [best.entity, *others] if c.name not in paired]
             return composition
         before = [m for m in mentions if m.end <= entity_span[0]]
         after = [m for m in mentions if m.start >= entity_span[1]]
@@ -223,14 +233,29 @@ class Composer:
             # after the entity names another edge of it (X的主演毕业于哪所学校 read as X's 导演):
             # the words decide.
             best, first = self._reading_of_words(best, readings, groups, entity_span)
-        # Further hops are the relation words after the reading's own (X的导演的妻子); a word
-        # between the entity and it (马云先生的国籍) qualifies the entity rather than asking more.
+        # A relation word between the entity and the reading's own is the first hop when the
+        # entity has that edge (X的妻子导演过哪些电影: X's wife first); otherwise it qualifies the
+        # entity (马云先生的国籍) and asks nothing more.
+        if first is not None:
+            between = [g for g in groups[:groups.index(first)]
+                       if g.mentions[0].start >= entity_span[1] and g.asks_for_a_hop]
+            for group in between:
+                reading = self._reading_of(best, readings, group)
+                if reading is not None:
+                    best, first = reading, group
+                    break
+        # Further hops are the relation words after the reading's own (X的导演的妻子).
         later = groups[groups.index(first) + 1:] if first is not None else [
             g for g in groups if g.mentions[0].start >= entity_span[1]]
         hops = [first if first is not None else RelationGroup([], frozenset({best.predicate}))]
         reached = self._reached(best.predicate, best.direction)
         unexplained: list[str] = []
         for group in later:
+            before = hops[-1].mentions[-1].end if hops[-1].mentions else entity_span[1]
+            if norm[before:group.mentions[0].start] in CONJUNCTIONS:
+                # X的导演和编剧: two questions in one, not a chain; answered only as a whole.
+                unexplained += group.words
+                continue
             fits = self._fits(reached, group)
             if fits:  # the schema lets this hop start where the one before it led
                 hops.append(group)
@@ -256,7 +281,7 @@ class Composer:
         graph (its entity is not there): a count, two relation words joined as constraints
         (A导演、B主演), two in a row (X的导演的妻子), one, or None without any."""
         norm, _ = normalize_question(question)
-        counts = strip_count_words(norm)
+        counts = count_word_spans(norm)
         kinds = [(m.start(), m.end()) for word in KIND_WORDS for m in re.finditer(re.escape(word), norm)]
         mentions = [m for m in self.relation_mentions(norm, [*counts, *kinds]) if not m.interrogative]
         groups = self.group(mentions)
@@ -321,13 +346,16 @@ class Composer:
                           entity_span: tuple[int, int]) -> tuple[Reading, RelationGroup | None]:
         """The reading of the same entity whose edge the first relation word after it names."""
         following = [g for g in groups if g.mentions[0].start >= entity_span[1] and g.asks_for_a_hop]
-        if not following:
-            return best, None
-        wanted = self.related(following[0].predicates)
+        reading = self._reading_of(best, readings, following[0]) if following else None
+        return (reading, following[0]) if reading is not None else (best, None)
+
+    def _reading_of(self, best: Reading, readings: list[Reading], group: RelationGroup) -> Reading | None:
+        """The reading of ``best``'s entity along an edge ``group`` names, if the graph has one."""
+        wanted = self.related(group.predicates)
         for reading in readings:
             if reading.entity.name == best.entity.name and reading.predicate in wanted:
-                return reading, following[0]
-        return best, None
+                return reading
+        return None
 
     def _other_entities(self, best: Reading, candidates: list[EntityCandidate], norm: str) -> list[EntityCandidate]:
         """Entities of the question besides the reading's: graph names found outright (not fuzzy
@@ -362,10 +390,12 @@ class Composer:
             start, end = entity.span
             # The nearest word after it (within a few characters: 姚刚健写的剧本) or right before
             # it (导演是A) whose edge the entity really has.
-            nearby = sorted((m for m in mentions if 0 <= m.start - end <= 4), key=lambda m: m.start)
+            nearby = sorted((m for m in mentions if 0 <= m.start - end <= 4
+                             and not norm[end:m.start].startswith("的")),  # 三度诱惑的主演: its own edge
+                            key=lambda m: m.start)
             nearby += [m for m in mentions if 0 <= start - m.end <= 1]
             for mention in nearby:
-                if self._edge_route(entity.name, mention.predicates, toward=True) is not None:
+                if self.edge_route(entity.name, mention.predicates, toward=True) is not None:
                     pairs[entity.name] = mention
                     break
         # A和B主演: A takes B's word.
@@ -379,7 +409,7 @@ class Composer:
         groups = []
         for entity in paired:
             mention = pairs[entity.name]
-            route = self._edge_route(entity.name, mention.predicates, toward=True)
+            route = self.edge_route(entity.name, mention.predicates, toward=True)
             if route is None:
                 return None
             groups.append([RelationGroup([mention], frozenset({route[0]}))])
@@ -387,7 +417,7 @@ class Composer:
 
     # ------------------------------------------------------------------ running
 
-    def _edge_route(self, name: str, predicates: frozenset[str] | set[str], toward: bool = False
+    def edge_route(self, name: str, predicates: frozenset[str] | set[str], toward: bool = False
                     ) -> tuple[str, str] | None:
         """The (predicate, direction) of an edge ``name`` has among the routes of ``predicates``;
         with ``toward`` the entity is the constraint (A导演的电影: the film is the subject of 导演
@@ -415,8 +445,8 @@ class Composer:
         """One traversal from ``sources`` along ``predicate``; targets best score first."""
         from kgqa_cli.graph import queries
 
-        hop = Hop(sources, predicate, direction, word)
-        traversal = queries.hop_from(self.interpreter.g, sources[: self.max_fanout], predicate, direction)
+        hop = Hop(sources[: self.max_fanout], predicate, direction, word, truncated=len(sources) > self.max_fanout)
+        traversal = queries.hop_from(self.interpreter.g, hop.sources, predicate, direction)
         hop.query = queries.describe(traversal)
         for row in queries.run(traversal):
             name = row.pop("name")
@@ -429,31 +459,14 @@ class Composer:
     def next_route(self, sources: list[str], group: RelationGroup) -> tuple[str, str] | None:
         """The route of a hop from ``sources``: the first of the group's routes that one of them has."""
         for name in sources[: self.max_fanout]:
-            route = self._edge_route(name, group.predicates)
+            route = self.edge_route(name, group.predicates)
             if route is not None:
                 return route
         return None
 
-    def count(self, name: str, predicate: str, direction: str) -> tuple[int, str]:
-        """How many edges of ``predicate`` the entity has that way, counted in the graph; and the query."""
-        from kgqa_cli.graph import queries
-
-        traversal = queries.count_edges(self.interpreter.g, name, predicate, direction)
-        return int(traversal.next()), queries.describe(queries.count_edges(self.interpreter.g, name, predicate,
-                                                                             direction))
-
 
 # ---------------------------------------------------------------------------------------------
 # Running a composition into an answer
-
-_BRACKETED = re.compile(r"^(?P<base>.+?)[_\s]*[(（](?P<descriptor>[^()（）]+)[)）]$")
-
-
-def split_disambiguator(name: str) -> tuple[str, str | None]:
-    """``张伟(演员)`` -> (``张伟``, ``演员``); a name without a bracketed part -> (name, None)."""
-    found = _BRACKETED.match(name)
-    return (found["base"], found["descriptor"]) if found else (name, None)
-
 
 def explained_spans(notes: list) -> list[tuple[int, int]]:
     """Spans of the question that the candidate search accounted for without an entity (notes
@@ -465,7 +478,6 @@ def run_composition(composer: Composer, composition: Composition, result: Any, m
     """Fill ``result`` (a :class:`~kgqa_cli.answering.pipeline.Answer`) by running the query graph:
     its hops, the query of each, the answers or the reason there are none."""
     from kgqa_cli.answering.interpret import candidate_json
-    from kgqa_cli.answering.pipeline import NO_RELATION, PARTIAL
 
     best = composition.reading
     result.shape = composition.shape
@@ -493,12 +505,11 @@ def run_composition(composer: Composer, composition: Composition, result: Any, m
     result.query = "\n".join(hop.query for hop in hops if hop.query)
     if result.reason is not None:
         return
+    if any(hop.truncated for hop in hops):
+        result.detail = f"a hop started from the first {composer.max_fanout} names it reached only"
     if composition.count:
-        if len(hops) == 1:  # one hop: counted by the graph itself
-            result.count, query = composer.count(best.entity.name, hops[0].predicate, hops[0].direction)
-            result.query = query
-        else:
-            result.count = len(targets)
+        # Distinct answers, not edges: the graph may hold one fact more than once.
+        result.count = len(targets)
         result.answers = [str(result.count)]
         return
     result.answers = targets[:max_answers]
@@ -506,8 +517,6 @@ def run_composition(composer: Composer, composition: Composition, result: Any, m
 
 def _run_chain(composer: Composer, composition: Composition, best: Reading, result: Any) -> list[Hop]:
     """The reading's hop, then each further hop from where the one before it led."""
-    from kgqa_cli.answering.pipeline import NO_RELATION
-
     groups = composition.groups[0]
     hop = composer.run_hop([best.entity.name], best.predicate, best.direction, _word(groups[0]))
     hops = [hop]
@@ -536,7 +545,7 @@ def _run_intersection(composer: Composer, composition: Composition) -> list[Hop]
     hops = []
     for entity, groups in zip(composition.entities, composition.groups, strict=True):
         group = groups[0]
-        route = composer._edge_route(entity.name, group.predicates, toward=True)
+        route = composer.edge_route(entity.name, group.predicates, toward=True)
         assert route is not None  # checked when the constraints were paired
         hops.append(composer.run_hop([entity.name], route[0], route[1], _word(group)))
     return hops

@@ -188,6 +188,14 @@ _DISAMBIGUATED = re.compile(r"^(.+?)[\s_]*(?:\(([^()]+)\)|【([^【】]+)】|\[(
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
+def split_disambiguator(name: str) -> tuple[str, str | None]:
+    """``张伟(演员)`` -> (``张伟``, ``演员``), ``张伟【演员】`` too; a name without one -> (name, None)."""
+    found = _DISAMBIGUATED.match(name)
+    if not found:
+        return name, None
+    return found.group(1), next(part for part in found.groups()[1:] if part)
+
+
 def name_variants(name: str) -> list[tuple[str, NameVariant]]:
     """(phrase, variant) of the ways people write the graph name ``name`` otherwise: 张伟(演员) as
     张伟 (with descriptor 演员); 大卫·贝克汉姆 as 大卫贝克汉姆, 大卫•贝克汉姆... and as 贝克汉姆.

@@ -12,22 +12,19 @@ import ast
 import re
 from collections.abc import Iterable
 
-from kgqa_cli.answering import pipeline as codes
+from kgqa_cli.answering.reasons import (
+    AMBIGUOUS,
+    EMPTY,
+    NO_ENTITY,
+    NO_INTENT,
+    NO_REFERENT,
+    NO_RELATION,
+    NOT_IN_GRAPH,
+    OUT_OF_SCOPE,
+    PARTIAL,
+)
 
 LANGUAGES = ("zh", "en")
-
-# The reason codes of an answer's ``reason``; the newer ones read with a fallback so that this
-# module works with a pipeline that does not define them yet.
-EMPTY = codes.EMPTY
-NO_INTENT = codes.NO_INTENT
-OUT_OF_SCOPE = codes.OUT_OF_SCOPE
-NO_ENTITY = codes.NO_ENTITY
-NOT_IN_GRAPH = codes.NOT_IN_GRAPH
-NO_RELATION = codes.NO_RELATION
-NO_REFERENT = codes.NO_REFERENT
-PARTIAL = getattr(codes, "PARTIAL", "part of the question not understood")
-AMBIGUOUS = getattr(codes, "AMBIGUOUS", "ambiguous")
-REASONS = (EMPTY, NO_INTENT, OUT_OF_SCOPE, NO_ENTITY, NOT_IN_GRAPH, NO_RELATION, NO_REFERENT, PARTIAL, AMBIGUOUS)
 
 NONE_LABEL = {"zh": "无关问题", "en": "not about the graph"}
 

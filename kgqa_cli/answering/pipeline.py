@@ -13,20 +13,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kgqa_cli.answering.reasons import (  # noqa: F401  (the codes are part of this module's interface)
+    AMBIGUOUS,
+    EMPTY,
+    NO_ENTITY,
+    NO_INTENT,
+    NO_REFERENT,
+    NO_RELATION,
+    NOT_IN_GRAPH,
+    OUT_OF_SCOPE,
+    PARTIAL,
+)
 from kgqa_cli.text import valid_text
 from kgqa_cli.understanding.templates import NONE_INTENT
 
 log = logging.getLogger(__name__)
-
-EMPTY = "empty question"
-NO_INTENT = "no reading above the threshold"
-OUT_OF_SCOPE = "not a question the graph answers"
-NO_ENTITY = "no entity found in the question"
-NOT_IN_GRAPH = "entity not in the graph"
-NO_RELATION = "no such relation"
-NO_REFERENT = "nothing earlier to refer to"
-PARTIAL = "part of the question not understood"
-AMBIGUOUS = "ambiguous"
 
 
 @dataclass
@@ -280,8 +281,7 @@ class Answerer:
     def _asks_back(self, readings: list, result: Answer) -> bool:
         """Two readings that tie, of two entities with the same name told apart only by a bracketed
         disambiguator (张伟(演员), 张伟(歌手)): ask which one was meant rather than guess."""
-        from kgqa_cli.answering.compose import split_disambiguator
-        from kgqa_cli.answering.interpret import candidate_json
+        from kgqa_cli.answering.interpret import candidate_json, split_disambiguator
 
         if len(readings) < 2:
             return False

@@ -80,7 +80,7 @@ def chat(
             if command.startswith("/"):
                 stderr.print(f"unknown command {command!r}: {HELP_LINE}", markup=False)
                 continue
-            if asked_back is not None and command.isdigit():
+            if asked_back is not None and command.isdecimal():
                 question, data = asked_back
                 options = data["clarify"]["options"]
                 if 1 <= int(command) <= len(options):

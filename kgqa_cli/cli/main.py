@@ -6,23 +6,23 @@ from typing import Annotated
 
 import typer
 
-import kgqa_cli.cli.ask  # noqa: F401  (question model and answering, issue 5)
-import kgqa_cli.cli.bulkload  # noqa: F401  (graph commands, issue 4)
-import kgqa_cli.cli.chat  # noqa: F401  (conversations, issue 13)
-import kgqa_cli.cli.deploy  # noqa: F401  (serving, issue 9)
-import kgqa_cli.cli.ensemble  # noqa: F401  (issue 14)
-import kgqa_cli.cli.evaluate  # noqa: F401  (kg extractor commands, issue 3)
+import kgqa_cli.cli.ask  # noqa: F401
+import kgqa_cli.cli.bulkload  # noqa: F401
+import kgqa_cli.cli.chat  # noqa: F401
+import kgqa_cli.cli.deploy  # noqa: F401
+import kgqa_cli.cli.ensemble  # noqa: F401
+import kgqa_cli.cli.evaluate  # noqa: F401
 import kgqa_cli.cli.extract  # noqa: F401
 import kgqa_cli.cli.graph  # noqa: F401
-import kgqa_cli.cli.label  # noqa: F401  (ground truth, issue 10)
+import kgqa_cli.cli.label  # noqa: F401
 import kgqa_cli.cli.monitor  # noqa: F401
-import kgqa_cli.cli.pipeline  # noqa: F401  (AWS, issue 11)
-import kgqa_cli.cli.pretrain  # noqa: F401  (issue 14)
+import kgqa_cli.cli.pipeline  # noqa: F401
+import kgqa_cli.cli.pretrain  # noqa: F401
 import kgqa_cli.cli.questions  # noqa: F401
-import kgqa_cli.cli.registry  # noqa: F401  (registry and deploy, issue 9)
-import kgqa_cli.cli.sync  # noqa: F401  (AWS, issue 11)
+import kgqa_cli.cli.registry  # noqa: F401
+import kgqa_cli.cli.sync  # noqa: F401
 import kgqa_cli.cli.train  # noqa: F401
-import kgqa_cli.cli.triggers  # noqa: F401  (AWS, issue 12)
+import kgqa_cli.cli.triggers  # noqa: F401
 from kgqa_cli import __version__
 from kgqa_cli.cli import preprocess  # noqa: F401  (each import registers a command)
 from kgqa_cli.cli._util import State, app

@@ -181,10 +181,3 @@ def hop_from(g: Any, names: list[str], predicate: str, direction: str) -> Any:
             __.out_v().values("name")).by(__.value_map())
     return start.out_e(predicate).project("from", "name", "edge").by(__.out_v().values("name")).by(
         __.in_v().values("name")).by(__.value_map())
-
-
-def count_edges(g: Any, name: str, predicate: str, direction: str) -> Any:
-    """Traversal (not yet run) counting the ``predicate`` edges of entity ``name`` that way
-    (forward: out of it; reverse: into it)."""
-    start = _by_name(g, name)
-    return (start.in_e(predicate) if direction == "reverse" else start.out_e(predicate)).count()

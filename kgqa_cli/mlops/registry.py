@@ -157,7 +157,7 @@ class Registry:
         found = [
             ModelVersion(group, int(p.name[1:]), p)
             for p in folder.iterdir()
-            if p.is_dir() and p.name.startswith("v") and p.name[1:].isdigit() and (p / "package.json").exists()
+            if p.is_dir() and re.fullmatch(r"v[1-9][0-9]*", p.name, re.ASCII) and (p / "package.json").exists()
         ]
         return sorted(found, key=lambda v: v.number)
 
