@@ -144,11 +144,11 @@ def read_items(
     """Every captured question under ``root`` in the window [start, end), with its inference time
     in epoch seconds, streamed file by file. A line that is not a capture record goes to ``bad``
     (skipped and warned of, or fatal when strict). ``shared`` (computed when not given) marks the
-    requests whose inferenceId another request of the window carries too: they are keyed by
-    eventId."""
+    requests whose inferenceId another captured request carries too, in or out of the window, so
+    that `label` and `monitor` key them alike: by eventId."""
     bad = bad if bad is not None else BadLines()
     files = capture_files(root, start, end)
-    shared = shared if shared is not None else shared_inference_ids(files, start, end)
+    shared = shared if shared is not None else shared_inference_ids(capture_files(root))
     for path, number, record in read_json_lines(files, bad):
         try:
             capture, meta = record["captureData"], record["eventMetadata"]
@@ -260,8 +260,11 @@ class LabelWriter:
     def __init__(self, ground_truth_root: Path, feedback_file: Path) -> None:
         self.ground_truth_root = Path(ground_truth_root)
         self.feedback_file = Path(feedback_file)
-        # Files sort by the session's start, so that a later label of a key wins when read back.
-        self.session = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + str(uuid.uuid4())[:8]
+        # Files sort by the session's start, so that a later label of a key wins when read back:
+        # to the microsecond, so that two imports within one second keep their order too.
+        started = time.time_ns()
+        self.session = (time.strftime("%Y%m%dT%H%M%S", time.gmtime(started // 1_000_000_000))
+                        + f".{started // 1000 % 1_000_000:06d}Z-" + str(uuid.uuid4())[:8])
 
     def _append(self, path: Path, lines: list[str]) -> tuple[Path, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
