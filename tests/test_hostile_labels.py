@@ -248,3 +248,20 @@ def test_monitor_run_reads_past_bad_lines_and_strict_stops_at_them(workspace, tm
     assert f"{capture}:2: not UTF-8" in run.stderr
     strict = kgqa(workspace, "monitor", "run", *window, "--strict")
     assert strict.returncode == 3 and f"{truth}:1: the last line is cut short" in strict.stderr
+
+
+def test_an_undo_never_cuts_what_another_session_appended_after_it(tmp_path):
+    from kgqa_cli.errors import InputDataError
+    from kgqa_cli.labeling.store import Group, LabelWriter
+
+    truth, feedback = tmp_path / "groundtruth", tmp_path / "feedback" / "feedback.jsonl"
+    first, second = LabelWriter(truth, feedback), LabelWriter(truth, feedback)
+    mine = first.decide(Group("今天天气怎么样"), "none", ["O"] * 7)
+    second.decide(Group("何藩导演了哪些电影"), "ask_films", ["O"] * 9)
+    with pytest.raises(InputDataError, match="written to since this label"):
+        first.undo(mine)
+    assert [json.loads(line)["text"] for line in feedback.read_text(encoding="utf-8").splitlines()] == [
+        "今天天气怎么样", "何藩导演了哪些电影"]
+    latest = second.decide(Group("许晋亨的配偶是谁"), "ask_wife", ["O"] * 8)
+    second.undo(latest)  # nothing came after it: taken back
+    assert len(feedback.read_text(encoding="utf-8").splitlines()) == 2

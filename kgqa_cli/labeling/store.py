@@ -251,7 +251,7 @@ class Decision:
     group: Group
     intent: str
     slots: list[str]
-    writes: list[tuple[Path, int]]  # (file, its size before the decision)
+    writes: list[tuple[Path, int, int]]  # (file, its size before the decision, and after)
 
 
 class LabelWriter:
@@ -266,7 +266,7 @@ class LabelWriter:
         self.session = (time.strftime("%Y%m%dT%H%M%S", time.gmtime(started // 1_000_000_000))
                         + f".{started // 1000 % 1_000_000:06d}Z-" + str(uuid.uuid4())[:8])
 
-    def _append(self, path: Path, lines: list[str]) -> tuple[Path, int]:
+    def _append(self, path: Path, lines: list[str]) -> tuple[Path, int, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as handle:
             size = handle.tell()
@@ -277,7 +277,7 @@ class LabelWriter:
             except BaseException:
                 handle.truncate(size)  # a full disk leaves no half line behind
                 raise
-        return path, size
+            return path, size, handle.tell()
 
     def _ground_truth_file(self, now: time.struct_time) -> Path:
         return self.ground_truth_root / time.strftime("%Y/%m/%d/%H", now) / f"labels-{self.session}.jsonl"
@@ -304,30 +304,44 @@ class LabelWriter:
         return Decision(group, intent, slots, writes)
 
     def write_all(self, truth: list[tuple[str, str]], feedback: list[dict],
-                  now: time.struct_time | None = None) -> list[tuple[Path, int]]:
+                  now: time.struct_time | None = None) -> list[tuple[Path, int, int]]:
         """Append ground truth ((key, intent) pairs) and feedback rows, each file in one write:
         both land or, when a write fails, neither does. Returns what :meth:`undo` needs."""
         now = now or time.gmtime()
-        writes: list[tuple[Path, int]] = []
-        try:
-            if truth:
-                writes.append(self._append(self._ground_truth_file(now),
-                                           [self._truth_line(key, intent) for key, intent in truth]))
-            if feedback:
-                writes.append(self._append(self.feedback_file,
-                                           [json.dumps(row, ensure_ascii=False) + "\n" for row in feedback]))
-        except BaseException:
-            self._truncate(writes)
-            raise
+        writes: list[tuple[Path, int, int]] = []
+        with self._lock():
+            try:
+                if truth:
+                    writes.append(self._append(self._ground_truth_file(now),
+                                               [self._truth_line(key, intent) for key, intent in truth]))
+                if feedback:
+                    writes.append(self._append(self.feedback_file,
+                                               [json.dumps(row, ensure_ascii=False) + "\n" for row in feedback]))
+            except BaseException:
+                self._truncate(writes)
+                raise
         return writes
 
     def undo(self, decision: Decision) -> None:
-        """Take a decision back: its lines are cut off the files it appended to."""
-        self._truncate(decision.writes)
+        """Take a decision back: its lines are cut off the files it appended to (only when
+        nothing was appended after them: another session's lines are never cut)."""
+        with self._lock():
+            for path, _, end in decision.writes:
+                if path.stat().st_size != end:
+                    raise InputDataError(f"{path}: written to since this label; it cannot be taken back "
+                                         "(label the question again instead)")
+            self._truncate(decision.writes)
+
+    def _lock(self):
+        """One writer at a time across processes (label sessions, imports), so that a rollback
+        never cuts lines another one appended."""
+        from kgqa_cli.io import exclusive_lock
+
+        return exclusive_lock(self.feedback_file.with_name(".labels.lock"), wait=True, what="labelling")
 
     @staticmethod
-    def _truncate(writes: list[tuple[Path, int]]) -> None:
-        for path, size in reversed(writes):
+    def _truncate(writes: list[tuple[Path, int, int]]) -> None:
+        for path, size, _ in reversed(writes):
             with path.open("r+b") as handle:
                 handle.truncate(size)
                 handle.flush()
