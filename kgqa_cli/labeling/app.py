@@ -230,7 +230,13 @@ class LabelApp(App[None]):
             self.say("skipped", "yellow")
 
     def action_undo(self) -> None:
-        group = self.session.undo()
+        from kgqa_cli.errors import KgqaError
+
+        try:
+            group = self.session.undo()
+        except KgqaError as exc:  # another session wrote after this label: it stays
+            self.say(str(exc), "red")
+            return
         self.say(f"undone: {group.question}" if group else "nothing to undo", "yellow")
         self.refresh_view()
 

@@ -138,8 +138,9 @@ class LabelSession:
         """Take the last decision back and return to its question; None when there is none."""
         if not self.history:
             return None
-        position, decision = self.history.pop()
-        self.writer.undo(decision)
+        position, decision = self.history[-1]
+        self.writer.undo(decision)  # refused (and kept in the history) when others wrote after it
+        self.history.pop()
         self.position = position
         self._reset_pending()
         return decision.group
