@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kgqa_cli.config import StrictModel
 
@@ -34,18 +34,36 @@ class LexiconConfig(StrictModel):
     )
 
 
+ENCODER_KEYS = ("encoder", "pretrained")  # absent from a character model's saved config, as before they existed
+
+
 class KgModelConfig(StrictModel):
     """Sizes of the network; saved as ``config.json`` next to the weights."""
 
-    embedding_dim: int = Field(128, ge=8, description="character embedding size")
+    encoder: Literal["lstm", "pretrained"] = Field(
+        "lstm", description="what reads the sentence before the pointers: lstm, character embeddings and a Bi-LSTM "
+        "trained from scratch; pretrained, the last hidden states of the encoder named by `pretrained` (BERT-style), "
+        "fine-tuned with it. With pretrained the pointers work on its tokenizer's tokens, mapped back to exact "
+        "character offsets, and the character keys (embedding_dim, bigram_dim, min_bigram_count, hidden_size, "
+        "lstm_layers, attention_heads, lexicon) are ignored"
+    )
+    pretrained: str | None = Field(
+        None, description="the pretrained encoder (encoder: pretrained): a Hugging Face model id (bert-base-chinese, "
+        "hfl/chinese-roberta-wwm-ext; read from HF_HOME's cache when HF_HUB_OFFLINE is set), a folder written by "
+        "save_pretrained (weights and tokenizer), or an s3:// prefix for --target sagemaker. Its tokenizer must "
+        "have a fast version (character offsets)"
+    )
+    embedding_dim: int = Field(128, ge=8, description="character embedding size (ignored with a pretrained encoder)")
     bigram_dim: int = Field(
         0, ge=0, description="size of a character-bigram embedding (each character with the next) read beside the "
-        "character's; 0: off"
+        "character's; 0: off (ignored with a pretrained encoder)"
     )
     min_bigram_count: int = Field(2, ge=1, description="bigrams seen fewer times in train map to the unknown id")
-    hidden_size: int = Field(128, ge=8, description="Bi-LSTM hidden size per direction")
-    lstm_layers: int = Field(1, ge=1, le=4)
-    attention_heads: int = Field(4, ge=0, description="heads of the self-attention layer over the Bi-LSTM; 0: no such layer")
+    hidden_size: int = Field(128, ge=8, description="Bi-LSTM hidden size per direction (ignored with a pretrained "
+                             "encoder, whose own width is used)")
+    lstm_layers: int = Field(1, ge=1, le=4, description="Bi-LSTM layers (ignored with a pretrained encoder)")
+    attention_heads: int = Field(4, ge=0, description="heads of the self-attention layer over the Bi-LSTM; 0: no such "
+                                 "layer (ignored with a pretrained encoder)")
     conv_channels: int = Field(256, ge=8, description="output channels of the Conv1d layers")
     kernel_size: int = Field(3, ge=1, description="odd width of the Conv1d kernels")
     dropout: float = Field(0.2, ge=0, lt=1)
@@ -58,7 +76,33 @@ class KgModelConfig(StrictModel):
         0, ge=0, description="object pointers see each character's distance to the subject's head and tail "
         "(clipped at this many characters); 0: off"
     )
-    lexicon: LexiconConfig = LexiconConfig()
+    lexicon: LexiconConfig = Field(LexiconConfig(), description="word-lexicon features of each character (ignored "
+                                   "with a pretrained encoder)")
+
+    @model_validator(mode="after")
+    def _pretrained_is_named(self) -> KgModelConfig:
+        if self.encoder == "pretrained" and not (self.pretrained or "").strip():
+            raise ValueError("kg.model.pretrained is required when kg.model.encoder is pretrained: name a Hugging "
+                             "Face model id (bert-base-chinese) or a folder saved with save_pretrained")
+        return self
+
+    @property
+    def uses_pretrained(self) -> bool:
+        """Whether a pretrained encoder (on its tokens) replaces the character layers."""
+        return self.encoder == "pretrained"
+
+    @property
+    def uses_lexicon(self) -> bool:
+        return self.lexicon.enabled and not self.uses_pretrained
+
+    @property
+    def uses_bigrams(self) -> bool:
+        return bool(self.bigram_dim) and not self.uses_pretrained
+
+    def saved_settings(self) -> dict:
+        """The settings as ``config.json`` and checkpoints record them; a character model's leave
+        out the encoder keys, so its files and resume fingerprint are what they were without them."""
+        return self.model_dump(mode="json", exclude=None if self.uses_pretrained else set(ENCODER_KEYS))
 
 
 class AugmentConfig(StrictModel):
@@ -98,7 +142,11 @@ class KgTrainConfig(StrictModel):
 
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(0.001, gt=0)
+    lr: float = Field(0.001, gt=0, description="learning rate (of the pointer layers, with a pretrained encoder)")
+    encoder_lr: float = Field(
+        3e-5, gt=0, description="learning rate of the pretrained encoder's own weights (encoder: pretrained); the "
+        "usual fine-tuning rates are 1e-5 to 5e-5, far below what the new pointer layers need"
+    )
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 turns clipping off")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="share of the steps the learning rate rises from 0")

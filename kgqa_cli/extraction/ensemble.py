@@ -60,6 +60,10 @@ def member_folders(versions: list[ModelVersion]) -> list[tuple[str, Path]]:
         else:
             members = [(version.name, folder)]
         for member, member_folder in members:
+            if (member_folder / "config.json").exists() and json.loads(
+                    (member_folder / "config.json").read_text(encoding="utf-8")).get("encoder") == "pretrained":
+                raise ConfigError(f"{member} (in {version.name}) works on a pretrained encoder's tokens; an ensemble's "
+                                  "members vote per character", hint="name versions trained with kg.model.encoder lstm")
             missing = [file for file in MODEL_FILES if not (member_folder / file).exists()]
             if missing:
                 raise MissingArtifactError(f"{member} (in {version.name}): {member_folder} lacks {', '.join(missing)}",

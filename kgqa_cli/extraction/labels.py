@@ -40,7 +40,8 @@ def split_channel(channel: str) -> tuple[str, str]:
 
 @dataclass
 class Example:
-    """One training sentence: character ids and, per subject span, its object spans per channel."""
+    """One training sentence: character ids (or a pretrained encoder's token ids, shifted by one)
+    and, per subject span, its object spans per channel, in the same positions."""
 
     ids: list[int]
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]]  # (head, tail) -> {(channel, head, tail)}
@@ -53,9 +54,34 @@ class Example:
 def make_example(record: dict, encode, channel_index: dict[str, int], max_len: int) -> Example:
     """Locate each triple's spans (first occurrence) in the first ``max_len`` characters."""
     text = record["text"][:max_len]
+    return Example(encode(text), _targets(record, text, channel_index, lambda span: span))
+
+
+def make_token_example(record: dict, tokenized, channel_index: dict[str, int], max_len: int) -> tuple[Example, int]:
+    """As :func:`make_example`, on a pretrained encoder's tokens (``tokenized``: the
+    :class:`~kgqa_cli.extraction.tokens.TokenizedText` of the first ``max_len`` characters);
+    also the number of labelled spans left out because they cannot be placed on the tokens (a
+    border inside a token, or past the truncated end)."""
+    text = record["text"][:max_len]
+    unaligned = 0
+
+    def to_tokens(span: tuple[int, int]) -> tuple[int, int] | None:
+        nonlocal unaligned
+        found = tokenized.token_span(*span)
+        unaligned += found is None
+        return found
+
+    return Example(tokenized.ids, _targets(record, text, channel_index, to_tokens)), unaligned
+
+
+def _targets(record: dict, text: str, channel_index: dict[str, int],
+             position) -> dict[tuple[int, int], set[tuple[int, int, int]]]:
+    """Subject span -> {(channel, object head, object tail)}; ``position`` turns a character span
+    into the model's positions (None: the span cannot be tagged)."""
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]] = {}
     for spo in record["spo_list"]:
         subject_span = _span(text, spo["subject"])
+        subject_span = position(subject_span) if subject_span is not None else None
         if subject_span is None:
             continue
         targets = subjects.setdefault(subject_span, set())
@@ -64,9 +90,10 @@ def make_example(record: dict, encode, channel_index: dict[str, int], max_len: i
             if channel not in channel_index:
                 continue
             object_span = _span(text, value)
+            object_span = position(object_span) if object_span is not None else None
             if object_span is not None:
                 targets.add((channel_index[channel], *object_span))
-    return Example(encode(text), subjects)
+    return subjects
 
 
 def _span(text: str, value: str) -> tuple[int, int] | None:

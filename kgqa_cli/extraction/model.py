@@ -1,4 +1,5 @@
-"""The CasRel-style network: characters -> Bi-LSTM -> self-attention (optional) -> subject and object pointers."""
+"""The CasRel-style network: characters -> Bi-LSTM -> self-attention (optional), or a pretrained
+encoder's tokens -> its last hidden states; then subject and object pointers."""
 
 from __future__ import annotations
 
@@ -71,37 +72,46 @@ class CasRel(nn.Module):
 
     def __init__(self, vocab_size: int, num_channels: int, config: KgModelConfig,
                  lexicon_sizes: tuple[int, int] | None = None, channel_types: list[int] | None = None,
-                 bigram_count: int | None = None) -> None:
+                 bigram_count: int | None = None, encoder: nn.Module | None = None) -> None:
+        """``encoder``: a pretrained (Hugging Face) encoder whose last hidden states replace the
+        character embedding and Bi-LSTM; ``ids`` are then its token ids plus one (0 is padding)."""
         super().__init__()
         self.config = config
-        width = 2 * config.hidden_size  # the Bi-LSTM state
         padding = config.kernel_size // 2
-        self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
-        inputs = config.embedding_dim
-        self.uses_bigrams = bool(config.bigram_dim)
-        if config.bigram_dim:  # after the character's embedding: a pretrained encoder's columns come first
-            if not bigram_count:
-                raise ValueError("bigram_dim needs the size of the bigram vocabulary")
-            self.bigram_embedding = nn.Embedding(bigram_count, config.bigram_dim, padding_idx=0)
-            inputs += config.bigram_dim
-        if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
-            words, tags = lexicon_sizes
-            self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
-            self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
-            inputs += 3 * config.lexicon.dim
-        self.uses_lexicon = lexicon_sizes is not None
-        self.lstm = nn.LSTM(
-            inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
-            bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
-        )
-        self.uses_attention = bool(config.attention_heads)
-        if config.attention_heads:
-            # Its weights live in nn.MultiheadAttention (saved models keep their keys); it runs
-            # through scaled_dot_product_attention (``self_attention``).
-            self.attention = nn.MultiheadAttention(
-                width, config.attention_heads, dropout=config.dropout, batch_first=True
+        self.encoder = encoder
+        if encoder is not None:
+            width = encoder.config.hidden_size
+            self.pad_token_id = getattr(encoder.config, "pad_token_id", None) or 0
+            self.uses_bigrams = self.uses_lexicon = self.uses_attention = False
+        else:
+            width = 2 * config.hidden_size  # the Bi-LSTM state
+            self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
+            inputs = config.embedding_dim
+            self.uses_bigrams = bool(config.bigram_dim)
+            if config.bigram_dim:  # after the character's embedding: a pretrained encoder's columns come first
+                if not bigram_count:
+                    raise ValueError("bigram_dim needs the size of the bigram vocabulary")
+                self.bigram_embedding = nn.Embedding(bigram_count, config.bigram_dim, padding_idx=0)
+                inputs += config.bigram_dim
+            if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
+                words, tags = lexicon_sizes
+                self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
+                self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
+                inputs += 3 * config.lexicon.dim
+            self.uses_lexicon = lexicon_sizes is not None
+            self.lstm = nn.LSTM(
+                inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
+                bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
             )
-            self.norm = nn.LayerNorm(width)
+            self.uses_attention = bool(config.attention_heads)
+            if config.attention_heads:
+                # Its weights live in nn.MultiheadAttention (saved models keep their keys); it runs
+                # through scaled_dot_product_attention (``self_attention``).
+                self.attention = nn.MultiheadAttention(
+                    width, config.attention_heads, dropout=config.dropout, batch_first=True
+                )
+                self.norm = nn.LayerNorm(width)
+        self._state_width = width
         self.dropout = nn.Dropout(config.dropout)
         # Subject pointers read each state concatenated with the sentence's max-pooled state.
         self.subject_conv = nn.Conv1d(2 * width, config.conv_channels, config.kernel_size, padding=padding)
@@ -135,13 +145,15 @@ class CasRel(nn.Module):
 
     @property
     def state_width(self) -> int:
-        return 2 * self.config.hidden_size
+        return self._state_width
 
     def encode(self, ids: torch.Tensor, mask: torch.Tensor, lexicon: tuple | None = None,
                bigrams: torch.Tensor | None = None) -> Encoded:
         """``[B, L]`` ids (with bigrams, their ``[B, L]`` bigram ids; with a lexicon, its
         ``[B, L, 3, K]`` word ids, tag ids and weights) -> contextual states and the max-pooled
         sentence state (``Encoded``)."""
+        if self.encoder is not None:
+            return self._encode_pretrained(ids, mask)
         embedded = self.embedding(ids)
         if self.uses_bigrams:
             embedded = torch.cat([embedded, self.bigram_embedding(bigrams)], dim=-1)
@@ -152,6 +164,14 @@ class CasRel(nn.Module):
         if self.uses_attention:
             states = self.norm(states + self.dropout(self.self_attention(states, mask)))
             states = states.masked_fill(~mask.unsqueeze(-1), 0.0)
+        pooled = states.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values
+        return Encoded(states, pooled, mask)
+
+    def _encode_pretrained(self, ids: torch.Tensor, mask: torch.Tensor) -> Encoded:
+        """The pretrained encoder's last hidden states over its tokens (``ids`` shifted by one)."""
+        token_ids = torch.where(mask, ids - 1, torch.full_like(ids, self.pad_token_id))
+        states = self.encoder(input_ids=token_ids, attention_mask=mask.long()).last_hidden_state
+        states = states.masked_fill(~mask.unsqueeze(-1), 0.0)
         pooled = states.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values
         return Encoded(states, pooled, mask)
 

@@ -22,6 +22,8 @@ from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
 
 MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
+# A pretrained encoder's model folder: its tokenizer and encoder config in encoder/, no vocab.json.
+PRETRAINED_MODEL_FILES = ("model.safetensors", "schema.jsonl", "config.json", "encoder/config.json")
 ENSEMBLE_FILE = "ensemble.json"  # in an ensemble's folder: its members' folders
 SUBJECT_CHUNK = 64  # subjects through the object layers at once
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
@@ -79,13 +81,16 @@ def batch_ids(token_ids: list[list[int]], device: torch.device) -> tuple[torch.T
 
 
 class Member:
-    """One network of an extractor, with the vocabulary, lexicon and bigrams it reads its input through."""
+    """One network of an extractor, with the vocabulary, lexicon and bigrams it reads its input
+    through, or the tokenizer of its pretrained encoder (``subwords``)."""
 
-    def __init__(self, model: CasRel, vocab: CharVocab, lexicon: Any = None, bigrams: CharVocab | None = None) -> None:
+    def __init__(self, model: CasRel, vocab: CharVocab | None, lexicon: Any = None, bigrams: CharVocab | None = None,
+                 subwords: Any = None) -> None:
         self.model = model
         self.vocab = vocab
         self.lexicon = lexicon
         self.bigrams = bigrams
+        self.subwords = subwords
         self._bfloat16_model: CasRel | None = None  # a snapshot of ``model``, made on first use
         self._copy_lock = threading.Lock()
 
@@ -99,9 +104,20 @@ class Member:
                 self._bfloat16_model = copy.deepcopy(self.model).to(torch.bfloat16)
         return self._bfloat16_model
 
-    def encode(self, texts: list[str], device: torch.device, bfloat16: bool) -> tuple[CasRel, torch.Tensor, torch.Tensor]:
-        """(network, character features ``[B, L, H]``, mask ``[B, L]``) of a batch of texts."""
+    def tokenize(self, texts: list[str]) -> list | None:
+        """The texts on the pretrained encoder's tokens (``TokenizedText``); None for a model that
+        reads characters."""
+        return self.subwords.tokenize(texts) if self.subwords is not None else None
+
+    def encode(self, texts: list[str], device: torch.device, bfloat16: bool,
+               tokenized: list | None = None) -> tuple[CasRel, torch.Tensor, torch.Tensor]:
+        """(network, features ``[B, L, H]``, mask ``[B, L]``) of a batch of texts: one position per
+        character, or with a pretrained encoder per token (``tokenized``, else tokenized here)."""
         model = self.network(bfloat16)
+        if self.subwords is not None:
+            tokenized = tokenized if tokenized is not None else self.tokenize(texts)
+            ids, mask = batch_ids([text.ids for text in tokenized], device)
+            return model, model.encode(ids, mask), mask
         ids, mask = batch_ids([self.vocab.encode(text) for text in texts], device)
         lexicon = None
         if self.lexicon is not None:
@@ -154,10 +170,11 @@ class Extractor:
     """
 
     def __init__(
-        self, model: CasRel, vocab: CharVocab, schema: Schema, *, version: str | None = None,
+        self, model: CasRel, vocab: CharVocab | None, schema: Schema, *, version: str | None = None,
         device: torch.device | None = None, lexicon: Any = None, bigrams: CharVocab | None = None,
+        subwords: Any = None,
     ) -> None:
-        self.members = [Member(model, vocab, lexicon, bigrams)]
+        self.members = [Member(model, vocab, lexicon, bigrams, subwords)]
         self.schema = schema
         self.channels = channels_of(schema)
         self.version = version
@@ -183,6 +200,12 @@ class Extractor:
             lexicons: dict = {}
             loaded = [cls._load_one(folder / member["folder"], version, target, lexicons) for member in members]
             extractor = loaded[0]
+            if any(member.subwords is not None for other in loaded for member in other.members):
+                from kgqa_cli.errors import ConfigError
+
+                raise ConfigError(f"{folder}: an ensemble cannot hold an extractor on a pretrained encoder (its "
+                                  "positions are tokens, its members' characters)",
+                                  hint="use the pretrained-encoder version on its own")
             for other in loaded[1:]:
                 if other.channels != extractor.channels:
                     raise CorruptArtifactError(f"{folder}: the ensemble's members have different output channels",
@@ -196,12 +219,24 @@ class Extractor:
         """One trained model folder; ``lexicons`` shares a word lexicon between members built alike."""
         from safetensors.torch import load_file
 
-        missing = [name for name in MODEL_FILES if not (folder / name).exists()]
+        config = None
+        if (folder / "config.json").exists():
+            config = KgModelConfig.model_validate(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        required = PRETRAINED_MODEL_FILES if config is not None and config.uses_pretrained else MODEL_FILES
+        missing = [name for name in required if not (folder / name).exists()]
         if missing:
             raise MissingArtifactError(f"{folder} lacks {', '.join(missing)}", hint="run `kgqa train kg`")
-        config = KgModelConfig.model_validate(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-        vocab = CharVocab.load(folder / "vocab.json")
         schema = Schema.load(folder / "schema.jsonl")
+        if config.uses_pretrained:
+            from kgqa_cli.extraction.tokens import load_saved_encoder
+
+            encoder, subwords = load_saved_encoder(folder)
+            model = CasRel(0, len(channels_of(schema)), config, None,
+                           channel_subject_types(schema)[1] if config.subject_types else None, encoder=encoder)
+            model.load_state_dict(load_file(str(folder / "model.safetensors")))
+            model.to(device).eval()
+            return cls(model, None, schema, version=version, device=device, subwords=subwords)
+        vocab = CharVocab.load(folder / "vocab.json")
         lexicon = None
         if config.lexicon.enabled:
             from kgqa_cli.extraction.lexicon import Lexicon
@@ -229,7 +264,8 @@ class Extractor:
         if not texts:
             return []
         with torch.inference_mode():
-            encoded = [member.encode(texts, self.device, bfloat16) for member in self.members]
+            tokenized = self.members[0].tokenize(texts)  # None: positions are characters
+            encoded = [member.encode(texts, self.device, bfloat16, tokenized) for member in self.members]
             mask = encoded[0][2]
             heads, tails = (probabilities * mask for probabilities in _subject_probabilities(encoded))
             heads, tails = heads.cpu().numpy(), tails.cpu().numpy()
@@ -254,6 +290,13 @@ class Extractor:
                     spans_of[number].append(span)
                 for (row, head, tail, subject_score), spans in zip(chosen, spans_of, strict=True):
                     text = texts[row]
+                    if tokenized is not None:  # token positions -> the characters they cover
+                        subject_span = tokenized[row].char_span(head, tail)
+                        if subject_span is None:
+                            continue
+                        head, tail = subject_span
+                        spans = [(channel, *found, score) for channel, object_head, object_tail, score in spans
+                                 if (found := tokenized[row].char_span(object_head, object_tail)) is not None]
                     results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
         return [_dedupe(triples) for triples in results]
 
@@ -265,6 +308,11 @@ class Extractor:
         object heads and tails ``[S, L, channels]`` (float16, cut to the text's length)."""
         if not texts:
             return []
+        if any(member.subwords is not None for member in self.members):
+            from kgqa_cli.errors import ConfigError
+
+            raise ConfigError(f"{self.version or 'this extractor'} works on a pretrained encoder's tokens: it cannot "
+                              "teach a model's characters", hint="name a teacher trained with kg.model.encoder lstm")
         found: list[tuple[np.ndarray, ...]] = []
         with torch.inference_mode():
             encoded = [member.encode(texts, self.device, bfloat16) for member in self.members]
@@ -341,6 +389,9 @@ class Extractor:
         probabilities are still read in float32). ``workers`` batches run at once on a CPU, each
         on its share of torch's threads; the results are the same, in the same order.
         """
+        subwords = self.members[0].subwords
+        if subwords is not None:  # no piece longer than the encoder takes
+            max_chars = min(max_chars, subwords.max_chars)
         pieces: list[tuple[int, str]] = []
         for number, text in enumerate(texts):
             pieces.extend((number, piece) for piece in split_text(text, max_chars))

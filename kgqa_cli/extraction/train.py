@@ -31,7 +31,13 @@ from kgqa_cli.errors import (
     describe_os_error,
 )
 from kgqa_cli.extraction.config import KgConfig
-from kgqa_cli.extraction.labels import Example, channel_subject_types, channels_of, make_example
+from kgqa_cli.extraction.labels import (
+    Example,
+    channel_subject_types,
+    channels_of,
+    make_example,
+    make_token_example,
+)
 from kgqa_cli.extraction.metrics import score_triples
 from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
@@ -60,6 +66,7 @@ class TrainResult:
     stopped_early: bool = False
     device: str = "cpu"
     version: str | None = None
+    encoder: dict | None = None  # the pretrained encoder's provenance (load_encoder), None for a character model
 
 
 def _rng_state() -> dict:
@@ -216,7 +223,7 @@ def evaluate_records(extractor: Extractor, records: list[dict], config: KgConfig
 
 def _resume_settings(config: KgConfig) -> dict:
     """The settings a checkpoint must match to be resumed, as dotted keys (``kg.train.lr``)."""
-    settings = {"model": config.model.model_dump(mode="json"), "train": config.train.model_dump(mode="json")}
+    settings = {"model": config.model.saved_settings(), "train": _train_settings(config)}
     for key in ("epochs", "patience", "device", "threads"):  # more epochs after a stop is still the same run
         settings["train"].pop(key)
     flat: dict = {}
@@ -224,6 +231,14 @@ def _resume_settings(config: KgConfig) -> dict:
         for key, value in values.items():
             flat[f"kg.{section}.{key}"] = value
     return flat
+
+
+def _train_settings(config: KgConfig) -> dict:
+    """``kg.train`` as recorded; a character model's leaves out ``encoder_lr``, which it never uses."""
+    settings = config.train.model_dump(mode="json")
+    if not config.model.uses_pretrained:
+        settings.pop("encoder_lr")
+    return settings
 
 
 def _fingerprint(config: KgConfig, data_hash: str) -> str:
@@ -280,11 +295,12 @@ def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
 
 
 def save_model_folder(
-    folder: Path, model: CasRel, vocab: CharVocab, schema: Schema, config: KgConfig, metrics: dict,
-    lexicon: Any = None, bigram_vocab: CharVocab | None = None,
+    folder: Path, model: CasRel, vocab: CharVocab | None, schema: Schema, config: KgConfig, metrics: dict,
+    lexicon: Any = None, bigram_vocab: CharVocab | None = None, subwords: Any = None,
 ) -> None:
     """Write weights, vocabulary, schema, config, metrics (and the word lexicon and bigram
-    vocabulary when the model uses them); replace the folder in one rename."""
+    vocabulary when the model uses them; with a pretrained encoder, its config and tokenizer in
+    ``encoder/`` instead of the vocabulary); replace the folder in one rename."""
     from safetensors.torch import save_file
 
     staging = folder.with_name(f".{folder.name}.partial")
@@ -292,9 +308,14 @@ def save_model_folder(
     staging.mkdir(parents=True)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     save_file(state, str(staging / "model.safetensors"))
-    vocab.save(staging / "vocab.json")
+    if subwords is not None:
+        from kgqa_cli.extraction.tokens import ENCODER_FOLDER
+
+        subwords.save(staging / ENCODER_FOLDER, model.encoder.config)
+    else:
+        vocab.save(staging / "vocab.json")
     schema.write(staging / "schema.jsonl")
-    write_json(staging / "config.json", config.model.model_dump(mode="json"))
+    write_json(staging / "config.json", config.model.saved_settings())
     write_json(staging / "metrics.json", metrics)
     if lexicon is not None:
         lexicon.save(staging / "lexicon.json")
@@ -358,14 +379,27 @@ def fit(
         extra = [*extra, (augmented, [])]
     extra_records = [record for records, _ in extra for record in records]
     texts = [record["text"][: train_cfg.max_len] for record in [*train_records, *extra_records]]  # as examples see them
-    if checkpoint is not None:
-        vocab = CharVocab(checkpoint["vocab"][2:])
-    else:
-        vocab = CharVocab.build(texts, train_cfg.min_char_count)
     channels = channels_of(schema)
     channel_index = {name: number for number, name in enumerate(channels)}
-    examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len)
-                for record in [*train_records, *extra_records]]
+    vocab = subwords = encoder = encoder_provenance = None
+    if config.model.uses_pretrained:
+        encoder, subwords, encoder_provenance = _pretrained_encoder(config, checkpoint)
+        examples = []
+        unaligned = 0
+        for record, tokenized in zip([*train_records, *extra_records], subwords.tokenize(texts), strict=True):
+            example, left_out = make_token_example(record, tokenized, channel_index, train_cfg.max_len)
+            examples.append(example)
+            unaligned += left_out
+        if unaligned:
+            log.info("%d labelled spans cannot be placed on the tokens of %s (a border inside a token, or past "
+                     "its longest input) and are left out", unaligned, config.model.pretrained)
+    else:
+        if checkpoint is not None:
+            vocab = CharVocab(checkpoint["vocab"][2:])
+        else:
+            vocab = CharVocab.build(texts, train_cfg.min_char_count)
+        examples = [make_example(record, vocab.encode, channel_index, train_cfg.max_len)
+                    for record in [*train_records, *extra_records]]
     position = len(train_records)
     for records, masked in extra:
         mask = np.array([0.0 if name in set(masked) else 1.0 for name in channels], dtype=np.float32)
@@ -373,7 +407,7 @@ def fit(
             example.channel_mask = mask
         position += len(records)
     lexicon = None
-    if config.model.lexicon.enabled:
+    if config.model.uses_lexicon:
         from kgqa_cli.extraction.lexicon import Lexicon
 
         lexicon = Lexicon.build(config.model.lexicon, train_records, train_cfg.max_len)
@@ -383,7 +417,7 @@ def fit(
             example.lexicon = found
         log.info("word lexicon: %d words with a vector, %d tags", len(lexicon.words), len(lexicon.tags))
     bigram_vocab = None
-    if config.model.bigram_dim:
+    if config.model.uses_bigrams:
         bigram_vocab = (CharVocab(checkpoint["bigrams"][2:]) if checkpoint is not None else
                         CharVocab.build([bigrams(record["text"][: train_cfg.max_len]) for record in train_records],
                                         config.model.min_bigram_count))
@@ -398,9 +432,9 @@ def fit(
         attach_teacher(examples, texts, registry_root, train_cfg.distill.teacher, channels, config.extract.bfloat16)
     examples = [example for example in examples if example.ids]
     channel_types = channel_subject_types(schema)[1] if config.model.subject_types else None
-    model = CasRel(len(vocab), len(channels), config.model,
+    model = CasRel(len(vocab) if vocab is not None else 0, len(channels), config.model,
                    (lexicon.vocabulary_size, lexicon.tag_count) if lexicon is not None else None, channel_types,
-                   len(bigram_vocab) if bigram_vocab is not None else None)
+                   len(bigram_vocab) if bigram_vocab is not None else None, encoder=encoder)
     if config.train.init and checkpoint is None:
         from kgqa_cli.extraction.pretrain import initialise_from
 
@@ -410,7 +444,8 @@ def fit(
     model.to(device)
     parallel = current_parallel()
     parallel.broadcast_parameters(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    optimizer = torch.optim.Adam(_parameter_groups(model, train_cfg), lr=train_cfg.lr,
+                                 weight_decay=train_cfg.weight_decay)
     steps_per_epoch = len(parallel.shard(list(range((len(examples) + train_cfg.batch_size - 1) // train_cfg.batch_size))))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(train_cfg, steps_per_epoch))
     ema = None
@@ -435,8 +470,9 @@ def fit(
         log.info("resuming after epoch %d (best dev F1 %.4f at epoch %d)", checkpoint["epoch"], best_f1, best_epoch)
 
     log.info(
-        "training on %d sentences (%d dev), %d characters, %d output channels, device %s",
-        len(examples), len(dev_records), len(vocab), len(channels), device,
+        "training on %d sentences (%d dev), %s, %d output channels, device %s",
+        len(examples), len(dev_records),
+        f"{len(vocab)} characters" if vocab is not None else f"encoder {config.model.pretrained}", len(channels), device,
     )
     # Each curve point keeps its epoch's seconds, so that a resumed run reports every epoch's.
     epoch_seconds: list[float] = [point["seconds"] for point in curve if "seconds" in point]
@@ -470,7 +506,8 @@ def fit(
             model.eval()
             scored = ema.module if ema is not None else model  # the averaged weights, when kept
             scored.eval()
-            extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon, bigrams=bigram_vocab)
+            extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon, bigrams=bigram_vocab,
+                                  subwords=subwords)
             dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
             dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
             bar.remove_task(dev_task)
@@ -486,11 +523,12 @@ def fit(
                 best_f1, best_epoch, bad_epochs = dev["f1"], epoch, 0
                 best_dev = {k: dev[k] for k in ("precision", "recall", "f1", "support")}
                 save_model_folder(model_folder, scored, vocab, schema, config, {
-                    "best_epoch": epoch, "dev": best_dev, "train": train_cfg.model_dump(mode="json"),
+                    "best_epoch": epoch, "dev": best_dev, "train": _train_settings(config),
                     "thresholds": {
                         "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
                     },
-                }, lexicon, bigram_vocab)
+                    **({"encoder": encoder_provenance} if encoder_provenance is not None else {}),
+                }, lexicon, bigram_vocab, subwords)
             else:
                 bad_epochs += 1
             stopped_early = bad_epochs >= train_cfg.patience
@@ -500,7 +538,9 @@ def fit(
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 **({"ema": ema.state_dict()} if ema is not None else {}),
                 "best_f1": best_f1, "best_epoch": best_epoch,
-                "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev, "vocab": vocab.itos,
+                "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev,
+                **({"vocab": vocab.itos} if vocab is not None else {}),
+                **({"encoder": encoder_provenance} if encoder_provenance is not None else {}),
                 **({"bigrams": bigram_vocab.itos} if bigram_vocab is not None else {}),
                 "rng": _rng_state(),
             })
@@ -514,8 +554,46 @@ def fit(
     write_json(model_folder / "curve.json", curve)
     return TrainResult(
         model_dir=model_folder, best_epoch=best_epoch, epochs_run=len(curve), dev=best_dev, curve=curve,
-        epoch_seconds=epoch_seconds, stopped_early=stopped_early, device=str(device),
+        epoch_seconds=epoch_seconds, stopped_early=stopped_early, device=str(device), encoder=encoder_provenance,
     )
+
+
+def _pretrained_encoder(config: KgConfig, checkpoint: dict | None) -> tuple[Any, Any, dict]:
+    """The pretrained encoder, its tokenizer (as ``Subwords``) and provenance; refuses settings
+    that need the character layers, and a checkpoint made from other encoder weights."""
+    from kgqa_cli.extraction.tokens import Subwords, max_tokens_of
+    from kgqa_cli.pretrained import load_encoder
+
+    train_cfg = config.train
+    if train_cfg.init:
+        raise ConfigError("kg.train.init starts the character encoder from `kgqa pretrain`; it does not apply with "
+                          "kg.model.encoder pretrained", hint="set kg.train.init to null")
+    if train_cfg.distill.teacher:
+        raise ConfigError("kg.train.distill.teacher teaches per character; a pretrained encoder's pointers are on "
+                          "tokens", hint="set kg.train.distill.teacher to null, or train with kg.model.encoder lstm")
+    name = config.model.pretrained
+    location = name
+    channel = os.environ.get("SM_CHANNEL_PRETRAINED")
+    if name.startswith("s3://") and channel:  # in a SageMaker training job: the prefix arrives as a channel
+        location = channel
+    encoder, tokenizer, provenance = load_encoder(location, "kg.model.pretrained")
+    provenance = {**provenance, "encoder": name}
+    if checkpoint is not None:
+        saved = (checkpoint.get("encoder") or {}).get("revision")
+        if saved is not None and saved != provenance["revision"]:
+            raise ConfigError(f"the checkpoint was trained from other weights of {name} (revision {saved}, now "
+                              f"{provenance['revision']})", hint="pass --restart to start over from today's encoder")
+    return encoder, Subwords(tokenizer, max_tokens_of(encoder.config, tokenizer)), provenance
+
+
+def _parameter_groups(model: CasRel, train_cfg: Any) -> list[dict]:
+    """The optimiser's parameter groups: a pretrained encoder's weights at ``encoder_lr`` (they
+    only need adjusting), the rest at ``lr``."""
+    if model.encoder is None:
+        return [{"params": list(model.parameters())}]
+    encoder_ids = {id(parameter) for parameter in model.encoder.parameters()}
+    return [{"params": list(model.encoder.parameters()), "lr": train_cfg.encoder_lr},
+            {"params": [parameter for parameter in model.parameters() if id(parameter) not in encoder_ids]}]
 
 
 @contextmanager
@@ -567,7 +645,7 @@ def _train_and_register(
     if register:
         version = Registry(workspace.registry_dir).register(
             "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},
-            data_hash=data_hash,
+            data_hash=data_hash, encoder=result.encoder,
         )
         result.version = version.name
     return result
