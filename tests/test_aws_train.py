@@ -208,3 +208,34 @@ def test_sagemaker_registry_mirrors_list_show_approve_reject(moto_server):
     assert shown["ModelPackageGroupName"] == "kgqa-registry-test-qa"
     assert shown["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("job-2/output/model.tar.gz")
     assert registry_cli("approve", "qa/v9").returncode == 4
+
+
+def test_a_pretrained_encoder_reaches_the_training_job_as_its_channel(moto_server, corpus_workspace, tmp_path):
+    import boto3
+
+    clients = {"endpoint_url": moto_server["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    s3, sagemaker = boto3.client("s3", **clients), boto3.client("sagemaker", **clients)
+    s3.create_bucket(Bucket="kgqa-encoder-test")
+    env = {**os.environ, **moto_server}
+    base = ["train", "kg", "--target", "sagemaker", "--json", "--workspace", str(corpus_workspace),
+            "--aws.bucket", "kgqa-encoder-test", "--aws.role_arn", ROLE, "--kg.model.encoder", "pretrained"]
+    done = subprocess.run([*KGQA, *base, "--kg.model.pretrained", "s3://kgqa-encoder-test/encoders/tiny-bert"],
+                          capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    job = sagemaker.describe_training_job(TrainingJobName=json.loads(done.stdout)["job_name"])
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert channels == {"train": "s3://kgqa-encoder-test/kgqa/data/corpus/",
+                        "pretrained": "s3://kgqa-encoder-test/encoders/tiny-bert/"}
+    # A Hugging Face id needs no channel (the job downloads it); a local folder is refused.
+    hub = subprocess.run([*KGQA, *base, "--kg.model.pretrained", "bert-base-chinese"], capture_output=True,
+                         timeout=120, env=env)
+    assert hub.returncode == 0, hub.stderr
+    job = sagemaker.describe_training_job(TrainingJobName=json.loads(hub.stdout)["job_name"])
+    assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train"]
+    assert json.loads(job["HyperParameters"]["kgqa_config"])["model"]["pretrained"] == "bert-base-chinese"
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    local = subprocess.run([*KGQA, *base, "--kg.model.pretrained", str(folder)], capture_output=True, timeout=120,
+                           env=env)
+    assert local.returncode == 2 and b"a local folder is not seen by a training job" in local.stderr

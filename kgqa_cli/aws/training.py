@@ -108,6 +108,24 @@ def write_inference_code(model_dir: Path) -> None:
             target.write_bytes(data)
 
 
+def pretrained_encoder(settings: Any, kind: str) -> str | None:
+    """The pretrained encoder the stage's model starts from (None: trained from scratch)."""
+    model = settings.kg.model if kind == "kg" else settings.qa.model
+    return model.pretrained if getattr(model, "encoder", None) == "pretrained" else None
+
+
+def pretrained_channels(settings: Any, kind: str) -> list[dict]:
+    """The ``pretrained`` input channel of an encoder given as an ``s3://`` prefix: SageMaker
+    copies it into the job (``SM_CHANNEL_PRETRAINED``). A Hugging Face id needs none: the job
+    downloads it itself, as training jobs reach the internet unless network isolation is on."""
+    name = pretrained_encoder(settings, kind)
+    if not name or not name.startswith("s3://"):
+        return []
+    return [{"ChannelName": "pretrained",
+             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": name.rstrip("/") + "/",
+                                             "S3DataDistributionType": "FullyReplicated"}}}]
+
+
 def job_request(settings: Any, kind: str, name: str, code_url: str, region: str) -> dict:
     """The ``create_training_job`` request of a kgqa training job."""
     import json
@@ -134,7 +152,7 @@ def job_request(settings: Any, kind: str, name: str, code_url: str, region: str)
             "ChannelName": "train",
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{bucket}/{INPUTS[kind]}/",
                                             "S3DataDistributionType": "FullyReplicated"}},
-        }],
+        }, *pretrained_channels(settings, kind)],
         "OutputDataConfig": {"S3OutputPath": f"{bucket}/jobs/{kind}/"},
         "ResourceConfig": {"InstanceType": training.instance_type, "InstanceCount": training.instance_count,
                            "VolumeSizeInGB": training.volume_gb},
@@ -158,6 +176,15 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
         raise ConfigError("kg.train.distill.teacher: a training job cannot be taught yet (the teacher lives in the "
                           "local registry, which the job does not see)",
                           hint="train with --target local, or set kg.train.distill.teacher to null")
+    encoder = pretrained_encoder(settings, kind)
+    if encoder and not encoder.startswith("s3://"):
+        from kgqa_cli.pretrained import encoder_source
+
+        if encoder_source(encoder).kind == "folder":
+            key = "kg.model.pretrained" if kind == "kg" else "qa.model.pretrained"
+            raise ConfigError(f"{key} {encoder}: a local folder is not seen by a training job",
+                              hint="upload it (aws s3 sync FOLDER s3://BUCKET/PREFIX/) and give the s3:// prefix, "
+                                   "or a Hugging Face model id the job downloads itself")
     context = AwsContext(settings)  # the config's bucket and role first: one line each when unset
     folder = settings.paths.root / INPUTS[kind]
     missing = [name for name in REQUIRED[kind] if not (folder / name).is_file()]
