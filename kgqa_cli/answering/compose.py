@@ -220,7 +220,8 @@ class Composer:
             rest = [m for m in mentions if m not in used]
             composition = Composition("intersection", best, entities, groups, bool(counts))
             composition.unexplained = [m.word for m in rest if len(m.word) > 1 and not m.interrogative
-                                       and not self._asks_for_a_kind(norm, m)]
+                                       and not self._asks_for_a_kind(norm, m)
+                                       and not self._incidental(norm, RelationGroup([m], m.predicates), used)]
             paired = {e.name for e in entities}
             composition.unexplained += [c.mention for c in [best.entity, *others] if c.name not in paired]
             return composition
@@ -250,6 +251,7 @@ class Composer:
         hops = [first if first is not None else RelationGroup([], frozenset({best.predicate}))]
         reached = self._reached(best.predicate, best.direction)
         unexplained: list[str] = []
+        left_out: list[RelationGroup] = []
         for group in later:
             before = hops[-1].mentions[-1].end if hops[-1].mentions else entity_span[1]
             if norm[before:group.mentions[0].start] in CONJUNCTIONS:
@@ -262,8 +264,12 @@ class Composer:
                 reached = fits
             elif fits is None and group.asks_for_a_hop:
                 hops.append(group)  # no schema to tell: a word of its own is a hop
-            elif group.asks_for_a_hop and not self._incidental(norm, group, hops[-1]):
-                unexplained += group.words
+            elif group.asks_for_a_hop:
+                left_out.append(group)
+        # Words the schema lets no hop take are left out, unless they are part of the asking or
+        # of a hop's own verb phrase (谁写的剧本: 写 goes with 剧本).
+        used = [m for hop in hops for m in hop.mentions]
+        unexplained += [word for group in left_out if not self._incidental(norm, group, used) for word in group.words]
         shape = "one_hop"
         if len(hops) > 1:
             shape = "reverse_chain" if best.direction == "reverse" else "chain"
@@ -321,14 +327,14 @@ class Composer:
         """Whether the word follows 哪/什么 and so names the kind of answer (哪座城市)."""
         return norm[:mention.start].endswith(ASKING_FOR_A_KIND)
 
-    def _incidental(self, norm: str, group: RelationGroup, previous: RelationGroup) -> bool:
+    def _incidental(self, norm: str, group: RelationGroup, used: list[RelationMention]) -> bool:
         """Whether words the schema does not let follow are part of the asking rather than a
-        relation left out: a question word (在哪), the kind of answer (哪座城市), or a verb right
-        after the hop before (当编剧写了几部)."""
-        first = group.mentions[0]
+        relation left out: a question word (在哪), the kind of answer (哪座城市), or a verb beside
+        a word a hop took (当编剧写了几部, 谁写的剧本)."""
+        first, last = group.mentions[0], group.mentions[-1]
         if all(m.interrogative for m in group.mentions) or self._asks_for_a_kind(norm, first):
             return True
-        return bool(previous.mentions) and 0 <= first.start - previous.mentions[-1].end <= 1
+        return any(0 <= first.start - m.end <= 1 or 0 <= m.start - last.end <= 1 for m in used)
 
     def _first_group(self, best: Reading, groups: list[RelationGroup]) -> RelationGroup | None:
         """The group the single-hop reading explains: its predicate (or one an intent takes with
