@@ -258,7 +258,9 @@ class Composer:
                 # X的导演和编剧: two questions in one, not a chain; answered only as a whole.
                 unexplained += group.words
                 continue
-            fits = self._fits(reached, group)
+            # After 哪/什么 a word names the kind of answer: only a hop forward (哪座城市 is no
+            # way back from the city to what lies in it).
+            fits = self._fits(reached, group, backward=not self._asks_for_a_kind(norm, group.mentions[0]))
             if fits:  # the schema lets this hop start where the one before it led
                 hops.append(group)
                 reached = fits
@@ -306,7 +308,7 @@ class Composer:
         subjects, objects, _ = self.schema_types.get(predicate, (set(), set(), set()))
         return set(objects if direction == "forward" else subjects)
 
-    def _fits(self, reached: set[str] | None, group: RelationGroup) -> set[str] | None:
+    def _fits(self, reached: set[str] | None, group: RelationGroup, backward: bool = True) -> set[str] | None:
         """What a hop of ``group`` reaches from things of the ``reached`` kinds: a non-empty set
         when the schema lets one of its predicates start there, an empty set when it does not,
         None when the schema does not know them."""
@@ -319,7 +321,7 @@ class Composer:
             if _kinds_meet(reached, subjects):
                 found |= objects
             # Against its edge only for a word of its own: 首都在哪里 asks no hop back from the city.
-            if group.asks_for_a_hop and _kinds_meet(reached, objects):
+            if backward and group.asks_for_a_hop and _kinds_meet(reached, objects):
                 found |= subjects
         return found
 
