@@ -38,7 +38,7 @@ from kgqa_cli.errors import (
 )
 from kgqa_cli.io import write_json
 from kgqa_cli.monitoring.metrics import METRICS, multiclass_statistics, suggest_constraints, violations
-from kgqa_cli.understanding.tokenizer import CharTokenizer, fold
+from kgqa_cli.understanding.tokenizer import fold
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,9 @@ def js_distance(left: dict[str, float], right: dict[str, float]) -> float:
 
 
 def _model_vocabulary(folder: Path) -> set[str]:
-    return set(CharTokenizer.load(folder).tokens)
+    from kgqa_cli.understanding.tokenizer import load_tokenizer
+
+    return set(load_tokenizer(folder).tokens)
 
 
 def _version_dir_name(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -47,21 +48,35 @@ class QuestionGenerationConfig(StrictModel):
 
 
 class JointBertConfig(StrictModel):
-    """The network: a BERT encoder built from scratch (nothing is downloaded) with two heads."""
+    """The network: a BERT encoder with two heads, built from scratch (nothing is downloaded) or
+    started from a pretrained BERT checkpoint (``encoder: pretrained``)."""
 
-    num_hidden_layers: int = Field(6, ge=1)
-    hidden_size: int = Field(128, ge=16)
-    num_attention_heads: int = Field(4, ge=1)
-    intermediate_size: int = Field(512, ge=16)
-    max_length: int = Field(64, ge=8, description="characters beyond max_length - 2 are cut off")
+    encoder: Literal["scratch", "pretrained"] = Field(
+        "scratch", description="scratch: a BERT of the sizes below, randomly initialised, over the characters of "
+                               "the training questions; pretrained: the checkpoint named by `pretrained`, its "
+                               "sizes and its tokenizer")
+    pretrained: str | None = Field(
+        None, description="the pretrained checkpoint (encoder: pretrained): a Hugging Face model id "
+                          "(bert-base-chinese), a folder written by save_pretrained, or an s3:// prefix "
+                          "(--target sagemaker); read at training time only, the model carries its own copy")
+    num_hidden_layers: int = Field(6, ge=1, description="encoder layers (ignored with a pretrained encoder)")
+    hidden_size: int = Field(128, ge=16, description="encoder width (ignored with a pretrained encoder)")
+    num_attention_heads: int = Field(4, ge=1, description="attention heads (ignored with a pretrained encoder)")
+    intermediate_size: int = Field(512, ge=16, description="feed-forward width (ignored with a pretrained encoder)")
+    max_length: int = Field(64, ge=8, description="tokens read, with [CLS] and [SEP]; the rest of a question is "
+                                                  "cut off (a character is a token from scratch)")
     dropout: float = Field(0.1, ge=0, lt=1)
     slot_loss_weight: float = Field(1.0, ge=0, description="loss = intent loss + weight * slot loss")
-    min_char_count: int = Field(1, ge=1, description="characters seen fewer times in train become [UNK]")
+    min_char_count: int = Field(1, ge=1, description="characters seen fewer times in train become [UNK] "
+                                                     "(ignored with a pretrained encoder: its vocabulary is kept)")
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> JointBertConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError("hidden_size must be a multiple of num_attention_heads")
+        if self.encoder == "pretrained" and not (self.pretrained or "").strip():
+            raise ValueError("qa.model.pretrained is required when qa.model.encoder is pretrained: name a Hugging "
+                             "Face model id (bert-base-chinese) or a folder saved with save_pretrained")
         return self
 
 
@@ -71,6 +86,10 @@ class QaTrainConfig(StrictModel):
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
+    encoder_lr: float = Field(
+        3e-5, gt=0, description="learning rate of a pretrained encoder's own weights (qa.model.encoder: pretrained; "
+        "the heads keep learning_rate): fine-tuning rates are 1e-5 to 5e-5, far below what new layers need"
+    )
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     patience: int = Field(2, ge=1, description="epochs without a better dev score before stopping")

@@ -1,8 +1,11 @@
-"""JointBERT: a BERT encoder with an intent head on [CLS] and a slot head on every character.
+"""JointBERT: a BERT encoder with an intent head on [CLS] and a slot head on every token.
 
-The encoder is a ``transformers`` BertModel built from a config and randomly initialised; nothing
-is downloaded. A saved model is a folder: ``model.safetensors``, ``config.json`` (the BERT config,
-intent and slot label lists, intent routes) and ``vocab.json``.
+The encoder is a ``transformers`` BertModel built from a config and randomly initialised (nothing
+is downloaded; a token is a character), or a pretrained BERT checkpoint with its own tokenizer
+(``qa.model.encoder: pretrained``). A saved model is a folder: ``model.safetensors``,
+``config.json`` (the BERT config, intent and slot label lists, intent routes; with a pretrained
+encoder also where it came from) and the tokenizer: ``vocab.json``, or ``tokenizer.json`` and
+``tokenizer_meta.json`` for a pretrained one. The model carries everything it needs to answer.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.errors import ConfigError, InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json
 from kgqa_cli.understanding.config import JointBertConfig
 from kgqa_cli.understanding.runtime import Prediction, spans  # noqa: F401  (re-exported)
 from kgqa_cli.understanding.runtime import predict_batch as runtime_predict_batch
-from kgqa_cli.understanding.tokenizer import CharTokenizer
+from kgqa_cli.understanding.tokenizer import CharTokenizer, PretrainedTokenizer, load_tokenizer
 
 IGNORE = -100  # label of [CLS], [SEP] and padding in the slot loss
 
@@ -60,6 +63,27 @@ class JointBert(nn.Module):
         return self.intent_head(hidden[:, 0]), self.slot_head(hidden)
 
 
+def from_pretrained_encoder(encoder, num_intents: int, num_slots: int, dropout: float, key: str) -> JointBert:
+    """A JointBERT whose encoder starts from a loaded pretrained ``BertModel`` (its sizes, its
+    weights; the heads are new). Only BERT checkpoints: the question runtime runs their forward
+    pass without transformers."""
+    import copy
+
+    model_type = getattr(encoder.config, "model_type", None)
+    if model_type != "bert":
+        raise ConfigError(f"{key}: a {model_type} checkpoint; the question model takes BERT checkpoints "
+                          "(model_type bert, e.g. bert-base-chinese, hfl/chinese-roberta-wwm-ext)")
+    encoder_config = copy.deepcopy(encoder.config)
+    encoder_config.hidden_dropout_prob = dropout
+    encoder_config.attention_probs_dropout_prob = dropout
+    network = JointBert(encoder_config, num_intents, num_slots)
+    # The checkpoint's pooler (and any head) has no use here; every encoder weight must be there.
+    missing, _ = network.encoder.load_state_dict(encoder.state_dict(), strict=False)
+    if missing:
+        raise ConfigError(f"{key}: the checkpoint lacks encoder weights ({', '.join(missing[:3])}...)")
+    return network
+
+
 def joint_loss(
     intent_logits: torch.Tensor,
     slot_logits: torch.Tensor,
@@ -80,29 +104,33 @@ class QuestionModel:
     """A loaded model with its tokenizer, labels and intent routes."""
 
     network: JointBert
-    tokenizer: CharTokenizer
+    tokenizer: CharTokenizer | PretrainedTokenizer
     intents: list[str]
     slot_labels: list[str]
     routes: dict[str, list[dict]]  # intent -> [{"predicate", "direction"}, ...]
     settings: dict
     lexicon: dict[str, list[str]] = field(default_factory=dict)  # predicate -> everyday words for it
+    encoder: dict | None = None  # a pretrained encoder's provenance (None: trained from scratch)
 
     def save(self, folder: Path) -> None:
-        """Write model.safetensors, config.json and vocab.json into ``folder``."""
+        """Write model.safetensors, config.json and the tokenizer's files into ``folder``."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
         save_file(state, str(folder / "model.safetensors"))
-        write_json(folder / "config.json", {
+        meta = {
             "bert": self.network.encoder.config.to_diff_dict(),
             "intents": self.intents,
             "slot_labels": self.slot_labels,
             "routes": self.routes,
             "settings": self.settings,
             "lexicon": self.lexicon,
-        })
+        }
+        if self.encoder is not None:
+            meta["encoder"] = {"type": "pretrained", **self.encoder}
+        write_json(folder / "config.json", meta)
         self.tokenizer.save(folder)
 
     @classmethod
@@ -122,8 +150,8 @@ class QuestionModel:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputDataError(f"{folder}: not a readable question model ({exc})") from exc
         network.eval()
-        return cls(network, CharTokenizer.load(folder), meta["intents"], meta["slot_labels"], meta["routes"],
-                   meta["settings"], meta.get("lexicon") or {})
+        return cls(network, load_tokenizer(folder), meta["intents"], meta["slot_labels"], meta["routes"],
+                   meta["settings"], meta.get("lexicon") or {}, meta.get("encoder"))
 
     def logits(self, input_ids, mask) -> tuple:
         """Intent and slot logits (numpy) of padded id and mask arrays (numpy), without gradients."""

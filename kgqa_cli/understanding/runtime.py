@@ -7,6 +7,11 @@ tenth of a second. The forward pass is the one of ``transformers``' BertModel in
 (absolute positions, one token type, post-layer-norm, exact GELU) on the weights of
 ``model.safetensors`` as they are; both backends decode their logits with the same
 :func:`decode`, and a test checks that they give the same predictions on a generated test set.
+
+A model fine-tuned from a pretrained BERT checkpoint runs the same way at the checkpoint's sizes
+(its layer-norm epsilon, activation, vocabulary and positions); its tokenizer is the checkpoint's
+``tokenizer.json`` run by the ``tokenizers`` package, whose character offsets carry the tags of
+word pieces back to the characters of the question.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kgqa_cli.errors import InputDataError, MissingArtifactError
-from kgqa_cli.understanding.tokenizer import CharTokenizer
+from kgqa_cli.understanding.tokenizer import char_spans, load_tokenizer
 
 
 @dataclass
@@ -57,24 +62,46 @@ def spans(text: str, tags: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def encode_batch(tokenizer: CharTokenizer, texts: list[str]) -> tuple[list[list[int]], Any, Any]:
-    """Token ids per text, and the padded id and mask arrays (numpy, int64)."""
+def encode_batch(tokenizer: Any, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Any, Any]:
+    """The character span of each token per text ((0, 0) for [CLS] and [SEP]), and the padded id
+    and mask arrays (numpy, int64)."""
     import numpy as np
 
-    encoded = [tokenizer.encode(text) for text in texts]
-    width = max(len(ids) for ids in encoded)
+    encoded = [char_spans(tokenizer, text) for text in texts]
+    width = max(len(ids) for ids, _ in encoded)
     input_ids = np.full((len(texts), width), tokenizer.pad_id, dtype=np.int64)
     mask = np.zeros((len(texts), width), dtype=np.int64)
-    for row, ids in enumerate(encoded):
+    for row, (ids, _) in enumerate(encoded):
         input_ids[row, : len(ids)] = ids
         mask[row, : len(ids)] = 1
-    return encoded, input_ids, mask
+    return [token_spans for _, token_spans in encoded], input_ids, mask
 
 
-def decode(model: Any, texts: list[str], encoded: list[list[int]], intent_logits: Any, slot_logits: Any,
-           top: int | None = None) -> list[Prediction]:
+def char_tags(length: int, token_tags: list[str], token_spans: list[tuple[int, int]]) -> list[str]:
+    """One tag per character of a question from the tags of its tokens: a token's first character
+    takes its tag, its other characters continue it (I-); characters no token covers (spaces
+    inside a span of Latin words) continue a span whose next token continues it, else O."""
+    tags = ["O"] * length
+    previous_kind: str | None = None
+    previous_end = 0
+    for tag, (start, end) in zip(token_tags, token_spans, strict=True):
+        if end <= start:
+            continue
+        kind = tag[2:] if tag != "O" else None
+        if kind is not None and tag.startswith("I-") and kind == previous_kind:
+            tags[previous_end:start] = [f"I-{kind}"] * (start - previous_end)
+        tags[start] = tag
+        if end - start > 1:
+            tags[start + 1 : end] = [f"I-{kind}" if kind else "O"] * (end - start - 1)
+        previous_kind, previous_end = kind, end
+    return tags
+
+
+def decode(model: Any, texts: list[str], encoded: list[list[tuple[int, int]]], intent_logits: Any,
+           slot_logits: Any, top: int | None = None) -> list[Prediction]:
     """Predictions from the two heads' logits (numpy arrays): the intent distribution, most
-    probable first (``top`` of them, or all), and the slot tags of each character."""
+    probable first (``top`` of them, or all), and the slot tags of each character (``encoded``:
+    the character span of each token)."""
     import numpy as np
 
     shifted = intent_logits - intent_logits.max(axis=-1, keepdims=True)
@@ -86,8 +113,9 @@ def decode(model: Any, texts: list[str], encoded: list[list[int]], intent_logits
     slot_ids = slot_logits.argmax(-1)
     predictions = []
     for row, text in enumerate(texts):
-        n = len(encoded[row]) - 2
-        tags = [model.slot_labels[i] for i in slot_ids[row, 1 : n + 1].tolist()] + ["O"] * (len(text) - n)
+        token_spans = encoded[row]
+        token_tags = [model.slot_labels[i] for i in slot_ids[row, : len(token_spans)].tolist()]
+        tags = char_tags(len(text), token_tags, token_spans)
         ranked = [(model.intents[i], float(probabilities[row, i])) for i in order[row].tolist()]
         predictions.append(Prediction(ranked[0][0], ranked[0][1], tags, spans(text, tags), ranked))
     return predictions
@@ -116,6 +144,22 @@ def _erf(x: Any) -> Any:
     return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
 
 
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+
+
+def _activate(x: Any, name: str) -> Any:
+    """The feed-forward activation ``hidden_act`` names, as transformers computes it."""
+    import numpy as np
+
+    if name == "gelu":  # exact, through erf
+        return 0.5 * x * (1.0 + _erf(x / np.float32(math.sqrt(2.0))))
+    if name == "relu":
+        return np.maximum(x, np.float32(0))
+    # gelu_new and gelu_pytorch_tanh: the tanh approximation
+    inner = np.float32(math.sqrt(2.0 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
+    return (0.5 * x * (1.0 + np.tanh(inner))).astype(np.float32)
+
+
 class NumpyBert:
     """The BertModel forward pass (eval mode) over numpy arrays of its weights."""
 
@@ -123,8 +167,11 @@ class NumpyBert:
         self.layers = int(bert["num_hidden_layers"])
         self.heads = int(bert["num_attention_heads"])
         self.eps = float(bert.get("layer_norm_eps", 1e-12))
-        if bert.get("hidden_act", "gelu") != "gelu" or bert.get("position_embedding_type", "absolute") != "absolute":
-            raise InputDataError("the question runtime supports BERT with gelu and absolute positions only")
+        self.activation = bert.get("hidden_act", "gelu")
+        if self.activation not in ACTIVATIONS or bert.get("position_embedding_type", "absolute") != "absolute":
+            raise InputDataError(f"the question runtime supports BERT with absolute positions and "
+                                 f"{', '.join(ACTIVATIONS)} only (this model: {self.activation}, "
+                                 f"{bert.get('position_embedding_type', 'absolute')} positions)")
         self.w = {key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)}
         # Linear layers as (in, out) for x @ W.
         for key in list(self.w):
@@ -169,7 +216,7 @@ class NumpyBert:
             x = self._norm(self._dense(context, f"{name}.attention.output.dense") + x,
                            f"{name}.attention.output.LayerNorm")
             inner = self._dense(x, f"{name}.intermediate.dense")
-            inner = 0.5 * inner * (1.0 + _erf(inner / np.float32(math.sqrt(2.0))))
+            inner = _activate(inner, self.activation)
             x = self._norm(self._dense(inner, f"{name}.output.dense") + x, f"{name}.output.LayerNorm")
         return x
 
@@ -178,7 +225,7 @@ class QuestionRuntime:
     """A saved question model, loaded for answering: tokenizer, labels, routes and the numpy
     network. Same attributes as the torch ``QuestionModel`` that :func:`predict_batch` reads."""
 
-    def __init__(self, weights: dict[str, Any], meta: dict, tokenizer: CharTokenizer) -> None:
+    def __init__(self, weights: dict[str, Any], meta: dict, tokenizer: Any) -> None:
         self.encoder = NumpyBert(weights, meta["bert"])
         self.intent_head = (weights["intent_head.weight"].T.copy(), weights["intent_head.bias"])
         self.slot_head = (weights["slot_head.weight"].T.copy(), weights["slot_head.bias"])
@@ -191,7 +238,8 @@ class QuestionRuntime:
 
     @classmethod
     def load(cls, folder: Path) -> QuestionRuntime:
-        """Read ``model.safetensors``, ``config.json`` and ``vocab.json`` of a saved model."""
+        """Read ``model.safetensors``, ``config.json`` and the tokenizer (``vocab.json``, or
+        ``tokenizer.json`` with a pretrained encoder) of a saved model."""
         from safetensors.numpy import load_file
 
         folder = Path(folder)
@@ -200,7 +248,7 @@ class QuestionRuntime:
         try:
             meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             weights = load_file(str(folder / "model.safetensors"))
-            return cls(weights, meta, CharTokenizer.load(folder))
+            return cls(weights, meta, load_tokenizer(folder))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputDataError(f"{folder}: not a readable question model ({exc})") from exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ from kgqa_cli.understanding.model import (
     JointBert,
     QuestionModel,
     bert_config,
+    from_pretrained_encoder,
     joint_loss,
     predict_batch,
 )
 from kgqa_cli.understanding.questions import read_questions
 from kgqa_cli.understanding.templates import load_templates
-from kgqa_cli.understanding.tokenizer import CharTokenizer
+from kgqa_cli.understanding.tokenizer import CharTokenizer, PretrainedTokenizer
 from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
@@ -44,9 +46,33 @@ class QaTrainResult:
     seconds: float
 
 
+def token_labels(char_tags: list[str], token_spans: list[tuple[int, int]]) -> list[str | None]:
+    """The tag of each token from the tags of the characters (None for [CLS] and [SEP]): a token
+    takes the tag of its first character, and an I- tag that continues no span of the token
+    before (the span began inside that token) becomes B-, so that every span starts with B-."""
+    labels: list[str | None] = []
+    previous_kind: str | None = None
+    for start, end in token_spans:
+        if end <= start:
+            labels.append(None)
+            continue
+        tag = char_tags[start] if start < len(char_tags) else "O"
+        kind = tag[2:] if tag != "O" else None
+        if tag.startswith("I-") and kind != previous_kind:
+            tag = f"B-{kind}"
+        labels.append(tag)
+        previous_kind = kind
+    return labels
+
+
 def _encode(example: dict, model: QuestionModel) -> tuple[list[int], list[int], int]:
-    ids = model.tokenizer.encode(example["text"])
     slot_index = {label: i for i, label in enumerate(model.slot_labels)}
+    if isinstance(model.tokenizer, PretrainedTokenizer):
+        ids, token_spans = model.tokenizer.encode_spans(example["text"])
+        tags = token_labels(example["slots"], token_spans)
+        labels = [IGNORE if tag is None else slot_index.get(tag, 0) for tag in tags]
+        return ids, labels, model.intents.index(example["intent"])
+    ids = model.tokenizer.encode(example["text"])
     tags = example["slots"][: model.tokenizer.max_chars]
     labels = [IGNORE, *(slot_index.get(tag, 0) for tag in tags), IGNORE]
     return ids, labels, model.intents.index(example["intent"])
@@ -113,6 +139,28 @@ def _routes(config: QaConfig, intents: list[str]) -> dict[str, list[dict]]:
     }
 
 
+def _pretrained_network(config: QaConfig, num_intents: int, num_slots: int):
+    """The tokenizer, JointBERT and provenance of a pretrained checkpoint (qa.model.pretrained)."""
+    from kgqa_cli.pretrained import load_encoder
+
+    key = "qa.model.pretrained"
+    name = location = config.model.pretrained
+    channel = os.environ.get("SM_CHANNEL_PRETRAINED")
+    if name.startswith("s3://") and channel:  # in a SageMaker training job: the prefix arrives as a channel
+        location = channel
+    encoder, hf_tokenizer, provenance = load_encoder(location, key)
+    provenance = {**provenance, "encoder": name}
+    network = from_pretrained_encoder(encoder, num_intents, num_slots, config.model.dropout, key)
+    max_length = min(config.model.max_length, int(encoder.config.max_position_embeddings))
+    tokenizer = PretrainedTokenizer.from_transformers(hf_tokenizer, max_length)
+    if len(tokenizer) > network.encoder.config.vocab_size:
+        raise InputDataError(f"{key}: the tokenizer has {len(tokenizer)} tokens, the encoder embeds "
+                             f"{network.encoder.config.vocab_size}")
+    log.info("qa encoder: %s (%s, %d layers of %d)", provenance["encoder"], provenance["kind"],
+             network.encoder.config.num_hidden_layers, network.encoder.config.hidden_size)
+    return tokenizer, network, provenance
+
+
 def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResult:
     """Train on questions_dir/train.jsonl, pick the best epoch on dev, save and register it."""
     from kgqa_cli.extraction.train import training_lock
@@ -133,15 +181,20 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
     if not train:
         raise InputDataError(f"{train_path}: no training questions", hint="run `kgqa questions` first")
     ensure_writable([workspace.model_dir(GROUP), workspace.registry_dir])  # before training, not after
-    tokenizer = CharTokenizer.build((e["text"] for e in train), config.model.max_length, config.model.min_char_count)
     intents = sorted({e["intent"] for e in train})
     tag_kinds = sorted({tag[2:] for e in train for tag in e["slots"] if tag != "O"})
     slot_labels = ["O", *(f"{p}-{k}" for k in tag_kinds for p in ("B", "I"))]
     dev = [e for e in dev if e["intent"] in intents]
-    network = JointBert(bert_config(config.model, len(tokenizer)), len(intents), len(slot_labels))
+    provenance = None
+    if config.model.encoder == "pretrained":
+        tokenizer, network, provenance = _pretrained_network(config, len(intents), len(slot_labels))
+    else:
+        tokenizer = CharTokenizer.build((e["text"] for e in train), config.model.max_length,
+                                        config.model.min_char_count)
+        network = JointBert(bert_config(config.model, len(tokenizer)), len(intents), len(slot_labels))
     settings = {"slot_loss_weight": config.model.slot_loss_weight, "trained_on": str(train_path)}
     model = QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings,
-                          load_templates(config.questions.templates).synonyms)
+                          load_templates(config.questions.templates).synonyms, provenance)
     encoded = [_encode(e, model) for e in train]
 
     from kgqa_cli.parallel import current as current_parallel
@@ -152,7 +205,13 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
                                                     // config.train.batch_size))))
     total_steps = steps_per_epoch * config.train.epochs
     warmup = max(1, int(total_steps * config.train.warmup_ratio))
-    optimizer = torch.optim.AdamW(network.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
+    if provenance is None:
+        parameters = network.parameters()
+    else:  # the pretrained encoder only needs adjusting; the new heads learn at the full rate
+        encoder_ids = {id(parameter) for parameter in network.encoder.parameters()}
+        parameters = [{"params": list(network.encoder.parameters()), "lr": config.train.encoder_lr},
+                      {"params": [p for p in network.parameters() if id(p) not in encoder_ids]}]
+    optimizer = torch.optim.AdamW(parameters, lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
     )
@@ -216,7 +275,11 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
     write_json(out / "metrics.json", metrics)
     write_json(out / "curve.json", curve)
     data_hash = hash_paths([train_path, dev_path])
-    version = Registry(workspace.registry_dir).register(GROUP, out, metrics, data_hash=data_hash)
+    registry = Registry(workspace.registry_dir)
+    if provenance is None:
+        version = registry.register(GROUP, out, metrics, data_hash=data_hash)
+    else:
+        version = registry.register(GROUP, out, metrics, data_hash=data_hash, encoder=provenance)
     return QaTrainResult(version, metrics, curve, time.perf_counter() - started)
 
 
