@@ -210,6 +210,11 @@ class KgExtractConfig(StrictModel):
 class PretrainConfig(StrictModel):
     """``kgqa pretrain``: masked-character training of the extractor's encoder on unlabelled text."""
 
+    encoder: Literal["lstm", "bert"] = Field(
+        "lstm", description="what is pretrained: lstm, the extractor's character embeddings and Bi-LSTM (for `kgqa "
+        "train kg --init pretrain/vN`); bert, a BERT masked-language model saved as a Hugging Face folder (for "
+        "`--kg.model.encoder pretrained --kg.model.pretrained FOLDER`, as a downloaded encoder would be)"
+    )
     inputs: list[Path] = Field(default_factory=list, description="files of text (JSON lines with text, NLPCC, plain)")
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -220,6 +225,24 @@ class PretrainConfig(StrictModel):
     seed: int = 13
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1, description="CPU threads; null: every core")
+    vocab: str | None = Field(
+        None, description="encoder: bert: a WordPiece vocabulary file (vocab.txt, one token a line, such as "
+        "bert-base-chinese's; it must hold [PAD] [UNK] [CLS] [SEP] [MASK]); null: one character a token, those seen "
+        "at least min_char_count times in the texts"
+    )
+    bert_layers: int = Field(4, ge=1, le=24, description="encoder: bert: transformer layers")
+    bert_hidden: int = Field(256, ge=8, description="encoder: bert: hidden size (a multiple of bert_heads)")
+    bert_heads: int = Field(4, ge=1, description="encoder: bert: attention heads per layer")
+    bert_intermediate: int = Field(1024, ge=8, description="encoder: bert: feed-forward size of each layer")
+    bert_max_length: int = Field(128, ge=8, le=4096, description="encoder: bert: tokens kept of a text, [CLS] and "
+                                 "[SEP] included; also the most positions the model knows")
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> PretrainConfig:
+        if self.bert_hidden % self.bert_heads:
+            raise ValueError(f"kg.pretrain.bert_hidden {self.bert_hidden} is not a multiple of kg.pretrain.bert_heads "
+                             f"{self.bert_heads}")
+        return self
 
 
 class KgConfig(StrictModel):

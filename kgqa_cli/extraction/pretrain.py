@@ -1,5 +1,7 @@
 """`kgqa pretrain`: the extractor's character encoder trained on unlabelled text first.
 
+(With ``kg.pretrain.encoder: bert`` a BERT is pretrained instead: ``pretrain_bert.py``.)
+
 No pretrained Chinese model may be downloaded, but there is more text than labels: the DuIE and
 SKE sentences, the NLPCC questions, the demo corpus. The encoder of the extractor (character
 embeddings and the Bi-LSTM) learns masked-character prediction on them: 15 % of the characters of
@@ -71,6 +73,7 @@ class PretrainResult:
     characters: int
     curve: list[dict] = field(default_factory=list)
     version: str | None = None
+    encoder: str = "lstm"
 
 
 def read_texts(path: Path) -> list[str]:
@@ -149,6 +152,10 @@ def _pretrain_and_register(config: Any, model_config: Any, workspace: Workspace,
                 texts.append(text)
     if len(texts) < 2:
         raise InputDataError(f"{len(texts)} text(s) to pretrain on after leaving out dev and test: too few")
+    if getattr(config, "encoder", "lstm") == "bert":
+        from kgqa_cli.extraction.pretrain_bert import pretrain_bert
+
+        return pretrain_bert(config, workspace, texts, inputs, register)
     out = workspace.model_dir(GROUP) / "model"
     ensure_writable([out.parent, workspace.registry_dir])
     seed_everything(config.seed)
@@ -256,6 +263,9 @@ def initialise_from(model: nn.Module, vocab: CharVocab, registry_root: Path, ver
 
     chosen = Registry(registry_root).get(GROUP, None if version in ("latest", "") else version.removeprefix(f"{GROUP}/"))
     folder = chosen.path / "model"
+    if (folder / "kgqa_pretrain.json").is_file():  # the BERT form: a Hugging Face folder, not a Bi-LSTM
+        raise ConfigError(f"{chosen.name} is a BERT encoder, not the extractor's character encoder",
+                          hint=f"use it with --kg.model.encoder pretrained --kg.model.pretrained {folder}")
     with model_files(folder):
         sizes = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         weights = load_file(str(folder / "encoder.safetensors"))

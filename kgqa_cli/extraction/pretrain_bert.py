@@ -1,0 +1,194 @@
+"""`kgqa pretrain --kg.pretrain.encoder bert`: a BERT pretrained here, saved as a Hugging Face folder.
+
+A BERT masked-language model (``BertForMaskedLM``) learns on the same unlabelled texts as the
+character encoder (dev and test texts left out): 15 % of the tokens picked, of those 80 % [MASK],
+10 % a random token, 10 % unchanged. Its vocabulary is a WordPiece file (``pretrain.vocab``,
+such as bert-base-chinese's ``vocab.txt``) or, without one, one token per character of the texts.
+The model and its tokenizer are written with ``save_pretrained`` and registered as
+``pretrain/vN``, so that ``--kg.model.encoder pretrained --kg.model.pretrained FOLDER`` (and
+``qa.model``) load it exactly as they load an encoder downloaded elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kgqa_cli.errors import InputDataError, describe_os_error
+from kgqa_cli.workspace import Workspace, ensure_writable
+
+log = logging.getLogger(__name__)
+
+GROUP = "pretrain"
+FOLDER = "pretrain-bert"  # below the workspace's models/
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+FORM_FILE = "kgqa_pretrain.json"  # marks a registered pretrain version as the BERT form
+
+
+def read_vocab(path: Path) -> list[str]:
+    """The tokens of a WordPiece vocabulary file, one a line; it must hold BERT's special tokens."""
+    try:
+        tokens = [line.rstrip("\r\n") for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    except FileNotFoundError as exc:
+        raise InputDataError(f"kg.pretrain.vocab {path}: no such vocabulary file",
+                             hint="give a vocab.txt with one token a line, or leave vocab unset for characters") from exc
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"kg.pretrain.vocab {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise InputDataError(describe_os_error(exc, "cannot read the vocabulary (kg.pretrain.vocab)")) from exc
+    missing = [token for token in SPECIAL_TOKENS if token not in set(tokens)]
+    if missing:
+        raise InputDataError(f"kg.pretrain.vocab {path}: not a WordPiece vocabulary: no {' '.join(missing)}",
+                             hint="a BERT vocab.txt holds [PAD] [UNK] [CLS] [SEP] [MASK], one token a line")
+    return tokens
+
+
+def character_vocab(texts: list[str], min_count: int) -> list[str]:
+    """BERT's special tokens and every character seen at least ``min_count`` times (lower-cased,
+    as the tokenizer reads them). A character outside the CJK blocks also gets its ``##`` form,
+    since the tokenizer keeps runs of digits and letters together as one word to split."""
+    counts = Counter(char for text in texts for char in text.lower() if not char.isspace())
+    characters = sorted(char for char, count in counts.items() if count >= min_count)
+    continued = [f"##{char}" for char in characters if not _is_cjk(char)]
+    return [*SPECIAL_TOKENS, *characters, *continued]
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2FA1F or 0xF900 <= code <= 0xFAFF
+
+
+def pretrain_bert(config: Any, workspace: Workspace, texts: list[str], inputs: list[Path], register: bool) -> Any:
+    """Train a BERT masked-language model on ``texts``; save and (optionally) register it."""
+    import numpy as np
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer, DataCollatorForLanguageModeling
+
+    from kgqa_cli.extraction.predict import choose_device
+    from kgqa_cli.extraction.pretrain import PretrainResult
+    from kgqa_cli.mlops.registry import Registry, hash_paths
+    from kgqa_cli.torch_setup import seed_everything, set_threads
+    from kgqa_cli.ui import progress
+
+    models = workspace.model_dir(FOLDER).parent
+    out = workspace.model_dir(FOLDER)
+    staging = models / f".{FOLDER}.partial"
+    ensure_writable([models, workspace.registry_dir])
+    seed_everything(config.seed)
+    set_threads(config.threads)
+    if config.vocab:
+        tokens = read_vocab(Path(config.vocab))
+        log.info("vocabulary: %d WordPiece tokens of %s", len(tokens), config.vocab)
+    else:
+        tokens = character_vocab(texts, config.min_char_count)
+        log.info("vocabulary: no kg.pretrain.vocab given, so one token per character seen at least %d time(s) in "
+                 "the texts: %d tokens", config.min_char_count, len(tokens))
+    shutil.rmtree(staging, ignore_errors=True)  # left by a run that died
+    staging.mkdir(parents=True)
+    vocab_file = staging / "vocab.txt"
+    vocab_file.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    # vocab= and not vocab_file=: transformers 5 ignores the latter and every token becomes [UNK].
+    tokenizer = BertTokenizer(vocab=str(vocab_file), model_max_length=config.bert_max_length)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=config.mask_ratio,
+                                               return_tensors="pt")
+    device = choose_device(config.device)
+    bert_config = BertConfig(vocab_size=len(tokenizer), hidden_size=config.bert_hidden,
+                             num_hidden_layers=config.bert_layers, num_attention_heads=config.bert_heads,
+                             intermediate_size=config.bert_intermediate,
+                             max_position_embeddings=config.bert_max_length, pad_token_id=tokenizer.pad_token_id)
+    model = BertForMaskedLM(bert_config).to(device)
+
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(texts))
+    checking = max(1, len(texts) // 50)  # 2 % of the texts measure masked-token accuracy
+    encoded = tokenizer([texts[i] for i in order], truncation=True, max_length=config.bert_max_length)["input_ids"]
+    check, train = encoded[:checking], encoded[checking:]
+    batches_per_epoch = max(1, len(train) // config.batch_size)
+    steps = batches_per_epoch * config.epochs
+    warmup = max(1, steps // 10)  # a transformer trained from scratch diverges easily at full rate on its first steps
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
+    curve: list[dict] = []
+    with progress() as bar:
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            batches = np.array_split(rng.permutation(len(train)), batches_per_epoch)
+            task = bar.add_task(f"pretrain bert epoch {epoch}/{config.epochs}", total=len(batches))
+            total = 0.0
+            for chosen in batches:
+                batch = collator([{"input_ids": train[i]} for i in chosen])
+                loss = model(**{key: value.to(device) for key, value in batch.items()}).loss
+                optimizer.zero_grad(set_to_none=True)
+                if not torch.isnan(loss):  # a batch where no token was picked has no loss
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    total += loss.item()
+                schedule.step()
+                bar.advance(task)
+            check_loss, accuracy = _check(model, collator, check, config, device)
+            curve.append({"epoch": epoch, "loss": round(total / len(batches), 5),
+                          "check_loss": None if math.isnan(check_loss) else round(check_loss, 5),
+                          "masked_accuracy": round(accuracy, 4), "seconds": round(time.perf_counter() - started, 1)})
+            log.info("pretrain bert epoch %d: loss %.4f, held-back loss %.4f, masked-token accuracy %.4f", epoch,
+                     curve[-1]["loss"], check_loss, accuracy)
+
+    from transformers.utils import logging as hf_logging
+
+    from kgqa_cli.io import write_json
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a shard bar for one small file would only clutter the output
+    try:
+        model.cpu().save_pretrained(str(staging))
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+    tokenizer.save_pretrained(str(staging))
+
+    write_json(staging / FORM_FILE, {"encoder": "bert", "sentences": len(texts), "curve": curve})
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)  # the folder is whole or absent, never half written
+    result = PretrainResult(out, len(texts), len(tokens), curve, encoder="bert")
+    if register:
+        last = curve[-1]
+        version = Registry(workspace.registry_dir).register(
+            GROUP, out, {"encoder": "bert", "mlm_loss": last["check_loss"], "masked_accuracy": last["masked_accuracy"],
+                         "train_loss": last["loss"], "sentences": len(texts)},
+            data_hash=hash_paths(list(inputs)))
+        result.version = version.name
+        result.model_dir = version.path / "model"
+    return result
+
+
+def _check(model: Any, collator: Any, sequences: list[list[int]], config: Any, device: Any) -> tuple[float, float]:
+    """Masked-language loss and accuracy on the held-back texts, with the same masks every epoch."""
+    import torch
+
+    model.eval()
+    state = torch.random.get_rng_state()
+    torch.manual_seed(config.seed + 1)  # the collator draws its masks from torch's generator
+    losses, right, total = [], 0, 0
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(sequences), config.batch_size):
+                batch = collator([{"input_ids": ids} for ids in sequences[start:start + config.batch_size]])
+                batch = {key: value.to(device) for key, value in batch.items()}
+                output = model(**batch)
+                chosen = batch["labels"] != -100
+                picked = int(chosen.sum())
+                if picked:
+                    losses.append((float(output.loss), picked))
+                    right += int((output.logits.argmax(-1)[chosen] == batch["labels"][chosen]).sum())
+                    total += picked
+    finally:
+        torch.random.set_rng_state(state)
+    loss = sum(value * count for value, count in losses) / total if total else math.nan
+    return loss, (right / total if total else 0.0)
