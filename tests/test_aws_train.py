@@ -170,7 +170,8 @@ def test_sagemaker_target_needs_a_role_and_a_bucket(tmp_path):
     assert wait.returncode == 2 and b"--wait applies to --target sagemaker" in wait.stderr
     init = subprocess.run([*KGQA, "train", "kg", "--target", "sagemaker", "--kg.train.init", "latest", *workspace],
                           capture_output=True)
-    assert init.returncode == 2 and b"kg.train.init: a training job cannot start from a pretrained" in init.stderr
+    # --init travels as a channel now; with nothing pretrained yet, the stage that makes one is named.
+    assert init.returncode == 4 and b"run `kgqa pretrain FILE...` first" in init.stderr
     taught = subprocess.run([*KGQA, "train", "kg", "--target", "sagemaker", "--kg.train.distill.teacher", "v1",
                              *workspace], capture_output=True)
     assert taught.returncode == 2 and b"kg.train.distill.teacher: a training job cannot be taught" in taught.stderr
@@ -239,3 +240,39 @@ def test_a_pretrained_encoder_reaches_the_training_job_as_its_channel(moto_serve
     local = subprocess.run([*KGQA, *base, "--kg.model.pretrained", str(folder)], capture_output=True, timeout=120,
                            env=env)
     assert local.returncode == 2 and b"a local folder is not seen by a training job" in local.stderr
+
+
+def test_init_reaches_the_job_as_a_channel_and_the_container_starts_from_it(moto_server, corpus_workspace, tmp_path,
+                                                                           monkeypatch):
+    """`kgqa train kg --init` on the SageMaker target: the registered pretrain/vN is uploaded and
+    becomes the job's `init` channel; the container puts it in its own registry and starts there."""
+    import boto3
+
+    sizes = ["--kg.model.embedding_dim", "32", "--kg.model.hidden_size", "32", "--kg.model.attention_heads", "2",
+             "--kg.model.conv_channels", "64"]
+    texts = write_lines(tmp_path / "texts.jsonl", [{"text": f"《星河{n}》是由王伟{n}执导的电影"} for n in range(100)])
+    pretrained = subprocess.run([*KGQA, "pretrain", str(texts), "--workspace", str(corpus_workspace), *sizes,
+                                 "--kg.pretrain.epochs", "1", "--kg.pretrain.threads", "1"],
+                                capture_output=True, timeout=300)
+    assert pretrained.returncode == 0, pretrained.stderr
+    clients = {"endpoint_url": moto_server["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    s3, sagemaker = boto3.client("s3", **clients), boto3.client("sagemaker", **clients)
+    s3.create_bucket(Bucket="kgqa-init-test")
+    done = subprocess.run([*KGQA, "train", "kg", "--target", "sagemaker", "--init", "latest", "--json", *sizes,
+                           "--workspace", str(corpus_workspace), "--aws.bucket", "kgqa-init-test", "--aws.role_arn",
+                           ROLE], capture_output=True, timeout=120, env={**os.environ, **moto_server})
+    assert done.returncode == 0, done.stderr
+    job = sagemaker.describe_training_job(TrainingJobName=json.loads(done.stdout)["job_name"])
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert channels["init"] == "s3://kgqa-init-test/kgqa/registry/pretrain/v1/"
+    assert json.loads(job["HyperParameters"]["kgqa_config"])["train"]["init"] == "pretrain/v1"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="kgqa-init-test")["Contents"]}
+    assert {"kgqa/registry/pretrain/v1/package.json", "kgqa/registry/pretrain/v1/model/encoder.safetensors"} <= keys
+    # The container, as SageMaker runs it with both channels copied in.
+    section = {**TINY_KG, "train": {**TINY_KG["train"], "init": "pretrain/v1"}}
+    monkeypatch.setenv("SM_CHANNEL_INIT", str(corpus_workspace / "registry" / "pretrain" / "v1"))
+    trained, model_dir = run_container(corpus_workspace / "data" / "corpus", tmp_path, "kg", section)
+    assert trained.returncode == 0, trained.stderr
+    assert "initialised from pretrain/v1" in trained.stdout + trained.stderr
+    assert (model_dir / "model.safetensors").is_file()

@@ -67,6 +67,11 @@ def main() -> int:
     parallel = init_from_sagemaker()  # several instances: one rank each, gradients averaged
     target = settings.paths.corpus_dir if kind == "kg" else settings.paths.questions_dir
     shutil.copytree(channel, target, dirs_exist_ok=True)
+    init_channel = os.environ.get("SM_CHANNEL_INIT")
+    if kind == "kg" and init_channel and settings.kg.train.init:
+        # kg.train.init's registered encoder arrived as the `init` channel: into this workspace's
+        # registry under its own name, where `kgqa train kg --init` looks for it.
+        shutil.copytree(init_channel, settings.paths.registry_dir / settings.kg.train.init, dirs_exist_ok=True)
     if kind == "kg":
         from kgqa_cli.extraction.train import run_train
 

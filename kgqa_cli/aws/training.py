@@ -126,6 +126,17 @@ def pretrained_channels(settings: Any, kind: str) -> list[dict]:
                                              "S3DataDistributionType": "FullyReplicated"}}}]
 
 
+def init_channels(settings: Any, kind: str, bucket: str) -> list[dict]:
+    """The ``init`` input channel of ``kg.train.init`` (a registered ``pretrain/vN``, uploaded
+    with the inputs): the job puts it in its own registry under the same name."""
+    init = settings.kg.train.init if kind == "kg" else None
+    if not init or not init.startswith("pretrain/v"):
+        return []
+    return [{"ChannelName": "init",
+             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{bucket}/registry/{init}/",
+                                             "S3DataDistributionType": "FullyReplicated"}}}]
+
+
 def job_request(settings: Any, kind: str, name: str, code_url: str, region: str) -> dict:
     """The ``create_training_job`` request of a kgqa training job."""
     import json
@@ -152,7 +163,7 @@ def job_request(settings: Any, kind: str, name: str, code_url: str, region: str)
             "ChannelName": "train",
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{bucket}/{INPUTS[kind]}/",
                                             "S3DataDistributionType": "FullyReplicated"}},
-        }, *pretrained_channels(settings, kind)],
+        }, *pretrained_channels(settings, kind), *init_channels(settings, kind, bucket)],
         "OutputDataConfig": {"S3OutputPath": f"{bucket}/jobs/{kind}/"},
         "ResourceConfig": {"InstanceType": training.instance_type, "InstanceCount": training.instance_count,
                            "VolumeSizeInGB": training.volume_gb},
@@ -168,10 +179,17 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
     register it in the SageMaker model registry, pending approval."""
     from kgqa_cli.aws.jobs import AwsContext, job_name
 
+    init = None
     if kind == "kg" and settings.kg.train.init:
-        raise ConfigError("kg.train.init: a training job cannot start from a pretrained encoder yet (the encoder "
-                          "lives in the local registry, which the job does not see)",
-                          hint="train with --target local, or set kg.train.init to null")
+        # The registered pretrained encoder travels to the job as its `init` channel, under the
+        # version name the job's own registry will give it.
+        from kgqa_cli.mlops.registry import Registry
+
+        asked = settings.kg.train.init
+        init = Registry(settings.paths.registry_dir).get(
+            "pretrain", None if asked in ("latest", "") else asked.removeprefix("pretrain/"))
+        train = settings.kg.train.model_copy(update={"init": init.name})
+        settings = settings.model_copy(update={"kg": settings.kg.model_copy(update={"train": train})})
     if kind == "kg" and settings.kg.train.distill.teacher:
         raise ConfigError("kg.train.distill.teacher: a training job cannot be taught yet (the teacher lives in the "
                           "local registry, which the job does not see)",
@@ -191,7 +209,7 @@ def submit_training(settings: Any, kind: str, *, wait: bool = False, on_status: 
     if missing:
         step = "kgqa preprocess" if kind == "kg" else "kgqa questions"
         raise MissingArtifactError(f"{folder}: no {', '.join(missing)}", hint=f"run `{step}` first")
-    uploaded = context.upload_inputs([INPUTS[kind]])
+    uploaded = context.upload_inputs([INPUTS[kind]] + ([f"registry/{init.name}"] if init is not None else []))
     code_url = context.upload_source()
     name = job_name(kind)
     request = job_request(settings, kind, name, code_url, context.region)
