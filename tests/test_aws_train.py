@@ -276,3 +276,16 @@ def test_init_reaches_the_job_as_a_channel_and_the_container_starts_from_it(moto
     assert trained.returncode == 0, trained.stderr
     assert "initialised from pretrain/v1" in trained.stdout + trained.stderr
     assert (model_dir / "model.safetensors").is_file()
+
+
+def test_the_container_takes_only_a_version_name_as_init(corpus_workspace, tmp_path, monkeypatch):
+    # The job's hyperparameters name where the init channel goes: a path that climbs is refused.
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    (channel / "package.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("SM_CHANNEL_INIT", str(channel))
+    for name in ("../../escaped", "pretrain/../../escaped", "/tmp/escaped"):
+        section = {**TINY_KG, "train": {**TINY_KG["train"], "init": name}}
+        done, _ = run_container(corpus_workspace / "data" / "corpus", tmp_path, "kg", section)
+        assert done.returncode == 2 and "is not a version name" in done.stderr, (name, done.stderr)
+    assert not list(tmp_path.rglob("escaped")) and not os.path.exists("/tmp/escaped")

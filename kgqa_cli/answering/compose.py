@@ -74,10 +74,6 @@ class RelationGroup:
         return [m.word for m in self.mentions]
 
     @property
-    def longest(self) -> int:
-        return max(len(m.word) for m in self.mentions)
-
-    @property
     def asks_for_a_hop(self) -> bool:
         """Whether the words name a hop of their own: a word of two characters or more that is
         not a question word (唱 or 在哪 alone does not)."""

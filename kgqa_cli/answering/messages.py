@@ -255,6 +255,15 @@ def _unit(hop: dict) -> str:
 # ---------------------------------------------------------------------- unanswered
 
 
+def ask_back(labels: list[str], language: str = "zh") -> str:
+    """The question back when a name fits several entities: 你问的是演员张伟，还是歌手张伟？"""
+    if language == "zh":
+        return "你问的是" + "，还是".join(labels) + "？"
+    if len(labels) > 1:
+        return "Which do you mean: " + ", ".join(labels[:-1]) + f" or {labels[-1]}?"
+    return f"Do you mean {labels[0]}?"
+
+
 def _ambiguous(answer: dict, zh: bool) -> str:
     clarify = answer.get("clarify") or {}
     labels = [str(option.get("label") or option.get("entity")) for option in clarify.get("options") or []
@@ -262,10 +271,7 @@ def _ambiguous(answer: dict, zh: bool) -> str:
     if zh and clarify.get("question"):
         return str(clarify["question"])
     if labels:
-        if zh:
-            return "你问的是" + "，还是".join(labels) + "？"
-        return "Which do you mean: " + ", ".join(labels[:-1]) + f" or {labels[-1]}?" if len(labels) > 1 \
-            else f"Do you mean {labels[0]}?"
+        return ask_back(labels, "zh" if zh else "en")
     mention = _mention(answer)
     if zh:
         return f"“{mention}”可以指好几个实体，请说得具体一些" if mention else "问题可以有几种理解，请说得具体一些"

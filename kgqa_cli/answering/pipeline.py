@@ -282,6 +282,7 @@ class Answerer:
         """Two readings that tie, of two entities with the same name told apart only by a bracketed
         disambiguator (张伟(演员), 张伟(歌手)): ask which one was meant rather than guess."""
         from kgqa_cli.answering.interpret import candidate_json, split_disambiguator
+        from kgqa_cli.answering.messages import ask_back
 
         if len(readings) < 2:
             return False
@@ -303,7 +304,7 @@ class Answerer:
             return False
         result.entity = candidate_json(first.entity)
         result.reason = AMBIGUOUS
-        result.clarify = {"question": "你问的是" + "，还是".join(o["label"] for o in options) + "？", "options": options}
+        result.clarify = {"question": ask_back([o["label"] for o in options], result.language), "options": options}
         result.detail = f"{len(options)} entities named {next(iter(bases))} tie: " + ", ".join(o["entity"] for o in options)
         return True
 

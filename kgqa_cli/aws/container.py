@@ -70,8 +70,20 @@ def main() -> int:
     init_channel = os.environ.get("SM_CHANNEL_INIT")
     if kind == "kg" and init_channel and settings.kg.train.init:
         # kg.train.init's registered encoder arrived as the `init` channel: into this workspace's
-        # registry under its own name, where `kgqa train kg --init` looks for it.
-        shutil.copytree(init_channel, settings.paths.registry_dir / settings.kg.train.init, dirs_exist_ok=True)
+        # registry under its own name, where `kgqa train kg --init` looks for it. The name comes
+        # from the job's hyperparameters: only a version name, never a path, is taken.
+        import re
+
+        from kgqa_cli.errors import ConfigError
+        from kgqa_cli.io import contained_path
+
+        name = settings.kg.train.init
+        if not re.fullmatch(r"pretrain/v[1-9][0-9]*", name, re.ASCII):
+            print(f"kgqa container: kg.train.init {name!r} is not a version name such as pretrain/v1",
+                  file=sys.stderr)
+            return 2
+        target = contained_path(settings.paths.registry_dir, name, what="kg.train.init", error=ConfigError)
+        shutil.copytree(init_channel, target, dirs_exist_ok=True)
     if kind == "kg":
         from kgqa_cli.extraction.train import run_train
 
