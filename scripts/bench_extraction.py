@@ -62,6 +62,15 @@ NLPCC = DATA / "nlpcc-kbqa" / "nlpcc-iccpol-2016.kbqa.training-data"
 PRETRAIN_TEXTS = [DUIE / "duie_train.first5000.json", DUIE / "duie_train.sample4398.json",
                   TEST1, SKE, NLPCC]
 WITH_PRETRAINING = {"kg": {"train": {"init": "latest"}, "pretrain": {"epochs": 3}}}
+# CasRel on a BERT pretrained here by `kgqa pretrain --kg.pretrain.encoder bert` from the same texts,
+# on bert-base-chinese's vocabulary, then fine-tuned through `kg.model.encoder: pretrained` exactly
+# as a downloaded encoder is. Its size fits 2 CPU cores (4 layers, 128 wide); its epochs are capped
+# by BERT_EPOCHS, since each costs several LSTM epochs there.
+BERT_VOCAB = DATA / "bert-chinese" / "vocab.txt"
+WITH_BERT = {"kg": {"pretrain": {"encoder": "bert", "vocab": str(BERT_VOCAB), "epochs": 3, "lr": 0.001,
+                                 "bert_layers": 4, "bert_hidden": 128, "bert_heads": 4, "bert_intermediate": 512},
+                    "train": {"encoder_lr": 0.0001}}}
+BERT_EPOCHS = 8
 WITH_SUBJECT_TYPES = {"kg": {"model": {"subject_types": True}}}
 WITH_POSITIONS = {"kg": {"model": {"relative_positions": 30}}}
 WITH_BIGRAMS = {"kg": {"model": {"bigram_dim": 64}}}
@@ -86,6 +95,7 @@ ABLATION = {
     "+ subject-type head": WITH_SUBJECT_TYPES,
     "+ relative positions": WITH_POSITIONS,
     "+ character bigrams": WITH_BIGRAMS,
+    "CasRel on a BERT pretrained here": WITH_BERT,
     "all together": {"preprocess": WITH_SKE["preprocess"],
                      "kg": {"model": WITH_LEXICON["kg"]["model"], "pretrain": WITH_PRETRAINING["kg"]["pretrain"],
                             "train": {**WITH_SKE["kg"]["train"], **WITH_TRAINING["kg"]["train"],
@@ -110,7 +120,7 @@ DISTILLED = {"all together, distilled from its ensemble of seeds 13, 7, 29": "al
 # The rows `make bench` runs: the issue's ablation and the configuration the README recommends for
 # a real corpus with unlabelled text; `--rows all` runs every row above (hours more on 2 cores).
 DEFAULT_ROWS = ["current", "+ lexicon", "+ SKE data", "+ pretraining", "+ training changes", "all together",
-                "all together + self-training"]
+                "all together + self-training", "CasRel on a BERT pretrained here"]
 # The bench's folder of rows: each row's data, workspace and figures stay there, so that a re-run
 # skips the rows already measured and resumes an interrupted one (--fresh starts over).
 WORKDIR = ROOT / "bench" / "work" / "extraction"
@@ -288,6 +298,9 @@ def bench_duie(folder: Path, steps: Steps, overrides: list[str], config: Path, p
     if pretrain:
         texts = [str(path) for path in PRETRAIN_TEXTS if path.exists()]
         pretrained = steps.run("pretrain", lambda: timed("pretrain", *texts, *ws, "--json", label=label))
+    if pretrained is not None and pretrained["output"].get("encoder") == "bert":  # fine-tuned as a downloaded one is
+        overrides = [*overrides, "--kg.model.encoder", "pretrained", "--kg.model.pretrained",
+                     pretrained["output"]["model_dir"], "--kg.train.epochs", str(BERT_EPOCHS)]
     trained = steps.train("train", workspace, lambda: timed("train", "kg", *ws, "--json", *overrides, "--resume",
                                                             label=label))
     output = trained["output"]
@@ -304,7 +317,8 @@ def bench_duie(folder: Path, steps: Steps, overrides: list[str], config: Path, p
         "duie_peak_rss_mb": trained["peak_rss_mb"],
         "duie_pretrain": None if pretrained is None else {
             key: pretrained["output"][key] for key in ("model_version", "sentences", "characters")}
-        | {"seconds": pretrained["seconds"], "masked_accuracy": pretrained["output"]["curve"][-1]["masked_accuracy"]},
+        | {"seconds": pretrained["seconds"], "masked_accuracy": pretrained["output"]["curve"][-1]["masked_accuracy"],
+           "encoder": pretrained["output"].get("encoder")},
         "duie_curve": json.loads((Path(output["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
     }
 
@@ -320,6 +334,11 @@ def measure(folder: Path, steps: Steps, ws: list[str]) -> dict:
     text: the 5,000 unlabelled DuIE test1 sentences, batch 64, float32 and bfloat16."""
     label = folder.name
     report = steps.run("evaluate", lambda: kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0", label=label)[0])
+    by_precision = {}  # the same held-out sentences in each precision: the F1 a faster path costs
+    for precision, flag in (("float32", "false"), ("bfloat16", "true")):
+        scored = steps.run(f"evaluate-{precision}", lambda flag=flag: kgqa(
+            "evaluate", "kg", *ws, "--json", "--min-f1", "0", "--kg.extract.bfloat16", flag, label=label)[0])
+        by_precision[precision] = {key: scored[key] for key in ("precision", "recall", "f1")}
     throughput = {}
     if TEST1.exists() and not os.environ.get("KGQA_BENCH_NO_THROUGHPUT"):
         for precision, flag in (("float32", "false"), ("bfloat16", "true")):
@@ -338,6 +357,7 @@ def measure(folder: Path, steps: Steps, ws: list[str]) -> dict:
         "duie_heldout_precision": report["precision"],
         "duie_heldout_recall": report["recall"],
         "duie_heldout_sentences": report["sentences"],
+        "duie_heldout_by_precision": by_precision,
         "duie_errors_by_kind": {kind: v["count"] for kind, v in report["errors"]["by_kind"].items()},
     }
 
@@ -545,6 +565,42 @@ def git_commit() -> str:
     return commit + ("+" if dirty else "")
 
 
+def cpu_kernel_paths(threads: int = 1, repeats: int = 20) -> dict:
+    """Milliseconds of the default extractor's largest matrix product (a batch of 64 sentences
+    of 50 characters through the attention's 256 -> 768 projection) and of its 256 -> 256,
+    width-3 convolution, in float32, bfloat16 and int8 dynamic quantisation (which covers
+    linear layers only), on ``threads`` threads: what each CPU path can gain at most."""
+    import torch
+    from torch.nn import functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    def milliseconds(function: Callable[[], Any]) -> float:
+        for _ in range(3):
+            function()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            function()
+        return round((time.perf_counter() - started) / repeats * 1000, 2)
+
+    rows, features, outputs = 64 * 50, 256, 768
+    inputs, linear = torch.randn(rows, features), torch.nn.Linear(features, outputs)
+    quantised = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear},
+                                                       dtype=torch.qint8)
+    states, kernel = torch.randn(64, 256, 50), torch.randn(256, 256, 3)
+    with torch.inference_mode():
+        return {
+            "threads": threads,
+            "linear_ms": {"float32": milliseconds(lambda: linear(inputs)),
+                          "bfloat16": milliseconds(lambda b=linear.to(torch.bfloat16), x=inputs.bfloat16(): b(x)),
+                          "int8_dynamic": milliseconds(lambda: quantised(inputs))},
+            "conv_ms": {"float32": milliseconds(lambda: F.conv1d(states, kernel, padding=1)),
+                        "bfloat16": milliseconds(lambda x=states.bfloat16(), k=kernel.bfloat16():
+                                                 F.conv1d(x, k, padding=1))},
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "extraction.json")
@@ -592,6 +648,7 @@ def main() -> None:
             results.update({"duie_heldout_f1": None, "duie_skipped": current.get("skipped") or current.get("failed")})
         results["duie_epoch_cap"] = args.duie_epochs
     if args.only in (None, "demo"):
+        results["cpu_kernel_paths"] = cpu_kernel_paths()
         with tempfile.TemporaryDirectory(prefix="bench_extraction_") as tmp:
             results.update(bench_demo(Path(tmp), []))
     if args.only == "ablation" or (args.only is None and not args.no_ablation):

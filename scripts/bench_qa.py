@@ -20,12 +20,16 @@ Figures:
 * ``ask_latency_ms_p50``/``p99``: warm in-process :class:`Answerer` calls (model loaded, graph
   open), the demo questions asked 25 times each; ``load_average`` says how busy the machine was.
 * ``cold_ask_seconds``: one `kgqa ask` subprocess, start to exit.
+* ``bert_base_sized``: cold and warm `ask` (and the cold command's peak RSS) with a question model
+  of bert-base-chinese's size on the pretrained path, random weights trained one epoch: time and
+  memory only (``--skip-bert-base`` leaves it out).
 * ``nlpcc``: when ../shared/data/nlpcc-kbqa is present, the NLPCC 2016 KBQA training questions
   whose gold predicate is a DuIE schema predicate, asked of the same qa model (trained on
   synthetic demo names only, never on NLPCC text) against a fresh graph holding just those
   questions' gold triples; correct when the gold object is among the answers.
 
-Usage: python scripts/bench_qa.py [--config configs/kgqa.yaml] [--workspace DIR] [--rebuild] [--skip-nlpcc] [--out FILE]
+Usage: python scripts/bench_qa.py [--config configs/kgqa.yaml] [--workspace DIR] [--rebuild] [--skip-nlpcc]
+       [--skip-bert-base] [--out FILE]
 """
 
 from __future__ import annotations
@@ -66,8 +70,9 @@ DEMO_QUESTIONS = [
 ]
 
 
-def build_demo_workspace(config_path: Path | None, root: Path):
-    """Demo corpus -> preprocess -> gold graph -> questions -> trained qa model, under ``root``."""
+def build_demo_workspace(config_path: Path | None, root: Path, overrides: dict | None = None):
+    """Demo corpus -> preprocess -> gold graph -> questions -> trained qa model, under ``root``
+    (``overrides``: dotted config keys laid over the config)."""
     from kgqa_cli.data.preprocess import SPLITS, run_preprocess
     from kgqa_cli.graph.bulkload import run_bulkload
     from kgqa_cli.understanding.questions import generate_questions, graph_names_if_any
@@ -78,7 +83,7 @@ def build_demo_workspace(config_path: Path | None, root: Path):
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_corpus.py"), "--out", str(raw)],
                    check=True, capture_output=True)
     settings = load_settings(config_path, {"workspace": str(root / "ws"), "preprocess.input": str(raw),
-                                           "graph.path": None, "graph.url": None})
+                                           "graph.path": None, "graph.url": None, **(overrides or {})})
     run_preprocess(settings.preprocess, settings.paths)
     for split in SPLITS:
         run_bulkload(settings.graph, settings.paths, settings.paths.split_file(split), show_progress=False)
@@ -376,6 +381,45 @@ def large_graph_figures(settings, edges: int, questions: int = 300, seed: int = 
             "ask_latency_ms_p99": round(percentile(timings, 0.99), 2), "read_right": round(right / max(len(timings), 1), 4)}
 
 
+def bert_base_figures(config_path: Path | None, root: Path) -> dict:
+    """Cold and warm `ask` with a question model the size of bert-base-chinese (12 layers, 768
+    wide, its 21,128-token vocabulary) fine-tuned through ``qa.model.encoder: pretrained``.
+
+    Its weights are random (nothing can be downloaded here) and it trains one epoch on a few
+    questions per intent: the figures are about time and memory at question time, which depend on
+    the network's size and not on its weights; its accuracy is not a figure of anything.
+    """
+    vocab = SHARED / "bert-chinese" / "vocab.txt"
+    if not vocab.exists():
+        return {"skipped": f"{vocab} is absent"}
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    shutil.rmtree(root, ignore_errors=True)
+    folder = root / "bert-base-sized"
+    folder.mkdir(parents=True)
+    tokenizer = BertTokenizer(vocab=str(vocab))
+    tokenizer.save_pretrained(str(folder))
+    BertModel(BertConfig(vocab_size=len(tokenizer))).save_pretrained(str(folder))  # BertConfig(): bert-base's sizes
+    settings, train_seconds = build_demo_workspace(config_path, root / "demo", {
+        "qa.model.encoder": "pretrained", "qa.model.pretrained": str(folder), "qa.train.epochs": 1,
+        "qa.questions.per_intent": {"train": 10, "dev": 2, "test": 2}})
+    model_bytes = sum(path.stat().st_size for path in (settings.paths.root / "registry").rglob("*") if path.is_file())
+    result = {"encoder": "random weights in bert-base-chinese's shape (12 layers, 768 wide, 21,128 tokens)",
+              "train_seconds_one_epoch": train_seconds, "registry_mb": round(model_bytes / 2**20, 1)}
+    with Answerer(settings) as answerer:
+        result["model_version"] = answerer.version_name
+        result.update(latency_figures(answerer))
+    started = time.perf_counter()
+    command = [str(Path(sys.executable).with_name("kgqa")), "ask", DEMO_QUESTIONS[0][0], "--json", "--workspace",
+               str(settings.paths.root), *(["--config", str(config_path)] if config_path else [])]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    result["cold_ask_seconds"] = round(time.perf_counter() - started, 2)
+    result["cold_ask_exit_code"] = os.waitstatus_to_exitcode(status)
+    result["cold_ask_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=None, help="project config [default: configs/kgqa.yaml]")
@@ -383,6 +427,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"result file [default: {DEFAULT_OUT}]")
     parser.add_argument("--rebuild", action="store_true", help="build the scratch demo workspace even if one exists")
     parser.add_argument("--skip-nlpcc", action="store_true")
+    parser.add_argument("--skip-bert-base", action="store_true",
+                        help="leave out the cold and warm ask of a bert-base-sized question model (minutes to train)")
     parser.add_argument("--large-graph", type=int, default=1_000_000,
                         help="edges of the synthetic graph for the latency figure (0: skip)")
     args = parser.parse_args()
@@ -411,6 +457,8 @@ def main() -> None:
     result["cold_ask_seconds"] = cold_ask_seconds(args.config, settings.paths.root)
     if args.large_graph:
         result["large_graph"] = large_graph_figures(settings, args.large_graph)
+    if not args.skip_bert_base:
+        result["bert_base_sized"] = bert_base_figures(args.config, settings.paths.bench_dir / "qa-bert-base")
     if args.skip_nlpcc:
         result["nlpcc"] = "skipped (--skip-nlpcc)"
     elif not (SHARED / "nlpcc-kbqa").is_dir():

@@ -124,7 +124,7 @@ def pretrain_bert(config: Any, workspace: Workspace, texts: list[str], inputs: l
             total = 0.0
             for chosen in batches:
                 batch = collator([{"input_ids": train[i]} for i in chosen])
-                loss = model(**{key: value.to(device) for key, value in batch.items()}).loss
+                loss = masked_loss(model, {key: value.to(device) for key, value in batch.items()})[0]
                 optimizer.zero_grad(set_to_none=True)
                 if not torch.isnan(loss):  # a batch where no token was picked has no loss
                     loss.backward()
@@ -168,6 +168,28 @@ def pretrain_bert(config: Any, workspace: Workspace, texts: list[str], inputs: l
     return result
 
 
+def masked_loss(model: Any, batch: dict) -> tuple[Any, Any, Any]:
+    """(mean cross-entropy, logits, labels) over the masked tokens of a collated batch only.
+
+    ``BertForMaskedLM`` scores every position against the whole vocabulary and then ignores
+    the 85 % that were not picked; on a 21,128-token vocabulary that projection is most of a
+    small model's work. Running the prediction head on the picked positions alone gives the
+    same loss and gradients, several times faster on a CPU. A batch with nothing picked has a
+    NaN loss (and is skipped by the caller).
+    """
+    import torch
+    from torch.nn import functional as F
+
+    labels = batch["labels"]
+    states = model.bert(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
+                        token_type_ids=batch.get("token_type_ids")).last_hidden_state
+    picked = labels != -100
+    logits = model.cls(states[picked])
+    targets = labels[picked]
+    loss = F.cross_entropy(logits, targets) if len(targets) else torch.tensor(float("nan"), device=states.device)
+    return loss, logits, targets
+
+
 def _check(model: Any, collator: Any, sequences: list[list[int]], config: Any, device: Any) -> tuple[float, float]:
     """Masked-language loss and accuracy on the held-back texts, with the same masks every epoch."""
     import torch
@@ -181,13 +203,11 @@ def _check(model: Any, collator: Any, sequences: list[list[int]], config: Any, d
             for start in range(0, len(sequences), config.batch_size):
                 batch = collator([{"input_ids": ids} for ids in sequences[start:start + config.batch_size]])
                 batch = {key: value.to(device) for key, value in batch.items()}
-                output = model(**batch)
-                chosen = batch["labels"] != -100
-                picked = int(chosen.sum())
-                if picked:
-                    losses.append((float(output.loss), picked))
-                    right += int((output.logits.argmax(-1)[chosen] == batch["labels"][chosen]).sum())
-                    total += picked
+                loss, logits, labels = masked_loss(model, batch)
+                if len(labels):
+                    losses.append((float(loss), len(labels)))
+                    right += int((logits.argmax(-1) == labels).sum())
+                    total += len(labels)
     finally:
         torch.random.set_rng_state(state)
     loss = sum(value * count for value, count in losses) / total if total else math.nan
