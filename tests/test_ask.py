@@ -101,6 +101,23 @@ def test_gremlin_and_quotes_are_plain_text(answerer, text):
     assert answerer.answer("三度诱惑的导演是谁").answers == ["何藩"]
 
 
+def test_an_answer_shows_the_sentence_it_was_read_from(answerer, settings):
+    answer = answerer.answer("三度诱惑的导演是谁")
+    (item,) = answer.evidence
+    (fact,) = item["facts"]
+    assert item["answer"] == "何藩" and (fact["subject"], fact["predicate"], fact["object"]) == ("三度诱惑", "导演", "何藩")
+    sentence = fact["sentences"][0]
+    assert sentence["text"][slice(*sentence["subject"])] == "三度诱惑"
+    assert sentence["text"][slice(*sentence["object"])] == "何藩"
+    assert fact["evidence_count"] >= 1 and sentence["model_version"] == "gold"
+    assert answer.to_json()["evidence"] == answer.evidence
+    reverse = answerer.answer("何藩导演了哪些电影").evidence[0]["facts"][0]  # a reverse hop: same fact
+    assert (reverse["subject"], reverse["object"]) == ("三度诱惑", "何藩")
+    shown = CliRunner().invoke(app, ["ask", "三度诱惑的导演是谁", "--workspace", str(settings.paths.root)])
+    assert shown.exit_code == 0 and "【三度诱惑】" in shown.stdout and "【何藩】" in shown.stdout
+    assert "依据" in shown.stdout and "gold" in shown.stdout
+
+
 def test_cli_json_file_and_missing_model(settings, tmp_path):
     runner = CliRunner()
     common = ["--workspace", str(settings.paths.root)]

@@ -196,6 +196,11 @@ def test_extract_skips_malformed_lines_and_splits_long_ones(trained, tmp_path):
     assert lines[0]["spo_list"][0]["object"]["@value"] == "王伟"
     assert {"subject", "subject_type", "predicate", "object", "object_type", "score"} <= set(lines[0]["spo_list"][0])
     assert len(lines[1]["spo_list"]) >= 10  # triples from every piece of the long line
+    for line in lines:  # offsets into the whole text, across the pieces it was cut into
+        for spo in line["spo_list"]:
+            assert line["text"][slice(*spo["subject_span"])] == spo["subject"]
+            assert line["text"][slice(*spo["object_span"])] == spo["object"]["@value"]
+    assert max(spo["subject_span"][0] for spo in lines[1]["spo_list"]) > 40
     first = out.read_bytes()
     assert invoke(workspace, *args).exit_code == 0
     assert out.read_bytes() == first  # a rerun gives the same file

@@ -200,14 +200,23 @@ def test_lookups_for_question_answering(tmp_path):
     from kgqa_cli.graph import queries
     from kgqa_cli.graph.store import open_graph
 
+    def facts(rows):  # the rows without their evidence
+        return [{key: value for key, value in row.items() if not key.startswith("evidence")} for row in rows]
+
     _load(tmp_path, mode="replace")
     with open_graph(GraphConfig(), Workspace(tmp_path / "ws"), create=False) as store:
         g = store.g
-        assert queries.run(queries.objects_of(g, " 《三度诱惑》", "导演")) == [{"name": "何藩", "score": 1.0}]
+        found = queries.run(queries.objects_of(g, " 《三度诱惑》", "导演"))
+        assert facts(found) == [{"name": "何藩", "score": 1.0}]
+        assert found[0]["evidence_count"] == 1
+        sentence = found[0]["evidence"][0]
+        assert sentence["text"] == "《三度诱惑》是何藩执导的电影" and sentence["model_version"] == "gold"
+        assert sentence["text"][slice(*sentence["subject"])] == "三度诱惑"
+        assert sentence["text"][slice(*sentence["object"])] == "何藩"
         assert [r["name"] for r in queries.run(queries.subjects_of(g, "何藩", "导演"))] == ["三度诱惑", "长 短 脚"]
-        assert queries.run(queries.objects_of(g, "许晋亨", "妻子")) == [{"name": "李嘉欣", "score": 1.0}]
-        assert queries.run(queries.subjects_of(g, "李嘉欣", "妻子")) == [{"name": "许晋亨", "score": 1.0}]
-        assert queries.run(queries.objects_of(g, "周星驰", "饰演")) == [
+        assert facts(queries.run(queries.objects_of(g, "许晋亨", "妻子"))) == [{"name": "李嘉欣", "score": 1.0}]
+        assert facts(queries.run(queries.subjects_of(g, "李嘉欣", "妻子"))) == [{"name": "许晋亨", "score": 1.0}]
+        assert facts(queries.run(queries.objects_of(g, "周星驰", "饰演"))) == [
             {"name": "至尊宝", "score": 1.0, "inWork": "大话西游"}]
         assert queries.run(queries.objects_of(g, "何藩", "导演")) == []
         assert queries.run(queries.objects_of(g, "'); g.V().drop(); ('", "导演")) == []  # a bound value only

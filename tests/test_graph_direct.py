@@ -112,7 +112,9 @@ def test_queries_on_a_directly_loaded_graph(tmp_path):
     _bulkload(tmp_path, "ws", RECORDS + EXTRA, "direct", mode="replace")
     with open_graph(GraphConfig(), Workspace(tmp_path / "ws"), create=False) as store:
         g = store.g
-        assert queries.run(queries.objects_of(g, "《三度诱惑》", "导演")) == [{"name": "何藩", "score": 1.0}]
+        found = queries.run(queries.objects_of(g, "《三度诱惑》", "导演"))
+        assert [{key: row[key] for key in ("name", "score", "evidence_count")} for row in found] == [
+            {"name": "何藩", "score": 1.0, "evidence_count": 1}]
         assert [r["name"] for r in queries.run(queries.subjects_of(g, "何藩", "导演"))] == ["三度诱惑", "长 短 脚"]
         rows = queries.run(queries.objects_of(g, "周星驰", "饰演"))
         assert rows == [{"name": "至尊宝", "score": 1.0, "inWork": "大话西游"},

@@ -90,7 +90,7 @@ class Hop:
     word: str | None
     targets: list[str] = field(default_factory=list)
     query: str = ""
-    edges: dict[str, dict] = field(default_factory=dict)  # target -> the edge's properties (best score)
+    edges: dict[str, dict] = field(default_factory=dict)  # target -> the edge's properties (best score), "from"
     truncated: bool = False  # it started from the first max_fanout names only
 
     def to_json(self) -> dict:
@@ -453,8 +453,7 @@ class Composer:
         traversal = queries.hop_from(self.interpreter.g, hop.sources, predicate, direction)
         hop.query = queries.describe(traversal)
         for row in queries.run(traversal):
-            name = row.pop("name")
-            row.pop("from", None)
+            name = row.pop("name")  # row keeps "from": where the edge starts, for the evidence
             if name not in hop.edges:
                 hop.targets.append(name)
                 hop.edges[name] = row
@@ -515,8 +514,37 @@ def run_composition(composer: Composer, composition: Composition, result: Any, m
         # Distinct answers, not edges: the graph may hold one fact more than once.
         result.count = len(targets)
         result.answers = [str(result.count)]
+        result.evidence = answer_evidence(hops, targets[:max_answers], composition.shape)
         return
     result.answers = targets[:max_answers]
+    result.evidence = answer_evidence(hops, result.answers, composition.shape)
+
+
+def answer_evidence(hops: list[Hop], targets: list[str], shape: str) -> list[dict]:
+    """Why each answer holds: per target ``{"answer", "facts"}``, the facts that lead to it (the
+    chain's edges from the question's entity, or each constraint's edge of an intersection), each
+    ``{"subject", "predicate", "object", "score", "evidence_count", "sentences"}`` with the
+    sentences the graph keeps for it, best first (none on a graph loaded without evidence)."""
+    def fact(hop: Hop, target: str, edge: dict) -> dict:
+        subject, obj = (edge.get("from"), target) if hop.direction == "forward" else (target, edge.get("from"))
+        return {"subject": subject, "predicate": hop.predicate, "object": obj, "score": edge.get("score"),
+                "evidence_count": edge.get("evidence_count", 0), "sentences": edge.get("evidence", [])}
+
+    evidence = []
+    for target in targets:
+        facts: list[dict] = []
+        if shape == "intersection":
+            facts = [fact(hop, target, hop.edges[target]) for hop in hops if target in hop.edges]
+        else:
+            name = target
+            for hop in reversed(hops):  # back along the chain to the question's entity
+                edge = hop.edges.get(name)
+                if edge is None:
+                    break
+                facts.insert(0, fact(hop, name, edge))
+                name = edge.get("from")
+        evidence.append({"answer": target, "facts": facts})
+    return evidence
 
 
 def _run_chain(composer: Composer, composition: Composition, best: Reading, result: Any) -> list[Hop]:

@@ -33,12 +33,14 @@ LABELS = {
     "zh": {"intent": "意图", "slots": "槽位", "entity": "实体", "context": "上下文", "path": "路径", "count": "数量",
            "query": "查询", "answer": "答案", "no_answer": "没有答案", "detail": "说明", "clarify": "请选择",
            "readings": "候选解读", "score": "得分", "found_by": "找到方式", "edge": "关系", "intent_p": "意图（概率）",
-           "keyword": "关键词", "empty": "（空问题）", "choose": "输入编号选择，或直接提出新问题"},
+           "keyword": "关键词", "empty": "（空问题）", "choose": "输入编号选择，或直接提出新问题", "evidence": "依据",
+           "sentences": "句", "no_evidence": "（图中没有保存来源句子）"},
     "en": {"intent": "intent", "slots": "slots", "entity": "entity", "context": "context", "path": "path",
            "count": "count", "query": "query", "answer": "answer", "no_answer": "no answer", "detail": "detail",
            "clarify": "which one", "readings": "readings", "score": "score", "found_by": "found by", "edge": "edge",
            "intent_p": "intent (p)", "keyword": "keyword", "empty": "(empty)",
-           "choose": "type a number to choose, or ask something else"},
+           "choose": "type a number to choose, or ask something else", "evidence": "evidence",
+           "sentences": "sentences", "no_evidence": "(the graph keeps no source sentence)"},
 }
 
 METHODS = {
@@ -58,6 +60,30 @@ _PERSON_PREDICATES = {"导演", "主演", "编剧", "制片人", "作者", "歌�
                       "嘉宾", "主持人", "配音", "董事长", "创始人", "校长", "代言人"}
 
 _SHOWN_NAMES = 10  # names a message lists before "等N个"
+
+
+def marked_sentence(sentence: dict) -> list[tuple[str, str | None]]:
+    """A stored evidence sentence cut into ``(text, role)`` parts, role ``subject``, ``object`` or
+    None, for a terminal or a page to mark the two names (a span that is missing or overlaps the
+    other is left unmarked)."""
+    text = str(sentence.get("text") or "")
+    spans = []
+    for role in ("subject", "object"):
+        span = sentence.get(role)
+        if (isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) for v in span)
+                and 0 <= span[0] < span[1] <= len(text)
+                and not any(span[0] < end and start < span[1] for start, end, _ in spans)):
+            spans.append((span[0], span[1], role))
+    parts: list[tuple[str, str | None]] = []
+    position = 0
+    for start, end, role in sorted(spans):
+        if start > position:
+            parts.append((text[position:start], None))
+        parts.append((text[start:end], role))
+        position = end
+    if position < len(text):
+        parts.append((text[position:], None))
+    return parts
 
 
 def answer_message(answer: dict, language: str = "zh") -> str:

@@ -53,6 +53,7 @@ class Answer:
     count: int | None = None  # a counting question's count (answers then holds it as text)
     unexplained: list[str] = field(default_factory=list)  # words of the question no reading explains
     clarify: dict | None = None  # a question back when two entities tie: {"question", "options"}
+    evidence: list[dict] = field(default_factory=list)  # per answer, the facts and sentences behind it
     model_version: str | None = None
     elapsed_ms: float = 0.0
     language: str = "zh"  # of `message` (ask.language): zh or en

@@ -91,6 +91,36 @@ def shown(text: str) -> str:
     return escape(printable(text))
 
 
+EVIDENCE_SHOWN = 5  # answers whose evidence `kgqa ask` prints (--json carries all)
+
+
+def evidence_lines(evidence: list[dict], label: dict) -> str:
+    """Rich markup: under each answer, the best sentence of each fact behind it, the subject
+    and object marked 【】 (and coloured), then its model version, score and sentence count."""
+    from kgqa_cli.answering.messages import marked_sentence
+
+    style = {"subject": "bold cyan", "object": "bold green"}
+    lines = []
+    for item in evidence[:EVIDENCE_SHOWN]:
+        lines.append(f"[bold]{shown(str(item.get('answer') or ''))}[/]")
+        for fact in item.get("facts") or []:
+            sentences = fact.get("sentences") or []
+            if not sentences:
+                lines.append(f"  [dim]{shown(label['no_evidence'])}[/]")
+                continue
+            best = sentences[0]
+            marked = "".join(f"[{style[role]}]【{shown(part)}】[/]" if role else shown(part)
+                             for part, role in marked_sentence(best))
+            lines.append(f"  {marked}")
+            score = best.get("score")
+            about = [str(best.get("model_version") or ""), f"{score:.2f}" if isinstance(score, (int, float)) else "",
+                     f"{fact.get('evidence_count') or len(sentences)} {label['sentences']}"]
+            lines.append(f"  [dim]{shown(' · '.join(part for part in about if part))}[/]")
+    if len(evidence) > EVIDENCE_SHOWN:
+        lines.append(f"[dim]… +{len(evidence) - EVIDENCE_SHOWN} (--json)[/]")
+    return "\n".join(lines)
+
+
 def answer_panel(answer, readings: bool = False, language: str | None = None):
     """One question's intent, slots, linked entity, path, query and answers (`kgqa ask`), row
     labels and the no-answer message in ``language`` (zh or en; default the answer's own);
@@ -133,6 +163,8 @@ def answer_panel(answer, readings: bool = False, language: str | None = None):
         # A count or a chain reads better as the sentence (共3部, 三度诱惑的导演何藩的妻子是…).
         said = answer_message(data, language) if data.get("count") is not None or len(hops) > 1 else ""
         grid.add_row(f"[green]{label['answer']}", escape(said or "、".join(data.get("answers") or [])))
+        if data.get("evidence"):
+            grid.add_row(label["evidence"], evidence_lines(data["evidence"], label))
     else:
         grid.add_row(f"[yellow]{label['no_answer']}", escape(answer_message(data, language)))
         options = (data.get("clarify") or {}).get("options") or []

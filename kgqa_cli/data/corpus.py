@@ -168,10 +168,22 @@ def _clean(value: object) -> str:
     return str(value).strip()
 
 
+# Where an extracted triple's subject and object lie in its text: [start, end), in characters.
+SPAN_KEYS = ("subject_span", "object_span")
+
+
+def _span(value: object, length: int, label: str) -> list[int]:
+    if (not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value)
+            or not 0 <= value[0] < value[1] <= length):
+        raise RecordError("malformed_triple", f"{label} must be [start, end] character offsets within the text")
+    return [value[0], value[1]]
+
+
 def normalise_record(raw: object) -> dict:
     """Validate the shape of one parsed record and return it in normalised DuIE 2.0 form.
 
-    Keys beyond the corpus format that later stages add (a triple's ``score``, the record's
+    Keys beyond the corpus format that later stages add (a triple's ``score`` and the character
+    offsets of its subject and object, ``subject_span`` and ``object_span``; the record's
     ``model_version``) are kept.
     """
     if not isinstance(raw, dict):
@@ -200,6 +212,9 @@ def normalise_record(raw: object) -> dict:
         }
         if "score" in spo:
             triple["score"] = spo["score"]
+        for key in SPAN_KEYS:
+            if key in spo:
+                triple[key] = _span(spo[key], len(text), f"triple {index} {key}")
         triples.append(triple)
     record: dict = {"text": text, "spo_list": triples}
     if "model_version" in raw:

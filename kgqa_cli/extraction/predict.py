@@ -297,7 +297,7 @@ class Extractor:
                         head, tail = subject_span
                         spans = [(channel, *found, score) for channel, object_head, object_tail, score in spans
                                  if (found := tokenized[row].char_span(object_head, object_tail)) is not None]
-                    results[row].extend(self._triples(text[head: tail + 1], subject_score, spans, text))
+                    results[row].extend(self._triples((head, tail), subject_score, spans, text))
         return [_dedupe(triples) for triples in results]
 
     def pointer_probabilities(
@@ -335,13 +335,17 @@ class Extractor:
             position += count
         return found
 
-    def _triples(self, subject: str, subject_score: float, spans: list, text: str) -> list[dict]:
-        """Corpus-format triples of one subject; slot channels fill the nearest main object."""
-        values: dict[str, list[tuple[int, str, float]]] = {}
-        slots: dict[tuple[str, str], list[tuple[int, str, float]]] = {}
+    def _triples(self, subject_span: tuple[int, int], subject_score: float, spans: list, text: str) -> list[dict]:
+        """Corpus-format triples of one subject (its first and last character in ``text``); slot
+        channels fill the nearest main object. Each triple carries the character offsets of its
+        subject and object in ``text`` (``subject_span``, ``object_span``: start, end exclusive)."""
+        subject_head, subject_tail = subject_span
+        subject = text[subject_head: subject_tail + 1]
+        values: dict[str, list[tuple[int, int, str, float]]] = {}
+        slots: dict[tuple[str, str], list[tuple[int, int, str, float]]] = {}
         for channel, head, tail, score in spans:
             predicate, slot = split_channel(self.channels[channel])
-            entry = (head, text[head: tail + 1], score)
+            entry = (head, tail, text[head: tail + 1], score)
             if slot == "@value":
                 values.setdefault(predicate, []).append(entry)
             else:
@@ -349,13 +353,13 @@ class Extractor:
         triples = []
         for predicate, objects in values.items():
             types = self._types[predicate]
-            for position, value, score in objects:
+            for position, end, value, score in objects:
                 obj = {"@value": value}
                 obj_type = {"@value": types["@value"]}
                 for (slot_predicate, slot), candidates in slots.items():
                     if slot_predicate == predicate and slot in types:
-                        nearest = min(candidates, key=lambda c, p=position: (abs(c[0] - p), -c[2]))
-                        obj[slot] = nearest[1]
+                        nearest = min(candidates, key=lambda c, p=position: (abs(c[0] - p), -c[3]))
+                        obj[slot] = nearest[2]
                         obj_type[slot] = types[slot]
                 triples.append({
                     "subject": subject,
@@ -364,6 +368,8 @@ class Extractor:
                     "object": obj,
                     "object_type": obj_type,
                     "score": round(subject_score * score, 4),
+                    "subject_span": [subject_head, subject_tail + 1],
+                    "object_span": [position, end + 1],
                 })
         return triples
 
@@ -393,8 +399,14 @@ class Extractor:
         if subwords is not None:  # no piece longer than the encoder takes
             max_chars = min(max_chars, subwords.max_chars)
         pieces: list[tuple[int, str]] = []
+        starts: list[int] = []  # where each piece begins in its text: offsets go back to the whole text
         for number, text in enumerate(texts):
-            pieces.extend((number, piece) for piece in split_text(text, max_chars))
+            start = 0
+            for piece in split_text(text, max_chars):
+                pieces.append((number, piece))
+                start = text.index(piece, start)  # pieces join back to the text, in order
+                starts.append(start)
+                start += len(piece)
         remaining = [0] * len(texts)
         for number, _ in pieces:
             remaining[number] += 1
@@ -405,15 +417,21 @@ class Extractor:
 
         low_precision = resolve_bfloat16(bfloat16, self.device.type)
         batches = [[pieces[i] for i in order[start:start + batch_size]] for start in range(0, len(order), batch_size)]
+        batch_starts = [[starts[i] for i in order[start:start + batch_size]] for start in range(0, len(order), batch_size)]
 
         def predict(chosen: list[tuple[int, str]]) -> list[list[dict]]:
             return self.predict_batch([piece for _, piece in chosen], subject_threshold, object_threshold,
                                       bfloat16=low_precision)
 
         in_parallel = workers if self.device.type == "cpu" else 1
-        for chosen, found in zip(batches, _ordered_map(predict, batches, in_parallel), strict=True):
+        for chosen, piece_starts, found in zip(batches, batch_starts, _ordered_map(predict, batches, in_parallel),
+                                               strict=True):
             finished = 0
-            for (number, _), triples in zip(chosen, found, strict=True):
+            for (number, _), offset, triples in zip(chosen, piece_starts, found, strict=True):
+                if offset:
+                    for triple in triples:
+                        for key in ("subject_span", "object_span"):
+                            triple[key] = [triple[key][0] + offset, triple[key][1] + offset]
                 results[number].extend(triples)
                 remaining[number] -= 1
                 finished += remaining[number] == 0

@@ -90,11 +90,13 @@ def input_file(config: GraphConfig, workspace: Workspace, input_path: Path | Non
     return path
 
 
-def read_graph_data(config: GraphConfig, path: Path) -> Any:
-    """The vertices and edges of a corpus-format file (``graph.min_score`` applied)."""
+def read_graph_data(config: GraphConfig, path: Path, reviewed_out: set[str] | frozenset = frozenset()) -> Any:
+    """The vertices and edges of a corpus-format file (``graph.min_score`` and ``graph.evidence``
+    applied; the edges in ``reviewed_out`` left out)."""
     from kgqa_cli.data.corpus import load_corpus
 
-    return build_graph_data(load_corpus(path), source=path.name, min_score=config.min_score)
+    return build_graph_data(load_corpus(path), source=path.name, min_score=config.min_score,
+                            evidence=config.evidence.policy(), reviewed_out=reviewed_out)
 
 
 def run_bulkload(
@@ -172,6 +174,7 @@ def run_bulkload(
             "in_input": len(data.edges),
             "added": sum(counts.edges_added.values()),
             "already_present": sum(counts.edges_existing.values()),
+            "evidence_added": counts.evidence_added,
             "per_predicate": {
                 p: {"added": counts.edges_added[p], "already_present": counts.edges_existing[p]} for p in predicates
             },

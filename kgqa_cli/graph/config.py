@@ -10,6 +10,24 @@ from pydantic import Field, field_validator, model_validator
 from kgqa_cli.config import StrictModel
 
 
+class EvidenceConfig(StrictModel):
+    """What each edge keeps of the sentences it was read from."""
+
+    per_edge: int = Field(3, ge=0, le=100, description="sentences kept in full on each edge, best score first "
+                          "(each with its text, the subject and object offsets, score and model version); 0: keep "
+                          "no evidence")
+    max_chars: int = Field(200, ge=20, le=100_000, description="a longer sentence is kept as a window of this many "
+                           "characters around its subject and object")
+    max_ids: int = Field(1000, ge=1, le=1_000_000, description="sentence ids kept per edge for its evidence_count "
+                         "(the count stops growing there)")
+
+    def policy(self):  # -> EvidencePolicy (graph.model imports nothing of the config)
+        """The policy the graph model applies."""
+        from kgqa_cli.graph.model import EvidencePolicy
+
+        return EvidencePolicy(self.per_edge, self.max_chars, self.max_ids)
+
+
 class GraphConfig(StrictModel):
     """Which graph to use (embedded file or Gremlin server) and how to bulk-load it."""
 
@@ -35,6 +53,7 @@ class GraphConfig(StrictModel):
     )
     mode: Literal["merge", "replace"] = Field("merge", description="merge into the graph or replace it")
     min_score: float = Field(0.0, ge=0.0, le=1.0, description="triples scored below this are skipped")
+    evidence: EvidenceConfig = EvidenceConfig()
 
     @field_validator("url")
     @classmethod

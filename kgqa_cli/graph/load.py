@@ -5,7 +5,9 @@ batch's uids that already exist (``has('uid', within(...))``), then one ``union(
 ``add_v``/``add_e`` branches for the missing ones, then a commit. Vertices are all loaded before
 edges. Because ids are deterministic and every write is "add if missing", loading the same input
 again adds nothing, and a load that stopped after any batch converges, when re-run, to the graph
-an uninterrupted load builds.
+an uninterrupted load builds. The one thing a merge changes on an edge already present is its
+evidence: sentences it did not know yet join it (:func:`refresh_evidence`), sentences it knows
+change nothing.
 
 The direct loader (:mod:`kgqa_cli.graph.direct`) does the same for the embedded graph without
 Gremlin: same batches, same lookups by uid, same commits, rows written straight into gremlite's
@@ -25,7 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from kgqa_cli.errors import FileSystemError, GraphError, KgqaError
-from kgqa_cli.graph.model import VERTEX_LABEL, EdgeRecord, GraphData, VertexRecord
+from kgqa_cli.graph.model import (
+    VERTEX_LABEL,
+    EdgeRecord,
+    EvidencePolicy,
+    GraphData,
+    VertexRecord,
+    dumps_evidence,
+    loads_evidence,
+    merge_evidence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +71,58 @@ class LoadCounts:
         self.types_added = 0
         self.edges_added: Counter = Counter()
         self.edges_existing: Counter = Counter()
+        self.evidence_added = 0  # edges already present that gained sentences
 
     @property
     def changed(self) -> bool:
         """Whether the load added anything (a rerun of the same input adds nothing)."""
-        return bool(self.vertices_added or self.types_added or sum(self.edges_added.values()))
+        return bool(self.vertices_added or self.types_added or sum(self.edges_added.values()) or self.evidence_added)
+
+
+def _single(value: Any) -> Any:
+    # gremlite's value_map wraps property values in lists, TinkerPop servers do not.
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def refresh_evidence(g: Any, edges: Sequence[EdgeRecord], policy: EvidencePolicy) -> int:
+    """Add the evidence of ``edges`` (already in the graph) to what the graph's edges hold: one
+    lookup and, where a sentence is new, one write traversal for the batch. Sentences an edge
+    already counts change nothing, so loading the same input again writes nothing. An edge whose
+    new best sentence scores higher takes its score, source and model version. Returns how many
+    edges changed (not committed)."""
+    from gremlin_python.process.graph_traversal import __
+    from gremlin_python.process.traversal import P
+
+    wanted = {edge.uid: edge for edge in edges if edge.evidence_ids}
+    if not wanted:
+        return 0
+    with _graph_errors("the evidence lookup"):
+        rows = (
+            g.E().has("uid", P.within(sorted(wanted)))
+            .project("uid", "id", "props").by("uid").by(__.id_())
+            .by(__.value_map("evidence", "evidence_ids", "score"))
+            .to_list()
+        )
+    updates = []
+    for row in rows:
+        edge, held = wanted[row["uid"]], row["props"]
+        ids = str(_single(held.get("evidence_ids")) or "").split()
+        entries, merged_ids, changed = merge_evidence(loads_evidence(held.get("evidence")), ids, edge.evidence,
+                                                      edge.evidence_ids, policy)
+        if not changed:
+            continue
+        step = (__.E(row["id"]).property("evidence", dumps_evidence(entries))
+                .property("evidence_count", len(merged_ids)).property("evidence_ids", " ".join(merged_ids)))
+        score = _single(held.get("score"))
+        if entries and (score is None or entries[0]["score"] > float(score)):
+            best = entries[0]
+            step = (step.property("score", float(best["score"])).property("source", best["source"])
+                    .property("model_version", best["model_version"]))
+        updates.append(step)
+    if updates:
+        with _graph_errors("adding evidence"):
+            g.union(*updates).iterate()
+    return len(updates)
 
 
 def _add_vertex(anon: Any, vertex: VertexRecord) -> Any:
@@ -133,9 +191,11 @@ def load_vertices_batched(
 
 def load_edges_batched(
     store: Any, edges: Sequence[EdgeRecord], vertex_ids: dict[str, Any], batch_size: int,
-    counts: LoadCounts, on_batch: BatchCallback | None = None,
+    counts: LoadCounts, on_batch: BatchCallback | None = None, policy: EvidencePolicy | None = None,
 ) -> None:
-    """Add the edges whose uid is not in the graph yet, batch by batch."""
+    """Add the edges whose uid is not in the graph yet, and the new evidence of those that are,
+    batch by batch."""
+    policy = policy or EvidencePolicy()
     from gremlin_python.process.graph_traversal import __
     from gremlin_python.process.traversal import P
 
@@ -148,6 +208,7 @@ def load_edges_batched(
         if missing:
             with _graph_errors("adding edges"):
                 g.union(*[_add_edge(__, edge, vertex_ids) for edge in missing]).iterate()
+        counts.evidence_added += refresh_evidence(g, [edge for edge in batch if edge.uid in present], policy)
         store.commit()
         for edge in batch:
             (counts.edges_existing if edge.uid in present else counts.edges_added)[edge.predicate] += 1
@@ -188,6 +249,7 @@ def load_naive(
         for edge in batch:
             if g.E().has("uid", edge.uid).limit(1).count().next():
                 counts.edges_existing[edge.predicate] += 1
+                counts.evidence_added += refresh_evidence(g, [edge], data.evidence_policy)
             else:
                 _add_edge(g, edge, ids).iterate()
                 counts.edges_added[edge.predicate] += 1
@@ -218,6 +280,10 @@ def load_direct(
         for batch in _chunks(data.sorted_edges(), batch_size):
             with _graph_errors("writing edges"):
                 present = writer.write_edges(batch, ids)
+            # Few edges of a merge gain sentences: their evidence is written through traversals,
+            # which update a property the way gremlite itself does.
+            counts.evidence_added += refresh_evidence(store.g, [edge for edge in batch if edge.uid in present],
+                                                      data.evidence_policy)
             store.commit()
             for edge in batch:
                 (counts.edges_existing if edge.uid in present else counts.edges_added)[edge.predicate] += 1
@@ -305,7 +371,7 @@ def load_graph_data(
             load_build(store, data, batch_size, counts, on_batch)
         else:
             ids = load_vertices_batched(store, data.sorted_vertices(), batch_size, counts, on_batch)
-            load_edges_batched(store, data.sorted_edges(), ids, batch_size, counts, on_batch)
+            load_edges_batched(store, data.sorted_edges(), ids, batch_size, counts, on_batch, data.evidence_policy)
     except BaseException:
         store.rollback()
         if loader != "build" and counts.changed:

@@ -5,11 +5,20 @@ set of ``types`` it was seen with); one edge per distinct triple, labelled by it
 ``uid``, ``score``, ``source``, ``model_version`` and the extra slots of complex objects
 (``inWork``, ``inArea``, ``onDate``, ``period``...) as properties. Ids are hashes of names, so the
 same input always yields the same elements and loading it twice adds nothing.
+
+Every edge also keeps its evidence, the sentences it was read from (:class:`EvidencePolicy`):
+``evidence``, a JSON list of the best few, each with a stable sentence id (a hash of the text),
+the text (a window around the two names when the text is long), the character offsets of the
+subject and the object in it, the score, the model version and the source file;
+``evidence_count``, how many distinct sentences state the fact; ``evidence_ids``, their ids
+(bounded), so that loading a sentence again never counts it twice. Plain string and integer
+properties: an embedded graph, a Gremlin server and Neptune's CSV loader all take them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,8 +27,100 @@ from kgqa_cli.graph.normalize import normalize_name
 
 VERTEX_LABEL = "entity"
 GOLD_VERSION = "gold"  # model_version of triples that carry none (a gold corpus)
+# The edge properties that hold a fact's evidence.
+EVIDENCE_KEYS = ("evidence", "evidence_count", "evidence_ids")
 # Edge property names the model itself uses; a slot with one of these names cannot be stored.
-RESERVED_EDGE_KEYS = frozenset({"uid", "score", "source", "model_version"})
+RESERVED_EDGE_KEYS = frozenset({"uid", "score", "source", "model_version", *EVIDENCE_KEYS})
+
+
+@dataclass(frozen=True)
+class EvidencePolicy:
+    """How much evidence an edge keeps: ``per_edge`` sentences in full (0: none, and no evidence
+    properties at all), each text cut to a window of ``max_chars`` around its two names, and the
+    ids of at most ``max_ids`` sentences for the count."""
+
+    per_edge: int = 3
+    max_chars: int = 200
+    max_ids: int = 1000
+
+
+def sentence_id(text: str) -> str:
+    """The stable id of a sentence: a hash of its text, the same in every file and every load."""
+    return "s:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _locate(text: str, name: str, span: list[int] | None, near: int = 0) -> list[int] | None:
+    """[start, end) of ``name`` in ``text``: the given span when it holds the name, else the
+    occurrence nearest ``near``; None when the text does not contain it."""
+    if span is not None and text[span[0]:span[1]].strip() == name.strip():
+        return list(span)
+    found, start = [], text.find(name)
+    while start >= 0 and name:
+        found.append(start)
+        start = text.find(name, start + 1)
+    if not found:
+        return None
+    start = min(found, key=lambda position: abs(position - near))
+    return [start, start + len(name)]
+
+
+def evidence_entry(text: str, spo: dict, score: float, version: str, source: str, max_chars: int) -> dict:
+    """The evidence of one triple in one sentence: id, text (a window of at most ``max_chars``
+    characters around the subject and object when longer, with ``offset``, where it starts in
+    the sentence), the subject and object offsets in that text, score, model version and source."""
+    subject = _locate(text, spo["subject"], spo.get("subject_span"))
+    obj = _locate(text, spo["object"]["@value"], spo.get("object_span"), near=subject[0] if subject else 0)
+    entry: dict = {"id": sentence_id(text), "text": text, "subject": subject, "object": obj,
+                   "score": score, "model_version": version, "source": source}
+    if len(text) > max_chars:
+        marked = [span for span in (subject, obj) if span]
+        low = min((span[0] for span in marked), default=0)
+        high = max((span[1] for span in marked), default=0)
+        start = max(0, min(low - (max_chars - (high - low)) // 2, len(text) - max_chars))
+        if high - start > max_chars:  # the names lie further apart than a window: keep the subject's side
+            start = low
+        end = start + max_chars
+        entry["text"], entry["offset"] = text[start:end], start
+        for key, span in (("subject", subject), ("object", obj)):
+            entry[key] = [span[0] - start, span[1] - start] if span and start <= span[0] and span[1] <= end else None
+    return entry
+
+
+def merge_evidence(entries: list[dict], ids: list[str], more: list[dict], more_ids: list[str],
+                   policy: EvidencePolicy) -> tuple[list[dict], list[str], bool]:
+    """``entries``/``ids`` with ``more``/``more_ids`` added: the best ``policy.per_edge`` entries
+    (score, then id) and the union of the ids (at most ``policy.max_ids``); and whether anything
+    changed. Adding a sentence already known changes nothing."""
+    known = set(ids)
+    new_ids = [sid for sid in dict.fromkeys(more_ids) if sid not in known]
+    merged_ids = (ids + new_ids)[:policy.max_ids]
+    by_id = {entry["id"]: entry for entry in entries}
+    for entry in more:
+        held = by_id.get(entry["id"])
+        if held is None or entry["score"] > held["score"]:
+            by_id[entry["id"]] = entry
+    best = sorted(by_id.values(), key=lambda entry: (-entry["score"], entry["id"]))[:policy.per_edge]
+    changed = merged_ids != ids or [e["id"] for e in best] != [e["id"] for e in entries] or any(
+        new["score"] != old["score"] for new, old in zip(best, entries, strict=False))
+    return best, merged_ids, changed
+
+
+def dumps_evidence(entries: list[dict]) -> str:
+    """The ``evidence`` property's text: compact JSON, Chinese kept as it is."""
+    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads_evidence(value: object) -> list[dict]:
+    """The ``evidence`` property read back (an empty list when absent or unreadable)."""
+    if isinstance(value, list) and len(value) == 1:  # gremlite wraps values in lists
+        value = value[0]
+    if not isinstance(value, str) or not value:
+        return []
+    try:
+        entries = json.loads(value)
+    except ValueError:
+        return []
+    return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
 
 SKIP_REASONS = {
     "below_min_score": "score below min_score",
@@ -27,6 +128,7 @@ SKIP_REASONS = {
     "empty_predicate": "empty predicate",
     "self_loop": "subject and object are the same entity",
     "bad_score": "score is not a number in [0, 1]",
+    "reviewed_out": "rejected by a reviewer (kgqa label triples)",
 }
 
 
@@ -62,16 +164,32 @@ class EdgeRecord:
     source: str
     model_version: str
     slots: dict[str, str]
+    evidence: list[dict] = field(default_factory=list)  # the best few sentences (EvidencePolicy.per_edge)
+    evidence_ids: list[str] = field(default_factory=list)  # every sentence's id (up to EvidencePolicy.max_ids)
 
     def properties(self) -> dict[str, object]:
-        """The edge's properties as stored in the graph (slots after the fixed ones, sorted)."""
+        """The edge's properties as stored in the graph (evidence, when kept, after the fixed
+        ones; slots last, sorted)."""
+        evidence = {"evidence": dumps_evidence(self.evidence), "evidence_count": len(self.evidence_ids),
+                    "evidence_ids": " ".join(self.evidence_ids)} if self.evidence_ids else {}
         return {
             "uid": self.uid,
             "score": self.score,
             "source": self.source,
             "model_version": self.model_version,
+            **evidence,
             **dict(sorted(self.slots.items())),
         }
+
+    def take_evidence(self, more: list[dict], more_ids: list[str], policy: EvidencePolicy) -> bool:
+        """Add evidence (another sentence stating the same fact); the edge's score, source and
+        model version become its best sentence's. Returns whether anything changed."""
+        self.evidence, self.evidence_ids, changed = merge_evidence(self.evidence, self.evidence_ids, more, more_ids,
+                                                                   policy)
+        if self.evidence and self.evidence[0]["score"] > self.score:
+            best = self.evidence[0]
+            self.score, self.source, self.model_version = best["score"], best["source"], best["model_version"]
+        return changed
 
 
 @dataclass
@@ -80,6 +198,7 @@ class GraphData:
 
     vertices: dict[str, VertexRecord] = field(default_factory=dict)
     edges: dict[str, EdgeRecord] = field(default_factory=dict)
+    evidence_policy: EvidencePolicy = field(default_factory=EvidencePolicy)
     triples_read: int = 0
     duplicates: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -105,16 +224,22 @@ def _score_of(spo: dict) -> float | None:
     return score if 0.0 <= score <= 1.0 else None
 
 
-def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.0) -> GraphData:
+def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.0,
+                     evidence: EvidencePolicy | None = None, reviewed_out: set[str] | frozenset = frozenset()
+                     ) -> GraphData:
     """Turn normalised corpus records (gold or extraction output) into vertices and edges.
 
     A triple seen more than once becomes one edge that keeps the highest score (first one on a
-    tie), so the result does not depend on how often a fact was extracted. Skipped triples are
-    counted by reason (see :data:`SKIP_REASONS`).
+    tie), so the result does not depend on how often a fact was extracted; its evidence gathers
+    the sentences that state it (``evidence``; the defaults of :class:`EvidencePolicy` when
+    None). Edges whose uid is in ``reviewed_out`` (rejected by a reviewer) are left out. Skipped
+    triples are counted by reason (see :data:`SKIP_REASONS`).
     """
-    data = GraphData()
+    policy = evidence if evidence is not None else EvidencePolicy()
+    data = GraphData(evidence_policy=policy)
     for record in records:
         version = str(record.get("model_version") or GOLD_VERSION)
+        text = record.get("text") or ""
         for spo in record["spo_list"]:
             data.triples_read += 1
             score = _score_of(spo)
@@ -144,14 +269,23 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
             subject_vertex = _vertex(data, subject, spo.get("subject_type", ""))
             object_vertex = _vertex(data, obj, spo.get("object_type", {}).get("@value", ""))
             uid = edge_uid(subject_vertex.uid, predicate, object_vertex.uid, slots)
+            if uid in reviewed_out:
+                data.skipped["reviewed_out"] += 1
+                continue
+            found = ([evidence_entry(text, spo, score, version, source, policy.max_chars)]
+                     if policy.per_edge and text else [])
             known = data.edges.get(uid)
             if known is not None:
                 data.duplicates += 1
+                known.take_evidence(found, [entry["id"] for entry in found], policy)
                 if score <= known.score:
                     continue
-            data.edges[uid] = EdgeRecord(
+                known.score, known.source, known.model_version = score, source, version
+                continue
+            edge = data.edges[uid] = EdgeRecord(
                 uid, subject_vertex.uid, object_vertex.uid, predicate, score, source, version, slots
             )
+            edge.take_evidence(found, [entry["id"] for entry in found], policy)
     return data
 
 

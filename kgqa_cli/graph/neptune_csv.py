@@ -9,7 +9,9 @@ quoted and its quotes doubled):
   inside a type is escaped as ``\\;``.
 * ``edges.csv``: ``~id,~from,~to,~label,uid:String,score:Double,source:String,model_version:String``
   and one ``<slot>:String`` column per slot name present. Edge properties are single-valued in
-  Neptune, so they carry no cardinality; an empty cell means the edge lacks that slot.
+  Neptune, so they carry no cardinality; an empty cell means the edge lacks that slot. Where the
+  edges keep evidence, ``evidence:String,evidence_count:Int,evidence_ids:String`` come before the
+  slots: the evidence is a JSON list in one string cell (quoted as any other cell).
 
 ``~id`` equals the ``uid`` property, so a graph loaded by Neptune and one loaded through
 traversals answer the same ``has('uid', ...)`` lookups. Rows are sorted by id: the same input
@@ -22,11 +24,19 @@ import csv
 import io
 from pathlib import Path
 
-from kgqa_cli.graph.model import VERTEX_LABEL, EdgeRecord, GraphData, VertexRecord
+from kgqa_cli.graph.model import (
+    VERTEX_LABEL,
+    EdgeRecord,
+    GraphData,
+    VertexRecord,
+    dumps_evidence,
+    loads_evidence,
+)
 from kgqa_cli.io import write_text_atomic
 
 VERTEX_HEADER = ["~id", "~label", "name:String(single)", "uid:String(single)", "types:String[]"]
 EDGE_HEADER = ["~id", "~from", "~to", "~label", "uid:String", "score:Double", "source:String", "model_version:String"]
+EVIDENCE_HEADER = ["evidence:String", "evidence_count:Int", "evidence_ids:String"]
 
 
 def _writer(buffer: io.StringIO) -> csv.writer:
@@ -51,13 +61,16 @@ def vertices_csv(data: GraphData) -> str:
 def edges_csv(data: GraphData) -> str:
     """The edges file as text; one extra ``:String`` column per slot name in the data."""
     slots = data.slot_names()
+    with_evidence = any(edge.evidence_ids for edge in data.edges.values())
     buffer = io.StringIO()
     writer = _writer(buffer)
-    writer.writerow(EDGE_HEADER + [f"{slot}:String" for slot in slots])
+    writer.writerow(EDGE_HEADER + (EVIDENCE_HEADER if with_evidence else []) + [f"{slot}:String" for slot in slots])
     for edge in data.sorted_edges():
+        evidence = ([dumps_evidence(edge.evidence), str(len(edge.evidence_ids)), " ".join(edge.evidence_ids)]
+                    if edge.evidence_ids else ["", "", ""]) if with_evidence else []
         writer.writerow([
             edge.uid, edge.source_uid, edge.target_uid, edge.predicate, edge.uid,
-            repr(edge.score), edge.source, edge.model_version,
+            repr(edge.score), edge.source, edge.model_version, *evidence,
             *(edge.slots.get(slot, "") for slot in slots),
         ])
     return buffer.getvalue()
@@ -115,9 +128,12 @@ def read_edges_csv(text: str, file: str = "edges.csv") -> list[EdgeRecord]:
     """Edges of a file in the format :func:`edges_csv` writes (its inverse)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None) or []
-    if header[:len(EDGE_HEADER)] != EDGE_HEADER or not all(h.endswith(":String") for h in header[len(EDGE_HEADER):]):
+    fixed = len(EDGE_HEADER)
+    with_evidence = header[fixed:fixed + len(EVIDENCE_HEADER)] == EVIDENCE_HEADER
+    first_slot = fixed + (len(EVIDENCE_HEADER) if with_evidence else 0)
+    if header[:fixed] != EDGE_HEADER or not all(h.endswith(":String") for h in header[first_slot:]):
         raise CsvRowError(file, 1, f"the header {header} does not start with {EDGE_HEADER}")
-    slots = [h.rsplit(":", 1)[0] for h in header[len(EDGE_HEADER):]]
+    slots = [h.rsplit(":", 1)[0] for h in header[first_slot:]]
     edges = []
     for number, row in enumerate(reader, start=2):
         if len(row) != len(header) or not all(row[:4]):
@@ -126,7 +142,10 @@ def read_edges_csv(text: str, file: str = "edges.csv") -> list[EdgeRecord]:
             score = float(row[5])
         except ValueError:
             raise CsvRowError(file, number, f"score {row[5]!r} is not a Double") from None
+        evidence, ids = (loads_evidence(row[fixed]), row[fixed + 2].split()) if with_evidence else ([], [])
         edges.append(EdgeRecord(uid=row[4], source_uid=row[1], target_uid=row[2], predicate=row[3], score=score,
                                 source=row[6], model_version=row[7],
-                                slots={slot: value for slot, value in zip(slots, row[8:], strict=True) if value}))
+                                slots={slot: value for slot, value in zip(slots, row[first_slot:], strict=True)
+                                       if value},
+                                evidence=evidence, evidence_ids=ids))
     return edges

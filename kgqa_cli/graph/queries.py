@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from kgqa_cli.graph.model import VERTEX_LABEL
+from kgqa_cli.graph.model import VERTEX_LABEL, loads_evidence
 from kgqa_cli.graph.normalize import normalize_name
 
-# Edge properties that describe where a fact came from rather than the fact itself.
-_PROVENANCE = ("uid", "source", "model_version")
+# Edge properties that describe where a fact came from rather than the fact itself (its
+# sentences, ``evidence``, are kept: answers show them).
+_PROVENANCE = ("uid", "source", "model_version", "evidence_ids")
 
 
 def _single(value: Any) -> Any:
@@ -51,14 +52,18 @@ def subjects_of(g: Any, object_name: str, predicate: str) -> Any:
 
 
 def run(traversal: Any) -> list[dict]:
-    """Run an :func:`objects_of`/:func:`subjects_of` traversal: ``[{"name", "score", slots...}]``.
+    """Run an :func:`objects_of`/:func:`subjects_of`/:func:`hop_from` traversal: ``[{"name",
+    "score", slots..., "evidence", "evidence_count"}]`` (``from`` too for :func:`hop_from`), the
+    evidence as a list of sentences (absent on an edge loaded without evidence).
 
     Rows come best score first, then by name, whatever order the engine returned them in.
     """
     rows = []
     for row in traversal.to_list():
         edge = {key: _single(value) for key, value in row["edge"].items() if key not in _PROVENANCE}
-        rows.append({"name": row["name"], **edge})
+        if "evidence" in edge:
+            edge["evidence"] = loads_evidence(edge["evidence"])
+        rows.append({key: value for key, value in row.items() if key != "edge"} | edge)
     rows.sort(key=lambda row: (-float(row.get("score", 0.0)), row["name"]))
     return rows
 
