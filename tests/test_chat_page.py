@@ -142,3 +142,48 @@ def test_a_question_back_offers_its_options_as_buttons_and_the_details_draw_the_
         assert server.stop() == 0
     captured = [line for _, line in server.capture_lines()]
     assert [json.loads(line["captureData"]["endpointInput"]["data"])["question"] for line in captured] == ["演员张伟的妻子是谁"]
+
+
+def test_the_details_show_the_evidence_and_a_thumbs_down_is_stored(browser, tiny_qa, tmp_path):
+    """The answer's details mark subject and object in the sentence it was read from; 👎 with
+    the right answer is stored under the inference id the capture holds. Corpus text that looks
+    like HTML stays text."""
+    settings = copy_workspace(tiny_qa, tmp_path)
+    server = Server(settings.paths.root, "--allow-unapproved")
+    server.wait_ready()
+    hostile = {"question": "假问题", "inferenceId": "chat-old", "rated": "up", "result": {
+        "question": "假问题", "reason": None, "answers": ["某人"], "evidence": [{"answer": "某人", "facts": [{
+            "subject": "<b>甲</b>", "predicate": "导演", "object": "某人", "score": 0.5, "evidence_count": 1,
+            "sentences": [{"text": "<script>window.hacked=1</script><img src=x onerror=alert(1)>某人",
+                           "subject": [0, 8], "object": [52, 54], "score": 0.5, "model_version": "kg/v9"}]}]}]}}
+    try:
+        page = browser.new_page(locale="zh-CN")
+        page.goto(server.base + "/")
+        page.evaluate("(turns) => sessionStorage.setItem('kgqa-conversation', JSON.stringify(turns))", [hostile])
+        page.reload()
+        page.wait_for_function("document.querySelectorAll('.turn').length === 1")
+        assert page.locator(".evidence img, .evidence script").count() == 0
+        assert page.evaluate("window.hacked") is None
+        assert page.locator(".evidence mark.subject").first.text_content() == "<script>"
+        page.locator("#question").fill("三度诱惑的导演是谁")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelectorAll('.turn').length === 2")
+        turn = page.locator(".turn").nth(1)
+        turn.locator("details summary").click()
+        details = turn.locator("details")
+        assert "依据" in details.text_content() and "gold" in details.text_content()
+        assert turn.locator("mark.subject").first.text_content() == "三度诱惑"
+        assert turn.locator("mark.object").first.text_content() == "何藩"
+        turn.locator("button.rate").nth(1).click()  # 👎
+        field = turn.locator(".correction input")
+        assert page.evaluate("document.activeElement.placeholder").startswith("正确答案")
+        field.fill("何藩先生")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelectorAll('.rated')[1].textContent === '谢谢，已记录'")
+    finally:
+        assert server.stop() == 0
+    (capture,) = [line for _, line in server.capture_lines()]
+    stored = (server.workspace / "datacapture" / "kgqa-local" / "AllTraffic.feedback.jsonl").read_text(encoding="utf-8")
+    (row,) = [json.loads(line) for line in stored.splitlines()]
+    assert row["inferenceId"] == capture["eventMetadata"]["inferenceId"]
+    assert (row["rating"], row["correctAnswer"], row["question"]) == ("down", "何藩先生", "三度诱惑的导演是谁")

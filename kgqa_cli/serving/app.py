@@ -2,7 +2,8 @@
 
 ``GET /ping`` (200 once the model and graph are loaded, 503 before), ``POST /invocations`` (the
 four functions of :mod:`kgqa_cli.serving.handler`), ``GET /`` (the chat page, assets under
-``/static``), ``GET /stats`` (requests and capture counts), ``/openapi.json``. There is no
+``/static``), ``POST /feedback`` (a person's rating of an answer, :mod:`kgqa_cli.serving.feedback`),
+``GET /stats`` (requests and capture counts), ``/openapi.json``. There is no
 ``/docs`` page: Swagger UI would be fetched from a CDN, which an offline host cannot reach.
 
 A request body is counted as it arrives and refused with 413 once it passes
@@ -24,6 +25,7 @@ then the shutdown here stops the answering thread and writes every queued captur
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import signal
@@ -41,13 +43,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from kgqa_cli.serving.capture import CaptureWriter
+from kgqa_cli.serving.capture import CaptureWriter, media_type
 from kgqa_cli.serving.config import capture_destination
 from kgqa_cli.serving.handler import (
     BadRequest,
     Limits,
     Questions,
     accepts_json,
+    check_json_nesting,
     input_fn,
     output_fn,
     predict_fn,
@@ -276,12 +279,16 @@ def _setup_access_log() -> None:
 
 def create_app(
     load: Callable[[], Any], *, limits: Limits, batch_window: int, capture: CaptureWriter | None,
-    model_version: str, graph: str, conversations: Any = None,
+    model_version: str, graph: str, conversations: Any = None, feedback: Any = None,
 ) -> Any:
     """The FastAPI application. ``load`` builds the Answerer (in the answering thread);
     ``conversations`` (a :class:`~kgqa_cli.answering.interpret.Conversations`) keeps the context
-    of requests that carry a session id."""
-    counts = {"requests": 0, "answered": 0, "client_errors": 0, "server_errors": 0}
+    of requests that carry a session id; ``feedback`` (a
+    :class:`~kgqa_cli.serving.feedback.FeedbackWriter`) takes the ratings of ``POST /feedback``."""
+    from kgqa_cli.serving.feedback import RecentIds, parse_rating
+
+    counts = {"requests": 0, "answered": 0, "client_errors": 0, "server_errors": 0, "ratings": 0}
+    answered_ids = RecentIds()
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -392,7 +399,47 @@ def create_app(
         if capture is not None:
             capture.record(request_body=body, request_type=content_type, response_body=payload,
                            response_type=JSON_TYPE, inference_id=inference_id)
+        if inference_id is not None:
+            answered_ids.add(inference_id)
         return Response(payload, media_type=JSON_TYPE, headers=echo)
+
+    rating_body = {"required": True, "content": {JSON_TYPE: {"schema": {
+        "type": "object", "additionalProperties": False, "required": ["inference_id", "rating"],
+        "properties": {"inference_id": {"type": "string", "minLength": 1, "maxLength": MAX_INFERENCE_ID_CHARS},
+                       "rating": {"enum": ["up", "down"]},
+                       "correct_answer": {"type": ["string", "null"], "maxLength": 200},
+                       "question": {"type": ["string", "null"], "maxLength": 500}}},
+        "example": {"inference_id": "chat-3f2a", "rating": "down", "correct_answer": "何藩"}}}}
+
+    @app.post("/feedback", summary="Rate an answer: up or down, and optionally what the right answer is",
+              openapi_extra={"requestBody": rating_body, "responses": responses})
+    async def rate(request: Request) -> Any:
+        """A person's 👍 or 👎 on an answer this endpoint gave (named by the inference id it was
+        asked with), stored beside the data capture; 404 for an id it did not answer lately."""
+        counts["requests"] += 1
+        if feedback is None:
+            return error(404, "this endpoint takes no feedback")
+        if media_type(request.headers.get("content-type")) != JSON_TYPE:
+            return error(415, "feedback is application/json")
+        try:
+            text = (await request.body()).decode("utf-8")
+            check_json_nesting(text)
+            row = parse_rating(json.loads(text), inference_id_problem)
+        except BadRequest as exc:
+            return error(exc.status, exc.message)
+        except UnicodeDecodeError:
+            return error(400, "the body is not UTF-8")
+        except ValueError as exc:  # json.JSONDecodeError is one
+            return error(400, str(exc))
+        if row["inferenceId"] not in answered_ids:
+            return error(404, "no answer with this inference_id: rate an answer this endpoint gave")
+        try:
+            await asyncio.to_thread(feedback.append, row)
+        except OSError as exc:
+            log.error("cannot store feedback in %s: %s", feedback.path, exc)
+            return error(500, "the feedback could not be stored")
+        counts["ratings"] += 1
+        return {"stored": True, "inference_id": row["inferenceId"], "rating": row["rating"]}
 
     @app.get("/stats", summary="Requests so far and the data capture's counts")
     async def stats() -> Any:
@@ -460,13 +507,17 @@ def serve(settings: Any, version: Any, *, host: str, port: int, listening: Any =
         return answerer
 
     from kgqa_cli.graph.store import graph_file
+    from kgqa_cli.serving.feedback import FeedbackWriter, feedback_file
 
+    c = serve_config.capture
+    ratings = FeedbackWriter(feedback_file(capture_destination(settings), c.endpoint_name, c.variant_name))
     graph = settings.graph.url or str(graph_file(settings.graph, settings.paths))
     app = create_app(
         load, limits=Limits(serve_config.max_question_chars, serve_config.max_batch, serve_config.max_body_bytes),
         batch_window=serve_config.batch_window, capture=capture, model_version=version.name, graph=graph,
         conversations=Conversations(settings.ask.context.max_sessions, settings.ask.context.session_ttl_seconds,
                                     settings.ask.context.max_turns),
+        feedback=ratings,
     )
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", log_config=None,
                             timeout_graceful_shutdown=25)  # SageMaker sends SIGKILL 30 s after SIGTERM

@@ -91,7 +91,7 @@ def _check_question(question: object, where: str, limits: Limits) -> str:
     return question
 
 
-def _check_nesting(text: str) -> None:
+def check_json_nesting(text: str) -> None:
     """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` before parsing it: the parser
     recurses once per level, and a body of a thousand ``[`` would exhaust the stack."""
     if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
@@ -135,7 +135,7 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
         shown = kind or "none"
         raise BadRequest(415, f"content type {shown!r} is not supported: send application/json or text/plain")
     text = _decode(body, content_type or "")
-    _check_nesting(text)
+    check_json_nesting(text)
     try:
         data = json.loads(text)
     except RecursionError as exc:  # the scan above stops this first; the parser's own limit is the backstop

@@ -14,10 +14,13 @@
   // One session id per conversation: the endpoint keeps its context (他, 这部电影) by this id.
   let session = null;
 
-  function newSession() {
-    const random = (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
+  function randomId() {
+    return (window.crypto && crypto.randomUUID) ? crypto.randomUUID()
       : Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
-    session = "chat-" + random;
+  }
+
+  function newSession() {
+    session = "chat-" + randomId();
     try { sessionStorage.setItem(SESSION, session); } catch (e) { /* private mode */ }
   }
 
@@ -48,6 +51,98 @@
     if (result.shape === "intersection") return hops.map(hop => names(hop.from) + " " + arrow(hop) + " " + names(hop.to));
     if (!hops.length) return [];
     return [hops.reduce((line, hop) => line + " " + arrow(hop) + " " + names(hop.to), names(hops[0].from))];
+  }
+
+  // The sentence a fact was read from, its subject and object marked. Corpus text is untrusted:
+  // it goes in as text nodes only.
+  function sentenceNode(sentence) {
+    const node = element("p", "sentence");
+    const text = String(sentence.text || "");
+    const spans = [];
+    [["subject", "subject"], ["object", "object"]].forEach(([key, role]) => {
+      const span = sentence[key];
+      if (Array.isArray(span) && span.length === 2 && Number.isInteger(span[0]) && Number.isInteger(span[1])
+          && span[0] >= 0 && span[0] < span[1] && span[1] <= text.length
+          && !spans.some(([start, end]) => span[0] < end && start < span[1])) spans.push([span[0], span[1], role]);
+    });
+    spans.sort((a, b) => a[0] - b[0]);
+    let position = 0;
+    spans.forEach(([start, end, role]) => {
+      if (start > position) node.appendChild(document.createTextNode(text.slice(position, start)));
+      node.appendChild(element("mark", role, text.slice(start, end)));
+      position = end;
+    });
+    if (position < text.length) node.appendChild(document.createTextNode(text.slice(position)));
+    return node;
+  }
+
+  function evidenceNode(evidence) {
+    const box = element("div", "evidence");
+    evidence.slice(0, 5).forEach(item => {
+      box.appendChild(element("div", "evidence-answer", item.answer));
+      (item.facts || []).forEach(fact => {
+        const sentences = fact.sentences || [];
+        if (!sentences.length) { box.appendChild(element("p", "sentence", "（图中没有保存来源句子）")); return; }
+        const best = sentences[0];
+        box.appendChild(sentenceNode(best));
+        const score = typeof best.score === "number" ? best.score.toFixed(2) : "";
+        const about = [best.model_version || "", score, (fact.evidence_count || sentences.length) + " 句"];
+        box.appendChild(element("p", "about", about.filter(Boolean).join(" · ")));
+      });
+    });
+    return box;
+  }
+
+  // 👍 / 👎 on an answer, and on 👎 what the right answer is: sent with the answer's inference id.
+  function ratingNode(turn) {
+    const box = element("div", "rating");
+    const up = element("button", "rate", "👍");
+    const down = element("button", "rate", "👎");
+    up.type = down.type = "button";
+    up.setAttribute("aria-label", "回答正确");
+    down.setAttribute("aria-label", "回答不对");
+    const said = element("span", "rated");
+    said.setAttribute("role", "status");
+    const correction = element("form", "correction");
+    correction.hidden = true;
+    const field = element("input");
+    field.type = "text";
+    field.maxLength = 200;
+    field.placeholder = "正确答案是…（可不填）";
+    field.setAttribute("aria-label", "正确答案");
+    const submit = element("button", null, "提交");
+    submit.type = "submit";
+    correction.appendChild(field);
+    correction.appendChild(submit);
+
+    async function rate(rating, answer) {
+      up.disabled = down.disabled = true;
+      try {
+        const response = await fetch("/feedback", {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ inference_id: turn.inferenceId, rating: rating, question: turn.question,
+                                 correct_answer: answer || null }),
+        });
+        const body = await response.json();
+        if (!response.ok) throw new Error(body.error || response.statusText);
+        turn.rated = rating;
+        save();
+        said.textContent = "谢谢，已记录";
+        correction.hidden = true;
+      } catch (e) {
+        said.textContent = "没能记录：" + e.message;
+        up.disabled = down.disabled = false;
+      }
+    }
+    up.addEventListener("click", () => rate("up"));
+    down.addEventListener("click", () => { correction.hidden = false; field.focus(); });
+    correction.addEventListener("submit", (event) => { event.preventDefault(); rate("down", field.value.trim()); });
+    if (turn.rated) { up.disabled = down.disabled = true; said.textContent = "谢谢，已记录"; }
+    box.appendChild(up);
+    box.appendChild(down);
+    box.appendChild(said);
+    box.appendChild(correction);
+    return box;
   }
 
   // The question asked again with the chosen option: its label (演员张伟) in place of the
@@ -112,8 +207,15 @@
       detail(list, "说明", result.detail);
       detail(list, "模型", result.model_version);
       detail(list, "用时", result.elapsed_ms !== undefined ? result.elapsed_ms + " ms" : "");
+      if ((result.evidence || []).length) {
+        list.appendChild(element("dt", null, "依据"));
+        const dd = element("dd");
+        dd.appendChild(evidenceNode(result.evidence));
+        list.appendChild(dd);
+      }
       more.appendChild(list);
       bubble.appendChild(more);
+      if (turn.inferenceId) bubble.appendChild(ratingNode(turn));
     }
     item.appendChild(bubble);
     conversation.appendChild(item);
@@ -128,15 +230,18 @@
   async function ask(question) {
     send.disabled = true;
     let turn;
+    // Its own inference id: the capture keeps it, and a rating names it.
+    const inferenceId = "chat-" + randomId();
     try {
       const response = await fetch("/invocations", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "application/json",
-                   "X-Amzn-SageMaker-Session-Id": session },
+                   "X-Amzn-SageMaker-Session-Id": session, "X-Amzn-SageMaker-Inference-Id": inferenceId },
         body: JSON.stringify({ question: question }),
       });
       const body = await response.json();
-      turn = response.ok ? { question, result: body } : { question, error: body.error || response.statusText };
+      turn = response.ok ? { question, inferenceId, result: body }
+        : { question, error: body.error || response.statusText };
     } catch (e) {
       turn = { question, error: "无法连接到服务（" + e.message + "）" };
     } finally {
