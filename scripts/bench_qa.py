@@ -399,7 +399,8 @@ def bert_base_figures(config_path: Path | None, root: Path) -> dict:
     folder.mkdir(parents=True)
     tokenizer = BertTokenizer(vocab=str(vocab))
     tokenizer.save_pretrained(str(folder))
-    BertModel(BertConfig(vocab_size=len(tokenizer))).save_pretrained(str(folder))  # BertConfig(): bert-base's sizes
+    # BertConfig(): bert-base's sizes; one id a line of vocab.txt (its file holds some tokens twice)
+    BertModel(BertConfig(vocab_size=max(tokenizer.get_vocab().values()) + 1)).save_pretrained(str(folder))
     settings, train_seconds = build_demo_workspace(config_path, root / "demo", {
         "qa.model.encoder": "pretrained", "qa.model.pretrained": str(folder), "qa.train.epochs": 1,
         "qa.questions.per_intent": {"train": 10, "dev": 2, "test": 2}})

@@ -88,12 +88,16 @@ def test_the_extractor_trains_on_the_bert_pretrained_here(pretrained):
 def test_a_given_wordpiece_vocabulary_is_used_and_a_bad_one_is_one_line(pretrained, tmp_path):
     workspace, _ = pretrained
     texts = write_lines(tmp_path / "texts.txt", sentences(60, seed=2))
-    vocab = write_lines(tmp_path / "vocab.txt", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(CHARACTERS)),
-                                                  "2019", "年"])
+    # Every character a token, and the last lines repeat tokens, as bert-base-chinese's vocab.txt
+    # does (53 of them): the tokenizer then hands out ids beyond its own length.
+    characters = sorted(set(CHARACTERS))
+    lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters, "2019", "年", *characters[:3]]
+    vocab = write_lines(tmp_path / "vocab.txt", lines)
     result = invoke(workspace, "pretrain", str(texts), "--json", *TINY_BERT, "--kg.pretrain.vocab", str(vocab))
     assert result.exit_code == 0, result.output
     folder = Path(json.loads(result.stdout)["model_dir"])
     assert (folder / "vocab.txt").read_text(encoding="utf-8").split() == vocab.read_text(encoding="utf-8").split()
+    assert json.loads((folder / "config.json").read_text(encoding="utf-8"))["vocab_size"] == len(lines)
 
     missing = invoke(workspace, "pretrain", str(texts), *TINY_BERT, "--kg.pretrain.vocab", str(tmp_path / "none.txt"))
     assert missing.exit_code == 3 and "none.txt: no such vocabulary file" in missing.output.replace("\n", " ")

@@ -97,7 +97,9 @@ def pretrain_bert(config: Any, workspace: Workspace, texts: list[str], inputs: l
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=config.mask_ratio,
                                                return_tensors="pt")
     device = choose_device(config.device)
-    bert_config = BertConfig(vocab_size=len(tokenizer), hidden_size=config.bert_hidden,
+    # One id a line of vocab.txt: bert-base-chinese's file holds 53 tokens twice, so its tokenizer
+    # knows fewer tokens than the ids it hands out (up to 21,127); the embeddings need every id.
+    bert_config = BertConfig(vocab_size=max(tokenizer.get_vocab().values()) + 1, hidden_size=config.bert_hidden,
                              num_hidden_layers=config.bert_layers, num_attention_heads=config.bert_heads,
                              intermediate_size=config.bert_intermediate,
                              max_position_embeddings=config.bert_max_length, pad_token_id=tokenizer.pad_token_id)
