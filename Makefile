@@ -43,7 +43,7 @@ STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
 .PHONY: all install install-aws system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
-        train-qa evaluate-qa ask serve retrain-qa
+        train-qa evaluate-qa ask serve retrain-qa retrain-kg
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
 all: ask
@@ -62,7 +62,10 @@ $(DEMO): scripts/make_demo_corpus.py $(STAMP)
 	$(PY) scripts/make_demo_corpus.py --out $(DEMO_DIR)
 
 preprocess: $(CORPUS)
-$(STAMPS)/preprocess: $(DEMO) $(CONFIG) $(DATA_SRC) $(CORE_SRC) $(STAMP)
+# Triples people reviewed (`kgqa label triples`) join the training split: a change to them re-runs
+# this stage and the extractor's after it (`make retrain-kg`).
+KG_FEEDBACK := $(wildcard $(WS)/data/feedback/kg.jsonl)
+$(STAMPS)/preprocess: $(DEMO) $(CONFIG) $(DATA_SRC) $(CORE_SRC) $(STAMP) $(KG_FEEDBACK)
 	$(STAGE_START)
 	$(KGQA) preprocess -c $(CONFIG)
 	$(STAGE_DONE)
@@ -147,6 +150,11 @@ test: $(STAMP) system-deps
 # Retrain the question model with the labelled feedback: questions -> train qa -> evaluate qa; the new
 # version is registered pending approval (`kgqa registry approve qa/vN`, then `make serve`).
 retrain-qa: $(QA_EVAL)
+
+# Retrain the extractor with the reviewed triples (`kgqa label triples`): preprocess -> train kg ->
+# evaluate kg (the quality gate); the new version is registered pending approval
+# (`kgqa registry approve kg/vN`, then `make all` extracts with it and reloads the graph).
+retrain-kg: $(KG_EVAL)
 
 # The endpoint on the `make all` workspace (approve the qa version first: kgqa registry approve qa/vN).
 serve: $(QA_EVAL) $(GRAPH)

@@ -84,6 +84,11 @@ class Workspace:
         return self.root / "data" / "feedback" / "feedback.jsonl"
 
     @property
+    def kg_feedback_file(self) -> Path:
+        """Reviewed triples with their sentences from `kgqa label triples`, for retraining the extractor."""
+        return self.root / "data" / "feedback" / "kg.jsonl"
+
+    @property
     def monitoring_dir(self) -> Path:
         """Baselines and runs of `kgqa monitor`."""
         return self.root / "monitoring"

@@ -207,9 +207,10 @@ def csv_files(settings: Any, input_path: Path | None) -> tuple[dict[str, bytes],
     from kgqa_cli.errors import InputDataError
     from kgqa_cli.graph.bulkload import input_file, read_graph_data
     from kgqa_cli.graph.neptune_csv import write_neptune_csv
+    from kgqa_cli.graph.reviews import reviews_file
 
     path = input_file(settings.graph, settings.paths, input_path)
-    data = read_graph_data(settings.graph, path)
+    data = read_graph_data(settings.graph, path, reviews_file(settings.paths))  # people's verdicts too
     if not data.edges:
         raise InputDataError(f"{path}: no triples to load ({data.triples_read} read)")
     written = write_neptune_csv(data, settings.paths.bulkload_dir)

@@ -41,6 +41,10 @@ class PreprocessConfig(StrictModel):
     seed: int = 13
     on_error: Literal["skip", "stop"] = "skip"
     max_reported: int = Field(20, ge=0, description="problems printed; all go to rejected.jsonl")
+    review_feedback: bool = Field(
+        True, description="add the sentences people reviewed (`kgqa label triples`: data/feedback/kg.jsonl) to the "
+        "train split, with their accepted and corrected triples"
+    )
     extra: list[ExtraSource] = Field(
         default_factory=list, description="corpora of other schemas for training only (kg.train.extra picks them)"
     )

@@ -40,6 +40,7 @@ class PreprocessReport:
     leaked_removed: int = 0
     skipped_files: list[str] = field(default_factory=list)
     extra: dict[str, dict] = field(default_factory=dict)  # extra training sources by name: their counts
+    review_feedback: dict | None = None  # reviewed sentences merged into train: their counts
 
     def stats(self) -> dict:
         """Counts per split and per predicate, as printed and saved in stats.json."""
@@ -62,6 +63,7 @@ class PreprocessReport:
             "overlap_removed": self.leaked_removed,
             "skipped_files": self.skipped_files,
             **({"extra": self.extra} if self.extra else {}),
+            **({"review_feedback": self.review_feedback} if self.review_feedback is not None else {}),
         }
 
 
@@ -129,6 +131,8 @@ def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> Preprocess
         schema = Schema.infer(r for pool in pools.values() for r in pool)
 
     splits, leaked = _split(pools, config)
+    feedback = (merge_review_feedback(splits, schema, workspace.kg_feedback_file)
+                if config.review_feedback and workspace.kg_feedback_file.exists() else None)
     out = workspace.corpus_dir
     for split in SPLITS:
         write_jsonl(out / f"{split}.jsonl", splits[split])
@@ -138,11 +142,52 @@ def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> Preprocess
         inputs=[s.name for s in sources], schema_source=schema_source, splits=splits, problems=problems,
         duplicates_removed=duplicates, leaked_removed=leaked, skipped_files=skipped_files,
     )
+    if feedback is not None:
+        report.review_feedback = feedback
     if config.extra:
         taken = {record["text"] for records in splits.values() for record in records}
         report.extra = {extra.name: write_extra_source(extra, schema, taken, workspace) for extra in config.extra}
     write_json(out / "stats.json", report.stats())
     return report
+
+
+def merge_review_feedback(splits: dict[str, list[dict]], schema: Schema, path: Path) -> dict:
+    """Add the sentences people reviewed (``path``, written by `kgqa label triples`) to the train
+    split: a sentence already in train gains the reviewed triples it lacks, a new one is added
+    with them; one in dev or test is left out (it must not leak into training). A record that
+    does not fit the schema is skipped with a warning naming its line."""
+    held_out = {record["text"] for split in ("dev", "test") for record in splits[split]}
+    in_train = {record["text"]: index for index, record in enumerate(splits["train"])}
+    counts = {"sentences_added": 0, "sentences_extended": 0, "triples": 0, "left_out_held_out": 0, "skipped": 0}
+    source = next(iter(discover_sources(path)))
+    for number, record, error in read_records(source):
+        if error is None:
+            try:
+                check_record(record, schema)
+            except RecordError as exc:
+                error = exc
+        if error is not None:
+            log.warning("%s:%d: %s (reviewed sentence skipped)", path, number, error.reason)
+            counts["skipped"] += 1
+            continue
+        if record["text"] in held_out:
+            counts["left_out_held_out"] += 1
+            continue
+        index = in_train.get(record["text"])
+        if index is None:
+            in_train[record["text"]] = len(splits["train"])
+            splits["train"].append(record)
+            counts["sentences_added"] += 1
+            counts["triples"] += len(record["spo_list"])
+            continue
+        known = splits["train"][index]
+        have = {(spo["subject"], spo["predicate"], spo["object"]["@value"]) for spo in known["spo_list"]}
+        new = [spo for spo in record["spo_list"] if (spo["subject"], spo["predicate"], spo["object"]["@value"]) not in have]
+        if new:
+            splits["train"][index] = {**known, "spo_list": [*known["spo_list"], *new]}
+            counts["sentences_extended"] += 1
+            counts["triples"] += len(new)
+    return counts
 
 
 def write_extra_source(extra: ExtraSource, schema: Schema, taken: set[str], workspace: Workspace) -> dict:

@@ -90,12 +90,15 @@ def input_file(config: GraphConfig, workspace: Workspace, input_path: Path | Non
     return path
 
 
-def read_graph_data(config: GraphConfig, path: Path, reviewed_out: set[str] | frozenset = frozenset()) -> Any:
+def read_graph_data(config: GraphConfig, path: Path, reviews: Path | None = None) -> Any:
     """The vertices and edges of a corpus-format file (``graph.min_score`` and ``graph.evidence``
-    applied; the edges in ``reviewed_out`` left out)."""
+    applied) with the verdicts of ``reviews`` (a decisions file of `kgqa label triples`): the
+    triples people rejected or corrected left out, their corrections added."""
     from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.graph.reviews import review_overlay
 
-    return build_graph_data(load_corpus(path), source=path.name, min_score=config.min_score,
+    reviewed_out, corrected = review_overlay(reviews) if reviews is not None else (set(), [])
+    return build_graph_data([*load_corpus(path), *corrected], source=path.name, min_score=config.min_score,
                             evidence=config.evidence.policy(), reviewed_out=reviewed_out)
 
 
@@ -123,7 +126,9 @@ def run_bulkload(
     path = input_file(config, workspace, input_path)
     embedded = config.url is None
     ensure_writable([workspace.bulkload_dir, *([graph_file(config, workspace).parent] if embedded else [])])
-    data = read_graph_data(config, path)
+    from kgqa_cli.graph.reviews import reviews_file
+
+    data = read_graph_data(config, path, reviews_file(workspace))
     if config.mode == "replace" and not data.edges and not allow_empty:
         raise InputDataError(
             f"{path}: no triples to load ({data.triples_read} read, {sum(data.skipped.values())} skipped); "

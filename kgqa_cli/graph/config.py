@@ -28,6 +28,15 @@ class EvidenceConfig(StrictModel):
         return EvidencePolicy(self.per_edge, self.max_chars, self.max_ids)
 
 
+class ReviewConfig(StrictModel):
+    """Which extracted triples `kgqa label triples` puts before people, beyond those used in answers."""
+
+    sample_rate: float = Field(0.05, gt=0, le=1, description="share of the extracted triples in the uniform sample "
+                               "(chosen by a hash of each triple): their verdicts estimate the extractor's precision")
+    threshold: float = Field(0.5, ge=0, le=1, description="the score around which triples are doubtful")
+    band: float = Field(0.15, ge=0, le=1, description="triples scored within this distance of threshold come next")
+
+
 class GraphConfig(StrictModel):
     """Which graph to use (embedded file or Gremlin server) and how to bulk-load it."""
 
@@ -54,6 +63,7 @@ class GraphConfig(StrictModel):
     mode: Literal["merge", "replace"] = Field("merge", description="merge into the graph or replace it")
     min_score: float = Field(0.0, ge=0.0, le=1.0, description="triples scored below this are skipped")
     evidence: EvidenceConfig = EvidenceConfig()
+    review: ReviewConfig = ReviewConfig()
 
     @field_validator("url")
     @classmethod

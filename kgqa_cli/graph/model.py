@@ -143,6 +143,12 @@ def edge_uid(subject_uid: str, predicate: str, object_uid: str, slots: dict[str,
     return "e:" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
 
 
+def triple_uid(subject: str, predicate: str, obj: str, slots: dict[str, str] | None = None) -> str:
+    """The uid of the edge a triple becomes (names normalised as a load normalises them)."""
+    kept = {key: normalize_name(value) for key, value in (slots or {}).items() if normalize_name(value)}
+    return edge_uid(vertex_uid(normalize_name(subject)), predicate.strip(), vertex_uid(normalize_name(obj)), kept)
+
+
 @dataclass
 class VertexRecord:
     """One entity: its id, normalised name and every type it was seen with."""
@@ -240,6 +246,7 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
     for record in records:
         version = str(record.get("model_version") or GOLD_VERSION)
         text = record.get("text") or ""
+        record_source = str(record.get("source") or source)  # reviewers' triples name their own
         for spo in record["spo_list"]:
             data.triples_read += 1
             score = _score_of(spo)
@@ -272,7 +279,7 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
             if uid in reviewed_out:
                 data.skipped["reviewed_out"] += 1
                 continue
-            found = ([evidence_entry(text, spo, score, version, source, policy.max_chars)]
+            found = ([evidence_entry(text, spo, score, version, record_source, policy.max_chars)]
                      if policy.per_edge and text else [])
             known = data.edges.get(uid)
             if known is not None:
@@ -280,10 +287,10 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
                 known.take_evidence(found, [entry["id"] for entry in found], policy)
                 if score <= known.score:
                     continue
-                known.score, known.source, known.model_version = score, source, version
+                known.score, known.source, known.model_version = score, record_source, version
                 continue
             edge = data.edges[uid] = EdgeRecord(
-                uid, subject_vertex.uid, object_vertex.uid, predicate, score, source, version, slots
+                uid, subject_vertex.uid, object_vertex.uid, predicate, score, record_source, version, slots
             )
             edge.take_evidence(found, [entry["id"] for entry in found], policy)
     return data

@@ -38,18 +38,21 @@ class IntentPicker(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
 
-    def __init__(self, intents: list[str], current: str, labels: dict[str, str] | None = None) -> None:
+    def __init__(self, intents: list[str], current: str, labels: dict[str, str] | None = None,
+                 what: str = "Intent") -> None:
         super().__init__()
         self.intents = intents
         self.current = current
         self.labels = labels or {}  # ask_director -> ask_director（导演）
+        self.what = what  # the word of the title (the triple review picks a predicate)
 
     def _option(self, name: str) -> Option:
         return Option(self.labels.get(name, name), id=name)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static("Intent: type to filter (its name or predicate), ↑/↓ to move, Enter to choose, Escape to cancel")
+            yield Static(f"{self.what}: type to filter (its name or predicate), ↑/↓ to move, Enter to choose, "
+                         "Escape to cancel")
             yield Input(placeholder="filter", id="filter")
             yield OptionList(*[self._option(name) for name in self.intents], id="intents")
 
