@@ -61,3 +61,20 @@ def test_bad_ratings_are_refused_and_the_server_goes_on(served, body, headers, s
     got, _, answer = rate(served.base, body, headers)
     assert got == status and words in json.loads(answer)["error"]
     assert request(f"{served.base}/ping")[0] == 200
+
+
+def test_kgqa_label_shows_the_rating_beside_the_question(served, tiny_qa):
+    from kgqa_cli.labeling.session import LabelSession
+
+    assert ask(served.base, "许晋亨的配偶是谁", **{"X-Amzn-SageMaker-Inference-Id": "chat-3"})[0] == 200
+    assert rate(served.base, {"inference_id": "chat-3", "rating": "down", "correct_answer": "李嘉欣"})[0] == 200
+    deadline = __import__("time").monotonic() + 10
+    settings = tiny_qa.model_copy(update={"workspace": served.workspace})
+    while True:  # the capture is written by a background thread, within serve.capture.flush_seconds
+        session = LabelSession(settings)
+        group = next((g for g in session.groups if g.question == "许晋亨的配偶是谁"), None)
+        if group is not None or __import__("time").monotonic() > deadline:
+            break
+    assert group is not None
+    (rating,) = session.ratings_of(group)
+    assert (rating["rating"], rating["correctAnswer"]) == ("down", "李嘉欣")

@@ -73,8 +73,8 @@ def monitored(tiny_qa, tmp_path):
     chosen = tests[:40]
     server = Server(settings.paths.root, "--allow-unapproved")
     server.wait_ready()
-    for example in chosen:
-        assert ask(server.base, example["text"])[0] == 200
+    for number, example in enumerate(chosen):
+        assert ask(server.base, example["text"], **{"X-Amzn-SageMaker-Inference-Id": f"q-{number}"})[0] == 200
     assert server.stop() == 0
     return settings, chosen
 
@@ -113,6 +113,19 @@ def test_baseline_run_report_violation_and_alert(monitored, tmp_path):
     report = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in report and "http://" not in report and "https://" not in report
     assert set(summary["drift"]) == {"unknown_char_rate", "intent_js_distance", "length_change", "answered_share"}
+    assert summary["answers"]["ratings"] == {"up": 0, "down": 0}
+    # People rated a dozen answers 👎 on the chat page: over the limit, a violation of its own.
+    ratings = settings.paths.root / "datacapture" / "kgqa-local" / "AllTraffic.feedback.jsonl"
+    ratings.write_text("".join(json.dumps({"inferenceId": f"q-{n}", "rating": "down", "correctAnswer": None,
+                                           "at": "2026-12-07T10:00:00Z"}) + "\n" for n in range(12)), encoding="utf-8")
+    rated = subprocess.run([*KGQA, "monitor", "run", *window, "--json", "--monitor.threshold_margin", "0.3",
+                            *workspace], capture_output=True, timeout=300)
+    assert rated.returncode == 9, rated.stderr
+    rated_summary = json.loads(rated.stdout)
+    assert rated_summary["answers"]["ratings"] == {"up": 0, "down": 12}
+    assert rated_summary["drift"]["thumbs_down_share"]["value"] == 1.0
+    assert [v["metric_name"] for v in rated_summary["violations"]] == ["thumbs_down_share"]
+    ratings.unlink()
     # A deliberately wrong label set: violations, exit 9, an alert to the webhook and the command.
     receiver = Receiver()
     sink = tmp_path / "alerts.jsonl"

@@ -158,6 +158,48 @@ def _run_sagemaker(settings, start_offset, end_offset, wait: bool, json_output: 
         stdout.print(f"no violations; report {summary['report']}", highlight=False)
 
 
+@monitor_app.command("kg", **OVERRIDES)
+def kg(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """The extractor's quality: its precision estimated from the reviewed uniform sample.
+
+    Reads the verdicts of `kgqa label triples`; only the uniform sample counts, so the estimate
+    is unbiased, with a 95 % Wilson interval, in all and per model version. Writes statistics,
+    constraints, violations and report.html under <workspace>/monitoring/kg-runs/. Exit 9 when the
+    precision falls below monitor.kg.min_precision (an alert goes to the configured sinks); exit
+    4 with fewer reviews than monitor.kg.min_reviewed.
+    Example: kgqa monitor kg --json
+    """
+    from kgqa_cli.errors import MonitorViolationError
+    from kgqa_cli.mlops.alerts import alert_on_failure
+    from kgqa_cli.monitoring.kg_quality import run_kg_quality
+    from kgqa_cli.ui import print_json, stdout
+
+    settings = start(ctx, config, verbose)
+    try:
+        summary = run_kg_quality(settings)
+    except MonitorViolationError as exc:
+        details = getattr(exc, "details", {})
+        alert_on_failure(settings.alerts, "monitor_violation", exc, aws=settings.aws, report=details.get("report"),
+                         figures={"precision": details.get("precision"), "interval": details.get("interval"),
+                                  "violations": details.get("violations")},
+                         model_version=", ".join(details.get("by_model_version", {})) or None)
+        if json_output and details:
+            print_json(details)
+        raise
+    if json_output:
+        print_json(summary)
+        return
+    low, high = summary["interval"]
+    stdout.print(f"extractor precision {summary['precision']:.3f} (95 % interval {low:.3f}-{high:.3f}) on "
+                 f"{summary['reviewed']} reviewed sample triples; limit {summary['min_precision']}")
+    stdout.print(f"no violations; report {summary['report']}")
+
+
 @monitor_app.command("schedule", **OVERRIDES)
 def schedule(
     ctx: typer.Context,

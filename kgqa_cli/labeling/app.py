@@ -1,8 +1,8 @@
 """`kgqa label`'s terminal UI (Textual): keyboard-first ground-truth entry.
 
 The screen shows the question with the entity of the pending label highlighted, the predicted
-intent (with the Chinese predicate it asks for: ask_director（导演）) and its confidence and the next two, the linked entity and the answers, and the
-progress. Keys: Enter accept, i intent (a list filtered as you type), e entity, o out of scope,
+intent (with the Chinese predicate it asks for: ask_director（导演）) and its confidence and the next two, the linked entity and the answers
+(with the 👍/👎 people gave them on the chat page), and the progress. Keys: Enter accept, i intent (a list filtered as you type), e entity, o out of scope,
 s skip, u undo, ? help, q quit; the footer always lists them. Every decision is written at once
 by :class:`~kgqa_cli.labeling.session.LabelSession`.
 """
@@ -206,7 +206,11 @@ class LabelApp(App[None]):
         said = prediction.get("message") or answer_message(prediction)
         answered = "、".join(prediction.get("answers") or []) or f"no answer: {said}"
         link = f"{printable(linked['mention'])} → {printable(linked['name'])} · " if linked else ""
-        self.query_one("#answer", Static).update(Text(f"{link}{printable(answered)}"))
+        rated = "".join(
+            f" · {'👍' if r['rating'] == 'up' else '👎'}"
+            + (f" the right answer is {printable(r['correctAnswer'])}" if r.get("correctAnswer") else "")
+            for r in session.ratings_of(group))
+        self.query_one("#answer", Static).update(Text(f"{link}{printable(answered)}{rated}"))
 
     def _guarded(self, step) -> None:  # noqa: ANN001 - a callable
         try:

@@ -58,10 +58,22 @@ class LabelSession:
         # Bad lines of the captures, ground truth and feedback: skipped and counted (fatal when strict).
         self.bad_lines = BadLines(strict=strict)
         self.groups: list[Group] = label_queue(self.capture_root, self.ground_truth_root, self.bad_lines)
+        from kgqa_cli.serving.config import capture_destination
+        from kgqa_cli.serving.feedback import feedback_file, read_answer_feedback
+
+        capture = settings.serve.capture
+        # People's 👍/👎 on the endpoint's answers (the chat page), shown beside their question.
+        self.ratings = read_answer_feedback(feedback_file(capture_destination(settings), capture.endpoint_name,
+                                                          capture.variant_name), self.bad_lines)
         self.position = 0
         self.history: list[tuple[int, Decision]] = []
         self.pending: Pending | None = None
         self._reset_pending()
+
+    def ratings_of(self, group: Group) -> list[dict]:
+        """The ratings people gave the answers to this question (latest per request)."""
+        return [self.ratings[item.inference_key] for item in group.items
+                if item.inference_key is not None and not item.shared and item.inference_key in self.ratings]
 
     def intent_label(self, intent: str | None) -> str:
         """An intent with the Chinese predicate it asks for: ``ask_director（导演）``."""

@@ -37,6 +37,7 @@ from kgqa_cli.errors import (
     MonitorViolationError,
 )
 from kgqa_cli.io import write_json
+from kgqa_cli.monitoring.kg_quality import KgQualityConfig
 from kgqa_cli.monitoring.metrics import METRICS, multiclass_statistics, suggest_constraints, violations
 from kgqa_cli.understanding.tokenizer import fold
 
@@ -50,6 +51,9 @@ class DriftLimits(StrictModel):
     intent_js_distance: float = Field(0.5, ge=0, le=1, description="most Jensen-Shannon distance of the intent mix")
     length_change: float = Field(1.0, ge=0, description="most relative change of the mean question length")
     min_answered_share: float = Field(0.5, ge=0, le=1, description="least share of questions answered")
+    max_thumbs_down_share: float = Field(0.3, ge=0, le=1, description="most share of the rated answers of the window "
+                                         "that people rated 👎 (POST /feedback, the chat page)")
+    min_ratings: int = Field(10, ge=1, description="fewer ratings in the window: max_thumbs_down_share is not checked")
 
 
 class BaselineLimits(StrictModel):
@@ -73,6 +77,7 @@ class MonitorConfig(StrictModel):
     bootstrap_samples: int = Field(30, ge=2, description="resamples for standard deviations (200+ samples)")
     drift: DriftLimits = DriftLimits()
     baseline: BaselineLimits = BaselineLimits()
+    kg: KgQualityConfig = KgQualityConfig()
 
     @field_validator("start_offset", "end_offset")
     @classmethod
@@ -299,6 +304,8 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
     predicted: list[str] = []
     examples: dict[tuple[str, str], list[str]] = {}
     model_versions: Counter = Counter()
+    ratings = _ratings(settings, bad_lines)  # inferenceId -> the latest 👍/👎 of a person
+    rated: Counter = Counter()
     baseline_dir = None
     known: set[str] | None = None
     for item, _ in read_items(capture_root(settings), start.timestamp(), end.timestamp(), bad=bad_lines):
@@ -313,6 +320,9 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
                 known = set()
         intent = answer.get("intent") or "none"
         profile.add(item.question, intent, known)
+        rating = ratings.get(item.inference_key) if item.inference_key and not item.shared else None
+        if rating is not None:
+            rated[rating["rating"]] += 1
         reasons[answer.get("reason") or "answered"] += 1
         label = labels.get(item.key)
         if label is not None:
@@ -347,6 +357,10 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
                           "limit": config.drift.length_change},
         "answered_share": {"value": answered_share, "limit": config.drift.min_answered_share},
     }
+    rating_count = rated["up"] + rated["down"]
+    if rating_count >= config.drift.min_ratings:
+        drift["thumbs_down_share"] = {"value": round(rated["down"] / rating_count, 6), "ratings": rating_count,
+                                      "limit": config.drift.max_thumbs_down_share}
     for name, figure in drift.items():
         over = figure["value"] < figure["limit"] if name == "answered_share" else figure["value"] > figure["limit"]
         figure["violated"] = over
@@ -365,7 +379,8 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
         "metrics": {name: round(statistics["multiclass_classification_metrics"][name]["value"], 6) for name in METRICS},
         "thresholds": {name: rule["threshold"]
                        for name, rule in constraints["multiclass_classification_constraints"].items()},
-        "answers": {"answered_share": answered_share, "reasons": dict(reasons.most_common())},
+        "answers": {"answered_share": answered_share, "reasons": dict(reasons.most_common()),
+                    "ratings": {"up": rated["up"], "down": rated["down"]}},
         "drift": drift, "violations": found, "folder": str(run_dir),
         "worst_intents": [
             {**row, "examples": [{"question": q, "predicted": p} for (t, p), qs in examples.items() if t == row["intent"]
@@ -391,6 +406,16 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
         error.details = summary  # the run's figures, for the alert
         raise error
     return summary
+
+
+def _ratings(settings: Any, bad: Any) -> dict[str, dict]:
+    """People's 👍/👎 on the endpoint's answers, by inference id (none when nobody rated)."""
+    from kgqa_cli.serving.config import capture_destination
+    from kgqa_cli.serving.feedback import feedback_file, read_answer_feedback
+
+    capture = settings.serve.capture
+    return read_answer_feedback(feedback_file(capture_destination(settings), capture.endpoint_name,
+                                              capture.variant_name), bad)
 
 
 def _per_intent(statistics: dict) -> list[dict]:
