@@ -12,6 +12,10 @@ loaded into a fresh gremlite file per size and loader:
 * ``batched``: one Gremlin traversal per ``--batch-size`` elements (the path for servers), on at
   most ``--batched-max`` triples (a time box; the result says when it measured a prefix);
 * ``naive``: one lookup and one write traversal per element, on the sizes up to ``--naive-max``;
+* ``provenance`` (at ``--provenance-size`` triples): the same replace load with the edges'
+  evidence (``graph.evidence``: the sentence, offsets, score, model version) and without it
+  (``per_edge: 0``): the load's triples/s, the triples/s of building the edges from the records
+  plus the load (what evidence costs end to end), and the size of the graph file;
 * ``sqlite_floor``: the storage work alone. The rows of the graph ``direct_after`` built, read
   back into memory, are written again into a fresh file with the same pragmas, page size and
   order of work (strings, element ids, quads, then gremlite's four indexes) and no Python
@@ -22,6 +26,7 @@ loaded into a fresh gremlite file per size and loader:
 Wall seconds and this process's CPU seconds are both recorded: the machine may be shared.
 
 Usage: python scripts/bench_graph.py [--sizes 10000 100000] [--batched-max 20000] [--naive-max 10000]
+       [--provenance-size 100000]
        [--out bench/graph.json]
 """
 
@@ -58,7 +63,9 @@ def synthetic_records(triples: int, seed: int = 7) -> list[dict]:
     records = []
     for _ in range(triples):
         subject, obj = rng.sample(pool, 2)
-        records.append({"text": subject + obj, "model_version": "kg/v1", "spo_list": [{
+        # A sentence of DuIE's usual length around the two names, for the evidence it leaves.
+        text = f"据公开资料显示，{subject}与{obj}在{rng.randint(1950, 2020)}年以后有过多次合作，外界对此评价{rng.choice('高低中')}。"
+        records.append({"text": text, "model_version": "kg/v1", "spo_list": [{
             "subject": subject, "subject_type": rng.choice(TYPES), "predicate": rng.choice(predicates),
             "object": {"@value": obj}, "object_type": {"@value": rng.choice(TYPES)},
             "score": round(rng.uniform(0.5, 1.0), 3),
@@ -143,6 +150,39 @@ def measure_sqlite_floor(data, folder: Path, batch_size: int) -> dict:
             "cpu_seconds": round(cpu, 2), "triples_per_second": round(triples / seconds, 1)}
 
 
+def measure_provenance(records: list[dict], folder: Path, batch_size: int) -> dict:
+    """The replace load with and without evidence: build the edges from the records, load them
+    into a new file; triples/s of each and the file's size."""
+    from kgqa_cli.graph.bulkload import _sample_fact
+    from kgqa_cli.graph.model import EvidencePolicy
+    from kgqa_cli.graph.store import GraphBuild
+
+    figures = {}
+    for name, policy in (("with_evidence", EvidencePolicy()), ("without_evidence", EvidencePolicy(per_edge=0))):
+        started = time.perf_counter()
+        data = build_graph_data(records, source="synthetic", evidence=policy)
+        built = time.perf_counter() - started
+        config = GraphConfig(path=folder / f"provenance-{name}.db", mode="replace", direct_batch_size=batch_size)
+        with GraphBuild(config, Workspace(folder)) as build:
+            counts, seconds = load_graph_data(build.store, data, batch_size, loader="build")
+            build.publish(len(data.vertices), len(data.edges), _sample_fact(data))
+        size = config.path.stat().st_size
+        config.path.unlink()
+        triples = sum(counts.edges_added.values())
+        figures[name] = {"triples": triples, "build_seconds": round(built, 2), "load_seconds": round(seconds, 2),
+                         "load_triples_per_second": round(triples / seconds, 1),
+                         "end_to_end_triples_per_second": round(triples / (built + seconds), 1),
+                         "graph_file_mb": round(size / 2**20, 1)}
+        del data
+    with_, without = figures["with_evidence"], figures["without_evidence"]
+    figures["load_cost"] = round(1 - with_["load_triples_per_second"] / without["load_triples_per_second"], 3)
+    figures["end_to_end_cost"] = round(
+        1 - with_["end_to_end_triples_per_second"] / without["end_to_end_triples_per_second"], 3)
+    figures["size_ratio"] = round(with_["graph_file_mb"] / without["graph_file_mb"], 2)
+    figures["target"] = "evidence costs under 25 % of the load rate"
+    return figures
+
+
 def measure(records: list[dict], folder: Path, loader: str, batch_size: int, total: int) -> dict:
     """Load ``records`` into a fresh graph file; triples/s over the whole load (vertices + edges)."""
     data = build_graph_data(records, source="synthetic")
@@ -165,6 +205,8 @@ def main() -> None:
     parser.add_argument("--merge-max", type=int, default=100_000, help="direct merge only for sizes up to this")
     parser.add_argument("--batched-max", type=int, default=20_000, help="batched load on at most this many triples")
     parser.add_argument("--naive-max", type=int, default=10_000, help="naive load only for sizes up to this")
+    parser.add_argument("--provenance-size", type=int, default=100_000,
+                        help="the size at which the load with and without evidence is compared (0: none)")
     parser.add_argument("--batch-size", type=int, default=500, help="elements per traversal (batched, naive)")
     parser.add_argument("--direct-batch-size", type=int, default=10_000, help="elements per direct transaction")
     parser.add_argument("--workspace", type=Path, default=Path("workspace"))
@@ -185,6 +227,11 @@ def main() -> None:
         row["sqlite_floor"] = measure_sqlite_floor(data, folder, args.direct_batch_size)
         row["after_vs_floor"] = round(
             row["direct_after"]["triples_per_second"] / row["sqlite_floor"]["triples_per_second"], 2)
+        if size == args.provenance_size:
+            row["provenance"] = measure_provenance(records, folder, args.direct_batch_size)
+            print(f"{size:>8} triples: evidence costs {row['provenance']['load_cost']:.1%} of the load rate, "
+                  f"{row['provenance']['end_to_end_cost']:.1%} end to end; graph x{row['provenance']['size_ratio']}",
+                  file=sys.stderr, flush=True)
         if size <= args.merge_max:
             row["direct_merge"] = measure(records, folder, "direct", args.direct_batch_size, size)
         row["batched"] = measure(records[: args.batched_max], folder, "batched", args.batch_size, size)

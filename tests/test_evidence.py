@@ -46,7 +46,7 @@ def test_an_extracted_triple_keeps_its_sentence_offsets_score_and_version(tmp_pa
     (sentence,) = json.loads(edge["evidence"])
     assert sentence == {"id": sentence_id(FIRST[0]["text"]), "text": FIRST[0]["text"], "subject": [1, 5],
                         "object": [7, 9], "score": 0.8, "model_version": "kg/v1", "source": "first-1.jsonl"}
-    assert edge["evidence_count"] == 1 and edge["evidence_ids"] == sentence["id"]
+    assert "evidence_count" not in edge and "evidence_ids" not in edge  # one sentence, kept in full
 
 
 @pytest.mark.parametrize("loader", ["direct", "traversal"])
@@ -56,7 +56,7 @@ def test_a_merge_adds_new_sentences_once_and_a_reload_adds_nothing(tmp_path, loa
     assert report["edges"]["added"] == 0 and report["edges"]["evidence_added"] == 1
     edge = _edge(tmp_path, loader)
     sentences = json.loads(edge["evidence"])
-    assert edge["evidence_count"] == 2  # the sentence both files hold counts once
+    assert len(sentences) == 2 and "evidence_count" not in edge  # the sentence both files hold counts once
     assert [s["model_version"] for s in sentences] == ["kg/v2", "kg/v1"]  # best score first
     second = sentences[0]
     assert second["text"][slice(*second["subject"])] == "三度诱惑"  # found in the text: no offsets given
@@ -75,13 +75,25 @@ def test_the_loaders_merge_evidence_into_the_same_graph(tmp_path):
     assert _edge(tmp_path, "direct") == _edge(tmp_path, "traversal")
 
 
+def test_an_edge_stated_more_often_than_it_keeps_counts_every_sentence_once(tmp_path):
+    many = [{"text": f"第{n}句：三度诱惑由何藩执导", "model_version": "kg/v1", "spo_list": [
+        _spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.9)]} for n in range(5)]
+    for loader in ("direct", "traversal"):
+        _load(tmp_path, many[:3], "first", loader, evidence=EvidenceConfig(per_edge=2))
+        _load(tmp_path, many[1:], "second", loader, evidence=EvidenceConfig(per_edge=2))
+        edge = _edge(tmp_path, loader)
+        assert edge["evidence_count"] == 5 and len(edge["evidence_ids"].split()) == 5
+        assert len(json.loads(edge["evidence"])) == 2
+    assert _edge(tmp_path, "direct") == _edge(tmp_path, "traversal")
+
+
 def test_evidence_is_bounded_per_edge_and_off_at_zero(tmp_path):
     records = [{"text": f"第{n}句：三度诱惑由何藩执导", "spo_list": [
         _spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=round(0.5 + n / 100, 2))]} for n in range(6)]
     data = build_graph_data(records, "many.jsonl", evidence=EvidencePolicy(per_edge=2, max_ids=4))
     (edge,) = data.edges.values()
     assert [s["score"] for s in edge.evidence] == [0.55, 0.54] and len(edge.evidence_ids) == 4
-    assert edge.properties()["evidence_count"] == 4
+    assert edge.properties()["evidence_count"] == 4 and len(edge.properties()["evidence_ids"].split()) == 4
     bare = build_graph_data(records, "many.jsonl", evidence=EvidencePolicy(per_edge=0))
     assert not any(key.startswith("evidence") for key in next(iter(bare.edges.values())).properties())
     _load(tmp_path, records, "off", evidence=EvidenceConfig(per_edge=0))

@@ -116,10 +116,13 @@ def test_queries_on_a_directly_loaded_graph(tmp_path):
         assert [{key: row[key] for key in ("name", "score", "evidence_count")} for row in found] == [
             {"name": "何藩", "score": 1.0, "evidence_count": 1}]
         assert [r["name"] for r in queries.run(queries.subjects_of(g, "何藩", "导演"))] == ["三度诱惑", "长 短 脚"]
+        def facts(rows):  # the rows without their evidence
+            return [{key: value for key, value in row.items() if not key.startswith("evidence")} for row in rows]
+
         rows = queries.run(queries.objects_of(g, "周星驰", "饰演"))
-        assert rows == [{"name": "至尊宝", "score": 1.0, "inWork": "大话西游"},
-                        {"name": "至尊宝", "score": 0.91, "inWork": "大话西游", "onDate": "1995年"}]
-        assert queries.run(queries.subjects_of(g, "金像奖", "获奖")) == [
+        assert facts(rows) == [{"name": "至尊宝", "score": 1.0, "inWork": "大话西游"},
+                               {"name": "至尊宝", "score": 0.91, "inWork": "大话西游", "onDate": "1995年"}]
+        assert facts(queries.run(queries.subjects_of(g, "金像奖", "获奖"))) == [
             {"name": "何藩", "score": 0.5, "inArea": "香港", "period": "1998"}]
 
 

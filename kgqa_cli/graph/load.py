@@ -33,7 +33,8 @@ from kgqa_cli.graph.model import (
     EvidencePolicy,
     GraphData,
     VertexRecord,
-    dumps_evidence,
+    evidence_ids_of,
+    evidence_properties,
     loads_evidence,
     merge_evidence,
 )
@@ -106,13 +107,14 @@ def refresh_evidence(g: Any, edges: Sequence[EdgeRecord], policy: EvidencePolicy
     updates = []
     for row in rows:
         edge, held = wanted[row["uid"]], row["props"]
-        ids = str(_single(held.get("evidence_ids")) or "").split()
-        entries, merged_ids, changed = merge_evidence(loads_evidence(held.get("evidence")), ids, edge.evidence,
-                                                      edge.evidence_ids, policy)
+        known = loads_evidence(held.get("evidence"))
+        entries, merged_ids, changed = merge_evidence(known, evidence_ids_of(held.get("evidence_ids"), known),
+                                                      edge.evidence, edge.evidence_ids, policy)
         if not changed:
             continue
-        step = (__.E(row["id"]).property("evidence", dumps_evidence(entries))
-                .property("evidence_count", len(merged_ids)).property("evidence_ids", " ".join(merged_ids)))
+        step = __.E(row["id"])
+        for key, value in evidence_properties(entries, merged_ids).items():
+            step = step.property(key, value)
         score = _single(held.get("score"))
         if entries and (score is None or entries[0]["score"] > float(score)):
             best = entries[0]

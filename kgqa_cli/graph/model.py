@@ -10,9 +10,11 @@ Every edge also keeps its evidence, the sentences it was read from (:class:`Evid
 ``evidence``, a JSON list of the best few, each with a stable sentence id (a hash of the text),
 the text (a window around the two names when the text is long), the character offsets of the
 subject and the object in it, the score, the model version and the source file;
-``evidence_count``, how many distinct sentences state the fact; ``evidence_ids``, their ids
-(bounded), so that loading a sentence again never counts it twice. Plain string and integer
-properties: an embedded graph, a Gremlin server and Neptune's CSV loader all take them.
+and, only on an edge stated by more sentences than it keeps in full, ``evidence_count``, how many
+distinct sentences state the fact, and ``evidence_ids``, their ids (bounded), so that loading a
+sentence again never counts it twice (elsewhere the count and the ids are those of ``evidence``:
+most edges carry one property more, not three). Plain string and integer properties: an embedded
+graph, a Gremlin server and Neptune's CSV loader all take them.
 """
 
 from __future__ import annotations
@@ -105,6 +107,25 @@ def merge_evidence(entries: list[dict], ids: list[str], more: list[dict], more_i
     return best, merged_ids, changed
 
 
+def evidence_properties(entries: list[dict], ids: list[str]) -> dict[str, object]:
+    """The evidence properties of an edge: ``evidence``, and the count and ids only where more
+    sentences state it than it keeps (else they are those of ``evidence``); none without evidence."""
+    if not ids:
+        return {}
+    if len(ids) == len(entries):
+        return {"evidence": dumps_evidence(entries)}
+    return {"evidence": dumps_evidence(entries), "evidence_count": len(ids), "evidence_ids": " ".join(ids)}
+
+
+def evidence_ids_of(ids_property: object, entries: list[dict]) -> list[str]:
+    """The sentence ids an edge counts: its ``evidence_ids`` property, else its evidence's."""
+    if isinstance(ids_property, list) and len(ids_property) == 1:  # gremlite wraps values in lists
+        ids_property = ids_property[0]
+    if isinstance(ids_property, str) and ids_property.strip():
+        return ids_property.split()
+    return [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
+
+
 def dumps_evidence(entries: list[dict]) -> str:
     """The ``evidence`` property's text: compact JSON, Chinese kept as it is."""
     return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
@@ -176,8 +197,7 @@ class EdgeRecord:
     def properties(self) -> dict[str, object]:
         """The edge's properties as stored in the graph (evidence, when kept, after the fixed
         ones; slots last, sorted)."""
-        evidence = {"evidence": dumps_evidence(self.evidence), "evidence_count": len(self.evidence_ids),
-                    "evidence_ids": " ".join(self.evidence_ids)} if self.evidence_ids else {}
+        evidence = evidence_properties(self.evidence, self.evidence_ids)
         return {
             "uid": self.uid,
             "score": self.score,

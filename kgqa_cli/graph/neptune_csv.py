@@ -11,7 +11,8 @@ quoted and its quotes doubled):
   and one ``<slot>:String`` column per slot name present. Edge properties are single-valued in
   Neptune, so they carry no cardinality; an empty cell means the edge lacks that slot. Where the
   edges keep evidence, ``evidence:String,evidence_count:Int,evidence_ids:String`` come before the
-  slots: the evidence is a JSON list in one string cell (quoted as any other cell).
+  slots: the evidence is a JSON list in one string cell (quoted as any other cell); the count and
+  ids are empty on an edge that keeps every sentence stating it in full.
 
 ``~id`` equals the ``uid`` property, so a graph loaded by Neptune and one loaded through
 traversals answer the same ``has('uid', ...)`` lookups. Rows are sorted by id: the same input
@@ -29,7 +30,8 @@ from kgqa_cli.graph.model import (
     EdgeRecord,
     GraphData,
     VertexRecord,
-    dumps_evidence,
+    evidence_ids_of,
+    evidence_properties,
     loads_evidence,
 )
 from kgqa_cli.io import write_text_atomic
@@ -66,8 +68,9 @@ def edges_csv(data: GraphData) -> str:
     writer = _writer(buffer)
     writer.writerow(EDGE_HEADER + (EVIDENCE_HEADER if with_evidence else []) + [f"{slot}:String" for slot in slots])
     for edge in data.sorted_edges():
-        evidence = ([dumps_evidence(edge.evidence), str(len(edge.evidence_ids)), " ".join(edge.evidence_ids)]
-                    if edge.evidence_ids else ["", "", ""]) if with_evidence else []
+        props = evidence_properties(edge.evidence, edge.evidence_ids)
+        evidence = [str(props.get(key, "")) for key in ("evidence", "evidence_count", "evidence_ids")
+                    ] if with_evidence else []
         writer.writerow([
             edge.uid, edge.source_uid, edge.target_uid, edge.predicate, edge.uid,
             repr(edge.score), edge.source, edge.model_version, *evidence,
@@ -142,7 +145,8 @@ def read_edges_csv(text: str, file: str = "edges.csv") -> list[EdgeRecord]:
             score = float(row[5])
         except ValueError:
             raise CsvRowError(file, number, f"score {row[5]!r} is not a Double") from None
-        evidence, ids = (loads_evidence(row[fixed]), row[fixed + 2].split()) if with_evidence else ([], [])
+        evidence = loads_evidence(row[fixed]) if with_evidence else []
+        ids = evidence_ids_of(row[fixed + 2], evidence) if with_evidence else []
         edges.append(EdgeRecord(uid=row[4], source_uid=row[1], target_uid=row[2], predicate=row[3], score=score,
                                 source=row[6], model_version=row[7],
                                 slots={slot: value for slot, value in zip(slots, row[first_slot:], strict=True)

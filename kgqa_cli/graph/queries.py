@@ -63,6 +63,7 @@ def run(traversal: Any) -> list[dict]:
         edge = {key: _single(value) for key, value in row["edge"].items() if key not in _PROVENANCE}
         if "evidence" in edge:
             edge["evidence"] = loads_evidence(edge["evidence"])
+            edge.setdefault("evidence_count", len(edge["evidence"]))  # kept apart only when it is more
         rows.append({key: value for key, value in row.items() if key != "edge"} | edge)
     rows.sort(key=lambda row: (-float(row.get("score", 0.0)), row["name"]))
     return rows
