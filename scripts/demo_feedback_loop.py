@@ -1,4 +1,6 @@
-"""The feedback loop on the `make all` workspace, end to end, with pictures for docs/.
+"""The feedback loops on the `make all` workspace, end to end, with pictures for docs/.
+
+The question model (``--part qa``):
 
 1. `kgqa deploy` (the qa version allowed unapproved) answers the eight demo questions and ten
    off-schema questions, several times each; the traffic is captured.
@@ -8,8 +10,23 @@
    report's page is saved as docs/monitor-report.png (headless chromium).
 4. A deliberately wrong label set makes `monitor run` exit 9 and POST an alert to a local receiver.
 
-It works in a scratch copy (<workspace>/bench/feedback-loop) and leaves the workspace as it was.
-Usage: python scripts/demo_feedback_loop.py [--workspace DIR] [--docs DIR]
+The extractor (``--part kg``), on a copy of the workspace's graph:
+
+1. Wrong triples are planted: in sentences of the demo corpus that state two facts, the subject
+   of one with the object of the other (``--planted`` of them, the extractor's usual mistake),
+   merged into the graph as the current kg version's; one of them is asked about.
+2. A reviewer goes through the uniform review sample, as `kgqa label triples --import`: a
+   triple the demo corpus states is accepted, any other rejected, and every fifth planted
+   triple corrected to the fact its sentence states.
+3. The planted triples are gone from the graph and from the answer; a `bulkload --replace` of
+   the same triples keeps them out.
+4. `make retrain-kg`'s stages (preprocess with the reviewed sentences, train kg, evaluate kg)
+   register a new kg version pending approval.
+5. `kgqa monitor kg` estimates the precision from the reviewed sample and reports the drop (exit
+   9), beside the share actually planted.
+
+It works in scratch copies (<workspace>/bench/feedback-loop*) and leaves the workspace as it was.
+Usage: python scripts/demo_feedback_loop.py [--part qa|kg|all] [--workspace DIR] [--docs DIR] [--planted N]
 """
 
 from __future__ import annotations
@@ -85,13 +102,126 @@ def label_ui_picture(settings, target: Path) -> None:
     browser_screenshot(page.as_uri(), target, width=1010)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workspace", type=Path, default=REPO / "workspace")
-    parser.add_argument("--docs", type=Path, default=REPO / "docs")
-    args = parser.parse_args()
+def plant_wrong_triples(workspace: Path, count: int, version: str) -> tuple[list[dict], set[tuple]]:
+    """Extraction records of ``count`` wrong triples in demo sentences that state two facts (one
+    fact's subject with the other's object), and the demo corpus's true triples."""
+    demo = [json.loads(line) for line in (workspace / "data" / "raw" / "demo" / "duie_train.json")
+            .read_text(encoding="utf-8").splitlines()]
+    gold = {(spo["subject"], spo["predicate"], spo["object"]["@value"]) for record in demo
+            for spo in record["spo_list"]}
+    planted = []
+    for record in demo:
+        objects = sorted({spo["object"]["@value"] for spo in record["spo_list"]})
+        first = record["spo_list"][0]
+        wrong = next((o for o in objects if o != first["object"]["@value"]
+                      and (first["subject"], first["predicate"], o) not in gold and o != first["subject"]), None)
+        if wrong is None:
+            continue
+        planted.append({"text": record["text"], "model_version": version, "spo_list": [{
+            **first, "object": {"@value": wrong}, "score": 0.62}]})
+        if len(planted) == count:
+            break
+    return planted, gold
+
+
+def kg_loop(workspace: Path, planted_count: int) -> None:
+    """Plant wrong triples, review them, see them gone, retrain, monitor (see the docstring)."""
+    from kgqa_cli.labeling.triples import graph_triples
     from kgqa_cli.settings import load_settings
 
+    scratch = workspace / "bench" / "feedback-loop-kg"
+    shutil.rmtree(scratch, ignore_errors=True)
+    for part in ("registry", "graph", "data", "extract"):
+        shutil.copytree(workspace / part, scratch / "ws" / part)
+    ws = ["--workspace", str(scratch / "ws")]
+    settings = load_settings(None, {"workspace": str(scratch / "ws")})
+    registry = json.loads(subprocess.run([*KGQA, "registry", "list", "--json", *ws], capture_output=True,
+                                         text=True, check=True).stdout)
+    version = [row["name"] for row in registry if row["group"] == "kg"][-1]
+    planted, gold = plant_wrong_triples(workspace, planted_count, version)
+    planted_file = scratch / "planted.jsonl"
+    planted_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in planted), encoding="utf-8")
+    subprocess.run([*KGQA, "bulkload", str(planted_file), *ws], check=True, capture_output=True)
+    probe = planted[0]["spo_list"][0]
+    question = f"{probe['subject']}的{probe['predicate']}是谁"
+
+    def answers() -> list[str]:
+        done = subprocess.run([*KGQA, "ask", question, "--json", *ws], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)["answers"]
+
+    before = answers()
+    triples = graph_triples(settings)
+    sample = [item for item in triples if item.uniform]
+    planted_keys = {(r["spo_list"][0]["subject"], r["spo_list"][0]["predicate"], r["spo_list"][0]["object"]["@value"])
+                    for r in planted}
+    rows, corrected, seen = [], 0, 0
+    demo = {json.loads(line)["text"]: json.loads(line) for line in
+            (workspace / "data" / "raw" / "demo" / "duie_train.json").read_text(encoding="utf-8").splitlines()}
+    for item in sample:
+        key = (item.subject, item.predicate, item.object)
+        if key in gold:
+            rows.append({"uid": item.uid, "decision": "accept"})
+            continue
+        row = {"uid": item.uid, "decision": "reject"}
+        text = (item.sentence or {}).get("text")
+        seen += key in planted_keys
+        if key in planted_keys and seen % 5 == 0 and text in demo:
+            right = demo[text]["spo_list"][0]
+            row = {"uid": item.uid, "decision": "correct", "corrected_subject": right["subject"],
+                   "corrected_predicate": right["predicate"], "corrected_object": right["object"]["@value"]}
+            corrected += 1
+        rows.append(row)
+    # Every planted triple is reviewed too (those outside the sample come first in a real queue).
+    sampled = {item.uid for item in sample}
+    for item in triples:
+        if (item.subject, item.predicate, item.object) in planted_keys and item.uid not in sampled:
+            rows.append({"uid": item.uid, "decision": "reject"})
+    decisions = scratch / "decisions.jsonl"
+    decisions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    done = subprocess.run([*KGQA, "label", "triples", "--import", str(decisions), "--json", *ws],
+                          capture_output=True, text=True, check=True)
+    applied = json.loads(done.stdout)["applied"]
+    after = answers()
+    left = [item for item in graph_triples(settings) if (item.subject, item.predicate, item.object) in planted_keys]
+    subprocess.run([*KGQA, "bulkload", str(planted_file), "--replace", *ws], check=True, capture_output=True)
+    after_replace = [i for i in graph_triples(settings) if (i.subject, i.predicate, i.object) in planted_keys]
+    share = len(planted) / (len(triples) or 1)
+    print(f"planted {len(planted)} wrong triples among {len(triples)} extracted ({share:.1%}); "
+          f"{question}: {before} before the review, {after} after")
+    print(f"reviewed {len(rows)} triples ({len(sample)} of the uniform sample, {corrected} corrected): "
+          f"{applied['removed_from_graph']} removed from the graph, {applied['added_to_graph']} corrections added; "
+          f"planted triples left: {len(left)}, after a replace of the planted file: {len(after_replace)}")
+    for stage in (["preprocess"], ["train", "kg"], ["evaluate", "kg"]):  # `make retrain-kg`, on the scratch copy
+        subprocess.run([*KGQA, *stage, *ws], check=True, capture_output=True)
+    registry = json.loads(subprocess.run([*KGQA, "registry", "list", "--json", *ws], capture_output=True,
+                                         text=True, check=True).stdout)
+    newest = [row for row in registry if row["group"] == "kg"][-1]
+    print(f"retrained: {newest['name']} {newest['status']}, test F1 {newest['metrics'].get('test_f1')}")
+    monitor = subprocess.run([*KGQA, "monitor", "kg", "--json", *ws], capture_output=True, text=True)
+    summary = json.loads(monitor.stdout)
+    print(f"monitor kg: exit {monitor.returncode}, precision {summary['precision']} (95 % interval "
+          f"{summary['interval'][0]}-{summary['interval'][1]}, {summary['reviewed']} reviewed); the planted share "
+          f"puts it at {1 - share:.3f}; report {summary['report']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("qa", "kg", "all"), default="all")
+    parser.add_argument("--workspace", type=Path, default=REPO / "workspace")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs")
+    parser.add_argument("--planted", type=int, default=2500, help="wrong triples planted in the kg part")
+    args = parser.parse_args()
+    if args.part in ("kg", "all"):
+        kg_loop(args.workspace, args.planted)
+    if args.part in ("qa", "all"):
+        qa_loop(args.workspace, args.docs)
+
+
+def qa_loop(workspace: Path, docs: Path) -> None:
+    """The question model's loop (see the docstring)."""
+    from kgqa_cli.settings import load_settings
+
+    args = argparse.Namespace(workspace=workspace, docs=docs)
     scratch = args.workspace / "bench" / "feedback-loop"
     shutil.rmtree(scratch, ignore_errors=True)
     for part in ("registry", "graph", "data/questions"):
