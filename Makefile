@@ -82,7 +82,7 @@ $(KG_MODEL): $(STAMPS)/train-kg ;
 evaluate: $(KG_EVAL)
 $(STAMPS)/evaluate-kg: $(KG_MODEL) $(CONFIG) $(KG_SRC) kgqa_cli/cli/evaluate.py
 	$(STAGE_START)
-	$(KGQA) evaluate kg -c $(CONFIG)
+	$(KGQA) evaluate kg -c $(CONFIG) $(KG_GATE)
 	$(STAGE_DONE)
 $(KG_EVAL): $(STAMPS)/evaluate-kg ;
 
@@ -152,8 +152,9 @@ test: $(STAMP) system-deps
 retrain-qa: $(QA_EVAL)
 
 # Retrain the extractor with the reviewed triples (`kgqa label triples`): preprocess -> train kg ->
-# evaluate kg (the quality gate); the new version is registered pending approval
-# (`kgqa registry approve kg/vN`, then `make all` extracts with it and reloads the graph).
+# evaluate kg (the quality gate, which here approves nothing: kg.evaluate.approve_on_pass false);
+# the new version is registered pending approval (`kgqa registry approve kg/vN`).
+retrain-kg: KG_GATE = --kg.evaluate.approve_on_pass false
 retrain-kg: $(KG_EVAL)
 
 # The endpoint on the `make all` workspace (approve the qa version first: kgqa registry approve qa/vN).
