@@ -84,7 +84,6 @@ def run(
     Example: kgqa monitor run --start-offset -PT1H --end-offset PT0S
     """
     from kgqa_cli.errors import MonitorViolationError
-    from kgqa_cli.mlops.alerts import alert_on_failure
     from kgqa_cli.monitoring.monitor import parse_time, run_monitor
     from kgqa_cli.ui import print_json, stdout
 
@@ -113,12 +112,7 @@ def run(
             start_offset=start_offset, end_offset=end_offset, strict=strict,
         )
     except MonitorViolationError as exc:
-        details = getattr(exc, "details", {})
-        alert_on_failure(settings.alerts, "monitor_violation", exc, aws=settings.aws, report=details.get("report"),
-                         figures={"metrics": details.get("metrics"), "violations": details.get("violations")},
-                         model_version=", ".join(details.get("model_versions", {})) or None)
-        if json_output and details:
-            print_json(details)
+        _report_violation(settings, exc, ("metrics", "violations"), "model_versions", json_output)
         raise
     if json_output:
         print_json(summary)
@@ -128,6 +122,20 @@ def run(
                  f"({summary['window']['start']} - {summary['window']['end']}): accuracy {metrics['accuracy']:.4f}, "
                  f"weighted F1 {metrics['weighted_f1']:.4f}, answered {summary['answers']['answered_share']:.2%}")
     stdout.print(f"no violations; report {summary['report']}")
+
+
+def _report_violation(settings, exc, figures: tuple[str, ...], versions: str, json_output: bool) -> None:
+    """A monitor's violation: an alert to the configured sinks (the run's ``figures`` and the
+    model versions under ``versions``), and with --json the run's summary on stdout."""
+    from kgqa_cli.mlops.alerts import alert_on_failure
+    from kgqa_cli.ui import print_json
+
+    details = getattr(exc, "details", {})
+    alert_on_failure(settings.alerts, "monitor_violation", exc, aws=settings.aws, report=details.get("report"),
+                     figures={name: details.get(name) for name in figures},
+                     model_version=", ".join(details.get(versions, {})) or None)
+    if json_output and details:
+        print_json(details)
 
 
 def _run_sagemaker(settings, start_offset, end_offset, wait: bool, json_output: bool) -> None:
@@ -175,7 +183,6 @@ def kg(
     Example: kgqa monitor kg --json
     """
     from kgqa_cli.errors import MonitorViolationError
-    from kgqa_cli.mlops.alerts import alert_on_failure
     from kgqa_cli.monitoring.kg_quality import run_kg_quality
     from kgqa_cli.ui import print_json, stdout
 
@@ -183,13 +190,7 @@ def kg(
     try:
         summary = run_kg_quality(settings)
     except MonitorViolationError as exc:
-        details = getattr(exc, "details", {})
-        alert_on_failure(settings.alerts, "monitor_violation", exc, aws=settings.aws, report=details.get("report"),
-                         figures={"precision": details.get("precision"), "interval": details.get("interval"),
-                                  "violations": details.get("violations")},
-                         model_version=", ".join(details.get("by_model_version", {})) or None)
-        if json_output and details:
-            print_json(details)
+        _report_violation(settings, exc, ("precision", "interval", "violations"), "by_model_version", json_output)
         raise
     if json_output:
         print_json(summary)

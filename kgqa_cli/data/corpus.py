@@ -263,6 +263,18 @@ def read_records(source: Source) -> Iterator[tuple[int, dict | None, RecordError
             yield number, None, exc
 
 
+def checked_records(source: Source, schema: Schema | None) -> Iterator[tuple[int, dict | None, RecordError | None]]:
+    """:func:`read_records`, each good shape also checked against its text and the schema
+    (:func:`check_record`): ``(line, record, None)`` or ``(line, None, error)``."""
+    for number, record, error in read_records(source):
+        if error is None:
+            try:
+                check_record(record, schema)
+            except RecordError as exc:
+                record, error = None, exc
+        yield number, record, error
+
+
 def load_corpus(path: Path) -> list[dict]:
     """Read a corpus-format file that must be fully valid (a split, a gold or extraction file)."""
     records = []

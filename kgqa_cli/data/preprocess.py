@@ -14,6 +14,7 @@ from kgqa_cli.data.corpus import (
     RecordError,
     Source,
     check_record,
+    checked_records,
     discover_sources,
     is_labelled,
     read_records,
@@ -100,12 +101,7 @@ def run_preprocess(config: PreprocessConfig, workspace: Workspace) -> Preprocess
             log.info("%s holds no labels (no spo_list): skipped", source.name)
             skipped_files.append(source.name)
             continue
-        for number, record, error in read_records(source):
-            if error is None:
-                try:
-                    check_record(record, schema)
-                except RecordError as exc:
-                    error = exc
+        for number, record, error in checked_records(source, schema):
             if error is not None:
                 problem = Problem(source.name, number, error.kind, error.reason)
                 if config.on_error == "stop":
@@ -160,12 +156,7 @@ def merge_review_feedback(splits: dict[str, list[dict]], schema: Schema, path: P
     in_train = {record["text"]: index for index, record in enumerate(splits["train"])}
     counts = {"sentences_added": 0, "sentences_extended": 0, "triples": 0, "left_out_held_out": 0, "skipped": 0}
     source = next(iter(discover_sources(path)))
-    for number, record, error in read_records(source):
-        if error is None:
-            try:
-                check_record(record, schema)
-            except RecordError as exc:
-                error = exc
+    for number, record, error in checked_records(source, schema):
         if error is not None:
             log.warning("%s:%d: %s (reviewed sentence skipped)", path, number, error.reason)
             counts["skipped"] += 1

@@ -114,9 +114,13 @@ class EntityInput(ModalScreen[str | None]):
 class HelpScreen(ModalScreen[None]):
     """Every key and what it does; any key closes it."""
 
+    def __init__(self, keys: list[tuple[str, str]] | None = None, title: str = "Keys of kgqa label") -> None:
+        super().__init__()
+        self.keys, self.title = keys or KEYS, title
+
     def compose(self) -> ComposeResult:
-        lines = Text("Keys of kgqa label\n\n", style="bold")
-        for key, what in KEYS:
+        lines = Text(f"{self.title}\n\n", style="bold")
+        for key, what in self.keys:
             lines.append(f"{key:>6}  ", style="bold cyan").append(what + "\n")
         lines.append("\nany key closes this help", style="dim")
         yield Static(lines, id="help")

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Static
 
 from kgqa_cli.errors import KgqaError
-from kgqa_cli.labeling.app import IntentPicker
+from kgqa_cli.labeling.app import HelpScreen, IntentPicker
 from kgqa_cli.labeling.triples import ReviewSession
 from kgqa_cli.text import printable
 
@@ -62,20 +62,6 @@ class NamesInput(ModalScreen[tuple[str, str] | None]):
             self.query_one("#problem", Static).update(Text(problem, style="red"))
             return
         self.dismiss(names)
-
-
-class HelpScreen(ModalScreen[None]):
-    """Every key and what it does; any key closes it."""
-
-    def compose(self) -> ComposeResult:
-        lines = Text("Keys of kgqa label triples\n\n", style="bold")
-        for key, what in KEYS:
-            lines.append(f"{key:>6}  ", style="bold cyan").append(what + "\n")
-        lines.append("\nany key closes this help", style="dim")
-        yield Static(lines, id="help")
-
-    def on_key(self) -> None:
-        self.dismiss(None)
 
 
 def marked(sentence: dict | None) -> Text:
@@ -218,4 +204,4 @@ class ReviewApp(App[None]):
         self.push_screen(NamesInput(text, item.subject, item.object, check), chosen)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(KEYS, "Keys of kgqa label triples"))
