@@ -315,8 +315,9 @@ def bench_duie(folder: Path, steps: Steps, overrides: list[str], config: Path, p
         "duie_seconds_per_epoch": mean_seconds(output["seconds_per_epoch"]),
         "duie_train_seconds": trained["seconds"],
         "duie_peak_rss_mb": trained["peak_rss_mb"],
-        "duie_pretrain": None if pretrained is None else {
-            key: pretrained["output"][key] for key in ("model_version", "sentences", "characters")}
+        "duie_pretrain": None if pretrained is None else {  # characters of the Bi-LSTM's, tokens of a BERT's
+            key: pretrained["output"][key] for key in ("model_version", "sentences", "characters", "tokens")
+            if key in pretrained["output"]}
         | {"seconds": pretrained["seconds"], "masked_accuracy": pretrained["output"]["curve"][-1]["masked_accuracy"],
            "encoder": pretrained["output"].get("encoder")},
         "duie_curve": json.loads((Path(output["model_dir"]) / "curve.json").read_text(encoding="utf-8")),
