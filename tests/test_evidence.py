@@ -10,7 +10,14 @@ import pytest
 from test_graph import _snapshot, _spo, _write_corpus
 
 from kgqa_cli.graph.config import EvidenceConfig, GraphConfig
-from kgqa_cli.graph.model import EvidencePolicy, build_graph_data, evidence_entry, sentence_id
+from kgqa_cli.graph.model import (
+    EvidencePolicy,
+    build_graph_data,
+    edge_defaults,
+    evidence_entry,
+    loads_evidence,
+    sentence_id,
+)
 from kgqa_cli.workspace import Workspace
 
 FIRST = [
@@ -43,7 +50,8 @@ def _edge(tmp_path: Path, loader: str) -> dict:
 def test_an_extracted_triple_keeps_its_sentence_offsets_score_and_version(tmp_path):
     _load(tmp_path, FIRST, "first")
     edge = _edge(tmp_path, "direct")
-    (sentence,) = json.loads(edge["evidence"])
+    (sentence,) = loads_evidence(edge["evidence"], edge_defaults(edge))
+    assert set(json.loads(edge["evidence"])[0]) == {"text", "subject", "object"}  # the rest is the edge's own
     assert sentence == {"id": sentence_id(FIRST[0]["text"]), "text": FIRST[0]["text"], "subject": [1, 5],
                         "object": [7, 9], "score": 0.8, "model_version": "kg/v1", "source": "first-1.jsonl"}
     assert "evidence_count" not in edge and "evidence_ids" not in edge  # one sentence, kept in full
@@ -55,7 +63,7 @@ def test_a_merge_adds_new_sentences_once_and_a_reload_adds_nothing(tmp_path, loa
     report = _load(tmp_path, SECOND, "second", loader)
     assert report["edges"]["added"] == 0 and report["edges"]["evidence_added"] == 1
     edge = _edge(tmp_path, loader)
-    sentences = json.loads(edge["evidence"])
+    sentences = loads_evidence(edge["evidence"], edge_defaults(edge))
     assert len(sentences) == 2 and "evidence_count" not in edge  # the sentence both files hold counts once
     assert [s["model_version"] for s in sentences] == ["kg/v2", "kg/v1"]  # best score first
     second = sentences[0]

@@ -28,11 +28,13 @@ from typing import Any
 
 from kgqa_cli.errors import FileSystemError, GraphError, KgqaError
 from kgqa_cli.graph.model import (
+    EDGE_DEFAULTS,
     VERTEX_LABEL,
     EdgeRecord,
     EvidencePolicy,
     GraphData,
     VertexRecord,
+    edge_defaults,
     evidence_ids_of,
     evidence_properties,
     loads_evidence,
@@ -101,25 +103,26 @@ def refresh_evidence(g: Any, edges: Sequence[EdgeRecord], policy: EvidencePolicy
         rows = (
             g.E().has("uid", P.within(sorted(wanted)))
             .project("uid", "id", "props").by("uid").by(__.id_())
-            .by(__.value_map("evidence", "evidence_ids", "score"))
+            .by(__.value_map("evidence", "evidence_ids", *EDGE_DEFAULTS))
             .to_list()
         )
     updates = []
     for row in rows:
         edge, held = wanted[row["uid"]], row["props"]
-        known = loads_evidence(held.get("evidence"))
+        defaults = edge_defaults(held)
+        known = loads_evidence(held.get("evidence"), defaults)
         entries, merged_ids, changed = merge_evidence(known, evidence_ids_of(held.get("evidence_ids"), known),
                                                       edge.evidence, edge.evidence_ids, policy)
         if not changed:
             continue
         step = __.E(row["id"])
-        for key, value in evidence_properties(entries, merged_ids).items():
-            step = step.property(key, value)
-        score = _single(held.get("score"))
-        if entries and (score is None or entries[0]["score"] > float(score)):
+        if entries and entries[0]["score"] > defaults.get("score", -1.0):
             best = entries[0]
-            step = (step.property("score", float(best["score"])).property("source", best["source"])
-                    .property("model_version", best["model_version"]))
+            defaults = {"score": float(best["score"]), "model_version": best["model_version"], "source": best["source"]}
+            for key, value in defaults.items():
+                step = step.property(key, value)
+        for key, value in evidence_properties(entries, merged_ids, defaults).items():
+            step = step.property(key, value)
         updates.append(step)
     if updates:
         with _graph_errors("adding evidence"):

@@ -107,14 +107,31 @@ def merge_evidence(entries: list[dict], ids: list[str], more: list[dict], more_i
     return best, merged_ids, changed
 
 
-def evidence_properties(entries: list[dict], ids: list[str]) -> dict[str, object]:
-    """The evidence properties of an edge: ``evidence``, and the count and ids only where more
-    sentences state it than it keeps (else they are those of ``evidence``); none without evidence."""
+# What an edge states itself (its score, model version and source): a sentence of its evidence
+# leaves these out where they are the edge's own, and its id where it is the hash of its text.
+EDGE_DEFAULTS = ("score", "model_version", "source")
+
+
+def edge_defaults(properties: dict) -> dict:
+    """The values an edge's evidence falls back on, from its properties (gremlite's lists undone)."""
+    found = {}
+    for key in EDGE_DEFAULTS:
+        value = properties.get(key)
+        value = value[0] if isinstance(value, list) and len(value) == 1 else value
+        if value is not None:
+            found[key] = float(value) if key == "score" else str(value)
+    return found
+
+
+def evidence_properties(entries: list[dict], ids: list[str], defaults: dict) -> dict[str, object]:
+    """The evidence properties of an edge whose own score, model version and source are
+    ``defaults``: ``evidence``, and the count and ids only where more sentences state it than it
+    keeps (else they are those of ``evidence``); none without evidence."""
     if not ids:
         return {}
     if len(ids) == len(entries):
-        return {"evidence": dumps_evidence(entries)}
-    return {"evidence": dumps_evidence(entries), "evidence_count": len(ids), "evidence_ids": " ".join(ids)}
+        return {"evidence": dumps_evidence(entries, defaults)}
+    return {"evidence": dumps_evidence(entries, defaults), "evidence_count": len(ids), "evidence_ids": " ".join(ids)}
 
 
 def evidence_ids_of(ids_property: object, entries: list[dict]) -> list[str]:
@@ -126,13 +143,21 @@ def evidence_ids_of(ids_property: object, entries: list[dict]) -> list[str]:
     return [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
 
 
-def dumps_evidence(entries: list[dict]) -> str:
-    """The ``evidence`` property's text: compact JSON, Chinese kept as it is."""
-    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+def dumps_evidence(entries: list[dict], defaults: dict | None = None) -> str:
+    """The ``evidence`` property's text: compact JSON, Chinese kept as it is, without what
+    :func:`loads_evidence` can tell again (the edge's own ``defaults``, an id that is the hash of
+    the text): a third smaller, which is most of what evidence costs a load."""
+    defaults = defaults or {}
+    # An entry without an offset holds its whole sentence, whose hash its id is (evidence_entry).
+    compact = [{key: value for key, value in entry.items()
+                if not (key in defaults and defaults[key] == value) and not (key == "id" and "offset" not in entry)}
+               for entry in entries]
+    return json.dumps(compact, ensure_ascii=False, separators=(",", ":"))
 
 
-def loads_evidence(value: object) -> list[dict]:
-    """The ``evidence`` property read back (an empty list when absent or unreadable)."""
+def loads_evidence(value: object, defaults: dict | None = None) -> list[dict]:
+    """The ``evidence`` property read back, whole again (an empty list when absent or
+    unreadable); ``defaults``: the edge's own score, model version and source."""
     if isinstance(value, list) and len(value) == 1:  # gremlite wraps values in lists
         value = value[0]
     if not isinstance(value, str) or not value:
@@ -141,7 +166,17 @@ def loads_evidence(value: object) -> list[dict]:
         entries = json.loads(value)
     except ValueError:
         return []
-    return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
+    if not isinstance(entries, list):
+        return []
+    whole = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        entry = {**(defaults or {}), **entry}
+        entry.setdefault("id", sentence_id(str(entry.get("text") or "")))
+        whole.append({key: entry[key] for key in ("id", "text", "subject", "object", "score", "model_version",
+                                                   "source", "offset") if key in entry})
+    return whole
 
 SKIP_REASONS = {
     "below_min_score": "score below min_score",
@@ -193,11 +228,22 @@ class EdgeRecord:
     slots: dict[str, str]
     evidence: list[dict] = field(default_factory=list)  # the best few sentences (EvidencePolicy.per_edge)
     evidence_ids: list[str] = field(default_factory=list)  # every sentence's id (up to EvidencePolicy.max_ids)
+    # The evidence properties once encoded, with the score, version and source they were encoded
+    # against: the CSV writer and the loader both ask for them, and take_evidence clears them.
+    _encoded: tuple | None = field(default=None, compare=False, repr=False)
+
+    def evidence_properties(self) -> dict[str, object]:
+        """The edge's evidence properties (encoded once, kept until the evidence changes)."""
+        key = (self.score, self.model_version, self.source)
+        if self._encoded is None or self._encoded[0] != key:
+            defaults = dict(zip(EDGE_DEFAULTS, key, strict=True))
+            self._encoded = (key, evidence_properties(self.evidence, self.evidence_ids, defaults))
+        return self._encoded[1]
 
     def properties(self) -> dict[str, object]:
         """The edge's properties as stored in the graph (evidence, when kept, after the fixed
         ones; slots last, sorted)."""
-        evidence = evidence_properties(self.evidence, self.evidence_ids)
+        evidence = self.evidence_properties()
         return {
             "uid": self.uid,
             "score": self.score,
@@ -210,8 +256,12 @@ class EdgeRecord:
     def take_evidence(self, more: list[dict], more_ids: list[str], policy: EvidencePolicy) -> bool:
         """Add evidence (another sentence stating the same fact); the edge's score, source and
         model version become its best sentence's. Returns whether anything changed."""
-        self.evidence, self.evidence_ids, changed = merge_evidence(self.evidence, self.evidence_ids, more, more_ids,
-                                                                   policy)
+        self._encoded = None
+        if not self.evidence_ids and len(more) == 1 and more_ids == [more[0]["id"]] and policy.per_edge:
+            self.evidence, self.evidence_ids, changed = list(more), list(more_ids), True  # a new edge's first sentence
+        else:
+            self.evidence, self.evidence_ids, changed = merge_evidence(self.evidence, self.evidence_ids, more,
+                                                                       more_ids, policy)
         if self.evidence and self.evidence[0]["score"] > self.score:
             best = self.evidence[0]
             self.score, self.source, self.model_version = best["score"], best["source"], best["model_version"]
@@ -313,6 +363,8 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
                 uid, subject_vertex.uid, object_vertex.uid, predicate, score, record_source, version, slots
             )
             edge.take_evidence(found, [entry["id"] for entry in found], policy)
+    for edge in data.edges.values():  # encoded once, here, for the CSV writer and the loader
+        edge.evidence_properties()
     return data
 
 

@@ -31,7 +31,6 @@ from kgqa_cli.graph.model import (
     GraphData,
     VertexRecord,
     evidence_ids_of,
-    evidence_properties,
     loads_evidence,
 )
 from kgqa_cli.io import write_text_atomic
@@ -68,7 +67,7 @@ def edges_csv(data: GraphData) -> str:
     writer = _writer(buffer)
     writer.writerow(EDGE_HEADER + (EVIDENCE_HEADER if with_evidence else []) + [f"{slot}:String" for slot in slots])
     for edge in data.sorted_edges():
-        props = evidence_properties(edge.evidence, edge.evidence_ids)
+        props = edge.evidence_properties()
         evidence = [str(props.get(key, "")) for key in ("evidence", "evidence_count", "evidence_ids")
                     ] if with_evidence else []
         writer.writerow([
@@ -145,7 +144,8 @@ def read_edges_csv(text: str, file: str = "edges.csv") -> list[EdgeRecord]:
             score = float(row[5])
         except ValueError:
             raise CsvRowError(file, number, f"score {row[5]!r} is not a Double") from None
-        evidence = loads_evidence(row[fixed]) if with_evidence else []
+        defaults = {"score": score, "model_version": row[7], "source": row[6]}
+        evidence = loads_evidence(row[fixed], defaults) if with_evidence else []
         ids = evidence_ids_of(row[fixed + 2], evidence) if with_evidence else []
         edges.append(EdgeRecord(uid=row[4], source_uid=row[1], target_uid=row[2], predicate=row[3], score=score,
                                 source=row[6], model_version=row[7],

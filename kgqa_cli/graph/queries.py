@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from kgqa_cli.graph.model import VERTEX_LABEL, loads_evidence
+from kgqa_cli.graph.model import VERTEX_LABEL, edge_defaults, loads_evidence
 from kgqa_cli.graph.normalize import normalize_name
 
 # Edge properties that describe where a fact came from rather than the fact itself (its
@@ -62,7 +62,7 @@ def run(traversal: Any) -> list[dict]:
     for row in traversal.to_list():
         edge = {key: _single(value) for key, value in row["edge"].items() if key not in _PROVENANCE}
         if "evidence" in edge:
-            edge["evidence"] = loads_evidence(edge["evidence"])
+            edge["evidence"] = loads_evidence(edge["evidence"], edge_defaults(row["edge"]))
             edge.setdefault("evidence_count", len(edge["evidence"]))  # kept apart only when it is more
         rows.append({key: value for key, value in row.items() if key != "edge"} | edge)
     rows.sort(key=lambda row: (-float(row.get("score", 0.0)), row["name"]))

@@ -74,7 +74,7 @@ def graph_triples(settings: Any) -> list[ReviewItem]:
     """Every extracted triple of the graph (not gold, not reviewers'), uid order."""
     from gremlin_python.process.graph_traversal import __
 
-    from kgqa_cli.graph.model import loads_evidence
+    from kgqa_cli.graph.model import edge_defaults, loads_evidence
     from kgqa_cli.graph.store import open_graph
 
     def single(value: Any) -> Any:
@@ -90,7 +90,7 @@ def graph_triples(settings: Any) -> list[ReviewItem]:
         version = str(props.get("model_version") or GOLD_VERSION)
         if version in (GOLD_VERSION, REVIEW_VERSION) or not props.get("uid"):
             continue
-        evidence = loads_evidence(props.get("evidence"))
+        evidence = loads_evidence(props.get("evidence"), edge_defaults(props))
         best = evidence[0] if evidence else None
         sentence = {key: best.get(key) for key in ("id", "text", "subject", "object")} if best else None
         items.append(ReviewItem(
