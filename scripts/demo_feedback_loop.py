@@ -197,8 +197,12 @@ def kg_loop(workspace: Path, planted_count: int) -> None:
     registry = json.loads(subprocess.run([*KGQA, "registry", "list", "--json", *ws], capture_output=True,
                                          text=True, check=True).stdout)
     newest = [row for row in registry if row["group"] == "kg"][-1]
-    print(f"retrained: {newest['name']} {newest['status']}, test F1 {newest['metrics'].get('test_f1')}")
-    monitor = subprocess.run([*KGQA, "monitor", "kg", "--json", *ws], capture_output=True, text=True)
+    print(f"retrained: {newest['name']} {newest['status']}, test F1 {newest['metrics'].get('test_f1')} "
+          "(the reviewed sentences of the demo are its own training corpus, mostly already in train)")
+    # The demo extractor's precision on its own corpus is about 0.98 (its test precision): a limit of
+    # 0.9 is what a team would hold it to, and the planted share takes it below.
+    monitor = subprocess.run([*KGQA, "monitor", "kg", "--json", "--monitor.kg.min_precision", "0.9", *ws],
+                             capture_output=True, text=True)
     summary = json.loads(monitor.stdout)
     print(f"monitor kg: exit {monitor.returncode}, precision {summary['precision']} (95 % interval "
           f"{summary['interval'][0]}-{summary['interval'][1]}, {summary['reviewed']} reviewed); the planted share "
