@@ -689,3 +689,32 @@ def test_each_subject_is_taught_the_type_its_predicates_take():
     examples = [Example([5, 6, 7, 8], {(0, 0): {(wife, 2, 3)}, (1, 1): {(directed, 2, 2)}, (3, 3): set()})]
     batch = make_batch(examples, len(channels), torch.device("cpu"), per_channel)
     assert [types[i] if i >= 0 else None for i in batch["subject_types"].tolist()] == ["人物", "影视作品", None]
+
+
+def test_extract_prefers_the_newest_approved_version_to_a_pending_one(trained, tmp_path):
+    import shutil
+
+    from kgqa_cli.mlops.registry import Registry
+
+    source, _ = trained
+    workspace = tmp_path / "ws"
+    shutil.copytree(source, workspace)
+    registry = Registry(workspace / "registry")
+    first = registry.get("kg", None)
+    registry.set_status(first, "Approved", reason="test", by="test")
+    copy = tmp_path / "retrained"  # a retrain pending approval: the same weights, another metrics file
+    shutil.copytree(first.path / "model", copy)
+    (copy / "metrics.json").write_text('{"retrained": true}', encoding="utf-8")
+    retrained = registry.register("kg", copy, {"test_f1": 0.5})
+    assert retrained.status == "PendingManualApproval"
+    texts = write_lines(tmp_path / "in.txt", ["《海上传奇》是由王伟执导的电影"])
+
+    def used() -> tuple[str, str]:
+        result = invoke(workspace, "extract", str(texts), "-o", str(tmp_path / "out.jsonl"), "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["model_version"], result.output
+
+    version, output = used()
+    assert version == first.name and f"{retrained.name} is PendingManualApproval" in output
+    assert invoke(workspace, "registry", "approve", retrained.name).exit_code == 0
+    assert used()[0] == retrained.name

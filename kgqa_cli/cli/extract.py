@@ -33,8 +33,8 @@ def extract(
         Path | None, typer.Option("-o", "--output", help="JSON lines out \\[default: <workspace>/extract/triples.jsonl]")
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="sentences per batch")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="registered kg version \\[default: latest; "
-                                              "sagemaker: newest Approved package]")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="registered kg version \\[default: the newest Approved, "
+                                              "else the newest usable; sagemaker: newest Approved package]")] = None,
     target: TargetOption = Target.local,
     wait: WaitOption = False,
     config: ConfigOption = None,

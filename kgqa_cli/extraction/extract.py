@@ -117,7 +117,7 @@ def run_extract(
     texts, skipped = read_inputs(source)
     ensure_writable([target.parent])
     set_threads(config.train.threads)
-    extractor = load_registered(workspace.registry_dir, version, device=config.train.device)
+    extractor = load_registered(workspace.registry_dir, version, device=config.train.device, prefer_approved=True)
     started = time.perf_counter()
     with progress(RateColumn()) as bar:
         # Counted in characters of the pieces, not input lines: a 1 MB line moves the bar too.

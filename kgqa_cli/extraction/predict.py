@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from kgqa_cli.extraction.decode import decode_batch_spans
 from kgqa_cli.extraction.labels import channel_subject_types, channels_of, split_channel
 from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
+
+log = logging.getLogger(__name__)
 
 MODEL_FILES = ("model.safetensors", "vocab.json", "schema.jsonl", "config.json")
 # A pretrained encoder's model folder: its tokenizer and encoder config in encoder/, no vocab.json.
@@ -482,12 +485,24 @@ def _dedupe(triples: list[dict]) -> list[dict]:
 
 
 def load_registered(
-    registry_root: Path, version: str | None, device: str = "cpu", *, include_rejected: bool = False
+    registry_root: Path, version: str | None, device: str = "cpu", *, include_rejected: bool = False,
+    prefer_approved: bool = False,
 ) -> Extractor:
-    """The extractor of registry group ``kg`` (latest usable version unless one is named;
-    ``include_rejected`` for evaluation, which may re-gate a rejected version)."""
+    """The extractor of registry group ``kg``: the version named, else the newest usable one
+    (``include_rejected`` for evaluation, which may re-gate a rejected version). With
+    ``prefer_approved`` (extraction for the graph), the newest Approved version comes before a
+    newer one still pending approval, which is named in a warning; without any Approved one, the
+    newest usable."""
     from kgqa_cli.mlops.registry import Registry, model_files
 
-    model_version = Registry(registry_root).get("kg", version, include_rejected=include_rejected)
+    registry = Registry(registry_root)
+    model_version = registry.get("kg", version, include_rejected=include_rejected)
+    if version is None and prefer_approved and model_version.status != "Approved":
+        approved = [v for v in registry.versions("kg") if v.status == "Approved"]
+        if approved:
+            log.warning("%s is %s: extracting with %s, the newest Approved (approve it with `kgqa registry approve "
+                        "%s`, or name it with --model)", model_version.name, model_version.status, approved[-1].name,
+                        model_version.name)
+            model_version = approved[-1]
     with model_files(model_version.path / "model"):
         return Extractor.load(model_version.path / "model", version=model_version.name, device=device)
