@@ -82,7 +82,8 @@ def test_imported_verdicts_leave_the_graph_stay_out_and_become_training_data(pla
         ("许晋亨迎娶了李嘉欣", "妻子"), ("何藩执导了电影长短脚", "导演")}
     corrected = next(r for r in feedback if r["text"] == "许晋亨迎娶了李嘉欣")["spo_list"][0]
     assert corrected["subject_type"] == "人物" and corrected["object_span"] == [6, 9]
-    stats = json.loads(invoke(settings, "preprocess", "--json").stdout)
+    stats = json.loads(invoke(settings, "preprocess", str(settings.preprocess.input), "--json",
+                              "--preprocess.dev_ratio", "0.1", "--preprocess.test_ratio", "0.1").stdout)
     assert stats["review_feedback"]["sentences_added"] == 2
     train = settings.paths.split_file("train").read_text(encoding="utf-8")
     assert "许晋亨迎娶了李嘉欣" in train
