@@ -49,6 +49,49 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def append_durably(path: Path, data: bytes) -> tuple[int, int]:
+    """Append ``data`` (whole lines) to ``path``, flushed and fsynced; returns the (start, end)
+    offsets of what was written, for a caller that may take it back.
+
+    All of it lands or none: a failed write (a full disk) is cut off again. A last line that an
+    earlier writer left without its newline (a kill mid-write) is ended first, so that it stays
+    one unreadable line of its own instead of swallowing the first line written now. The caller
+    serialises writers (a lock) where several may append at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                data = b"\n" + data
+        try:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except BaseException:
+            handle.truncate(size)
+            raise
+        return size, handle.tell()
+
+
+def read_user_text(path: Path, what: str, *, key: str | None = None, hint: str | None = None) -> str:
+    """The text of a file a user named (UTF-8, a leading BOM dropped). A missing file, a folder,
+    bytes that are not UTF-8 are :class:`InputDataError` naming it (after ``key``, the config key
+    it came from, if any); another read failure is :class:`FileSystemError`."""
+    named = f"{key} {path}" if key else str(path)
+    path = Path(path)
+    if path.is_dir():
+        raise InputDataError(f"{named}: is a folder, not a {what}")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError as exc:
+        raise InputDataError(f"{named}: no such {what}", hint=hint) from exc
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{named}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, f"cannot read the {what}")) from exc
+
+
 def dumps_line(record: Any) -> str:
     """One JSON line as every stage writes it: UTF-8 characters kept, no trailing spaces."""
     return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))

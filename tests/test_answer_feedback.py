@@ -4,6 +4,7 @@ id beside the capture; anything else is refused with a clear status and the serv
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from qa_fixtures import copy_workspace
@@ -68,13 +69,25 @@ def test_kgqa_label_shows_the_rating_beside_the_question(served, tiny_qa):
 
     assert ask(served.base, "许晋亨的配偶是谁", **{"X-Amzn-SageMaker-Inference-Id": "chat-3"})[0] == 200
     assert rate(served.base, {"inference_id": "chat-3", "rating": "down", "correct_answer": "李嘉欣"})[0] == 200
-    deadline = __import__("time").monotonic() + 10
+    deadline = time.monotonic() + 10
     settings = tiny_qa.model_copy(update={"workspace": served.workspace})
     while True:  # the capture is written by a background thread, within serve.capture.flush_seconds
         session = LabelSession(settings)
         group = next((g for g in session.groups if g.question == "许晋亨的配偶是谁"), None)
-        if group is not None or __import__("time").monotonic() > deadline:
+        if group is not None or time.monotonic() > deadline:
             break
+        time.sleep(0.2)
     assert group is not None
     (rating,) = session.ratings_of(group)
     assert (rating["rating"], rating["correctAnswer"]) == ("down", "李嘉欣")
+
+
+def test_a_rating_after_a_torn_last_line_is_kept(tmp_path):
+    """A kill mid-write left a line without its newline: the next rating is its own line."""
+    from kgqa_cli.serving.feedback import FeedbackWriter
+
+    path = tmp_path / "AllTraffic.feedback.jsonl"
+    path.write_bytes(b'{"inferenceId": "a", "rating": "up"}\n{"inferenceId": "b", "rat')
+    FeedbackWriter(path).append({"inferenceId": "c", "rating": "down", "correctAnswer": None})
+    rows = read_answer_feedback(path)
+    assert set(rows) == {"a", "c"} and rows["c"]["rating"] == "down"

@@ -74,10 +74,10 @@ def raw_response(sock: socket.socket) -> tuple[int, dict]:
     return response.status, json.loads(response.read() or b"{}")
 
 
-def open_request(port: int, headers: dict[str, str]) -> socket.socket:
-    """A connection with the request line and headers of a POST /invocations sent."""
+def open_request(port: int, headers: dict[str, str], path: str = "/invocations") -> socket.socket:
+    """A connection with the request line and headers of a POST to ``path`` sent."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-    head = "POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     sock.sendall((head + "\r\n").encode("latin-1"))
     return sock
 
@@ -117,9 +117,10 @@ def test_a_300_mb_chunked_body_gets_413_and_the_server_stays_small(served):
     assert ask(server.base, "三度诱惑的导演是谁")[0] == 200  # still serving
 
 
-def test_a_declared_300_mb_body_is_refused_before_it_is_read(served):
+@pytest.mark.parametrize("path", ["/invocations", "/feedback"])
+def test_a_declared_300_mb_body_is_refused_before_it_is_read(served, path):
     _, server = served
-    sock = open_request(server.port, {"Content-Type": "application/json", "Content-Length": str(300 * MB)})
+    sock = open_request(server.port, {"Content-Type": "application/json", "Content-Length": str(300 * MB)}, path)
     sock.settimeout(10)  # not a byte of the body is sent: the answer must come without it
     with PeakMemory(server.process.pid) as memory:
         status, body = raw_response(sock)

@@ -144,3 +144,32 @@ def test_review_in_the_terminal_ui_accept_reject_correct_undo_and_quit(planted):
     assert session.reviewed == 2
     lines = reviews_file(settings.paths).read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2  # the undone accept was cut off the file
+
+
+def test_a_decision_after_a_torn_last_line_is_kept_and_bad_imports_name_their_line(planted, tmp_path):
+    """A kill mid-write left the decisions file's last line without its newline: the next
+    decision is its own line, the torn one is skipped with its line number. An import that is a
+    folder, a CSV row wider than its header or a JSON line that is not an object is refused,
+    naming it, before anything is written."""
+    from kgqa_cli.graph.reviews import read_reviews, reviews_file
+    from kgqa_cli.io import BadLines
+
+    settings, _ = planted
+    path = reviews_file(settings.paths)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"uid": "e:torn", "decision": "rej')
+    bad = []
+    for name, text in (("wide.csv", "subject,predicate,object,decision\n长短脚,导演,何藩,accept,extra\n"),
+                       ("list.jsonl", '["长短脚", "导演", "何藩"]\n')):
+        bad.append(tmp_path / name)
+        bad[-1].write_text(text, encoding="utf-8")
+    for source, words in ((tmp_path, "is a folder"), (bad[0], "wide.csv:2: 5 cells"), (bad[1], "list.jsonl:1")):
+        refused = invoke(settings, "label", "triples", "--import", str(source))
+        assert refused.exit_code == 3 and words in refused.output.replace("\n", " ")
+    assert path.read_bytes() == b'{"uid": "e:torn", "decision": "rej'  # nothing written
+    good = tmp_path / "good.csv"
+    good.write_text("subject,predicate,object,decision\n长短脚,导演,何藩,accept\n", encoding="utf-8")
+    assert invoke(settings, "label", "triples", "--import", str(good)).exit_code == 0
+    counted = BadLines()
+    latest = read_reviews(path, counted)
+    assert [row["decision"] for row in latest.values()] == ["accept"] and counted.count == 1

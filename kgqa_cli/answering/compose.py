@@ -528,7 +528,7 @@ def answer_evidence(hops: list[Hop], targets: list[str], shape: str) -> list[dic
     def fact(hop: Hop, target: str, edge: dict) -> dict:
         subject, obj = (edge.get("from"), target) if hop.direction == "forward" else (target, edge.get("from"))
         return {"subject": subject, "predicate": hop.predicate, "object": obj, "score": edge.get("score"),
-                "evidence_count": edge.get("evidence_count") or len(edge.get("evidence", [])),
+                "evidence_count": edge.get("evidence_count", 0),  # queries.run fills it in
                 "sentences": edge.get("evidence", [])}
 
     evidence = []

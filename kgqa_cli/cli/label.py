@@ -108,7 +108,7 @@ def _label_triples(settings, import_file: Path | None, export_file: Path | None,
                     "waiting_by_sample": {sample: sum(item.sample == sample for item in session.queue)
                                           for sample in ("answers", "threshold", "uniform")}}
     if import_file is not None:
-        result["imported"] = session.import_rows(read_review_import(import_file))
+        result["imported"] = session.import_rows(read_review_import(import_file), str(import_file))
     interactive = import_file is None and export_file is None
     if interactive and session.queue and sys.stdin.isatty() and sys.stdout.isatty() and not json_output:
         from kgqa_cli.labeling.triples_app import ReviewApp

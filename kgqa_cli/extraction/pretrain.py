@@ -30,9 +30,7 @@ from torch.nn import functional as F
 
 from kgqa_cli.errors import (
     ConfigError,
-    FileSystemError,
     InputDataError,
-    describe_os_error,
 )
 from kgqa_cli.extraction.model import bidirectional_lstm
 from kgqa_cli.extraction.predict import choose_device
@@ -79,14 +77,9 @@ class PretrainResult:
 def read_texts(path: Path) -> list[str]:
     """Texts of a file: JSON lines with a ``text`` field (DuIE, SKE, extract input), NLPCC's
     ``<question id=N>`` lines (questions only), or plain text, one a line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InputDataError(f"{path}: no such file of texts") from exc
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise FileSystemError(describe_os_error(exc, "cannot read the texts")) from exc
+    from kgqa_cli.io import read_user_text
+
+    lines = read_user_text(path, "file of texts").splitlines()
     texts = []
     for line in lines:
         line = line.strip()

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kgqa_cli.errors import InputDataError, describe_os_error
+from kgqa_cli.errors import InputDataError
 from kgqa_cli.workspace import Workspace, ensure_writable
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,10 @@ FORM_FILE = "kgqa_pretrain.json"  # marks a registered pretrain version as the B
 
 def read_vocab(path: Path) -> list[str]:
     """The tokens of a WordPiece vocabulary file, one a line; it must hold BERT's special tokens."""
-    try:
-        tokens = [line.rstrip("\r\n") for line in Path(path).read_text(encoding="utf-8").splitlines()]
-    except FileNotFoundError as exc:
-        raise InputDataError(f"kg.pretrain.vocab {path}: no such vocabulary file",
-                             hint="give a vocab.txt with one token a line, or leave vocab unset for characters") from exc
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"kg.pretrain.vocab {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise InputDataError(describe_os_error(exc, "cannot read the vocabulary (kg.pretrain.vocab)")) from exc
+    from kgqa_cli.io import read_user_text
+
+    tokens = read_user_text(path, "vocabulary file", key="kg.pretrain.vocab",
+                            hint="give a vocab.txt with one token a line, or leave vocab unset for characters").splitlines()
     missing = [token for token in SPECIAL_TOKENS if token not in set(tokens)]
     if missing:
         raise InputDataError(f"kg.pretrain.vocab {path}: not a WordPiece vocabulary: no {' '.join(missing)}",

@@ -66,13 +66,15 @@ def _locate(text: str, name: str, span: list[int] | None, near: int = 0) -> list
     return [start, start + len(name)]
 
 
-def evidence_entry(text: str, spo: dict, score: float, version: str, source: str, max_chars: int) -> dict:
-    """The evidence of one triple in one sentence: id, text (a window of at most ``max_chars``
-    characters around the subject and object when longer, with ``offset``, where it starts in
-    the sentence), the subject and object offsets in that text, score, model version and source."""
+def evidence_entry(text: str, spo: dict, score: float, version: str, source: str, max_chars: int,
+                   sid: str | None = None) -> dict:
+    """The evidence of one triple in one sentence: id (``sid``, the text's :func:`sentence_id`,
+    computed when not given), text (a window of at most ``max_chars`` characters around the
+    subject and object when longer, with ``offset``, where it starts in the sentence), the
+    subject and object offsets in that text, score, model version and source."""
     subject = _locate(text, spo["subject"], spo.get("subject_span"))
     obj = _locate(text, spo["object"]["@value"], spo.get("object_span"), near=subject[0] if subject else 0)
-    entry: dict = {"id": sentence_id(text), "text": text, "subject": subject, "object": obj,
+    entry: dict = {"id": sid or sentence_id(text), "text": text, "subject": subject, "object": obj,
                    "score": score, "model_version": version, "source": source}
     if len(text) > max_chars:
         marked = [span for span in (subject, obj) if span]
@@ -317,6 +319,7 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
         version = str(record.get("model_version") or GOLD_VERSION)
         text = record.get("text") or ""
         record_source = str(record.get("source") or source)  # reviewers' triples name their own
+        sid = sentence_id(text) if policy.per_edge and text else None  # once for all its triples
         for spo in record["spo_list"]:
             data.triples_read += 1
             score = _score_of(spo)
@@ -349,8 +352,7 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
             if uid in reviewed_out:
                 data.skipped["reviewed_out"] += 1
                 continue
-            found = ([evidence_entry(text, spo, score, version, record_source, policy.max_chars)]
-                     if policy.per_edge and text else [])
+            found = [evidence_entry(text, spo, score, version, record_source, policy.max_chars, sid)] if sid else []
             known = data.edges.get(uid)
             if known is not None:
                 data.duplicates += 1

@@ -267,17 +267,9 @@ class LabelWriter:
                         + f".{started // 1000 % 1_000_000:06d}Z-" + str(uuid.uuid4())[:8])
 
     def _append(self, path: Path, lines: list[str]) -> tuple[Path, int, int]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as handle:
-            size = handle.tell()
-            try:
-                handle.write("".join(lines).encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            except BaseException:
-                handle.truncate(size)  # a full disk leaves no half line behind
-                raise
-            return path, size, handle.tell()
+        from kgqa_cli.io import append_durably
+
+        return (path, *append_durably(path, "".join(lines).encode("utf-8")))
 
     def _ground_truth_file(self, now: time.struct_time) -> Path:
         return self.ground_truth_root / time.strftime("%Y/%m/%d/%H", now) / f"labels-{self.session}.jsonl"
@@ -434,22 +426,41 @@ def _row_error(exc) -> str:
     return "; ".join(parts)
 
 
-def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
-    """The rows of a labels CSV after checking that its first row is the header."""
-    reader = csv.reader(text.splitlines())
-    header = [name.strip() for name in next(reader, [])]
-    known = set(IMPORT_COLUMNS)
-    if (not header or "intent" not in header or not known.intersection(header) - {"intent", "entity"}
-            or not set(header) <= known or len(set(header)) != len(header)):
-        found = ",".join(header) if header else "nothing"
-        raise InputDataError(f"{path}:1: the first row must be the header {EXPECTED_COLUMNS} (found {found!r})")
+def read_table(path: Path, what: str, columns: tuple[str, ...], required: set[str], one_of: set[str],
+               expected: str) -> list[tuple[int, dict]]:
+    """(line, row) of a file of rows made elsewhere: a CSV whose first row is its header (the
+    names of ``columns`` only, each once, all of ``required`` and one of ``one_of``; no row wider
+    than it), or JSON lines of objects. A bad header, row or line is an :class:`InputDataError`
+    naming the file and line (``expected`` says what the header should be)."""
+    from kgqa_cli.io import read_user_text
+
+    text = read_user_text(path, what)
+    if Path(path).suffix.lower() == ".csv":
+        reader = csv.reader(text.splitlines())
+        header = [name.strip() for name in next(reader, [])]
+        if (not required <= set(header) or not one_of & set(header) or not set(header) <= set(columns)
+                or len(set(header)) != len(header)):
+            found = ",".join(header) if header else "nothing"
+            raise InputDataError(f"{path}:1: the first row must be the header {expected} (found {found!r})")
+        rows = []
+        for number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(header):
+                raise InputDataError(f"{path}:{number}: {len(cells)} cells for the {len(header)} columns of the header")
+            rows.append((number, {name: cell for name, cell in zip(header, cells, strict=False)}))
+        return rows
     rows = []
-    for number, cells in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in cells):
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
             continue
-        if len(cells) > len(header):
-            raise InputDataError(f"{path}:{number}: {len(cells)} cells for the {len(header)} columns of the header")
-        rows.append((number, {name: cell for name, cell in zip(header, cells, strict=False)}))
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise InputDataError(f"{path}:{number}: invalid JSON ({exc})") from exc
+        if not isinstance(row, dict):
+            raise InputDataError(f"{path}:{number}: a row must be an object, not {type(row).__name__}")
+        rows.append((number, row))
     return rows
 
 
@@ -460,33 +471,11 @@ def read_import(path: Path) -> list[ImportRow]:
     from pydantic import ValidationError
 
     path = Path(path)
-    if path.is_dir():
-        raise InputDataError(f"{path}: is a folder, not a labels file")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputDataError(f"{path}: no such labels file") from exc
-    except OSError as exc:
-        from kgqa_cli.errors import FileSystemError, describe_os_error
-
-        raise FileSystemError(describe_os_error(exc, "cannot read")) from exc
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path}: not UTF-8 text ({exc})") from exc
-    if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text)
-    else:
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append((number, json.loads(line)))
-                except ValueError as exc:
-                    raise InputDataError(f"{path}:{number}: invalid JSON ({exc})") from exc
+    rows = read_table(path, "labels file", IMPORT_COLUMNS, {"intent"}, {"eventId", "inferenceId", "question"},
+                      EXPECTED_COLUMNS)
     model = _label_row_model()
     result = []
     for number, row in rows:
-        if not isinstance(row, dict):
-            raise InputDataError(f"{path}:{number}: a label row must be an object, not {type(row).__name__}")
         try:
             checked = model.model_validate(row)
         except ValidationError as exc:

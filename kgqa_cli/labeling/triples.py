@@ -23,6 +23,7 @@ import math
 import os
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,11 @@ SAMPLES = ("answers", "threshold", "uniform")
 _EDGE_KEYS = {"uid", "score", "source", "model_version", "evidence", "evidence_count", "evidence_ids"}
 
 
-def in_uniform_sample(uid: str, rate: float) -> bool:
-    """Whether a triple belongs to the uniform review sample: a hash of its uid below ``rate``,
-    the same for this triple in every session and every graph."""
-    value = int(hashlib.sha1(f"kgqa-review\x1f{uid}".encode()).hexdigest()[:12], 16) / 16**12
-    return value < rate
+def sample_rank(uid: str) -> float:
+    """A triple's place in the uniform review sample, in [0, 1): a hash of its uid, the same in
+    every session and every graph. The triples ranked below ``graph.review.sample_rate`` are the
+    sample, reviewed in this order."""
+    return int(hashlib.sha1(f"kgqa-review\x1f{uid}".encode()).hexdigest()[:12], 16) / 16**12
 
 
 @dataclass
@@ -57,6 +58,7 @@ class ReviewItem:
     sentence: dict | None  # {"id", "text", "subject", "object"} (spans in text), None without evidence
     evidence_count: int
     sample: str = "uniform"  # why it is in the queue: answers, threshold, uniform
+    rank: float = 1.0  # sample_rank of its uid
     uniform: bool = False  # in the uniform sample (counts for the precision estimate)
     used: int = 0  # answers it was used in (captured)
 
@@ -98,7 +100,7 @@ def graph_triples(settings: Any) -> list[ReviewItem]:
             slots={key: str(value) for key, value in props.items() if key not in _EDGE_KEYS},
             score=float(props.get("score") or 0.0), model_version=version, sentence=sentence,
             evidence_count=int(props.get("evidence_count") or len(evidence)),
-            uniform=in_uniform_sample(props["uid"], rate)))
+            rank=(rank := sample_rank(props["uid"])), uniform=rank < rate))
     return sorted(items, key=lambda item: item.uid)
 
 
@@ -130,8 +132,7 @@ def review_queue(settings: Any, triples: list[ReviewItem], decided: set[str], ba
     answers = sorted((i for i in waiting if i.used), key=lambda i: (-i.used, i.uid))
     near = sorted((i for i in waiting if abs(i.score - review.threshold) <= review.band),
                   key=lambda i: (abs(i.score - review.threshold), i.uid))
-    uniform = sorted((i for i in waiting if i.uniform),
-                     key=lambda i: hashlib.sha1(f"kgqa-review\x1f{i.uid}".encode()).hexdigest())
+    uniform = sorted((i for i in waiting if i.uniform), key=lambda i: (i.rank, i.uid))
     queue: dict[str, ReviewItem] = {}
     for sample, items in zip(SAMPLES, (answers, near, uniform), strict=True):
         for item in items:
@@ -155,19 +156,11 @@ class ReviewWriter:
 
     def append(self, rows: list[dict]) -> tuple[int, int]:
         """Write ``rows`` in one write (all land or none); returns (start, end) offsets."""
+        from kgqa_cli.io import append_durably
+
         data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
         with self._lock():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as handle:
-                start = handle.tell()
-                try:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                except BaseException:
-                    handle.truncate(start)  # a full disk leaves no half line behind
-                    raise
-                return start, handle.tell()
+            return append_durably(self.path, data)
 
     def take_back(self, start: int, end: int) -> None:
         """Cut the lines written at [start, end) off the file."""
@@ -263,7 +256,7 @@ class ReviewSession:
         self.position = self.queue.index(verdict.item)
         return verdict.item
 
-    def import_rows(self, rows: list[dict]) -> dict:
+    def import_rows(self, rows: list[tuple[int, dict]], source: str = "import") -> dict:
         """Decisions made elsewhere (``--import``): each row names a triple by ``uid`` or by
         ``subject``, ``predicate`` and ``object``, and gives ``decision`` (and for ``correct``
         the ``corrected_subject``, ``corrected_predicate``, ``corrected_object``)."""
@@ -272,7 +265,7 @@ class ReviewSession:
             uid = row.get("uid") or triple_uid(str(row.get("subject") or ""), str(row.get("predicate") or ""),
                                                str(row.get("object") or ""))
             item = self.by_uid.get(uid) or self._decided_item(uid)  # a decided triple may have left the graph
-            where = f"{row.get('_file', 'import')}:{number}"
+            where = f"{source}:{number}"
             if item is None:
                 raise InputDataError(f"{where}: no extracted triple {uid} in the graph",
                                      hint="name a triple by its uid (kgqa label triples --export lists them) "
@@ -339,37 +332,20 @@ def corrected_triple(item: ReviewItem, subject: str, predicate: str, obj: str, p
             "object_type": relation.object_value_type if relation else ""}
 
 
+REVIEW_COLUMNS = ("uid", "subject", "predicate", "object", "decision", "corrected_subject", "corrected_predicate",
+                  "corrected_object")
+
+
 def read_review_import(path: Path) -> list[tuple[int, dict]]:
-    """(line number, row) of a CSV (with a header) or JSON-lines file of decisions."""
-    import csv
-    import io
+    """(line number, row) of a CSV (with its header) or JSON-lines file of decisions, values of
+    text stripped; a bad header, row or line names the file and line."""
+    from kgqa_cli.labeling.store import read_table
 
-    from kgqa_cli.errors import FileSystemError, describe_os_error
-
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputDataError(f"{path}: no such file of decisions") from exc
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    except OSError as exc:
-        raise FileSystemError(describe_os_error(exc, "cannot read the decisions")) from exc
-    rows = []
-    if Path(path).suffix.lower() == ".csv":
-        for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            rows.append((number, {**{k: (v or "").strip() for k, v in row.items() if k}, "_file": str(path)}))
-        return rows
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise InputDataError(f"{path}:{number}: not JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise InputDataError(f"{path}:{number}: not a JSON object")
-        rows.append((number, {**row, "_file": str(path)}))
-    return rows
+    rows = read_table(path, "file of decisions", REVIEW_COLUMNS, {"decision"}, {"uid", "subject"},
+                      "uid or subject,predicate,object, decision, optional corrected_subject, corrected_predicate, "
+                      "corrected_object")
+    return [(number, {key: value.strip() if isinstance(value, str) else value for key, value in row.items()})
+            for number, row in rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,7 +395,7 @@ def apply_reviews(settings: Any) -> dict:
     out, corrected = review_overlay(path)
     config = settings.graph
     embedded = config.url is None
-    lock = writer_lock(graph_file(config, settings.paths)) if embedded else _no_lock()
+    lock = writer_lock(graph_file(config, settings.paths)) if embedded else nullcontext()  # a server locks itself
     removed = 0
     if embedded:
         from kgqa_cli.graph.store import check_graph_file
@@ -449,14 +425,6 @@ def apply_reviews(settings: Any) -> dict:
     return {"decisions": {d: decisions.get(d, 0) for d in DECISIONS}, "removed_from_graph": removed,
             "added_to_graph": sum(counts.edges_added.values()), "feedback_sentences": len(records),
             "feedback_file": str(feedback)}
-
-
-class _no_lock:  # noqa: N801 - used like the lock it stands in for
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def precision_estimate(latest: dict[str, dict], confidence_z: float = 1.96) -> dict:

@@ -43,6 +43,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from kgqa_cli.errors import KgqaError
 from kgqa_cli.serving.capture import CaptureWriter, media_type
 from kgqa_cli.serving.config import capture_destination
 from kgqa_cli.serving.handler import (
@@ -435,7 +436,7 @@ def create_app(
             return error(404, "no answer with this inference_id: rate an answer this endpoint gave")
         try:
             await asyncio.to_thread(feedback.append, row)
-        except OSError as exc:
+        except (OSError, KgqaError) as exc:  # a full disk, a folder that cannot be written
             log.error("cannot store feedback in %s: %s", feedback.path, exc)
             return error(500, "the feedback could not be stored")
         counts["ratings"] += 1

@@ -101,17 +101,11 @@ class FeedbackWriter:
 
     def append(self, row: dict) -> None:
         """Write ``row``; an OSError goes to the caller (the endpoint answers 500, keeps serving)."""
-        import fcntl
-        import os
+        from kgqa_cli.io import append_durably, exclusive_lock
 
-        line = json.dumps(row, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
+        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock, exclusive_lock(self.path.with_name(f".{self.path.name}.lock"), wait=True, what="ratings"):
+            append_durably(self.path, line)
 
 
 def read_answer_feedback(path: Path, bad: Any = None) -> dict[str, dict]:
