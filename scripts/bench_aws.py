@@ -9,9 +9,12 @@
   (source, config and inputs uploaded, pipeline created) against the moto server;
 * ``neptune_bulkload``: from `kgqa bulkload --target neptune` starting to the load being
   submitted to the loader (tests/neptune_loader.py, the stand-in for Neptune's loader API), and
-  to the end of the load, for the demo graph (the `make all` workspace's extracted triples).
+  to the end of the load, for the demo graph (the `make all` workspace's extracted triples);
+* ``sync``: `kgqa sync up` of the `make all` workspace (benchmarks left out, as sync leaves them)
+  into an empty bucket, then again with nothing changed (every file skipped by its MD5), and
+  `kgqa sync down` into an empty folder; files, bytes and seconds.
 
-Usage: python scripts/bench_aws.py [--workspace DIR]
+Usage: python scripts/bench_aws.py [--workspace DIR] [--only sync]
 """
 
 from __future__ import annotations
@@ -65,11 +68,67 @@ def neptune_bulkload(env: dict, scratch: Path, triples: Path) -> dict:
             "vertices": report["vertices"], "edges": report["edges"], "status": report["status"]}
 
 
+def sync_figures(env: dict, workspace: Path, scratch: Path) -> dict:
+    """`kgqa sync up` twice (into an empty bucket, then unchanged) and `kgqa sync down` once."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="kgqa-sync")
+    options = ["--aws.bucket", "kgqa-sync", "--json"]
+    rows = {}
+    for label, direction, root in (("up, empty bucket", "up", workspace), ("up again, unchanged", "up", workspace),
+                                   ("down, empty folder", "down", scratch)):
+        started = time.perf_counter()
+        done = subprocess.run([*KGQA, "sync", direction, "--workspace", str(root), *options], check=True,
+                              capture_output=True, text=True, env=env)
+        report = json.loads(done.stdout)
+        rows[label] = {"seconds": round(time.perf_counter() - started, 2), "copied": report["copied"],
+                       "unchanged": report["unchanged"], "bytes_copied": report["bytes_copied"]}
+    shutil.rmtree(scratch, ignore_errors=True)
+    return rows
+
+
+def moto(port: int) -> subprocess.Popen:
+    """A moto server on 127.0.0.1:port, answering."""
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def aws_env(port: int) -> dict:
+    return {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, default=REPO / "workspace")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "aws.json")
+    parser.add_argument("--only", choices=["sync"], help="measure only this")
     args = parser.parse_args()
+    if args.only == "sync":
+        port = free_port()
+        server = moto(port)
+        try:
+            result = {"sync": sync_figures(aws_env(port), args.workspace, args.workspace / "bench" / "aws" / "down")}
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
     result: dict = {"help_seconds": {"kgqa --help": timed([*KGQA, "--help"]),
                                      "kgqa train --help": timed([*KGQA, "train", "--help"])}}
     corpus = args.workspace / "data" / "corpus"
@@ -121,6 +180,7 @@ def main() -> None:
             triples = args.workspace / "extract" / "triples.jsonl"
             if triples.exists():
                 result["neptune_bulkload"] = neptune_bulkload(env, scratch, triples)
+            result["sync"] = sync_figures(env, args.workspace, scratch.parent / "down")
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -102,6 +102,14 @@ def aws(moto_server, tmp_path, request):
     return Aws()
 
 
+def boto3_client(aws, service: str):
+    """A boto3 client of ``service`` on the moto server the ``aws`` fixture uses."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=aws.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def use_moto(monkeypatch, moto_server) -> None:
     for key, value in moto_server.items():
         monkeypatch.setenv(key, value)
@@ -341,11 +349,36 @@ def test_deploy_endpoint_with_data_capture(aws, tiny_qa, tmp_path):
     assert refused.returncode == 4 and b"approve one" in refused.stderr
     aws.register("qa", model_folder, "Approved")
     done = aws.run("deploy", "--target", "sagemaker", "--wait", "--json", "--aws.endpoint.capture_percentage", "40",
-                   workspace=workspace)
+                   "--aws.sns_topic_arn", TOPIC, "--aws.endpoint.autoscaling.max_instances", "3",
+                   "--aws.endpoint.autoscaling.questions_per_second", "200", workspace=workspace)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["action"] == "created" and result["status"] == "InService" and result["model_version"].endswith("/v2")
     endpoint_name = result["endpoint"]
+    # The variant scales on invocations per instance, its target 200 questions/s x 60 x 0.5 ...
+    variant = f"endpoint/{endpoint_name}/variant/AllTraffic"
+    scaling = boto3_client(aws, "application-autoscaling")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[variant])["ScalableTargets"]
+    assert [(t["ScalableDimension"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        ("sagemaker:variant:DesiredInstanceCount", 1, 3)]
+    (policy,) = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=variant)["ScalingPolicies"]
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert policy["PolicyType"] == "TargetTrackingScaling" and tracking["TargetValue"] == 6000.0
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+    assert result["autoscaling"]["target_invocations_per_minute"] == 6000.0
+    # ... and two alarms tell the alerts topic of 5xx answers and slow answers.
+    cloudwatch = boto3_client(aws, "cloudwatch")
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=result["alarms"])["MetricAlarms"]}
+    assert sorted(alarms) == sorted([f"{endpoint_name}-AllTraffic-5xx-rate", f"{endpoint_name}-AllTraffic-model-latency-p99"])
+    latency = alarms[f"{endpoint_name}-AllTraffic-model-latency-p99"]
+    assert latency["MetricName"] == "ModelLatency" and latency["ExtendedStatistic"] == "p99"
+    assert latency["Threshold"] == 500_000 and latency["AlarmActions"] == [TOPIC]
+    assert {d["Name"]: d["Value"] for d in latency["Dimensions"]} == {"EndpointName": endpoint_name,
+                                                                      "VariantName": "AllTraffic"}
+    errors = alarms[f"{endpoint_name}-AllTraffic-5xx-rate"]
+    assert errors["AlarmActions"] == [TOPIC] and errors["Threshold"] == 1.0
+    assert [m["Id"] for m in errors["Metrics"]] == ["errors", "invocations", "rate"]
+    assert errors["Metrics"][0]["MetricStat"]["Metric"]["MetricName"] == "Invocation5XXErrors"
     config = aws.sagemaker.describe_endpoint_config(EndpointConfigName=result["endpoint_config"])
     capture = config["DataCaptureConfig"]
     assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 40
@@ -390,6 +423,10 @@ def test_deploy_endpoint_with_data_capture(aws, tiny_qa, tmp_path):
     gone = json.loads(deleted.stdout)
     assert gone["models"] == [result["model"]] and len(gone["endpoint_configs"]) == 2
     assert not aws.sagemaker.list_endpoints(NameContains=endpoint_name)["Endpoints"]
+    # The failed update left scaling as it was; the delete takes scaling and alarms with the endpoint.
+    assert gone["autoscaling_removed"] is True and sorted(gone["alarms"]) == sorted(result["alarms"])
+    assert not scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[variant])["ScalableTargets"]
+    assert not cloudwatch.describe_alarms(AlarmNames=result["alarms"])["MetricAlarms"]
     assert aws.run("deploy", "--target", "sagemaker", "--delete", workspace=workspace).returncode == 4
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from kgqa_cli.config import StrictModel
 
@@ -41,6 +41,54 @@ class TransformConfig(StrictModel):
     image: str | None = Field(None, description="inference image; null: the PyTorch inference DLC for the region")
 
 
+class EndpointAutoscalingConfig(StrictModel):
+    """Section ``aws.endpoint.autoscaling``: Application Auto Scaling of the endpoint's variant,
+    a target-tracking policy on SageMakerVariantInvocationsPerInstance."""
+
+    enabled: bool = Field(True, description="register the variant and its policy when the endpoint is InService "
+                          "(deploy then waits for it); false: a fixed instance count")
+    min_instances: int = Field(1, ge=1, le=32)
+    max_instances: int = Field(2, ge=1, le=32)
+    questions_per_second: float = Field(
+        333.0, gt=0, description="what one instance answers at most: the endpoint measured on 2 vCPUs (an "
+        "ml.m5.large has 2) at 8 requests in flight by scripts/bench_serving.py; measure yours and set it")
+    utilisation: float = Field(0.5, gt=0, le=1, description="share of that throughput an instance is kept to: the "
+                               "policy's target is questions_per_second x 60 x utilisation invocations a minute")
+    scale_in_cooldown_seconds: int = Field(300, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(60, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EndpointAutoscalingConfig:
+        if self.min_instances > self.max_instances:
+            raise ValueError(f"min_instances {self.min_instances} is above max_instances {self.max_instances}")
+        return self
+
+    @property
+    def target_invocations_per_minute(self) -> float:
+        """The policy's target value of SageMakerVariantInvocationsPerInstance (a minute's invocations)."""
+        return round(self.questions_per_second * 60 * self.utilisation, 1)
+
+
+class EndpointAlarmsConfig(StrictModel):
+    """Section ``aws.endpoint.alarms``: CloudWatch alarms on the variant that notify aws.sns_topic_arn."""
+
+    enabled: bool = True
+    error_rate_percent: float = Field(1.0, gt=0, le=100, description="alarm when 5xx answers exceed this share "
+                                      "of invocations")
+    latency_p99_ms: float = Field(500.0, gt=0, description="alarm when the model's p99 latency exceeds this")
+    period_seconds: int = Field(60, description="one datapoint's length: 10, 30 or a multiple of 60")
+    evaluation_periods: int = Field(5, ge=1, le=100, description="datapoints looked at")
+    datapoints_to_alarm: int = Field(3, ge=1, le=100, description="of which this many must breach")
+
+    @model_validator(mode="after")
+    def _periods(self) -> EndpointAlarmsConfig:
+        if self.period_seconds not in (10, 30) and (self.period_seconds < 60 or self.period_seconds % 60):
+            raise ValueError("period_seconds must be 10, 30 or a multiple of 60")
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError("datapoints_to_alarm is above evaluation_periods")
+        return self
+
+
 class EndpointConfig(StrictModel):
     """Section ``aws.endpoint``: `kgqa deploy --target sagemaker`."""
 
@@ -50,6 +98,16 @@ class EndpointConfig(StrictModel):
     initial_instance_count: int = Field(1, ge=1, le=32)
     capture_percentage: int = Field(100, ge=0, le=100, description="share of requests captured; 0: capture off")
     image: str | None = Field(None, description="inference image; null: the PyTorch inference DLC for the region")
+    autoscaling: EndpointAutoscalingConfig = EndpointAutoscalingConfig()
+    alarms: EndpointAlarmsConfig = EndpointAlarmsConfig()
+
+    @model_validator(mode="after")
+    def _initial_count_in_bounds(self) -> EndpointConfig:
+        scaling = self.autoscaling
+        if scaling.enabled and not scaling.min_instances <= self.initial_instance_count <= scaling.max_instances:
+            raise ValueError(f"initial_instance_count {self.initial_instance_count} is outside autoscaling's "
+                             f"{scaling.min_instances}..{scaling.max_instances}")
+        return self
 
 
 class ScheduleConfig(StrictModel):
@@ -138,6 +196,11 @@ class AwsConfig(StrictModel):
     framework_version: str = Field("2.5.1", description="PyTorch version of the Deep Learning Containers")
     python_version: str = Field("py311")
     cuda_version: str = Field("cu124", description="CUDA tag of the GPU images (ml.p*/ml.g* instances)")
+    wait_timeout_minutes: float = Field(240.0, gt=0, le=7 * 24 * 60,
+                                        description="the longest kgqa waits for a job, endpoint, cluster or load "
+                                        "before it gives up (exit 10); what it waited for goes on in AWS")
+    transfer_concurrency: int = Field(10, ge=1, le=64,
+                                      description="files (and parts of large files) `kgqa sync` sends or fetches at once")
     package_group_prefix: str = Field("kgqa", pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9])*$", max_length=40,
                                       description="model package groups and pipelines <prefix>-kg and <prefix>-qa")
     training: TrainingJobConfig = TrainingJobConfig()

@@ -153,12 +153,21 @@ class AwsContext(AwsPlan):
 
     def follow(self, kind: str, name: str, on_status: Callable[[str, str], None] | None = None,
                on_log: Callable[[str], None] | None = None, poll_seconds: float = 15.0) -> dict:
-        """Poll a job until it ends, reporting status changes and new CloudWatch log lines
-        (when the job has a log stream); raise :class:`CloudError` unless it completed."""
+        """Wait for a job to end, at most ``aws.wait_timeout_minutes``; raise :class:`CloudError`
+        unless it completed. With ``on_log`` it polls, reporting status changes and new
+        CloudWatch log lines as they come; without, boto3's waiter for the job kind waits."""
+        from kgqa_cli.aws.waiting import Deadline, wait_with_waiter
+
         describe, key, status_key, group = JOB_KINDS[kind]
-        logs = LogTail(self.client("logs"), group, name) if on_log else None
+        what = f"the {kind} job {name}"
+        hint = f"it goes on in SageMaker; look again with `aws sagemaker {describe.replace('_', '-')} --{key_option(key)} {name}`"
         if on_status:
             on_status("Submitted", name)
+        if on_log is None:
+            wait_with_waiter(self.sagemaker, f"{kind}_job_completed_or_stopped", what, self.aws.wait_timeout_minutes,
+                             poll_seconds, hint=hint, failure_is_an_answer=True, **{key: name})
+        deadline = Deadline(self.aws.wait_timeout_minutes, what, hint)
+        logs = LogTail(self.client("logs"), group, name) if on_log else None
         last = None
         while True:
             job = self.call(f"read the {kind} job", getattr(self.sagemaker, describe), **{key: name})
@@ -172,11 +181,18 @@ class AwsContext(AwsPlan):
                     on_log(line)
             if status in TERMINAL:
                 break
-            time.sleep(poll_seconds)
+            deadline.sleep(poll_seconds)
         if status != "Completed":
             raise CloudError(f"{kind} job {name} {status.lower()}: {job.get('FailureReason', 'no reason given')}",
                              hint=f"its log: CloudWatch group {group}, streams {name}/*")
         return job
+
+
+def key_option(key: str) -> str:
+    """The AWS CLI option of a request key: ``TrainingJobName`` -> ``training-job-name``."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
 
 
 class LogTail:
@@ -190,8 +206,11 @@ class LogTail:
     def new_lines(self) -> list[str]:
         lines: list[str] = []
         try:
-            streams = self.client.describe_log_streams(logGroupName=self.group, logStreamNamePrefix=f"{self.job}/")
-            for stream in streams.get("logStreams", []):
+            from kgqa_cli.aws.s3 import paginated
+
+            streams = paginated(self.client, "describe_log_streams", "logStreams", logGroupName=self.group,
+                                logStreamNamePrefix=f"{self.job}/")
+            for stream in streams:
                 name = stream["logStreamName"]
                 kwargs = {"logGroupName": self.group, "logStreamName": name, "startFromHead": True}
                 if self.tokens.get(name):

@@ -251,20 +251,37 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
                                       "InitialInstanceCount": endpoint.initial_instance_count,
                                       "InstanceType": endpoint.instance_type, "InitialVariantWeight": 1.0}],
                  DataCaptureConfig=capture, Tags=context.tags("deploy"))
+    from kgqa_cli.aws.scaling import apply_alarms, apply_scaling, remove_alarms, remove_scaling
+
     if existing is None:
         context.call("create the endpoint", context.sagemaker.create_endpoint, EndpointName=endpoint.name,
                      EndpointConfigName=config_name, Tags=context.tags("deploy"))
         action = "created"
     else:
-        context.call("update the endpoint", context.sagemaker.update_endpoint, EndpointName=endpoint.name,
-                     EndpointConfigName=config_name)
+        # An update that changes the instance type fails while the variant is a scalable target:
+        # off scaling for the update, back on once InService, at the instance count scaling chose.
+        scaled = remove_scaling(context, endpoint)
+        try:
+            context.call("update the endpoint", context.sagemaker.update_endpoint, EndpointName=endpoint.name,
+                         EndpointConfigName=config_name, RetainAllVariantProperties=scaled)
+        except CloudError:
+            if scaled:  # the endpoint stays as it was: so does its scaling
+                apply_scaling(context, endpoint)
+            raise
         action = "updated"
     result = {"endpoint": endpoint.name, "action": action, "endpoint_config": config_name, "model": model_name,
               "model_version": row["name"], "model_package": row["arn"], "model_data": context.url(archive_key),
               "image": image, "capture": capture["DestinationS3Uri"] if capture["EnableCapture"] else None,
               "status": (existing or {}).get("EndpointStatus", "Creating") if action == "updated" else "Creating"}
-    if wait:
+    result["alarms"] = apply_alarms(context, endpoint) if endpoint.alarms.enabled else []
+    if not endpoint.alarms.enabled:
+        remove_alarms(context, endpoint)
+    result["alarm_topic"] = settings.aws.sns_topic_arn if endpoint.alarms.enabled else None
+    result["autoscaling"] = None
+    if wait or endpoint.autoscaling.enabled:  # scaling is registered on an InService variant
         result["status"] = wait_for_endpoint(context, endpoint.name, on_status)
+    if endpoint.autoscaling.enabled:
+        result["autoscaling"] = apply_scaling(context, endpoint)
     return result
 
 
@@ -281,21 +298,29 @@ def describe_endpoint(context: Any, name: str) -> dict | None:
 
 
 def wait_for_endpoint(context: Any, name: str, on_status: Any = None, poll_seconds: float = 20.0) -> str:
-    """Poll until the endpoint is InService (or failed)."""
-    last = None
-    while True:
+    """Wait (boto3's ``endpoint_in_service`` waiter, at most ``aws.wait_timeout_minutes``) until
+    the endpoint is InService; a failed endpoint is a :class:`CloudError` with SageMaker's reason."""
+    from kgqa_cli.aws.waiting import wait_with_waiter
+
+    described = describe_endpoint(context, name)
+    if described is None:
+        raise CloudError(f"endpoint {name} disappeared while waiting for it")
+    if on_status:
+        on_status(described["EndpointStatus"], described.get("FailureReason", ""))
+    if described["EndpointStatus"] != "InService":
+        wait_with_waiter(context.sagemaker, "endpoint_in_service", f"the endpoint {name}",
+                         context.aws.wait_timeout_minutes, poll_seconds, failure_is_an_answer=True,
+                         hint=f"it goes on in SageMaker; `aws sagemaker describe-endpoint --endpoint-name {name}` shows it",
+                         EndpointName=name)
         described = describe_endpoint(context, name)
         if described is None:
             raise CloudError(f"endpoint {name} disappeared while waiting for it")
-        status = described["EndpointStatus"]
-        if on_status and status != last:
-            on_status(status, described.get("FailureReason", ""))
-            last = status
-        if status == "InService":
-            return status
-        if status in ("Failed", "OutOfService"):
-            raise CloudError(f"endpoint {name} is {status}: {described.get('FailureReason', 'no reason given')}")
-        time.sleep(poll_seconds)
+        if on_status:
+            on_status(described["EndpointStatus"], described.get("FailureReason", ""))
+    status = described["EndpointStatus"]
+    if status != "InService":
+        raise CloudError(f"endpoint {name} is {status}: {described.get('FailureReason', 'no reason given')}")
+    return status
 
 
 def delete_endpoint(settings: Any) -> dict:
@@ -307,9 +332,15 @@ def delete_endpoint(settings: Any) -> dict:
     described = describe_endpoint(context, name)
     if described is None:
         raise MissingArtifactError(f"no SageMaker endpoint named {name}")
+    from kgqa_cli.aws.scaling import remove_alarms, remove_scaling
+
+    scaling_removed = remove_scaling(context, settings.aws.endpoint)
+    alarms_removed = remove_alarms(context, settings.aws.endpoint)
     context.call("delete the endpoint", context.sagemaker.delete_endpoint, EndpointName=name)
-    configs = context.call("list endpoint configs", context.sagemaker.list_endpoint_configs,
-                           NameContains=name, MaxResults=100).get("EndpointConfigs", [])
+    from kgqa_cli.aws.s3 import paginated
+
+    configs = context.call("list endpoint configs", paginated, client=context.sagemaker,
+                           operation="list_endpoint_configs", result_key="EndpointConfigs", NameContains=name)
     removed_configs, removed_models = [], set()
     for item in configs:
         config_name = item["EndpointConfigName"]
@@ -321,7 +352,8 @@ def delete_endpoint(settings: Any) -> dict:
         removed_configs.append(config_name)
     for model_name in sorted(removed_models):
         context.call("delete a model", context.sagemaker.delete_model, ModelName=model_name)
-    return {"endpoint": name, "deleted": True, "endpoint_configs": removed_configs, "models": sorted(removed_models)}
+    return {"endpoint": name, "deleted": True, "endpoint_configs": removed_configs, "models": sorted(removed_models),
+            "autoscaling_removed": scaling_removed, "alarms": alarms_removed}
 
 
 def check_target_options(host: str, port: int | None, allow_unapproved: bool) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,9 +79,25 @@ class Neptune:
         return found["DBClusters"][0] if found and found["DBClusters"] else None
 
     def instances(self) -> list[dict]:
-        found = self.call("list the instances", self.neptune.describe_db_instances,
-                          Filters=[{"Name": "db-cluster-id", "Values": [self.config.cluster_id]}])["DBInstances"]
+        pages = self.neptune.get_paginator("describe_db_instances").paginate(Filters=self._cluster_filter())
+        found = self.call("list the instances", lambda: [i for page in pages for i in page["DBInstances"]])
         return [i for i in found if i.get("DBClusterIdentifier") == self.config.cluster_id]
+
+    def _cluster_filter(self) -> list[dict]:
+        return [{"Name": "db-cluster-id", "Values": [self.config.cluster_id]}]
+
+    def _wait_instances(self, waiter: str, names: list[str], what: str, poll: float) -> None:
+        """boto3's Neptune waiter on each named instance, all within one ``aws.wait_timeout_minutes``.
+        One instance at a time: a filtered listing that comes back empty never satisfies a waiter."""
+        from kgqa_cli.aws.waiting import Deadline, wait_with_waiter
+
+        deadline = Deadline(self.settings.aws.wait_timeout_minutes, what)
+        for name in names:
+            if deadline.remaining() <= 0:
+                raise deadline.error()
+            wait_with_waiter(self.neptune, waiter, what, deadline.remaining() / 60, poll,
+                             hint="it goes on in Neptune; `kgqa graph create --target neptune` waits again "
+                             "(it makes nothing that is there)", DBInstanceIdentifier=name)
 
     def role(self) -> dict | None:
         found = self.call("read the loader role", self.iam.get_role, missing=("NoSuchEntity",),
@@ -150,8 +165,13 @@ class Neptune:
         return {**state, "created": created, "status": cluster.get("Status")}
 
     def wait_available(self, poll_seconds: float | None = None) -> dict:
-        """Poll until the cluster and every instance are available; the cluster's description."""
+        """Wait until every instance (boto3's ``db_instance_available`` waiter) and the cluster
+        are available, at most ``aws.wait_timeout_minutes``; the cluster's description."""
+        from kgqa_cli.aws.waiting import Deadline
+
         poll = poll_seconds if poll_seconds is not None else self.config.poll_seconds
+        what = f"the Neptune cluster {self.config.cluster_id}"
+        deadline = Deadline(self.settings.aws.wait_timeout_minutes, what)
         last = None
         while True:
             cluster = self.cluster()
@@ -168,7 +188,11 @@ class Neptune:
                 raise CloudError(f"Neptune: {', '.join(failed)} failed ({shown})")
             if all(status == "available" for status in statuses.values()):
                 return cluster
-            time.sleep(poll)
+            waiting = [name for name, status in statuses.items() if name != self.config.cluster_id and status != "available"]
+            if waiting:
+                self._wait_instances("db_instance_available", waiting, f"the instances of {what}", poll)
+            else:
+                deadline.sleep(poll)  # instances up, the cluster still settling: no waiter for clusters
 
     # -- teardown --------------------------------------------------------------------------------
 
@@ -183,9 +207,11 @@ class Neptune:
                 self.call("delete an instance", self.neptune.delete_db_instance,
                           DBInstanceIdentifier=instance["DBInstanceIdentifier"], SkipFinalSnapshot=True)
             removed.append(f"instance {instance['DBInstanceIdentifier']}")
-        while self.instances():
-            self.say(", ".join(f"{i['DBInstanceIdentifier']} {i.get('DBInstanceStatus')}" for i in self.instances()))
-            time.sleep(self.config.poll_seconds)
+        if removed:
+            names = [name.split()[-1] for name in removed]
+            self.say(", ".join(f"{name} deleting" for name in names))
+            self._wait_instances("db_instance_deleted", names,
+                                 f"the instances of the Neptune cluster {config.cluster_id} to go", self.config.poll_seconds)
         if self.cluster() is not None:
             self.call("delete the cluster", self.neptune.delete_db_cluster, DBClusterIdentifier=config.cluster_id,
                       SkipFinalSnapshot=True)
@@ -296,7 +322,12 @@ def bulkload_neptune(settings: Any, input_path: Path | None, *, resume: bool = F
 
 def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
                   on_status: Callable[[dict], None] | None = None) -> dict:
-    """Poll ``get_loader_job_status`` until the load leaves the running states; its payload."""
+    """Poll ``get_loader_job_status`` until the load leaves the running states, at most
+    ``aws.wait_timeout_minutes``; its payload."""
+    from kgqa_cli.aws.waiting import Deadline
+
+    deadline = Deadline(context.aws.wait_timeout_minutes, f"the Neptune load {load_id}",
+                        hint=f"it goes on in Neptune; the loader's /loader/{load_id} shows it")
     while True:
         answer = context.call("read the load's status", client.get_loader_job_status, loadId=load_id,
                               details=True, errors=True)
@@ -305,7 +336,7 @@ def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
             on_status(payload.get("overallStatus", {}))
         if payload.get("overallStatus", {}).get("status") not in RUNNING:
             return payload
-        time.sleep(poll_seconds)
+        deadline.sleep(poll_seconds)
 
 
 # -- queries over the cluster -------------------------------------------------------------------

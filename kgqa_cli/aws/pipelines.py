@@ -357,8 +357,11 @@ def upsert(settings: Any, kind: str) -> dict:
     document = Path(built["definition"]).read_text(encoding="utf-8")
     name = built["pipeline"]
     sagemaker = context.sagemaker
+    from kgqa_cli.aws.s3 import paginated
+
     exists = any(p["PipelineName"] == name for p in context.call(
-        "list pipelines", sagemaker.list_pipelines, PipelineNamePrefix=name).get("PipelineSummaries", []))
+        "list pipelines", paginated, client=sagemaker, operation="list_pipelines", result_key="PipelineSummaries",
+        PipelineNamePrefix=name))
     common = {"PipelineName": name, "PipelineDefinition": document, "RoleArn": settings.aws.role_arn,
               "PipelineDescription": f"kgqa {kind} pipeline"}
     if exists:
@@ -447,17 +450,20 @@ def show(settings: Any, kind: str, limit: int = 10) -> dict:
     context = AwsContext(settings, need_role=False)
     name = pipeline_name(settings.aws, kind)
     document = _remote_definition(context, name)
-    executions = context.call("list executions", context.sagemaker.list_pipeline_executions, PipelineName=name,
-                              SortBy="CreationTime", SortOrder="Descending",
-                              MaxResults=limit).get("PipelineExecutionSummaries", [])
+    from kgqa_cli.aws.s3 import paginated
+
+    executions = context.call("list executions", paginated, client=context.sagemaker,
+                              operation="list_pipeline_executions", result_key="PipelineExecutionSummaries",
+                              limit=limit, PipelineName=name, SortBy="CreationTime", SortOrder="Descending")
     rows = []
     for execution in executions:
         row = {"arn": execution["PipelineExecutionArn"], "status": execution.get("PipelineExecutionStatus"),
                "started": str(execution.get("StartTime", "")), "steps": None}
         try:
-            steps = context.sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=row["arn"])
+            steps = paginated(context.sagemaker, "list_pipeline_execution_steps", "PipelineExecutionSteps",
+                              PipelineExecutionArn=row["arn"])
             row["steps"] = [{"name": s["StepName"], "status": s.get("StepStatus"),
-                             "reason": s.get("FailureReason")} for s in steps.get("PipelineExecutionSteps", [])]
+                             "reason": s.get("FailureReason")} for s in steps]
         except ClientError as exc:  # not every endpoint lists steps (moto does not)
             row["steps_error"] = exc.response.get("Error", {}).get("Code", str(exc))
         rows.append(row)

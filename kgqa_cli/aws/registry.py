@@ -43,25 +43,19 @@ class SageMakerRegistry:
         """Every package of the kind's group, oldest first, as ``registry list`` rows."""
         from botocore.exceptions import ClientError
 
-        rows, token = [], None
-        while True:
-            kwargs = {"ModelPackageGroupName": self.group(kind), "SortBy": "CreationTime", "SortOrder": "Ascending",
-                      **({"NextToken": token} if token else {})}
-            try:
-                page = self.client.list_model_packages(**kwargs)
-            except ClientError as exc:
-                if "does not exist" in str(exc) or "ValidationException" in str(exc):
-                    return []
-                raise CloudError(f"SageMaker refused to list {self.group(kind)}: {exc}") from exc
-            for package in page.get("ModelPackageSummaryList", []):
-                rows.append({
-                    "name": f"{kind}/v{package['ModelPackageVersion']}", "group": kind,
-                    "version": package["ModelPackageVersion"], "status": package["ModelApprovalStatus"],
-                    "created": str(package.get("CreationTime", "")), "arn": package["ModelPackageArn"],
-                })
-            token = page.get("NextToken")
-            if not token:
-                return rows
+        from kgqa_cli.aws.s3 import paginated
+
+        try:
+            packages = paginated(self.client, "list_model_packages", "ModelPackageSummaryList",
+                                 ModelPackageGroupName=self.group(kind), SortBy="CreationTime", SortOrder="Ascending")
+        except ClientError as exc:
+            if "does not exist" in str(exc) or "ValidationException" in str(exc):
+                return []
+            raise CloudError(f"SageMaker refused to list {self.group(kind)}: {exc}") from exc
+        return [{"name": f"{kind}/v{package['ModelPackageVersion']}", "group": kind,
+                 "version": package["ModelPackageVersion"], "status": package["ModelApprovalStatus"],
+                 "created": str(package.get("CreationTime", "")), "arn": package["ModelPackageArn"]}
+                for package in packages]
 
     def find(self, name: str) -> dict:
         """The package of ``kind/vN``."""
@@ -91,8 +85,11 @@ class SageMakerRegistry:
 
     def register(self, kind: str, model_data_url: str, image: str, metadata: dict[str, str]) -> dict:
         """A new package version for a model in S3, pending approval (the group made if missing)."""
-        groups = self._call("list the groups", self.client.list_model_package_groups, NameContains=self.group(kind))
-        if not any(g["ModelPackageGroupName"] == self.group(kind) for g in groups.get("ModelPackageGroupSummaryList", [])):
+        from kgqa_cli.aws.s3 import paginated
+
+        groups = self._call("list the groups", paginated, client=self.client, operation="list_model_package_groups",
+                            result_key="ModelPackageGroupSummaryList", NameContains=self.group(kind))
+        if not any(g["ModelPackageGroupName"] == self.group(kind) for g in groups):
             self._call("create the group", self.client.create_model_package_group,
                        ModelPackageGroupName=self.group(kind),
                        ModelPackageGroupDescription=f"kgqa {kind} models")

@@ -1,7 +1,8 @@
 """The workspace on S3: ``<workspace>/<path>`` is ``s3://<bucket>/<prefix>/<path>``, one to one.
 
 :func:`sync` copies one way, with checksums: a file whose MD5 already matches the other side is
-skipped, so a second sync of unchanged files copies nothing. Files are put whole (one request,
+skipped, so a second sync of unchanged files copies nothing. Files go through boto3's transfer
+manager, ``aws.transfer_concurrency`` at a time; each is put whole (one request,
 so S3's ETag is their MD5; ``kgqa-md5`` metadata carries it for large files sent in parts).
 Scratch files stay local: stage stamps, benchmarks, locks, partial graph builds.
 A key that would land outside the workspace (a ``..`` part, an absolute path after the prefix) is
@@ -110,6 +111,13 @@ def aws_call(where: str, what: str, function: Callable, *, special: Callable[[st
         raise CloudError(f"{where}: cannot {what}: {exc}") from exc
 
 
+def paginated(client: Any, operation: str, result_key: str, limit: int | None = None, **kwargs: Any) -> list:
+    """Every item of a listing (boto3's paginator over all its pages), or the first ``limit``."""
+    config = {"PaginationConfig": {"MaxItems": limit}} if limit else {}
+    pages = client.get_paginator(operation).paginate(**kwargs, **config)
+    return [item for page in pages for item in page.get(result_key, [])]
+
+
 def check_ready(config: Any) -> None:
     """Raise the one-line error of a missing boto3 or an unset bucket, before any work."""
     if not config.bucket:
@@ -147,18 +155,14 @@ class WorkspaceBucket:
         object under the prefix (and ``under``)."""
         found: dict[str, dict] = {}
         start = self.key(under) if under else (f"{self.prefix}/" if self.prefix else "")
-        token = None
-        while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": start, **({"ContinuationToken": token} if token else {})}
-            page = self.call("list", self.client.list_objects_v2, **kwargs)
-            for item in page.get("Contents", []):
-                relative = item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"]
-                if under and relative != under and not relative.startswith(under + "/"):
-                    continue  # a neighbour that only shares the beginning of the name
-                found[relative] = item
-            if not page.get("IsTruncated"):
-                return found
-            token = page["NextContinuationToken"]
+        listed = self.call("list", paginated, client=self.client, operation="list_objects_v2", result_key="Contents",
+                           Bucket=self.bucket, Prefix=start)
+        for item in listed:
+            relative = item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"]
+            if under and relative != under and not relative.startswith(under + "/"):
+                continue  # a neighbour that only shares the beginning of the name
+            found[relative] = item
+        return found
 
     def remote_checksums(self, under: str = "") -> dict[str, str]:
         """workspace-relative path -> MD5 of every object under the prefix (and ``under``)."""
@@ -171,21 +175,56 @@ class WorkspaceBucket:
             found[relative] = etag
         return found
 
+
+
+class Transfers:
+    """Files sent to or fetched from the bucket at once through boto3's transfer manager
+    (``aws.transfer_concurrency`` at a time, parts of large files included). Leaving the block
+    waits for all of them; the first failure is raised after every transfer has settled, and a
+    download lands under its name only once complete."""
+
+    def __init__(self, bucket: WorkspaceBucket, concurrency: int) -> None:
+        self.bucket, self.concurrency = bucket, concurrency
+        self.pending: list[tuple[str, Any, Callable[[], None]]] = []
+
+    def __enter__(self) -> Transfers:
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+        # Below the threshold a file goes in one request, so S3's ETag is its MD5.
+        config = TransferConfig(max_concurrency=self.concurrency, multipart_threshold=SINGLE_PUT_BYTES,
+                                multipart_chunksize=SINGLE_PUT_BYTES // 4)
+        self.manager = create_transfer_manager(self.bucket.client, config)
+        return self
+
     def upload(self, path: Path, relative: str, md5: str) -> None:
-        if path.stat().st_size <= SINGLE_PUT_BYTES:
-            with path.open("rb") as body:
-                self.call("write", self.client.put_object, Bucket=self.bucket, Key=self.key(relative), Body=body,
-                           Metadata={"kgqa-md5": md5})
-        else:
-            self.call("write", self.client.upload_file, Filename=str(path), Bucket=self.bucket,
-                       Key=self.key(relative), ExtraArgs={"Metadata": {"kgqa-md5": md5}})
+        future = self.manager.upload(str(path), self.bucket.bucket, self.bucket.key(relative),
+                                     extra_args={"Metadata": {"kgqa-md5": md5}})
+        self.pending.append((relative, future, lambda: None))
 
     def download(self, relative: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.download")
-        self.call("read", self.client.download_file, Bucket=self.bucket, Key=self.key(relative),
-                   Filename=str(partial))
-        partial.replace(path)  # a reader never sees half a file
+        future = self.manager.download(self.bucket.bucket, self.bucket.key(relative), str(partial))
+        self.pending.append((relative, future, lambda: partial.replace(path)))  # a reader never sees half a file
+
+    def settle(self, on_done: Callable[[str], None] | None = None) -> None:
+        """Wait for every transfer, in the order they were asked for; raise the first failure."""
+        first: BaseException | None = None
+        for relative, future, finish in self.pending:
+            try:
+                self.bucket.call(f"copy {relative}", future.result)
+                finish()
+            except KgqaError as exc:
+                first = first or exc
+                continue
+            if on_done:
+                on_done(relative)
+        self.pending.clear()
+        if first is not None:
+            raise first
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.manager.shutdown(cancel=exc_info[0] is not None)
 
 
 def _local_files(root: Path, paths: Iterable[str]) -> dict[str, Path]:
@@ -218,47 +257,50 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
     bucket = WorkspaceBucket(config, client)
     selected = [_relative(p) for p in paths]
     report = SyncReport(direction, bucket.url())
+    refused: list[str] = []  # keys that would land outside the workspace
     try:
-        if direction == "up":
-            local = _local_files(workspace_root, selected)
-            remote = {}
-            for under in selected or [""]:
-                remote.update(bucket.remote_checksums(under))
-            for relative, path in sorted(local.items()):
-                md5 = _md5(path)
-                if remote.get(relative) == md5:
-                    report.skipped.append(relative)
-                else:
-                    bucket.upload(path, relative, md5)
-                    report.copied.append(relative)
-                    report.bytes_copied += path.stat().st_size
-                if on_file:
-                    on_file(relative)
-        else:
-            remote = {}
-            for under in selected or [""]:
-                remote.update(bucket.remote_checksums(under))
-            refused: list[str] = []
-            for relative, md5 in sorted(remote.items()):
-                if relative.endswith("/"):
-                    continue  # a folder marker (the S3 console's "create folder"), not a file
-                try:
-                    path = contained_path(workspace_root, relative, what=f"{bucket.url(relative)}: workspace path")
-                except KgqaError as exc:
-                    # The rest of the bucket is still worth having; the command fails at the end.
-                    log.warning("%s; not downloaded", exc)
-                    refused.append(bucket.key(relative))
-                    continue
-                if _excluded(relative):
-                    continue
-                if path.is_file() and _md5(path) == md5:
-                    report.skipped.append(relative)
-                else:
-                    bucket.download(relative, path)
-                    report.copied.append(relative)
-                    report.bytes_copied += path.stat().st_size
-                if on_file:
-                    on_file(relative)
+        with Transfers(bucket, config.transfer_concurrency) as transfers:
+            if direction == "up":
+                local = _local_files(workspace_root, selected)
+                remote = {}
+                for under in selected or [""]:
+                    remote.update(bucket.remote_checksums(under))
+                for relative, path in sorted(local.items()):
+                    md5 = _md5(path)
+                    if remote.get(relative) == md5:
+                        report.skipped.append(relative)
+                        if on_file:
+                            on_file(relative)
+                    else:
+                        transfers.upload(path, relative, md5)
+                        report.copied.append(relative)
+                        report.bytes_copied += path.stat().st_size
+                transfers.settle(on_file)
+            else:
+                remote = {}
+                for under in selected or [""]:
+                    remote.update(bucket.remote_checksums(under))
+                for relative, md5 in sorted(remote.items()):
+                    if relative.endswith("/"):
+                        continue  # a folder marker (the S3 console's "create folder"), not a file
+                    try:
+                        path = contained_path(workspace_root, relative, what=f"{bucket.url(relative)}: workspace path")
+                    except KgqaError as exc:
+                        # The rest of the bucket is still worth having; the command fails at the end.
+                        log.warning("%s; not downloaded", exc)
+                        refused.append(bucket.key(relative))
+                        continue
+                    if _excluded(relative):
+                        continue
+                    if path.is_file() and _md5(path) == md5:
+                        report.skipped.append(relative)
+                        if on_file:
+                            on_file(relative)
+                    else:
+                        transfers.download(relative, path)
+                        report.copied.append(relative)
+                transfers.settle(on_file)
+                report.bytes_copied = sum((workspace_root / relative).stat().st_size for relative in report.copied)
             if refused:
                 shown = ", ".join(repr(key) for key in refused[:3])
                 shown += f" and {len(refused) - 3} more" if len(refused) > 3 else ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kgqa_cli.aws.s3 import paginated
 from kgqa_cli.errors import ConfigError
 
 KINDS = ("code", "data", "schedule")
@@ -94,7 +95,8 @@ class Triggers:
             self.call("put a rule", events.put_rule, Name=name, EventPattern=json.dumps(pattern), State="ENABLED",
                       Description="kgqa retraining trigger", Tags=self.context.tags("triggers"))
             changes.append(f"rule {name}")
-        targets = self.call("list a rule's targets", events.list_targets_by_rule, Rule=name).get("Targets", [])
+        targets = self.call("list a rule's targets", paginated, client=events, operation="list_targets_by_rule",
+                            result_key="Targets", Rule=name)
         if [t for t in targets if t.get("Id") == target["Id"]] != [target] or len(targets) != 1:
             stale = [t["Id"] for t in targets if t["Id"] != target["Id"]]
             if stale:
@@ -249,7 +251,8 @@ class Triggers:
             if described is None:
                 rows.append({"trigger": kind, "installed": False, "rule": rule})
                 continue
-            targets = self.call("list a rule's targets", events.list_targets_by_rule, Rule=rule).get("Targets", [])
+            targets = self.call("list a rule's targets", paginated, client=events, operation="list_targets_by_rule",
+                                result_key="Targets", Rule=rule)
             rows.append({"trigger": kind, "installed": True, "rule": rule, "state": described.get("State"),
                          "targets": [t["Arn"] for t in targets]})
         scheduler = self.client("scheduler")
@@ -263,9 +266,10 @@ class Triggers:
         removed = []
         if kind in RULES:
             events, rule = self.client("events"), RULES[kind]
-            listed = self.call("list a rule's targets", events.list_targets_by_rule, missing=NOT_FOUND, Rule=rule)
+            listed = self.call("list a rule's targets", paginated, missing=NOT_FOUND, client=events,
+                               operation="list_targets_by_rule", result_key="Targets", Rule=rule)
             if listed is not None:
-                ids = [t["Id"] for t in listed.get("Targets", [])]
+                ids = [t["Id"] for t in listed]
                 if ids:
                     self.call("remove a rule's targets", events.remove_targets, Rule=rule, Ids=ids)
                 self.call("delete a rule", events.delete_rule, Name=rule)

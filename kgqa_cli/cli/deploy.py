@@ -105,7 +105,8 @@ def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delet
             print_json(result)
         else:
             stdout.print(f"deleted endpoint {result['endpoint']}, {len(result['endpoint_configs'])} endpoint "
-                         f"config(s) and {len(result['models'])} model(s)", highlight=False)
+                         f"config(s), {len(result['models'])} model(s), {len(result['alarms'])} alarm(s)"
+                         + (" and its autoscaling" if result["autoscaling_removed"] else ""), highlight=False)
         return
     if api:
         from kgqa_cli.aws.neptune import read_state
@@ -116,7 +117,9 @@ def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delet
             raise MissingArtifactError("the API's function queries Neptune: no cluster is known to this workspace",
                                        hint="run `kgqa graph create --target neptune` and "
                                        "`kgqa bulkload --target neptune` first")
-    with following(f"endpoint {settings.aws.endpoint.name}", wait and not json_output) as (on_status, _):
+    # Autoscaling is registered on an InService endpoint: deploy waits for it then.
+    waits = wait or settings.aws.endpoint.autoscaling.enabled
+    with following(f"endpoint {settings.aws.endpoint.name}", waits and not json_output) as (on_status, _):
         result = deploy_on_sagemaker(settings, model, wait=wait, on_status=on_status, understand=api)
     if api:
         from kgqa_cli.aws.api import deploy_api
@@ -130,6 +133,13 @@ def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delet
     capture = f"capture to {result['capture']}" if result["capture"] else "capture off"
     stdout.print(f"{result['action']} endpoint {result['endpoint']} with {result['model_version']} "
                  f"({result['endpoint_config']}, {capture}): {result['status']}", highlight=False)
+    scaling = result["autoscaling"]
+    if scaling:
+        stdout.print(f"autoscaling {scaling['min']}..{scaling['max']} instances, target "
+                     f"{scaling['target_invocations_per_minute']:g} invocations a minute per instance", highlight=False)
+    if result["alarms"]:
+        notify = f"notify {result['alarm_topic']}" if result["alarm_topic"] else "notify no one: aws.sns_topic_arn is unset"
+        stdout.print(f"alarms {', '.join(result['alarms'])} ({notify})", highlight=False)
     if api:
         changes = ", ".join(result["api"]["changes"]) or "nothing to change"
         stdout.print(f"API: POST {result['api']['url']} ({changes})", highlight=False)
