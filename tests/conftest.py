@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,27 @@ from typer.testing import CliRunner
 from kgqa_cli.cli.main import app
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+AWS_SITE = Path(__file__).resolve().parent / "aws_site"
+
+
+def pytest_configure(config):
+    """Record every AWS operation kgqa makes during the run, in this process and in the ones the
+    tests start (tests/aws_site/sitecustomize.py), for the IAM check that runs last."""
+    import importlib.util
+    import os
+    import tempfile
+
+    if "KGQA_AWS_CALL_LOG" not in os.environ:
+        os.environ["KGQA_AWS_CALL_LOG"] = str(Path(tempfile.mkdtemp(prefix="kgqa-aws-calls-")) / "calls.jsonl")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(AWS_SITE), os.environ.get("PYTHONPATH")]))
+    spec = importlib.util.spec_from_file_location("kgqa_aws_call_recorder", AWS_SITE / "sitecustomize.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # hooks this process's botocore sessions
+    config.addinivalue_line("markers", "after_suite: reads what the whole run recorded; runs last")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``after_suite`` run after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)
 
 
 def spo(subject, predicate, obj, subject_type="影视作品", object_type="人物", **slots):
@@ -109,7 +131,9 @@ def moto_server(tmp_path_factory):
             time.sleep(0.1)
     try:
         yield {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+               # What kgqa calls in the processes a test starts is recorded for the IAM check.
+               "KGQA_AWS_CALL_LOG": os.environ["KGQA_AWS_CALL_LOG"], "PYTHONPATH": os.environ["PYTHONPATH"]}
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -74,7 +74,7 @@ def function_zip(runtime: str = "3.11") -> bytes:
 def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
     """Create or update the function, the HTTP API, its route, stage and throttling."""
     from kgqa_cli.aws.jobs import AwsContext
-    from kgqa_cli.aws.neptune import read_state
+    from kgqa_cli.aws.neptune import read_state, state_or_assumed
 
     context = AwsContext(settings, need_role=False)
     api, endpoint = settings.aws.api, settings.aws.endpoint
@@ -82,7 +82,7 @@ def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
     region = context.region
     changes: list[str] = []
     role_arn = _ensure_role(context, settings, account, region, changes)
-    state = read_state(settings)
+    state = read_state(settings) if settings.graph.url else state_or_assumed(settings)
     environment = {"KGQA_ENDPOINT": endpoint.name}
     if state.get("endpoint"):
         environment["KGQA_GRAPH_URL"] = f"wss://{state['endpoint']}:{state.get('port', 8182)}/gremlin"

@@ -199,6 +199,9 @@ class AwsConfig(StrictModel):
     wait_timeout_minutes: float = Field(240.0, gt=0, le=7 * 24 * 60,
                                         description="the longest kgqa waits for a job, endpoint, cluster or load "
                                         "before it gives up (exit 10); what it waited for goes on in AWS")
+    hourly_prices: dict[str, float] = Field(default_factory=dict,
+                                            description="USD an hour per instance type, for the cost line of --plan; "
+                                            "types not named here use kgqa's us-east-1 on-demand prices")
     transfer_concurrency: int = Field(10, ge=1, le=64,
                                       description="files (and parts of large files) `kgqa sync` sends or fetches at once")
     package_group_prefix: str = Field("kgqa", pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9])*$", max_length=40,

@@ -45,6 +45,10 @@ def dlc_image(aws: Any, region: str, repository: str, instance_type: str, explic
 
 def job_name(stage: str) -> str:
     """A unique job name such as ``kgqa-preprocess-20261129-120000-1a2b3c`` (63 characters at most)."""
+    from kgqa_cli.aws.plan import active
+
+    if active() is not None:  # a plan names the job the same way every time
+        return f"kgqa-{stage}-YYYYMMDD-HHMMSS-planned"[:63]
     return f"kgqa-{stage}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"[:63]
 
 
@@ -74,12 +78,12 @@ class AwsContext(AwsPlan):
     """One stage's view of AWS: settings, region, clients and the workspace bucket."""
 
     def __init__(self, settings: Any, *, need_role: bool = True) -> None:
-        from kgqa_cli.aws.s3 import WorkspaceBucket, boto3_module, check_ready
+        from kgqa_cli.aws.s3 import WorkspaceBucket, aws_session, check_ready
 
         check_ready(settings.aws)
         if need_role and not settings.aws.role_arn:
             raise ConfigError("aws.role_arn is not set", hint="the execution role SageMaker runs the job as")
-        self.session = boto3_module().session.Session(region_name=settings.aws.region)
+        self.session = aws_session(settings.aws.region)
         super().__init__(settings, self.session.region_name or "us-east-1")
         self.bucket = WorkspaceBucket(self.aws, self.session.client("s3"))
         self._clients: dict[str, Any] = {"s3": self.bucket.client}
@@ -156,8 +160,11 @@ class AwsContext(AwsPlan):
         """Wait for a job to end, at most ``aws.wait_timeout_minutes``; raise :class:`CloudError`
         unless it completed. With ``on_log`` it polls, reporting status changes and new
         CloudWatch log lines as they come; without, boto3's waiter for the job kind waits."""
+        from kgqa_cli.aws.plan import active
         from kgqa_cli.aws.waiting import Deadline, wait_with_waiter
 
+        if active() is not None:
+            raise ConfigError("a plan does not follow jobs: leave --wait out of --plan")
         describe, key, status_key, group = JOB_KINDS[kind]
         what = f"the {kind} job {name}"
         hint = f"it goes on in SageMaker; look again with `aws sagemaker {describe.replace('_', '-')} --{key_option(key)} {name}`"

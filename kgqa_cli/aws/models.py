@@ -230,11 +230,20 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
         raise CloudError(f"endpoint {endpoint.name} is {existing['EndpointStatus']}: it cannot be updated now",
                          hint="wait until it is InService and deploy again" if busy else
                          "delete it (kgqa deploy --target sagemaker --delete) and deploy again")
-    archive = endpoint_archive(settings, context.get_bytes(package_url))
-    digest = hashlib.sha256(archive).hexdigest()[:12]
-    archive_key = f"deploy/{endpoint.name}/{digest}/model.tar.gz"
-    if archive_key not in context.bucket.remote_checksums(f"deploy/{endpoint.name}/{digest}"):
-        context.put_bytes(archive_key, archive)
+    from kgqa_cli.aws import plan
+
+    if plan.active() is not None:
+        # The archive is the package's model repacked with the graph and config: a plan cannot read the package.
+        digest = "<archive-hash>"
+        archive_key = f"deploy/{endpoint.name}/{digest}/model.tar.gz"
+        plan.note(f"downloads the package's model.tar.gz, repacks it with the graph and config and uploads it as "
+                  f"{context.url(archive_key)} (unless there)")
+    else:
+        archive = endpoint_archive(settings, context.get_bytes(package_url))
+        digest = hashlib.sha256(archive).hexdigest()[:12]
+        archive_key = f"deploy/{endpoint.name}/{digest}/model.tar.gz"
+        if archive_key not in context.bucket.remote_checksums(f"deploy/{endpoint.name}/{digest}"):
+            context.put_bytes(archive_key, archive)
     image = context.image("pytorch-inference", endpoint.instance_type, endpoint.image)
     environment = {**SERVING_ENVIRONMENT, "KGQA_MODEL_KIND": "qa", "KGQA_CONFIG": "/opt/ml/model/kgqa.json"}
     if understand:
@@ -242,7 +251,10 @@ def deploy_on_sagemaker(settings: Any, model: str | None, *, wait: bool = False,
     # The name carries what the model is: the archive, the image and the environment.
     model_name = ensure_model(context, f"{endpoint.name[:50]}-{_short_hash(digest, image, environment)[:12]}", image,
                               context.url(archive_key), environment, row["arn"])
-    stamp = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}"
+    from kgqa_cli.aws.plan import active
+
+    stamp = ("YYYYMMDD-HHMMSS-plan" if active() is not None
+             else f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:4]}")
     config_name = f"{endpoint.name[:63 - len(stamp) - 1]}-{stamp}"
     capture = capture_config(context)
     context.call("create the endpoint config", context.sagemaker.create_endpoint_config,
@@ -300,8 +312,11 @@ def describe_endpoint(context: Any, name: str) -> dict | None:
 def wait_for_endpoint(context: Any, name: str, on_status: Any = None, poll_seconds: float = 20.0) -> str:
     """Wait (boto3's ``endpoint_in_service`` waiter, at most ``aws.wait_timeout_minutes``) until
     the endpoint is InService; a failed endpoint is a :class:`CloudError` with SageMaker's reason."""
+    from kgqa_cli.aws.plan import active
     from kgqa_cli.aws.waiting import wait_with_waiter
 
+    if active() is not None:  # a plan does not wait: what follows is planned as if it were InService
+        return "InService"
     described = describe_endpoint(context, name)
     if described is None:
         raise CloudError(f"endpoint {name} disappeared while waiting for it")
@@ -329,8 +344,12 @@ def delete_endpoint(settings: Any) -> dict:
 
     context = AwsContext(settings, need_role=False)
     name = settings.aws.endpoint.name
+    from kgqa_cli.aws import plan
+
     described = describe_endpoint(context, name)
-    if described is None:
+    if described is None and plan.active() is not None:
+        plan.assume(f"the endpoint {name}: a plan cannot see what it has, so it lists no configs or models to delete")
+    elif described is None:
         raise MissingArtifactError(f"no SageMaker endpoint named {name}")
     from kgqa_cli.aws.scaling import remove_alarms, remove_scaling
 

@@ -39,10 +39,28 @@ def read_state(settings: Any) -> dict:
             from exc
 
 
+def state_or_assumed(settings: Any) -> dict:
+    """:func:`read_state`; in a plan, a cluster not made yet is assumed made (and said so)."""
+    from kgqa_cli.aws import plan
+
+    state = read_state(settings)
+    if plan.active() is not None and not (state.get("endpoint") and state.get("loader_role_arn")):
+        config = settings.aws.neptune
+        plan.assume(f"the Neptune cluster {config.cluster_id} and its loader role, made by `kgqa graph create "
+                    "--target neptune`")
+        # A host name of the cluster endpoint's form, its generated part unknown until the cluster exists.
+        endpoint = f"{config.cluster_id}.cluster-xxxxxxxxxxxx.{settings.aws.region or 'us-east-1'}.neptune.amazonaws.com"
+        state = {**state, "endpoint": endpoint, "port": config.port,
+                 "iam_auth": config.iam_auth, "loader_role_arn": f"<the ARN of the role {config.loader_role_name}>"}
+    return state
+
+
 def write_state(settings: Any, state: dict) -> None:
+    from kgqa_cli.aws.plan import active
     from kgqa_cli.io import write_json
 
-    write_json(state_path(settings), state)
+    if active() is None:  # a plan changes nothing, here either
+        write_json(state_path(settings), state)
 
 
 def loader_policy(aws: Any) -> dict:
@@ -167,8 +185,11 @@ class Neptune:
     def wait_available(self, poll_seconds: float | None = None) -> dict:
         """Wait until every instance (boto3's ``db_instance_available`` waiter) and the cluster
         are available, at most ``aws.wait_timeout_minutes``; the cluster's description."""
+        from kgqa_cli.aws.plan import active
         from kgqa_cli.aws.waiting import Deadline
 
+        if active() is not None:  # a plan does not wait
+            return self.cluster() or {}
         poll = poll_seconds if poll_seconds is not None else self.config.poll_seconds
         what = f"the Neptune cluster {self.config.cluster_id}"
         deadline = Deadline(self.settings.aws.wait_timeout_minutes, what)
@@ -207,7 +228,9 @@ class Neptune:
                 self.call("delete an instance", self.neptune.delete_db_instance,
                           DBInstanceIdentifier=instance["DBInstanceIdentifier"], SkipFinalSnapshot=True)
             removed.append(f"instance {instance['DBInstanceIdentifier']}")
-        if removed:
+        from kgqa_cli.aws.plan import active
+
+        if removed and active() is None:
             names = [name.split()[-1] for name in removed]
             self.say(", ".join(f"{name} deleting" for name in names))
             self._wait_instances("db_instance_deleted", names,
@@ -254,10 +277,10 @@ def content_hash(files: dict[str, bytes]) -> str:
 
 def loader_client(settings: Any, state: dict) -> Any:
     """A boto3 ``neptunedata`` client on the cluster's loader endpoint (or ``aws.neptune.loader_url``)."""
-    from kgqa_cli.aws.s3 import boto3_module
+    from kgqa_cli.aws.s3 import aws_session
 
     url = settings.aws.neptune.loader_url or f"https://{state['endpoint']}:{state.get('port', 8182)}"
-    session = boto3_module().session.Session(region_name=settings.aws.region or state.get("region"))
+    session = aws_session(settings.aws.region or state.get("region"))
     return session.client("neptunedata", endpoint_url=url)
 
 
@@ -268,7 +291,7 @@ def bulkload_neptune(settings: Any, input_path: Path | None, *, resume: bool = F
     ``resume`` continues the last load of this content (the loader's RESUME mode)."""
     from kgqa_cli.aws.jobs import AwsContext
 
-    state = read_state(settings)
+    state = state_or_assumed(settings)
     if not state.get("endpoint") and not settings.aws.neptune.loader_url:
         raise MissingArtifactError(f"{state_path(settings)}: no Neptune cluster known to this workspace",
                                    hint="run `kgqa graph create --target neptune` first")
@@ -324,8 +347,11 @@ def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
                   on_status: Callable[[dict], None] | None = None) -> dict:
     """Poll ``get_loader_job_status`` until the load leaves the running states, at most
     ``aws.wait_timeout_minutes``; its payload."""
+    from kgqa_cli.aws.plan import active
     from kgqa_cli.aws.waiting import Deadline
 
+    if active() is not None:  # a plan does not wait: it shows the load as it would end
+        return {"overallStatus": {"status": DONE}}
     deadline = Deadline(context.aws.wait_timeout_minutes, f"the Neptune load {load_id}",
                         hint=f"it goes on in Neptune; the loader's /loader/{load_id} shows it")
     while True:

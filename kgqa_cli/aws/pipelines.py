@@ -435,8 +435,14 @@ def _remote_definition(context: Any, name: str) -> dict:
     try:
         described = context.sagemaker.describe_pipeline(PipelineName=name)
     except ClientError as exc:
+        from kgqa_cli.aws import plan
+
+        kind = name.rsplit("-", 1)[-1]
+        if plan.active() is not None:  # a plan reads nothing: the pipeline as this config would define it
+            plan.assume(f"the pipeline {name} as `kgqa pipeline upsert {kind}` defines it from this config")
+            return definition(context.settings, kind, context.url("code/<source-hash>/sourcedir.tar.gz"))
         raise MissingArtifactError(f"no SageMaker pipeline named {name}",
-                                   hint=f"create it with `kgqa pipeline upsert {name.rsplit('-', 1)[-1]}`") from exc
+                                   hint=f"create it with `kgqa pipeline upsert {kind}`") from exc
     return json.loads(described["PipelineDefinition"])
 
 

@@ -49,12 +49,25 @@ def boto3_module() -> Any:
     return boto3
 
 
+def aws_session(region: str | None) -> Any:
+    """A boto3 session from the standard credential chain (AWS_ENDPOINT_URL is honoured); in
+    plan mode its calls are answered by the plan and never sent."""
+    from kgqa_cli.aws import plan
+
+    session = boto3_module().session.Session(region_name=region)
+    if plan.active() is not None and session.region_name is None:
+        plan.note("no region is set (aws.region, AWS_REGION): planned for us-east-1")
+        session = boto3_module().session.Session(region_name="us-east-1")
+    plan.attach(session)
+    return session
+
+
 def s3_client(region: str | None) -> Any:
     """An S3 client from boto3's standard credential chain (AWS_ENDPOINT_URL is honoured)."""
     from botocore.exceptions import InvalidRegionError
 
     try:
-        return boto3_module().session.Session(region_name=region).client("s3")
+        return aws_session(region).client("s3")
     except InvalidRegionError as exc:  # a region from AWS_REGION or ~/.aws/config, which aws.region does not check
         raise ConfigError(f"AWS region {exc.kwargs.get('region_name', region)!r} is not a region name",
                           hint="set aws.region (or AWS_REGION) to one such as us-east-1") from exc
@@ -177,6 +190,13 @@ class WorkspaceBucket:
 
 
 
+class _Done:
+    """A transfer already made."""
+
+    def result(self) -> None:
+        return None
+
+
 class Transfers:
     """Files sent to or fetched from the bucket at once through boto3's transfer manager
     (``aws.transfer_concurrency`` at a time, parts of large files included). Leaving the block
@@ -197,6 +217,16 @@ class Transfers:
         return self
 
     def upload(self, path: Path, relative: str, md5: str) -> None:
+        from kgqa_cli.aws.plan import active
+
+        if active() is not None:
+            # A plan lists the request each file is (one PutObject below the part threshold), in
+            # order: the transfer manager's threads would list them in any order.
+            with path.open("rb") as body:
+                self.bucket.call("write", self.bucket.client.put_object, Bucket=self.bucket.bucket,
+                                 Key=self.bucket.key(relative), Body=body, Metadata={"kgqa-md5": md5})
+            self.pending.append((relative, _Done(), lambda: None))
+            return
         future = self.manager.upload(str(path), self.bucket.bucket, self.bucket.key(relative),
                                      extra_args={"Metadata": {"kgqa-md5": md5}})
         self.pending.append((relative, future, lambda: None))

@@ -7,7 +7,7 @@ import json
 
 def publish_alert(topic: str, region: str | None, subject: str, body: dict) -> None:
     """One SNS message: the alert's JSON, under a subject SNS accepts (under 100 characters)."""
-    from kgqa_cli.aws.s3 import boto3_module
+    from kgqa_cli.aws.s3 import aws_session
 
-    boto3_module().session.Session(region_name=region).client("sns").publish(
+    aws_session(region).client("sns").publish(
         TopicArn=topic, Subject=subject[:99], Message=json.dumps(body, ensure_ascii=False, indent=1))

@@ -57,9 +57,10 @@ def wait_with_waiter(client: Any, waiter_name: str, what: str, minutes: float, p
     from botocore.exceptions import WaiterError
 
     deadline = Deadline(minutes, what, hint)
-    attempts = max(1, math.ceil(minutes * 60 / poll_seconds) + 1)
+    delay = max(poll_seconds, 0.01)
+    attempts = max(1, math.ceil(minutes * 60 / delay) + 1)
     try:
-        client.get_waiter(waiter_name).wait(WaiterConfig={"Delay": poll_seconds, "MaxAttempts": attempts}, **kwargs)
+        client.get_waiter(waiter_name).wait(WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **kwargs)
     except WaiterError as exc:
         if "Max attempts exceeded" in str(exc):
             raise deadline.error() from exc

@@ -39,3 +39,39 @@ def print_submitted(kind: str, result: dict, wait: bool) -> None:
     else:
         stdout.print(f"follow it: aws sagemaker describe-{kind}-job --{kind}-job-name {result['job_name']}",
                      highlight=False)
+
+
+def show_plan(settings: Any, json_output: bool, make: Any) -> None:
+    """Run ``make()`` in plan mode and print the plan: the requests it would send (in order),
+    what they would create, change or delete, the cost estimate and what the plan assumed."""
+    from kgqa_cli.aws.cost import summary
+    from kgqa_cli.aws.plan import planning
+    from kgqa_cli.ui import print_json, stdout
+
+    with planning(settings.aws) as planner:
+        make()
+    report = planner.report()
+    if json_output:
+        print_json(report)
+        return
+    stdout.print(f"plan: {len(report['requests'])} request(s) would be sent (none was)", highlight=False)
+    for request in report["requests"]:
+        stdout.print(f"  {request['service']} {request['operation']} {_named(request)}", highlight=False)
+    changes = [row for row in report["resources"] if row["effect"] != "read"]
+    if changes:
+        stdout.print("would:", highlight=False)
+        for row in changes:
+            stdout.print(f"  {row['effect']} {row['name'] or row['operation']} ({row['service']} {row['operation']})",
+                         highlight=False)
+    for assumption in report["assumed"]:
+        stdout.print(f"assumes {assumption}", highlight=False)
+    for note in report["notes"]:
+        stdout.print(f"note: {note}", highlight=False)
+    stdout.print(summary(report["cost"]), highlight=False)
+    stdout.print("--plan --json prints every request in full", highlight=False)
+
+
+def _named(request: dict) -> str:
+    from kgqa_cli.aws.plan import resource_name
+
+    return resource_name(request)

@@ -207,6 +207,18 @@ def reject_wait(wait: bool) -> None:
         raise ConfigError("--wait applies to --target sagemaker")
 
 
+PlanOption = Annotated[
+    bool, typer.Option("--plan", help="AWS: print the requests this would send, what they would create or change and "
+                       "what it would cost; send none (no credentials needed)")
+]
+def reject_plan(plan: bool, where: str = "--target sagemaker") -> None:
+    """--plan shows AWS requests: refuse it where none would be sent."""
+    if plan:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError(f"--plan applies to {where}: this runs here and sends no AWS request")
+
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option("-c", "--config", help="YAML config (default: configs/kgqa.yaml when present)", envvar="KGQA_CONFIG"),

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    PlanOption,
+    VerboseOption,
+    app,
+    reject_plan,
+    start,
+)
 from kgqa_cli.cli.graph import GraphTarget, GraphTargetOption
 
 
@@ -36,6 +45,7 @@ def bulkload(
     resume: Annotated[
         bool, typer.Option("--resume", help="neptune: continue the last load of this graph (the loader's RESUME mode)")
     ] = False,
+    plan: PlanOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -65,8 +75,15 @@ def bulkload(
                               "adds to the cluster (aws.neptune.mode)")
         if min_score is not None:
             settings.graph.min_score = min_score
+        if plan:
+            from kgqa_cli.aws.neptune import bulkload_neptune
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: bulkload_neptune(settings, input, resume=resume))
+            return
         _bulkload_neptune(settings, input, resume, json_output)
         return
+    reject_plan(plan, "--target neptune")
     if resume:
         from kgqa_cli.errors import ConfigError
 

@@ -10,11 +10,13 @@ from kgqa_cli.cli._util import (
     OVERRIDES,
     ConfigOption,
     JsonOption,
+    PlanOption,
     Target,
     TargetOption,
     VerboseOption,
     WaitOption,
     app,
+    reject_plan,
     reject_wait,
     start,
 )
@@ -40,6 +42,7 @@ def deploy(
     delete: Annotated[bool, typer.Option("--delete", help="sagemaker: delete the endpoint, its configs and models")] = False,
     api: Annotated[bool, typer.Option("--api", help="sagemaker: also the public API (HTTP API -> Lambda -> the "
                                       "endpoint for intent and slots -> Neptune), created or updated")] = False,
+    plan: PlanOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -63,9 +66,16 @@ def deploy(
 
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:
+        if plan:
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: _planned_deploy(settings, model, host, port, allow_unapproved,
+                                                                     delete, api))
+            return
         _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api)
         return
     reject_wait(wait)
+    reject_plan(plan)
     if delete or json_output or api:
         from kgqa_cli.errors import ConfigError
 
@@ -91,6 +101,21 @@ def deploy(
         serve(settings, version, host=host, port=bound, listening=listening)
     finally:
         listening.close()
+
+
+def _planned_deploy(settings, model, host, port, allow_unapproved, delete, api) -> None:
+    """What `deploy --target sagemaker` does, without its printing: the body of its plan."""
+    from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
+
+    check_target_options(host, port, allow_unapproved)
+    if delete:
+        delete_endpoint(settings)
+        return
+    deploy_on_sagemaker(settings, model, understand=api)
+    if api:
+        from kgqa_cli.aws.api import deploy_api
+
+        deploy_api(settings)
 
 
 def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api=False) -> None:

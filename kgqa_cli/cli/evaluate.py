@@ -12,11 +12,13 @@ from kgqa_cli.cli._util import (
     OVERRIDES,
     ConfigOption,
     JsonOption,
+    PlanOption,
     Target,
     TargetOption,
     VerboseOption,
     WaitOption,
     app,
+    reject_plan,
     reject_wait,
     start,
 )
@@ -48,6 +50,7 @@ def evaluate(
     wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
+    plan: PlanOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Evaluate a model, write evaluation.json, approve or reject it; exit 5 below the gate.
@@ -64,9 +67,16 @@ def evaluate(
 
             raise ConfigError("--data applies locally; a SageMaker evaluation scores the workspace's test split")
         _gate_override(settings, kind, min_f1)
+        if plan:
+            from kgqa_cli.aws.processing import evaluate_on_sagemaker
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: evaluate_on_sagemaker(settings, kind.value, model))
+            return
         _evaluate_sagemaker(settings, kind.value, model, wait, json_output)
         return
     reject_wait(wait)
+    reject_plan(plan)
     if report_file is not None and kind is not ModelKind.kg:
         from kgqa_cli.errors import ConfigError
 

@@ -11,11 +11,13 @@ from kgqa_cli.cli._util import (
     OVERRIDES,
     ConfigOption,
     JsonOption,
+    PlanOption,
     Target,
     TargetOption,
     VerboseOption,
     WaitOption,
     app,
+    reject_plan,
     reject_wait,
     start,
 )
@@ -39,6 +41,7 @@ def extract(
     wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
+    plan: PlanOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Extract (subject, predicate, object) triples with the registered extractor, in the corpus format.
@@ -57,9 +60,16 @@ def extract(
             settings.kg.extract.output = output
         if batch_size is not None:
             settings.kg.extract.batch_size = batch_size
+        if plan:
+            from kgqa_cli.aws.models import extract_on_sagemaker
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: extract_on_sagemaker(settings, input, model))
+            return
         _extract_sagemaker(settings, input, model, wait, json_output)
         return
     reject_wait(wait)
+    reject_plan(plan)
     result = run_extract(
         settings.kg, settings.paths, input_path=input, output_path=output, batch_size=batch_size, version=model
     )

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    PlanOption,
+    VerboseOption,
+    app,
+    reject_plan,
+    start,
+)
 
 
 class GraphAction(str, Enum):
@@ -43,6 +52,7 @@ def graph(
     about: Annotated[
         list[str] | None, typer.Option("--about", help="Also list every fact of this entity (repeatable).")
     ] = None,
+    plan: PlanOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -63,8 +73,20 @@ def graph(
 
     settings = start(ctx, config, verbose)
     if action is not GraphAction.show:
+        if plan and target is GraphTarget.neptune:
+            from kgqa_cli.aws.neptune import Neptune
+            from kgqa_cli.cli._aws import show_plan
+
+            def planned() -> None:
+                neptune = Neptune(settings)
+                neptune.delete() if action is GraphAction.delete else neptune.get_or_create()
+
+            show_plan(settings, json_output, planned)
+            return
+        reject_plan(plan, "--target neptune")
         _neptune(settings, action, target, yes, json_output)
         return
+    reject_plan(plan, "graph create|delete --target neptune")
     if target is GraphTarget.neptune:
         from kgqa_cli.aws.neptune import use_cluster
 

@@ -11,11 +11,13 @@ from kgqa_cli.cli._util import (
     OVERRIDES,
     ConfigOption,
     JsonOption,
+    PlanOption,
     Target,
     TargetOption,
     VerboseOption,
     WaitOption,
     app,
+    reject_plan,
     reject_wait,
     start,
 )
@@ -73,6 +75,7 @@ def run(
                                          "(exit 3) instead of skipping it with a warning (local runs)")] = False,
     target: TargetOption = Target.local,
     wait: WaitOption = False,
+    plan: PlanOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -103,9 +106,16 @@ def run(
 
             raise ConfigError("--start, --end and --strict apply locally; a SageMaker run takes "
                               "--start-offset/--end-offset")
+        if plan:
+            from kgqa_cli.aws.processing import monitor_on_sagemaker
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: monitor_on_sagemaker(settings, start_offset, end_offset))
+            return
         _run_sagemaker(settings, start_offset, end_offset, wait, json_output)
         return
     reject_wait(wait)
+    reject_plan(plan)
     try:
         summary = run_monitor(
             settings, start=parse_time(start_time) if start_time else None, end=parse_time(end_time) if end_time else None,
@@ -206,6 +216,7 @@ def schedule(
     ctx: typer.Context,
     target: TargetOption = Target.sagemaker,
     delete: Annotated[bool, typer.Option("--delete", help="remove the schedule (the monitor pipeline stays)")] = False,
+    plan: PlanOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -226,6 +237,11 @@ def schedule(
                           hint="or pass --target sagemaker")
     from kgqa_cli.aws.schedule import delete_schedule, schedule_monitor
 
+    if plan:
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, lambda: delete_schedule(settings) if delete else schedule_monitor(settings))
+        return
     result = delete_schedule(settings) if delete else schedule_monitor(settings)
     if json_output:
         print_json(result)

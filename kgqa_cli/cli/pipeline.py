@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, PlanOption, VerboseOption, app, start
 
 pipeline_app = typer.Typer(
     name="pipeline", no_args_is_help=True,
@@ -48,13 +48,22 @@ def build(ctx: typer.Context, kind: KindArgument, config: ConfigOption = None, j
 
 
 @pipeline_app.command("upsert", **OVERRIDES)
-def upsert(ctx: typer.Context, kind: KindArgument, config: ConfigOption = None, json_output: JsonOption = False,
-           verbose: VerboseOption = False) -> None:
-    """Build, upload the source, config and inputs, and create or update the pipeline."""
+def upsert(ctx: typer.Context, kind: KindArgument, plan: PlanOption = False, config: ConfigOption = None,
+           json_output: JsonOption = False, verbose: VerboseOption = False) -> None:
+    """Build, upload the source, config and inputs, and create or update the pipeline.
+
+    --plan prints the definition, the uploads and the create call, and what one execution would
+    cost, without sending anything.
+    """
     from kgqa_cli.aws.pipelines import upsert as upsert_pipeline
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    if plan:
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, lambda: upsert_pipeline(settings, kind.value))
+        return
     result = upsert_pipeline(settings, kind.value)
     if json_output:
         print_json(result)
@@ -68,7 +77,8 @@ def start_execution(
     ctx: typer.Context, kind: KindArgument,
     parameter: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE of a pipeline parameter "
                                                         "(repeatable), e.g. MinF1=0.7", show_default=False)] = None,
-    config: ConfigOption = None, json_output: JsonOption = False, verbose: VerboseOption = False,
+    plan: PlanOption = False, config: ConfigOption = None, json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Start an execution; parameters not given keep their defaults (the config's gates)."""
     from kgqa_cli.aws.pipelines import start as start_pipeline
@@ -82,6 +92,11 @@ def start_execution(
         if not sep or not name:
             raise ConfigError(f"--param {item!r}: write NAME=VALUE")
         values[name] = value
+    if plan:
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, lambda: start_pipeline(settings, kind.value, values))
+        return
     result = start_pipeline(settings, kind.value, values)
     if json_output:
         print_json(result)

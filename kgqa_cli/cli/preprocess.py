@@ -11,11 +11,13 @@ from kgqa_cli.cli._util import (
     OVERRIDES,
     ConfigOption,
     JsonOption,
+    PlanOption,
     Target,
     TargetOption,
     VerboseOption,
     WaitOption,
     app,
+    reject_plan,
     reject_wait,
     start,
 )
@@ -31,6 +33,7 @@ def preprocess(
     wait: WaitOption = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
+    plan: PlanOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Validate a DuIE 1.0/2.0 corpus, drop duplicates, write train/dev/test splits and the schema.
@@ -44,9 +47,17 @@ def preprocess(
     if input is not None:
         settings.preprocess.input = input
     if target is Target.sagemaker:
+        if plan:
+            from kgqa_cli.aws.processing import preprocess_stage, run_processing
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: run_processing(settings, preprocess_stage(settings),
+                                                                    settings.aws.preprocess))
+            return
         _preprocess_sagemaker(settings, wait, json_output)
         return
     reject_wait(wait)
+    reject_plan(plan)
     report = run_preprocess(settings.preprocess, settings.paths)
     stats = report.stats()
     limit = settings.preprocess.max_reported

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, Target, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    PlanOption,
+    Target,
+    VerboseOption,
+    app,
+    reject_plan,
+    start,
+)
 
 registry_app = typer.Typer(
     name="registry", help="Model versions, their figures and approval status; approve or reject one.",
@@ -146,42 +156,58 @@ def show(
 
 
 def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, target: Target, config,
-            verbose: bool) -> None:
+            verbose: bool, plan: bool = False, json_output: bool = False) -> None:
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.ui import stdout
 
     settings = start(ctx, config, verbose)
+    if plan:
+        reject_plan(target is Target.local)
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, lambda: _sagemaker(settings, target).set_status(name, status, reason))
+        return
+    from kgqa_cli.ui import print_json
+
     remote = _sagemaker(settings, target)
     if remote is not None:
         row = remote.set_status(name, status, reason)
-        stdout.print(f"{row['name']} ({row['arn']}): {row['previous']} -> {status}")
+        if json_output:
+            print_json(row)
+        else:
+            stdout.print(f"{row['name']} ({row['arn']}): {row['previous']} -> {status}")
         return
     registry = Registry(settings.paths.registry_dir)
     version = registry.parse_name(name)
     before = version.status
     registry.set_status(version, status, reason=reason)
-    stdout.print(f"{version.name}: {before} -> {status}")
+    if json_output:
+        print_json({"name": version.name, "previous": before, "status": status})
+    else:
+        stdout.print(f"{version.name}: {before} -> {status}")
 
 
 @registry_app.command("approve", **OVERRIDES)
 def approve(
     ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, target: TargetOption = Target.local,
-    config: ConfigOption = None, verbose: VerboseOption = False,
+    plan: PlanOption = False, config: ConfigOption = None, json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Approve a version for production (the human check before `kgqa deploy` serves it).
 
     Example: kgqa registry approve qa/v1 --reason "checked the demo questions"
     """
-    _decide(ctx, name, "Approved", reason, target, config, verbose)
+    _decide(ctx, name, "Approved", reason, target, config, verbose, plan, json_output)
 
 
 @registry_app.command("reject", **OVERRIDES)
 def reject(
     ctx: typer.Context, name: NameArgument, reason: ReasonOption = None, target: TargetOption = Target.local,
-    config: ConfigOption = None, verbose: VerboseOption = False,
+    plan: PlanOption = False, config: ConfigOption = None, json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Reject a version: `ask`, `extract` and `deploy` no longer take it unless named.
 
     Example: kgqa registry reject kg/v2 --reason "misses 导演 facts"
     """
-    _decide(ctx, name, "Rejected", reason, target, config, verbose)
+    _decide(ctx, name, "Rejected", reason, target, config, verbose, plan, json_output)

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from kgqa_cli.cli._qa import train_qa
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, Target, VerboseOption, app, start
+from kgqa_cli.cli._util import (
+    OVERRIDES,
+    ConfigOption,
+    JsonOption,
+    PlanOption,
+    Target,
+    VerboseOption,
+    app,
+    reject_plan,
+    start,
+)
 
 
 class ModelKind(str, Enum):
@@ -45,6 +55,7 @@ def train(
     ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
+    plan: PlanOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Train a model on the preprocessed corpus, keep the best dev-F1 checkpoint, register it.
@@ -63,8 +74,15 @@ def train(
             from kgqa_cli.errors import ConfigError
 
             raise ConfigError("--resume and --restart apply to local training; a SageMaker job starts afresh")
+        if plan:
+            from kgqa_cli.aws.training import submit_training
+            from kgqa_cli.cli._aws import show_plan
+
+            show_plan(settings, json_output, lambda: submit_training(settings, kind.value))
+            return
         _train_sagemaker(settings, kind.value, wait, json_output)
         return
+    reject_plan(plan)
     if wait:
         from kgqa_cli.errors import ConfigError
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, PlanOption, VerboseOption, app, start
 
 triggers_app = typer.Typer(
     name="triggers", no_args_is_help=True,
@@ -40,6 +40,7 @@ def install(
     s3_events: Annotated[bool | None, typer.Option(
         "--s3-events/--cloudtrail", help="data: S3 -> EventBridge notifications, or a CloudTrail trail "
         "\\[default: aws.triggers.s3_event_notifications]", show_default=False)] = None,
+    plan: PlanOption = False,
     config: ConfigOption = None, json_output: JsonOption = False, verbose: VerboseOption = False,
 ) -> None:
     """Install the triggers, or bring them in line with the config; a second run changes nothing.
@@ -50,15 +51,25 @@ def install(
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
-    triggers = Triggers(settings)
-    results = []
-    for kind in _kinds(kinds):
-        if kind == "code":
-            results.append(triggers.install_code())
-        elif kind == "data":
-            results.append(triggers.install_data(s3_events))
-        else:
-            results.append(triggers.install_schedule())
+
+    def install_all() -> list[dict]:
+        triggers = Triggers(settings)
+        results = []
+        for kind in _kinds(kinds):
+            if kind == "code":
+                results.append(triggers.install_code())
+            elif kind == "data":
+                results.append(triggers.install_data(s3_events))
+            else:
+                results.append(triggers.install_schedule())
+        return results
+
+    if plan:
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, install_all)
+        return
+    results = install_all()
     if json_output:
         print_json(results)
         return
@@ -90,13 +101,18 @@ def show(ctx: typer.Context, config: ConfigOption = None, json_output: JsonOptio
 
 
 @triggers_app.command("remove", **OVERRIDES)
-def remove(ctx: typer.Context, kinds: KindsArgument = None, config: ConfigOption = None,
+def remove(ctx: typer.Context, kinds: KindsArgument = None, plan: PlanOption = False, config: ConfigOption = None,
            json_output: JsonOption = False, verbose: VerboseOption = False) -> None:
     """Remove the triggers (their roles stay, for a later install)."""
     from kgqa_cli.aws.triggers import Triggers
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
+    if plan:
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, lambda: [Triggers(settings).remove(kind) for kind in _kinds(kinds)])
+        return
     triggers = Triggers(settings)
     results = [triggers.remove(kind) for kind in _kinds(kinds)]
     if json_output:
