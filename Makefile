@@ -10,6 +10,7 @@ KGQA   := $(BIN)/kgqa
 WS     := workspace
 CONFIG := configs/kgqa.yaml
 STAMP  := $(VENV)/.installed
+AWS_STAMP := $(VENV)/.installed-aws
 
 # The library code a stage runs: a change to it re-runs the stage. A stage whose outputs come
 # out byte-identical leaves them untouched, so the stages after it do not run again.
@@ -131,9 +132,12 @@ $(QA_EVAL): $(STAMPS)/evaluate-qa ;
 ask: $(QA_EVAL) $(GRAPH)
 	$(KGQA) ask "$(QUESTION)" -c $(CONFIG)
 
-# The AWS extra (boto3) for `kgqa sync` and the other AWS commands.
-install-aws: $(STAMP)
+# The AWS extra: boto3 for `kgqa sync` and the other AWS commands, and the SageMaker SDK v3 that
+# tests/test_pipelines_sdk.py builds the pipelines with. `make test` installs it, `make all` does not.
+install-aws: $(AWS_STAMP)
+$(AWS_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,aws]'
+	@touch $@
 
 # Debian packages of the browser test (chromium, driven by Playwright) and a Chinese font for the
 # chat page; installed when missing (as root, as on CI), else the command to run is printed.
@@ -144,7 +148,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
 	else echo "the browser test needs: sudo apt-get install chromium fonts-wqy-zenhei (it skips without them)" >&2; fi
 
-test: $(STAMP) system-deps
+test: $(AWS_STAMP) system-deps
 	$(PY) -m pytest
 
 # Retrain the question model with the labelled feedback: questions -> train qa -> evaluate qa; the new

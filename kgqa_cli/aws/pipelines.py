@@ -7,7 +7,8 @@ by hand and the same stage in a pipeline), `build` needs no AWS and no region ch
 the same byte for byte for the same config and code (the SDK puts a timestamp into its code
 prefix), and the import costs nothing (the SDK's workflow package takes ~3 s and ~250 MB). The
 format is the one the SDK writes: ``Version 2020-12-01``, ``Parameters``, ``Steps`` with
-``Get`` / ``Std:JsonGet`` / ``Std:Join`` expressions.
+``Get`` / ``Std:JsonGet`` / ``Std:Join`` expressions; tests/test_pipelines_sdk.py builds the same
+pipelines with the SDK v3 (``sagemaker.mlops.workflow``) and holds the two equal, field by field.
 
 - **kg**: Preprocess → TrainKg → EvaluateKg (property file) → CheckF1 (f1 ≥ MinF1) → if:
   RegisterKg, CreateKgModel → Extract (Batch Transform) → RetrieveOrCreateNeptuneDB →
@@ -121,19 +122,25 @@ def _register_step(settings: Any, context: PlanContext, kind: str, train_step: s
     from kgqa_cli.aws.registry import SageMakerRegistry
 
     group = SageMakerRegistry.group_name(settings.aws, kind)
+    container = _model_container(settings, context, kind, train_step)
+    # The SDK's ModelBuilder.register() gives a script-mode package's container its region.
+    container["Environment"]["SAGEMAKER_REGION"] = context.region
     return {"Name": f"Register{kind.title()}", "Type": "RegisterModel", "Arguments": {
         "ModelPackageGroupName": group,
         "ModelApprovalStatus": _get("Parameters.ModelApprovalStatus"),
         "InferenceSpecification": {
-            "Containers": [_model_container(settings, context, kind, train_step)],
+            "Containers": [container],
             "SupportedContentTypes": ["application/json", "text/plain", "application/jsonlines"],
             "SupportedResponseMIMETypes": ["application/json", "application/jsonlines"],
         },
+        # Empty Bias and Explainability, and SkipModelValidation at its default: the request as
+        # the SageMaker SDK's ModelBuilder.register() writes it (tests/test_pipelines_sdk.py).
         "ModelMetrics": {"ModelQuality": {"Statistics": {
             "ContentType": "application/json",
             "S3Uri": {"Std:Join": {"On": "/", "Values": [_output(evaluate_step, "evaluation"), "evaluation.json"]}},
-        }}},
+        }}, "Bias": {}, "Explainability": {}},
         "CustomerMetadataProperties": {"kgqa_pipeline": pipeline_name(settings.aws, kind)},
+        "SkipModelValidation": "None",
     }}
 
 
@@ -208,8 +215,9 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
             local_paths={"transform": f"{WORKSPACE}/extract/transform", "neptune": f"{WORKSPACE}/graph"})
         load_step = _processing_step("NeptuneBulkload", context, neptune_load, aws.evaluate, code_url, config_url)
         if aws.neptune.job_subnet_ids:
-            # The loader answers inside the cluster's VPC only.
-            load_step["Arguments"]["NetworkConfig"] = {"VpcConfig": {
+            # The loader answers inside the cluster's VPC only. Network isolation stays off, said
+            # outright as the SageMaker SDK's NetworkConfig says it: the job calls the loader.
+            load_step["Arguments"]["NetworkConfig"] = {"EnableNetworkIsolation": False, "VpcConfig": {
                 "Subnets": aws.neptune.job_subnet_ids, "SecurityGroupIds": aws.neptune.security_group_ids}}
         if_steps = [
             _register_step(settings, context, "kg", "TrainKg", "EvaluateKg"),
@@ -272,10 +280,11 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
                                                        _get("Parameters.MinSlotF1")]}}),
             }},
         ]
+    # MlflowConfig null: the SDK v3 writes the key on every pipeline, null when MLflow is not used.
     return {"Version": VERSION, "Metadata": {}, "Parameters": parameters,
             "PipelineExperimentConfig": {"ExperimentName": {"Get": "Execution.PipelineName"},
                                          "TrialName": {"Get": "Execution.PipelineExecutionId"}},
-            "Steps": steps}
+            "MlflowConfig": None, "Steps": steps}
 
 
 def build(settings: Any, kind: str) -> dict:

@@ -48,8 +48,10 @@ class ProcessingStage:
 
 
 def _s3_input(name: str, uri: Any, local_path: str) -> dict:
+    # S3CompressionType is the service's default, written out as the SageMaker SDK writes it.
     return {"InputName": name, "S3Input": {"S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix",
-                                           "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
+                                           "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+                                           "S3CompressionType": "None"}}
 
 
 def _output_uri(context: Any, path: str, job: Any) -> Any:
@@ -60,7 +62,8 @@ def _output_uri(context: Any, path: str, job: Any) -> Any:
     before, _, after = context.url(path).partition("{job}")
     if isinstance(job, str):
         return before + job + after
-    return {"Std:Join": {"On": "", "Values": [before, job, after]}}
+    # No empty last part: the same two values a SageMaker SDK Join of prefix and execution id writes.
+    return {"Std:Join": {"On": "", "Values": [before, job, after] if after else [before, job]}}
 
 
 def processing_request(context: Any, stage: ProcessingStage, resources: Any, code_url: Any, config_url: Any,
@@ -78,7 +81,7 @@ def processing_request(context: Any, stage: ProcessingStage, resources: Any, cod
                                                  "LocalPath": f"{WORKSPACE}/{stage.output_local.get(name) or path.replace('/{job}', '')}",
                                                  "S3UploadMode": "EndOfJob"}}
                for name, path in stage.outputs.items()]
-    return {
+    request = {
         "RoleArn": context.aws.role_arn,
         "AppSpecification": {
             "ImageUri": context.image("pytorch-training", resources.instance_type, resources.image),
@@ -93,6 +96,9 @@ def processing_request(context: Any, stage: ProcessingStage, resources: Any, cod
         "StoppingCondition": {"MaxRuntimeInSeconds": resources.max_runtime_seconds},
         "Environment": {"PYTHONUNBUFFERED": "1"},
     }
+    if not outputs:  # a job that writes nothing has no output config (as the SageMaker SDK writes it)
+        del request["ProcessingOutputConfig"]
+    return request
 
 
 def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wait: bool = False,
@@ -110,7 +116,7 @@ def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wai
     context.call("create the processing job", context.sagemaker.create_processing_job, **request)
     result = {"job_name": name, "image": request["AppSpecification"]["ImageUri"], "inputs_uploaded": uploaded,
               "inputs": {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
-              "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in request["ProcessingOutputConfig"]["Outputs"]},
+              "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in request.get("ProcessingOutputConfig", {}).get("Outputs", [])},
               "status": "InProgress"}
     if wait:
         job = context.follow("processing", name, on_status, on_log)

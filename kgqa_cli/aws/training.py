@@ -114,6 +114,14 @@ def pretrained_encoder(settings: Any, kind: str) -> str | None:
     return model.pretrained if getattr(model, "encoder", None) == "pretrained" else None
 
 
+def channel(name: str, uri: Any) -> dict:
+    """A training job's input channel: an S3 prefix copied in (``File``) whole on every instance;
+    the input mode is written per channel, as the SageMaker SDK writes it."""
+    return {"ChannelName": name, "InputMode": "File",
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri,
+                                            "S3DataDistributionType": "FullyReplicated"}}}
+
+
 def pretrained_channels(settings: Any, kind: str) -> list[dict]:
     """The ``pretrained`` input channel of an encoder given as an ``s3://`` prefix: SageMaker
     copies it into the job (``SM_CHANNEL_PRETRAINED``). A Hugging Face id needs none: the job
@@ -121,9 +129,7 @@ def pretrained_channels(settings: Any, kind: str) -> list[dict]:
     name = pretrained_encoder(settings, kind)
     if not name or not name.startswith("s3://"):
         return []
-    return [{"ChannelName": "pretrained",
-             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": name.rstrip("/") + "/",
-                                             "S3DataDistributionType": "FullyReplicated"}}}]
+    return [channel("pretrained", name.rstrip("/") + "/")]
 
 
 def init_channels(settings: Any, kind: str, bucket: str) -> list[dict]:
@@ -132,9 +138,7 @@ def init_channels(settings: Any, kind: str, bucket: str) -> list[dict]:
     init = settings.kg.train.init if kind == "kg" else None
     if not init or not init.startswith("pretrain/v"):
         return []
-    return [{"ChannelName": "init",
-             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{bucket}/registry/{init}/",
-                                             "S3DataDistributionType": "FullyReplicated"}}}]
+    return [channel("init", f"{bucket}/registry/{init}/")]
 
 
 def job_request(settings: Any, kind: str, name: str, code_url: str, region: str) -> dict:
@@ -159,12 +163,10 @@ def job_request(settings: Any, kind: str, name: str, code_url: str, region: str)
             "sagemaker_program": ENTRY_SCRIPT, "sagemaker_submit_directory": code_url,
             "sagemaker_region": region,
         },
-        "InputDataConfig": [{
-            "ChannelName": "train",
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{bucket}/{INPUTS[kind]}/",
-                                            "S3DataDistributionType": "FullyReplicated"}},
-        }, *pretrained_channels(settings, kind), *init_channels(settings, kind, bucket)],
-        "OutputDataConfig": {"S3OutputPath": f"{bucket}/jobs/{kind}/"},
+        "InputDataConfig": [channel("train", f"{bucket}/{INPUTS[kind]}/"), *pretrained_channels(settings, kind),
+                            *init_channels(settings, kind, bucket)],
+        # The service's default compression, written out as the SageMaker SDK writes it.
+        "OutputDataConfig": {"S3OutputPath": f"{bucket}/jobs/{kind}/", "CompressionType": "GZIP"},
         "ResourceConfig": {"InstanceType": training.instance_type, "InstanceCount": training.instance_count,
                            "VolumeSizeInGB": training.volume_gb},
         "StoppingCondition": {"MaxRuntimeInSeconds": training.max_runtime_seconds},
