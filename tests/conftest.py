@@ -24,11 +24,19 @@ def pytest_configure(config):
     import tempfile
 
     if "KGQA_AWS_CALL_LOG" not in os.environ:
-        os.environ["KGQA_AWS_CALL_LOG"] = str(Path(tempfile.mkdtemp(prefix="kgqa-aws-calls-")) / "calls.jsonl")
+        config.kgqa_call_log_dir = tempfile.mkdtemp(prefix="kgqa-aws-calls-")  # removed at the end
+        os.environ["KGQA_AWS_CALL_LOG"] = str(Path(config.kgqa_call_log_dir) / "calls.jsonl")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(AWS_SITE), os.environ.get("PYTHONPATH")]))
     spec = importlib.util.spec_from_file_location("kgqa_aws_call_recorder", AWS_SITE / "sitecustomize.py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))  # hooks this process's botocore sessions
     config.addinivalue_line("markers", "after_suite: reads what the whole run recorded; runs last")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    if getattr(config, "kgqa_call_log_dir", None):
+        shutil.rmtree(config.kgqa_call_log_dir, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

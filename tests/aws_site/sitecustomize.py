@@ -61,6 +61,9 @@ def _roles(value: object, found: list[str]) -> list[str]:
 
 def _record(params: dict | None = None, model: object = None, **_kwargs: object) -> None:
     path = os.environ.get("KGQA_AWS_CALL_LOG")
+    plan = sys.modules.get("kgqa_cli.aws.plan")
+    if plan is not None and plan.active() is not None:
+        return  # a plan's calls are answered by kgqa itself and never sent
     who = identity_of_call() if path and model is not None else None
     if who is None:
         return
@@ -72,6 +75,7 @@ def _record(params: dict | None = None, model: object = None, **_kwargs: object)
     if model.name in ("CreateSchedule", "UpdateSchedule"):
         line["target"] = ((params or {}).get("Target") or {}).get("Arn")
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(descriptor, data)  # one write on O_APPEND: lines from many processes never interleave
