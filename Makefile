@@ -16,9 +16,9 @@ AWS_STAMP := $(VENV)/.installed-aws
 # out byte-identical leaves them untouched, so the stages after it do not run again.
 CORE_SRC := $(addprefix kgqa_cli/,config.py errors.py io.py settings.py workspace.py)
 DATA_SRC := $(wildcard kgqa_cli/data/*.py) kgqa_cli/cli/preprocess.py
-KG_SRC   := $(wildcard kgqa_cli/extraction/*.py) kgqa_cli/mlops/registry.py
+KG_SRC   := $(wildcard kgqa_cli/extraction/*.py) kgqa_cli/mlops/registry.py kgqa_cli/mlops/distributed.py
 GRAPH_SRC := $(wildcard kgqa_cli/graph/*.py) kgqa_cli/cli/bulkload.py
-QA_SRC   := $(wildcard kgqa_cli/understanding/*.py) kgqa_cli/mlops/registry.py
+QA_SRC   := $(wildcard kgqa_cli/understanding/*.py) kgqa_cli/mlops/registry.py kgqa_cli/mlops/distributed.py
 
 DEMO_DIR := $(WS)/data/raw/demo
 DEMO     := $(DEMO_DIR)/duie_train.json

@@ -56,8 +56,9 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2), flush=True)
 
 
-def progress(*extra_columns: Any, transient: bool = False) -> Progress:
-    """A Rich progress bar on stderr with count, bar, elapsed and remaining time."""
+def progress(*extra_columns: Any, transient: bool = False, disable: bool = False) -> Progress:
+    """A Rich progress bar on stderr with count, bar, elapsed and remaining time (``disable``:
+    none drawn, as on the ranks of a torchrun group other than 0)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -67,4 +68,5 @@ def progress(*extra_columns: Any, transient: bool = False) -> Progress:
         TimeRemainingColumn(),
         console=stderr,
         transient=transient,
+        disable=disable,
     )

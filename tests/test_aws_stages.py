@@ -187,28 +187,24 @@ def test_extraction_handler_four_functions(kg_workspace):
 
 
 def test_data_parallel_training_on_two_ranks(kg_workspace, tmp_path):
-    """Two container processes as two SageMaker hosts on loopback: one process group, gradients
-    averaged, so both ranks end with byte-identical weights; rank 0 alone writes the model."""
+    """The container under torchrun, as SageMaker's launcher starts it with
+    sagemaker_torch_distributed_enabled: two ranks on loopback in one group, each in a workspace
+    of its own; rank 0 alone writes the model, and the other rank's workspace gets none."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    hosts = ["127.0.0.1", "localhost"]
-    processes = []
-    for host in hosts:
-        env = {**os.environ, "SM_CHANNEL_TRAIN": str(kg_workspace / "data" / "corpus"),
-               "SM_MODEL_DIR": str(tmp_path / f"model-{host}"), "SM_OUTPUT_DATA_DIR": str(tmp_path / f"out-{host}"),
-               "SM_HPS": json.dumps({"kind": "kg", "kgqa_config": json.dumps(TINY_KG)}),
-               "SM_HOSTS": json.dumps(hosts), "SM_CURRENT_HOST": host, "KGQA_DIST_PORT": str(port)}
-        processes.append(subprocess.Popen([sys.executable, "-m", "kgqa_cli.aws.container"], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    logs = [process.communicate(timeout=600)[0] for process in processes]
-    assert [p.returncode for p in processes] == [0, 0], logs
-    assert "data-parallel: rank 0 of 2" in logs[0] and "data-parallel: rank 1 of 2" in logs[1]
-    assert (tmp_path / "model-127.0.0.1" / "model.safetensors").exists()
-    assert not (tmp_path / "model-localhost").exists()
-    weights = [(tmp_path / f"out-{h}" / "workspace" / "models" / "kg" / "model" / "model.safetensors").read_bytes()
-               for h in hosts]
-    assert weights[0] == weights[1]
+    env = {**os.environ, "SM_CHANNEL_TRAIN": str(kg_workspace / "data" / "corpus"),
+           "SM_MODEL_DIR": str(tmp_path / "model"), "SM_OUTPUT_DATA_DIR": str(tmp_path / "out"),
+           "SM_HPS": json.dumps({"kind": "kg", "kgqa_config": json.dumps(TINY_KG)})}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(port),
+                           "-m", "kgqa_cli.aws.container"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "distributed: rank 0 of 2 (gloo" in done.stdout and "distributed: rank 1 of 2 (gloo" in done.stdout
+    assert "rank 1 done; rank 0 writes the model" in done.stdout
+    assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "model" / "code").is_dir()
+    assert (tmp_path / "out" / "workspace" / "models" / "kg" / "model" / "model.safetensors").exists()
+    assert not (tmp_path / "out" / "workspace-rank1" / "models").exists()
 
 
 # --- against the moto server --------------------------------------------------------------------
@@ -722,38 +718,3 @@ def test_without_the_aws_extra_each_command_says_how_to_install_it(kg_workspace,
                               timeout=120, cwd=Path(__file__).resolve().parents[1])
         assert done.returncode == 2, (command, done.stderr)
         assert done.stderr.count("\n") == 1 and "make install-aws" in done.stderr, (command, done.stderr)
-
-
-def _rank(rank: int, port: int, results) -> None:
-    import torch
-    import torch.distributed as dist
-
-    from kgqa_cli.parallel import DataParallel
-
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
-    parallel = DataParallel(rank, 2)
-    parallel.broadcast_parameters(model)
-    # Rank 1's batch leaves the second layer without a gradient (as a batch without subjects
-    # leaves CasRel's object head): the ranks still reduce one tensor of one size.
-    out = model[0](torch.ones(1, 2)).sum() if rank == 1 else model(torch.ones(1, 2)).sum()
-    out.backward()
-    parallel.average_gradients(model)
-    results[rank] = [p.grad.tolist() for p in model.parameters()]
-    dist.destroy_process_group()
-
-
-def test_data_parallel_gradients_match_when_a_rank_has_none():
-    import torch.multiprocessing as mp
-
-    from kgqa_cli.parallel import DataParallel
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    results = mp.Manager().dict()
-    mp.spawn(_rank, args=(port, results), nprocs=2, join=True)
-    assert results[0] == results[1]
-    # Batches are shared out alike, and no rank is left without one.
-    assert DataParallel(1, 2).shard(list(range(5))) == [1, 3] and DataParallel(0, 2).shard(list(range(5))) == [0, 2]
-    assert [DataParallel(r, 3).shard(["a", "b"]) for r in range(3)] == [["a"], ["b"], ["a"]]

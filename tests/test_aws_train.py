@@ -123,9 +123,21 @@ def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path, m
     request = job_request(load_settings(None, {"workspace": str(corpus_workspace), "aws.bucket": "kgqa-train-test",
                                               "aws.role_arn": ROLE}), "kg", "job", "s3://x/code.tar.gz", "us-east-1")
     assert [m["Name"] for m in request["AlgorithmSpecification"]["MetricDefinitions"]] == ["train:loss", "dev:f1"]
+    # One process: the container runs the entry point as it is, without torchrun.
+    assert not any(key.startswith(("sagemaker_torch", "sagemaker_mpi")) for key in request["HyperParameters"])
     parallel = job_request(load_settings(None, {"aws.bucket": "b", "aws.role_arn": ROLE, "aws.training.instance_count": 2}),
                            "qa", "job", "s3://x/code.tar.gz", "us-east-1")
     assert parallel["ResourceConfig"]["InstanceCount"] == 2  # data-parallel: one rank per instance
+    # The PyTorch container starts the entry point under torchrun; its processes per host stay its default.
+    assert parallel["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
+    assert "sagemaker_mpi_num_of_processes_per_host" not in parallel["HyperParameters"]
+    several = job_request(load_settings(None, {"aws.bucket": "b", "aws.role_arn": ROLE,
+                                               "aws.training.processes_per_host": 4}),
+                          "kg", "job", "s3://x/code.tar.gz", "us-east-1")
+    assert several["ResourceConfig"]["InstanceCount"] == 1
+    assert several["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
+    assert several["HyperParameters"]["sagemaker_mpi_num_of_processes_per_host"] == "4"
+    assert all(isinstance(value, str) for value in several["HyperParameters"].values())
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="kgqa-train-test")["Contents"])
     assert {"kgqa/data/corpus/train.jsonl", "kgqa/data/corpus/dev.jsonl", "kgqa/data/corpus/schema.jsonl"} <= set(keys)
     code_key = submitted["source"].split("/", 3)[3]

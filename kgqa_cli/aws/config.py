@@ -25,10 +25,14 @@ class JobConfig(StrictModel):
 
 
 class TrainingJobConfig(JobConfig):
-    """Section ``aws.training``: `kgqa train --target sagemaker`; more than one instance trains
-    data-parallel (torch.distributed, each instance a rank)."""
+    """Section ``aws.training``: `kgqa train --target sagemaker`; more than one instance, or more
+    than one process per instance, trains data-parallel (DistributedDataParallel under torchrun,
+    each process a rank)."""
 
     instance_count: int = Field(1, ge=1, le=64, description="instances; above 1: data-parallel training")
+    processes_per_host: int | None = Field(
+        None, ge=1, le=64,
+        description="training processes per instance under torchrun; null: one per GPU, one on a CPU instance")
 
 
 class TransformConfig(StrictModel):

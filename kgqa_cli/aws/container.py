@@ -8,11 +8,14 @@ qa), the hyperparameters ``SM_HPS`` (``kind`` and the model's config section as 
 JSON only: nothing that runs code when loaded), with ``code/`` for the serving container. Log lines go to stdout, one per line, so that
 the job's metric definitions (:data:`METRIC_DEFINITIONS`) find the loss and dev scores.
 
-With several instances (``SM_HOSTS``) each one is a rank of a torch.distributed group (see
-:mod:`kgqa_cli.parallel`) and rank 0 writes the model.
+With several instances, or several processes per instance, the job's hyperparameter
+``sagemaker_torch_distributed_enabled`` makes the container start this entry point under
+``torchrun``: each process is a rank of one torch.distributed group (see
+:mod:`kgqa_cli.mlops.distributed`), trains with DistributedDataParallel in a workspace of its
+own, and rank 0 writes the model.
 
 A test runs it locally with the same environment and folders, exactly as the container would,
-with one process and with two ranks on loopback.
+with one process and with two ranks under torchrun on loopback.
 """
 
 from __future__ import annotations
@@ -57,14 +60,17 @@ def main() -> int:
     if kind not in METRIC_DEFINITIONS:
         print(f"kgqa container: hyperparameter kind must be kg or qa, not {kind!r}", file=sys.stderr)
         return 2
+    from kgqa_cli.mlops.distributed import init_from_env
+
+    group = init_from_env()  # under torchrun (several instances or processes): one rank of the group
     channel = Path(os.environ["SM_CHANNEL_TRAIN"])
     model_dir = Path(os.environ["SM_MODEL_DIR"])
     scratch = Path(os.environ.get("SM_OUTPUT_DATA_DIR") or tempfile.mkdtemp(prefix="kgqa-"))
-    settings = KgqaConfig.model_validate({"workspace": str(scratch / "workspace"),
+    # A workspace per rank: the processes of one instance share the scratch folder, and each
+    # copies the channel into its own workspace instead of racing to fill one.
+    workspace = scratch / ("workspace" if group.main else f"workspace-rank{group.rank}")
+    settings = KgqaConfig.model_validate({"workspace": str(workspace),
                                           kind: hyperparameters.get("kgqa_config") or {}})
-    from kgqa_cli.parallel import init_from_sagemaker
-
-    parallel = init_from_sagemaker()  # several instances: one rank each, gradients averaged
     target = settings.paths.corpus_dir if kind == "kg" else settings.paths.questions_dir
     shutil.copytree(channel, target, dirs_exist_ok=True)
     init_channel = os.environ.get("SM_CHANNEL_INIT")
@@ -92,8 +98,8 @@ def main() -> int:
         from kgqa_cli.understanding.training import train_question_model
 
         folder = train_question_model(settings.qa, settings.paths).version.path / "model"
-    if not parallel.main:
-        print(f"kgqa container: rank {parallel.rank} done; rank 0 writes the model")
+    if not group.main:
+        print(f"kgqa container: rank {group.rank} done; rank 0 writes the model")
         return 0
     model_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(folder, model_dir, dirs_exist_ok=True)

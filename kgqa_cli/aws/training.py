@@ -141,6 +141,21 @@ def init_channels(settings: Any, kind: str, bucket: str) -> list[dict]:
     return [channel("init", f"{bucket}/registry/{init}/")]
 
 
+def distribution_hyperparameters(training: Any) -> dict[str, str]:
+    """The hyperparameters that make SageMaker's PyTorch container start the entry point under
+    torchrun (one rank per process, see :mod:`kgqa_cli.mlops.distributed`): with several
+    instances, or several processes per instance (``aws.training.processes_per_host``, else the
+    container's default: one per GPU, one on a CPU instance). None for one process."""
+    processes = training.processes_per_host
+    if training.instance_count <= 1 and (processes or 1) <= 1:
+        return {}
+    chosen = {"sagemaker_torch_distributed_enabled": "true"}
+    if processes is not None:
+        # The training toolkit reads the processes per host from this name, whichever launcher runs.
+        chosen["sagemaker_mpi_num_of_processes_per_host"] = str(processes)
+    return chosen
+
+
 def job_request(settings: Any, kind: str, name: str, code_url: str, region: str) -> dict:
     """The ``create_training_job`` request of a kgqa training job."""
     import json
@@ -161,7 +176,7 @@ def job_request(settings: Any, kind: str, name: str, code_url: str, region: str)
         "HyperParameters": {
             "kind": kind, "kgqa_config": json.dumps(section, ensure_ascii=False),
             "sagemaker_program": ENTRY_SCRIPT, "sagemaker_submit_directory": code_url,
-            "sagemaker_region": region,
+            "sagemaker_region": region, **distribution_hyperparameters(training),
         },
         "InputDataConfig": [channel("train", f"{bucket}/{INPUTS[kind]}/"), *pretrained_channels(settings, kind),
                             *init_channels(settings, kind, bucket)],

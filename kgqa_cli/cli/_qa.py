@@ -7,10 +7,13 @@ from pathlib import Path
 
 def train_qa(settings, resume: bool, restart: bool, json_output: bool) -> None:
     """Train the JointBERT question model on the generated questions and register it."""
+    from kgqa_cli.mlops.distributed import current
     from kgqa_cli.ui import print_json, stdout
     from kgqa_cli.understanding.training import train_question_model
 
     result = train_question_model(settings.qa, settings.paths)
+    if not current().main:  # under torchrun, rank 0 reports for the group
+        return
     summary = {"model_version": result.version.name, "model_dir": str(result.version.path / "model"),
                "seconds": round(result.seconds, 1), **result.metrics, "curve": result.curve}
     if json_output:

@@ -97,9 +97,12 @@ def train(
 
 def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
     from kgqa_cli.extraction.train import run_train
+    from kgqa_cli.mlops.distributed import current
     from kgqa_cli.ui import print_json, stdout
 
     result = run_train(settings.kg, settings.paths, resume=resume, restart=restart)
+    if not current().main:  # under torchrun, rank 0 reports for the group
+        return
     summary = {
         "model_version": result.version,
         "model_dir": str(result.model_dir),

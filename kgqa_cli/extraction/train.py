@@ -43,7 +43,7 @@ from kgqa_cli.extraction.model import CasRel
 from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
 from kgqa_cli.io import replace_folder, write_json
-from kgqa_cli.parallel import current as current_parallel
+from kgqa_cli.mlops import distributed
 from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.workspace import Workspace, ensure_writable
 
@@ -160,13 +160,18 @@ def _blend_teacher(examples: list[Example], weight: float, subject_heads: np.nda
         number += count
 
 
-def epoch_batches(examples: list[Example], batch_size: int, seed: int) -> list[np.ndarray]:
-    """Batches of similar lengths (little padding) in a random order fixed by ``seed``.
+def epoch_batches(examples: list[Example], batch_size: int, seed: int,
+                  indices: list[int] | None = None) -> list[np.ndarray]:
+    """Batches of similar lengths (little padding) in a random order fixed by ``seed``, of all
+    examples or of those at ``indices`` (a rank's share, from :func:`distributed.sampler`).
 
     The order depends on the seed alone, so a resumed run sees the same batches.
     """
     rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(len(examples))
+    if indices is None:
+        shuffled = rng.permutation(len(examples))
+    else:
+        shuffled = np.asarray(indices, dtype=np.int64)[rng.permutation(len(indices))]
     # Sort shuffled chunks of 50 batches by length: neighbours are alike, batches still vary.
     chunk = batch_size * 50
     batches = []
@@ -174,6 +179,18 @@ def epoch_batches(examples: list[Example], batch_size: int, seed: int) -> list[n
         part = sorted(shuffled[start:start + chunk].tolist(), key=lambda i: len(examples[i].ids))
         batches.extend(np.array(part[i:i + batch_size]) for i in range(0, len(part), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class PointerLoss(torch.nn.Module):
+    """:func:`batch_loss` of the model it holds, as a module's forward, so that
+    DistributedDataParallel sees the pass it averages the gradients of."""
+
+    def __init__(self, model: CasRel, object_weight: float = 1.0, positive_weight: float = 1.0):
+        super().__init__()
+        self.model, self.object_weight, self.positive_weight = model, object_weight, positive_weight
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return batch_loss(self.model, batch, self.object_weight, self.positive_weight)
 
 
 def batch_loss(model: CasRel, batch: dict, object_weight: float = 1.0, positive_weight: float = 1.0) -> torch.Tensor:
@@ -266,9 +283,10 @@ def learning_rate_factor(train_cfg: Any, steps_per_epoch: int):
     return factor
 
 
-def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
+def load_checkpoint(path: Path, config: KgConfig, data_hash: str, world: int = 1) -> dict:
     """Read ``last.pt`` for ``--resume``: it must load (tensors and plain values only, nothing that
-    runs code) and match today's settings and data, else the error names ``--restart``."""
+    runs code) and match today's settings, data and number of processes (``world``), else the
+    error names ``--restart``."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
@@ -290,6 +308,12 @@ def load_checkpoint(path: Path, config: KgConfig, data_hash: str) -> dict:
         raise ConfigError(
             f"{path} cannot be resumed: it was made with {what}",
             hint="resume with the settings it was made with, or pass --restart to discard it and start over",
+        )
+    made_by = checkpoint.get("world_size", 1)
+    if made_by != world:  # each rank's share of the data and its random state depend on the count
+        raise ConfigError(
+            f"{path} cannot be resumed: it was made by {made_by} training process(es), this run has {world}",
+            hint=f"resume with {made_by} process(es) (torchrun --nproc_per_node), or pass --restart to start over",
         )
     return checkpoint
 
@@ -351,23 +375,30 @@ def fit(
     from kgqa_cli.ui import progress
 
     train_cfg = config.train
+    group = distributed.init_from_env()  # under torchrun: one rank of several, else a single process
     set_threads(train_cfg.threads)
     device = choose_device(train_cfg.device)
     seed_everything(train_cfg.seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if group.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out_dir / CHECKPOINT
     model_folder = out_dir / MODEL_FOLDER
     fingerprint = _fingerprint(config, data_hash)
 
     checkpoint = None
-    if restart and checkpoint_path.exists():
+    if restart and checkpoint_path.exists() and group.main:
         log.info("--restart: discarding %s", checkpoint_path)
         checkpoint_path.unlink()
     if resume:
         if checkpoint_path.exists():
-            checkpoint = load_checkpoint(checkpoint_path, config, data_hash)
+            checkpoint = load_checkpoint(checkpoint_path, config, data_hash, group.world)
         else:
             log.info("no checkpoint at %s: starting afresh", checkpoint_path)
+    if group.active:  # every rank must resume from the same epoch (one checkpoint on a shared disk)
+        seen = distributed.gather(checkpoint["epoch"] if checkpoint is not None else None)
+        if len(set(seen)) > 1:
+            raise ConfigError(f"the ranks see different checkpoints at {checkpoint_path} (epochs {seen})",
+                              hint="resume where every rank reads the same models folder, or pass --restart")
 
     if train_cfg.augment.copies:  # the same copies on every run of the same data and config (resume)
         from kgqa_cli.extraction.augment import augment_records, person_names
@@ -442,11 +473,12 @@ def fit(
             raise ConfigError("kg.train.init needs the workspace's registry")
         initialise_from(model, vocab, registry_root, config.train.init)
     model.to(device)
-    parallel = current_parallel()
-    parallel.broadcast_parameters(model)
     optimizer = torch.optim.Adam(_parameter_groups(model, train_cfg), lr=train_cfg.lr,
                                  weight_decay=train_cfg.weight_decay)
-    steps_per_epoch = len(parallel.shard(list(range((len(examples) + train_cfg.batch_size - 1) // train_cfg.batch_size))))
+    # Under torchrun each rank trains on its share of every epoch's sentences (all ranks the same
+    # number of batches); one process takes them all.
+    share = distributed.sampler(len(examples), train_cfg.seed) if group.active else None
+    steps_per_epoch = ((len(share) if share is not None else len(examples)) + train_cfg.batch_size - 1) // train_cfg.batch_size
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(train_cfg, steps_per_epoch))
     ema = None
     if train_cfg.ema_decay:
@@ -466,7 +498,8 @@ def fit(
         start_epoch = checkpoint["epoch"] + 1
         best_f1, best_epoch, bad_epochs = checkpoint["best_f1"], checkpoint["best_epoch"], checkpoint["bad_epochs"]
         curve, best_dev = checkpoint["curve"], checkpoint["best_dev"]
-        _set_rng_state(checkpoint["rng"])
+        # Each rank draws its own dropout masks: it goes on from its own random state.
+        _set_rng_state(checkpoint["rank_rng"][group.rank] if group.active else checkpoint["rng"])
         log.info("resuming after epoch %d (best dev F1 %.4f at epoch %d)", checkpoint["epoch"], best_f1, best_epoch)
 
     log.info(
@@ -479,22 +512,29 @@ def fit(
     stopped_early = bad_epochs >= train_cfg.patience
     batches_per_epoch = steps_per_epoch
     epoch = start_epoch - 1
-    with progress() as bar:
+    # Several ranks: gradients averaged in backward (a batch without subjects leaves the object
+    # head unused on its rank, hence find_unused_parameters); one process: the loss module itself.
+    trainer = distributed.wrap(PointerLoss(model, train_cfg.object_loss_weight, train_cfg.positive_weight), device,
+                               find_unused_parameters=True)
+    with progress(disable=not group.main) as bar:
         for epoch in range(start_epoch, train_cfg.epochs + 1):
             if stopped_early:
                 break
             started = time.perf_counter()
-            model.train()
-            batches = parallel.shard(epoch_batches(examples, train_cfg.batch_size, train_cfg.seed * 1000 + epoch))
+            trainer.train()
+            if share is not None:
+                share.set_epoch(epoch)
+                batches = epoch_batches(examples, train_cfg.batch_size, train_cfg.seed * 1000 + epoch, list(share))
+            else:
+                batches = epoch_batches(examples, train_cfg.batch_size, train_cfg.seed * 1000 + epoch)
             task = bar.add_task(f"epoch {epoch}/{train_cfg.epochs} loss -", total=batches_per_epoch)
             total_loss = 0.0
             for number, chosen in enumerate(batches, start=1):
                 batch = make_batch([examples[i] for i in chosen], len(channels), device, channel_types,
                                    train_cfg.distill.weight)  # the weight counts only with a teacher attached
-                loss = batch_loss(model, batch, train_cfg.object_loss_weight, train_cfg.positive_weight)
+                loss = trainer(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                parallel.average_gradients(model)  # no-op in one process
                 if train_cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
                 optimizer.step()
@@ -506,12 +546,16 @@ def fit(
             model.eval()
             scored = ema.module if ema is not None else model  # the averaged weights, when kept
             scored.eval()
-            extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon, bigrams=bigram_vocab,
-                                  subwords=subwords)
-            dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
-            dev, _ = evaluate_records(extractor, dev_records, config, on_progress=lambda n, t=dev_task: bar.advance(t, n))
-            bar.remove_task(dev_task)
-            mean_loss = parallel.mean(total_loss / max(1, batches_per_epoch))
+            dev = None
+            if group.main:  # the ranks hold the same weights: rank 0 scores, every rank takes its scores
+                extractor = Extractor(scored, vocab, schema, device=device, lexicon=lexicon, bigrams=bigram_vocab,
+                                      subwords=subwords)
+                dev_task = bar.add_task(f"epoch {epoch} dev", total=len(dev_records))
+                dev, _ = evaluate_records(extractor, dev_records, config,
+                                          on_progress=lambda n, t=dev_task: bar.advance(t, n))
+                bar.remove_task(dev_task)
+            dev = distributed.broadcast(dev)
+            mean_loss = distributed.mean(total_loss / max(1, batches_per_epoch))
             epoch_seconds.append(round(time.perf_counter() - started, 2))
             curve.append({
                 "epoch": epoch, "loss": round(mean_loss, 6),
@@ -522,36 +566,44 @@ def fit(
             if dev["f1"] > best_f1:
                 best_f1, best_epoch, bad_epochs = dev["f1"], epoch, 0
                 best_dev = {k: dev[k] for k in ("precision", "recall", "f1", "support")}
-                save_model_folder(model_folder, scored, vocab, schema, config, {
-                    "best_epoch": epoch, "dev": best_dev, "train": _train_settings(config),
-                    "thresholds": {
-                        "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
-                    },
-                    **({"encoder": encoder_provenance} if encoder_provenance is not None else {}),
-                }, lexicon, bigram_vocab, subwords)
+                if group.main:
+                    save_model_folder(model_folder, scored, vocab, schema, config, {
+                        "best_epoch": epoch, "dev": best_dev, "train": _train_settings(config),
+                        "thresholds": {
+                            "subject": config.extract.subject_threshold, "object": config.extract.object_threshold,
+                        },
+                        **({"encoder": encoder_provenance} if encoder_provenance is not None else {}),
+                    }, lexicon, bigram_vocab, subwords)
             else:
                 bad_epochs += 1
             stopped_early = bad_epochs >= train_cfg.patience
-            _save_checkpoint(checkpoint_path, {
-                "fingerprint": fingerprint, "settings": _resume_settings(config), "data_hash": data_hash,
-                "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-                "best_f1": best_f1, "best_epoch": best_epoch,
-                "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev,
-                **({"vocab": vocab.itos} if vocab is not None else {}),
-                **({"encoder": encoder_provenance} if encoder_provenance is not None else {}),
-                **({"bigrams": bigram_vocab.itos} if bigram_vocab is not None else {}),
-                "rng": _rng_state(),
-            })
+            rng = distributed.gather(_rng_state()) if group.active else [_rng_state()]
+            if group.main:
+                _save_checkpoint(checkpoint_path, {
+                    "fingerprint": fingerprint, "settings": _resume_settings(config), "data_hash": data_hash,
+                    "epoch": epoch, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    **({"ema": ema.state_dict()} if ema is not None else {}),
+                    "best_f1": best_f1, "best_epoch": best_epoch,
+                    "bad_epochs": bad_epochs, "curve": curve, "best_dev": best_dev,
+                    **({"vocab": vocab.itos} if vocab is not None else {}),
+                    **({"encoder": encoder_provenance} if encoder_provenance is not None else {}),
+                    **({"bigrams": bigram_vocab.itos} if bigram_vocab is not None else {}),
+                    "rng": rng[0],
+                    **({"world_size": group.world, "rank_rng": rng} if group.active else {}),
+                })
+            # No rank goes on before the checkpoint is in place: a kill from here on resumes after this epoch.
+            distributed.barrier()
             from kgqa_cli import faults
 
             faults.point("train.checkpoint")  # a kill here is an interrupted run that --resume continues
-            log.info("epoch %d: loss %.4f, dev P %.4f R %.4f F1 %.4f%s", epoch, mean_loss, dev["precision"],
-                     dev["recall"], dev["f1"], " (best)" if best_epoch == epoch else "")
-    if not model_folder.exists():
-        raise MissingArtifactError(f"no model was saved in {model_folder}", hint="train for at least one epoch")
-    write_json(model_folder / "curve.json", curve)
+            if group.main:
+                log.info("epoch %d: loss %.4f, dev P %.4f R %.4f F1 %.4f%s", epoch, mean_loss, dev["precision"],
+                         dev["recall"], dev["f1"], " (best)" if best_epoch == epoch else "")
+    if group.main:
+        if not model_folder.exists():
+            raise MissingArtifactError(f"no model was saved in {model_folder}", hint="train for at least one epoch")
+        write_json(model_folder / "curve.json", curve)
     return TrainResult(
         model_dir=model_folder, best_epoch=best_epoch, epochs_run=len(curve), dev=best_dev, curve=curve,
         epoch_seconds=epoch_seconds, stopped_early=stopped_early, device=str(device), encoder=encoder_provenance,
@@ -602,6 +654,9 @@ def training_lock(workspace: Workspace, stage: str, command: str) -> Iterator[No
     the same checkpoints and model folder); ``command`` names it in the refusal."""
     from kgqa_cli.io import exclusive_lock
 
+    if not distributed.init_from_env().main:  # the other ranks of a torchrun group write nothing
+        yield
+        return
     with exclusive_lock(workspace.model_dir(stage).parent / f".{stage}.lock", wait=False, what=command):
         yield
 
@@ -609,7 +664,8 @@ def training_lock(workspace: Workspace, stage: str, command: str) -> Iterator[No
 def run_train(
     config: KgConfig, workspace: Workspace, *, resume: bool = False, restart: bool = False, register: bool = True
 ) -> TrainResult:
-    """The ``kgqa train kg`` stage: workspace splits in, model folder and registry version out."""
+    """The ``kgqa train kg`` stage: workspace splits in, model folder and registry version out.
+    Under torchrun every rank trains; rank 0 alone holds the lock and writes."""
     with training_lock(workspace, "kg", "`kgqa train kg`"):
         return _train_and_register(config, workspace, resume=resume, restart=restart, register=register)
 
@@ -639,13 +695,17 @@ def _train_and_register(
         extra_paths += [path, path.with_suffix(".json")]
     data_hash = hash_paths([train_path, dev_path, workspace.schema_file, *extra_paths])
     out_dir = workspace.model_dir("kg")
-    ensure_writable([out_dir, workspace.registry_dir])  # before minutes of training, not after
+    main = distributed.init_from_env().main
+    if main:
+        ensure_writable([out_dir, workspace.registry_dir])  # before minutes of training, not after
     result = fit(config, train_records, dev_records, schema, out_dir, resume=resume, restart=restart,
                  data_hash=data_hash, extra=extra, registry_root=workspace.registry_dir)
     if register:
-        version = Registry(workspace.registry_dir).register(
-            "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},
-            data_hash=data_hash, encoder=result.encoder,
-        )
-        result.version = version.name
+        if main:
+            version = Registry(workspace.registry_dir).register(
+                "kg", result.model_dir, {"dev_" + k: v for k, v in result.dev.items()} | {"best_epoch": result.best_epoch},
+                data_hash=data_hash, encoder=result.encoder,
+            )
+            result.version = version.name
+        result.version = distributed.broadcast(result.version)  # and the other ranks wait for it
     return result

@@ -1,1 +1,1 @@
-"""MLOps pieces: the model registry (later: monitoring, labeling, retraining)."""
+"""MLOps pieces: the model registry, alerts, and data-parallel training under torchrun."""

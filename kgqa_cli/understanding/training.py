@@ -14,6 +14,7 @@ import torch
 
 from kgqa_cli.errors import InputDataError, QualityGateError
 from kgqa_cli.io import write_json
+from kgqa_cli.mlops import distributed
 from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths, model_files
 from kgqa_cli.torch_setup import seed_everything, set_threads
 from kgqa_cli.understanding.config import QaConfig
@@ -79,9 +80,11 @@ def _encode(example: dict, model: QuestionModel) -> tuple[list[int], list[int], 
 
 
 def _batches(
-    encoded: list, batch_size: int, rng: random.Random | None, unk_id: int, unk_rate: float, vocab_size: int
+    encoded: list, batch_size: int, rng: random.Random | None, unk_id: int, unk_rate: float, vocab_size: int,
+    indices: list[int] | None = None,
 ):
-    order = list(range(len(encoded)))
+    """Padded batches of all questions, or of those at ``indices`` (a rank's share)."""
+    order = list(range(len(encoded))) if indices is None else list(indices)
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     if rng is not None:
         # Shuffled, then sorted by length within pools of 50 batches, so that a batch holds
@@ -180,7 +183,8 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
     train, dev = read_questions(train_path), read_questions(dev_path)
     if not train:
         raise InputDataError(f"{train_path}: no training questions", hint="run `kgqa questions` first")
-    ensure_writable([workspace.model_dir(GROUP), workspace.registry_dir])  # before training, not after
+    if distributed.init_from_env().main:  # the only rank that writes
+        ensure_writable([workspace.model_dir(GROUP), workspace.registry_dir])  # before training, not after
     intents = sorted({e["intent"] for e in train})
     tag_kinds = sorted({tag[2:] for e in train for tag in e["slots"] if tag != "O"})
     slot_labels = ["O", *(f"{p}-{k}" for k in tag_kinds for p in ("B", "I"))]
@@ -197,12 +201,10 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
                           load_templates(config.questions.templates).synonyms, provenance)
     encoded = [_encode(e, model) for e in train]
 
-    from kgqa_cli.parallel import current as current_parallel
-
-    parallel = current_parallel()  # several SageMaker instances: each takes its share of the batches
-    parallel.broadcast_parameters(network)
-    steps_per_epoch = len(parallel.shard(list(range((len(encoded) + config.train.batch_size - 1)
-                                                    // config.train.batch_size))))
+    group = distributed.init_from_env()  # under torchrun: each rank trains on its share of the questions
+    share = distributed.sampler(len(encoded), config.train.seed) if group.active else None
+    steps_per_epoch = ((len(share) if share is not None else len(encoded)) + config.train.batch_size - 1) \
+        // config.train.batch_size
     total_steps = steps_per_epoch * config.train.epochs
     warmup = max(1, int(total_steps * config.train.warmup_ratio))
     if provenance is None:
@@ -218,35 +220,44 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
     rng = random.Random(config.train.seed)
     curve: list[dict] = []
     best_score, best_state, best_epoch, stale = -1.0, None, 0, 0
-    with progress() as bar:
+    # Several ranks: rank 0's weights everywhere, gradients averaged in backward; one process: the network.
+    trainer = distributed.wrap(network, torch.device("cpu"))
+    with progress(disable=not group.main) as bar:
         task = bar.add_task("training qa", total=total_steps)
         for epoch in range(1, config.train.epochs + 1):
-            network.train()
+            trainer.train()
             losses = []
-            for input_ids, mask, intent_labels, slot_target in parallel.shard(list(_batches(
-                encoded, config.train.batch_size, rng, tokenizer.unk_id, config.train.unk_replace, len(tokenizer)
-            ))):
-                intent_logits, slot_logits = network(input_ids, mask)
+            if share is not None:
+                share.set_epoch(epoch)
+            for input_ids, mask, intent_labels, slot_target in _batches(
+                encoded, config.train.batch_size, rng, tokenizer.unk_id, config.train.unk_replace, len(tokenizer),
+                list(share) if share is not None else None,
+            ):
+                intent_logits, slot_logits = trainer(input_ids, mask)
                 loss = joint_loss(intent_logits, slot_logits, intent_labels, slot_target, config.model.slot_loss_weight)
                 optimizer.zero_grad()
                 loss.backward()
-                parallel.average_gradients(network)  # no-op in one process
                 torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
                 losses.append(loss.item())
                 bar.advance(task)
-            scores = evaluate_examples(model, dev) if dev else {"intent_accuracy": 0, "slot_f1": 0, "sentence_accuracy": 0}
+            scores = None
+            if group.main:  # the ranks hold the same weights: rank 0 scores, every rank takes its scores
+                scores = evaluate_examples(model, dev) if dev else {"intent_accuracy": 0, "slot_f1": 0,
+                                                                    "sentence_accuracy": 0}
+            scores = distributed.broadcast(scores)
             point = {
                 "epoch": epoch,
-                "loss": round(parallel.mean(sum(losses) / max(1, len(losses))), 5),
+                "loss": round(distributed.mean(sum(losses) / max(1, len(losses))), 5),
                 "dev_intent_accuracy": scores["intent_accuracy"],
                 "dev_slot_f1": scores["slot_f1"],
                 "dev_sentence_accuracy": scores["sentence_accuracy"],
             }
             curve.append(point)
-            log.info("epoch %d: loss %.4f, dev intent %.4f, slot f1 %.4f, sentence %.4f", epoch, point["loss"],
-                     point["dev_intent_accuracy"], point["dev_slot_f1"], point["dev_sentence_accuracy"])
+            if group.main:
+                log.info("epoch %d: loss %.4f, dev intent %.4f, slot f1 %.4f, sentence %.4f", epoch, point["loss"],
+                         point["dev_intent_accuracy"], point["dev_slot_f1"], point["dev_sentence_accuracy"])
             score = scores["sentence_accuracy"] + scores["intent_accuracy"] + scores["slot_f1"]
             if score > best_score:
                 best_score, best_epoch, stale = score, epoch, 0
@@ -270,6 +281,8 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
         "intents": len(intents),
         "vocabulary": len(tokenizer),
     }
+    if not group.main:  # rank 0 saves and registers the model; the others take its version
+        return QaTrainResult(distributed.broadcast(None), metrics, curve, time.perf_counter() - started)
     out = workspace.model_dir(GROUP)
     model.save(out)
     write_json(out / "metrics.json", metrics)
@@ -280,6 +293,7 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
         version = registry.register(GROUP, out, metrics, data_hash=data_hash)
     else:
         version = registry.register(GROUP, out, metrics, data_hash=data_hash, encoder=provenance)
+    distributed.broadcast(version)  # to the other ranks, which wait for it
     return QaTrainResult(version, metrics, curve, time.perf_counter() - started)
 
 
