@@ -138,20 +138,10 @@ def main() -> None:
         scratch = args.workspace / "bench" / "aws" / "ws"
         shutil.rmtree(scratch.parent, ignore_errors=True)
         shutil.copytree(corpus, scratch / "data" / "corpus")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p",
-                                   str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        port = free_port()
+        server = moto(port)
+        env = aws_env(port)
         try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
             import boto3
 
             boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
