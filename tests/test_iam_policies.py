@@ -102,8 +102,8 @@ def scheduler_action(target: str) -> str:
 # neptune` and `kgqa bulkload --target neptune` (the processing entry point's tasks).
 NEPTUNE_TASKS = {
     "neptune-create": ["rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:CreateDBCluster",
-                       "rds:CreateDBInstance", "rds:AddRoleToDBCluster", "iam:GetRole", "iam:CreateRole",
-                       "iam:PutRolePolicy", "iam:PassRole"],
+                       "rds:CreateDBInstance", "rds:AddRoleToDBCluster", "rds:AddTagsToResource", "iam:GetRole",
+                       "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:PassRole"],
     "neptune-load": ["s3:ListBucket", "s3:PutObject", "neptune-db:StartLoaderJob", "neptune-db:GetLoaderJobStatus"],
 }
 
