@@ -57,9 +57,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-# The synthetic demo corpus (DuIE 2.0 format), generated deterministically.
+# The synthetic demo corpus (DuIE 2.0 format), generated deterministically from the templates, name
+# pools and seed facts in configs/demo_corpus.yaml.
 demo: $(DEMO)
-$(DEMO): scripts/make_demo_corpus.py $(STAMP)
+$(DEMO): scripts/make_demo_corpus.py configs/demo_corpus.yaml $(STAMP)
 	$(PY) scripts/make_demo_corpus.py --out $(DEMO_DIR)
 
 preprocess: $(CORPUS)

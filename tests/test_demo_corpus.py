@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -14,6 +15,20 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_demo_corpus.py"
 SPO_KEYS = ["predicate", "object_type", "subject_type", "object", "subject"]
+
+# SHA-256 of the files the generator writes: the bytes it wrote while its templates, name pools and
+# seed facts were Python literals, before they moved to configs/demo_corpus.yaml. They must not
+# change unless the demo corpus is meant to change (then every stage after `make demo` sees a new
+# corpus).
+SCHEMA_SHA256 = "c01a210f40f91d81635a485bdcba0c08ce774cac749b3989ab06747dc6ee2875"
+EXPECTED_SHA256 = {
+    # `make demo`: the defaults, 5,000 sentences, seed 13
+    "default": {"duie_train.json": "e75373e0513a1dff4afd44fb4bcfb50950df7d2ed72b335a842c661bf7954077",
+                "duie_schema.json": SCHEMA_SHA256},
+    # --sentences 600 --seed 13 (the `small` fixture)
+    "600": {"duie_train.json": "4e96f4d345efd4f08eeab6f9df77c92441caa07976e2cd71c4b20eea3634312b",
+            "duie_schema.json": SCHEMA_SHA256},
+}
 
 
 def load_script():
@@ -56,6 +71,18 @@ def test_same_arguments_give_identical_files(tmp_path, small):
         assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes()
     generate(tmp_path / "other", 600, seed=14)
     assert (tmp_path / "other" / "duie_train.json").read_bytes() != (out / "duie_train.json").read_bytes()
+
+
+def sha256_of_files(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+def test_generator_writes_the_pinned_bytes(tmp_path, small):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, check=True,
+                   env=env, timeout=120)
+    assert sha256_of_files(tmp_path) == EXPECTED_SHA256["default"]
+    assert sha256_of_files(small[0]) == EXPECTED_SHA256["600"]
 
 
 def test_records_are_duie2_lines(small):
