@@ -44,7 +44,7 @@ STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
 .PHONY: all install install-aws system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
-        train-qa evaluate-qa ask serve retrain-qa retrain-kg
+        train-qa evaluate-qa ask serve retrain-qa retrain-kg docs
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
 all: ask
@@ -168,6 +168,12 @@ serve: $(QA_EVAL) $(GRAPH)
 # Benchmarks: figures into bench/results.json (see scripts/bench.py).
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+# The documentation site (mkdocs-material, in the dev extra) into site/: the generated pages first
+# (CLI and config references from the code, benchmarks from bench/*.json), then a strict build.
+docs: $(STAMP)
+	$(PY) scripts/gen_docs.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check kgqa_cli tests scripts
