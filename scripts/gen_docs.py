@@ -291,7 +291,7 @@ def config_reference() -> str:
         "",
         "# Config reference",
         "",
-        "Every key `configs/kgqa.yaml` may hold, generated from the pydantic models of the root "
+        "`configs/kgqa.yaml` holds one section per stage. Below is every key it may hold, generated from the pydantic models of the root "
         "config (`kgqa_cli.settings.KgqaConfig`) as dotted paths, the form a command-line override "
         "takes (`--kg.train.epochs 5`). `[]` marks the items of a list, `<name>` the keys of a map. "
         "Every section is validated: an unknown key or a bad value stops the command with one line "
