@@ -45,11 +45,21 @@ def _text(text: Any) -> str:
 
 def _prose(text: str) -> str:
     """A docstring as markdown: angle brackets outside code spans escaped."""
+    lines = []
+    for line in text.splitlines():
+        example = re.match(r"\s*(Examples?):\s*(\S.*)$", line)
+        if example:  # an example command: a paragraph of its own, as code
+            lines += ["", f"{example.group(1)}: {_code(example.group(2))}", ""]
+        else:
+            lines.append(_escape_outside_code(line).rstrip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _escape_outside_code(text: str) -> str:
     parts = re.split(r"(`[^`]*`)", text)
-    escaped = "".join(
+    return "".join(
         part if part.startswith("`") else part.replace("<", "&lt;").replace(">", "&gt;") for part in parts
     )
-    return "\n".join(line.rstrip() for line in escaped.splitlines()).rstrip()
 
 
 def _code(text: Any) -> str:
