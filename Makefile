@@ -37,7 +37,7 @@ QUESTION ?= 三度诱惑的导演是谁
 # stamp with an empty recipe, so Make re-reads their times and the next stage runs only if the
 # outputs really changed (stages leave byte-identical outputs untouched).
 # A stamp carries the time its stage *started*, so the outputs the stage wrote are newer than
-# it and `make -n`/`make -q` agree with `make` after a run (see the README for the one case
+# it and `make -n`/`make -q` agree with `make` after a run (see docs/tutorial.md for the one case
 # they cannot foresee).
 STAMPS := $(WS)/.stamps
 STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
