@@ -37,14 +37,14 @@ QUESTION ?= 三度诱惑的导演是谁
 # stamp with an empty recipe, so Make re-reads their times and the next stage runs only if the
 # outputs really changed (stages leave byte-identical outputs untouched).
 # A stamp carries the time its stage *started*, so the outputs the stage wrote are newer than
-# it and `make -n`/`make -q` agree with `make` after a run (see the README for the one case
+# it and `make -n`/`make -q` agree with `make` after a run (see docs/tutorial.md for the one case
 # they cannot foresee).
 STAMPS := $(WS)/.stamps
 STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
 .PHONY: all install install-aws system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
-        train-qa evaluate-qa ask serve retrain-qa retrain-kg
+        train-qa evaluate-qa ask serve retrain-qa retrain-kg docs
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
 all: ask
@@ -169,6 +169,12 @@ serve: $(QA_EVAL) $(GRAPH)
 # Benchmarks: figures into bench/results.json (see scripts/bench.py).
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+# The documentation site (mkdocs-material, in the dev extra) into site/: the generated pages first
+# (CLI and config references from the code, benchmarks from bench/*.json), then a strict build.
+docs: $(STAMP)
+	$(PY) scripts/gen_docs.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check kgqa_cli tests scripts

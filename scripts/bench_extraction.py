@@ -5,7 +5,7 @@
     by preprocess, seed 13) plus 5% dev for early stopping -> held-out F1, seconds per epoch, peak RSS;
 (c) extract throughput in sentences/s at batch 1 and at batch 64 with the demo model;
 (d) unless ``--no-ablation``: the real-data run of (b) once per ablation row, each row's config the
-    project config with the row's changes. By default the issue's rows (the current model, + word
+    project config with the row's changes. By default the six default rows (the current model, + word
     lexicon, + SKE sentences with the unlabelled channels masked, + pretraining of the encoder on
     every text we have, + training changes, all together) and all together + self-training on
     the test1 sentences as the all-together model labels them; ``--rows all`` adds + subject-type
@@ -117,7 +117,7 @@ ENSEMBLES = {"all together, ensemble of seeds 13, 7, 29": ("all together", [7, 2
 DISTILLED = {"all together, distilled from its ensemble of seeds 13, 7, 29": "all together, ensemble of seeds 13, 7, 29"}
 
 
-# The rows `make bench` runs: the ablation and the configuration the README recommends for
+# The rows `make bench` runs: the default ablation and the configuration the docs recommend for
 # a real corpus with unlabelled text; `--rows all` runs every row above (hours more on 2 cores).
 DEFAULT_ROWS = ["current", "+ lexicon", "+ SKE data", "+ pretraining", "+ training changes", "all together",
                 "all together + self-training", "CasRel on a BERT pretrained here"]
@@ -610,7 +610,7 @@ def main() -> None:
     parser.add_argument("--no-ablation", action="store_true",
                         help="skip the ablation table (one real-data run per row, 15-60 min each on 2 cores)")
     parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS,
-                        help="ablation rows to run ('all': every row; default: the issue's rows and self-training)")
+                        help="ablation rows to run ('all': every row; default: the six default rows and self-training)")
     parser.add_argument("--jobs", type=int, default=1, help="ablation rows run at once (a GPU machine has room)")
     parser.add_argument("--extra-rows", type=Path,
                         help="a JSON file of more ablation rows to try: {name: changes to the project config}")

@@ -16,7 +16,7 @@ Figures:
 * ``intent_accuracy``, ``slot_f1``, ``sentence_accuracy``: the generated test questions, whose
   entity names never occur in a training question.
 * ``demo_questions`` (question, expected, got, correct) and ``demo_questions_correct``: the eight
-  questions of the issue; correct when every expected answer is among the answers.
+  demo questions; correct when every expected answer is among the answers.
 * ``ask_latency_ms_p50``/``p99``: warm in-process :class:`Answerer` calls (model loaded, graph
   open), the demo questions asked 25 times each; ``load_average`` says how busy the machine was.
 * ``cold_ask_seconds``: one `kgqa ask` subprocess, start to exit.
@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "bench" / "qa.json"
 SHARED = REPO.parent / "shared" / "data"
 
-# The eight questions of the issue and the answers the demo corpus holds for them.
+# The eight demo questions and the answers the demo corpus holds for them.
 DEMO_QUESTIONS = [
     ("三度诱惑的导演是谁", ["何藩"]),
     ("何藩导演了哪些电视剧", ["长街旧梦", "浮城往事"]),  # 三度诱惑 (a film) may come too

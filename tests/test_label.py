@@ -142,5 +142,5 @@ def test_keystrokes_per_question(captured):
         assert [r["intent"] for r in feedback(captured)] == ["ask_director", "ask_wife"]
 
     asyncio.run(run())
-    # The figure reported in the README: the keys above, each of which the UI needed.
+    # The figure reported in the docs: the keys above, each of which the UI needed.
     print(f"keystrokes per labelled question: accept {len(accept_keys)}, correct an intent {len(correct_keys)}")

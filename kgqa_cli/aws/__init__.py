@@ -1,4 +1,4 @@
-"""The AWS path: S3 workspace sync (and, in later issues, SageMaker jobs, Neptune).
+"""The AWS path: the workspace on S3, SageMaker jobs, registry, endpoint and pipelines, Neptune, triggers.
 
 Only ``config`` is imported off the AWS path (the settings validate the ``aws`` section); the
 modules that import boto3 are imported by the commands that go to AWS, so that `kgqa --help`

@@ -58,7 +58,7 @@ def evaluate(
     With --target sagemaker a Processing job evaluates a package of the SageMaker registry (the
     newest, or --model N) on the workspace's test data; --wait reads the report back and gates
     the package there.
-    Example: kgqa evaluate kg --data ../shared/data/duie/duie_train.sample4398.json --min-f1 0.5
+    Example: kgqa evaluate kg --data data/duie/duie_train.sample4398.json --min-f1 0.5
     """
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:

@@ -38,7 +38,7 @@ def preprocess(
 ) -> None:
     """Validate a DuIE 1.0/2.0 corpus, drop duplicates, write train/dev/test splits and the schema.
 
-    Example: kgqa preprocess ../shared/data/duie/duie_train.first5000.json --preprocess.seed 7
+    Example: kgqa preprocess data/duie/duie_train.first5000.json --preprocess.seed 7
     """
     from kgqa_cli.data.preprocess import run_preprocess
     from kgqa_cli.ui import print_json, stderr, stdout

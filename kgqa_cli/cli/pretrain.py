@@ -29,7 +29,7 @@ def pretrain(
     With `--kg.pretrain.encoder bert` a BERT masked-language model is pretrained instead and saved
     as a Hugging Face folder (registered as pretrain/vN too), for `kgqa train kg --kg.model.encoder
     pretrained --kg.model.pretrained FOLDER`.
-    Example: kgqa pretrain ../shared/data/duie/duie_test1.first5000.unlabeled.json workspace/data/corpus/train.jsonl
+    Example: kgqa pretrain data/duie/duie_test1.first5000.unlabeled.json workspace/data/corpus/train.jsonl
     """
     from kgqa_cli.extraction.pretrain import run_pretrain
     from kgqa_cli.ui import print_json, stdout

@@ -1,5 +1,5 @@
 """Model Monitor's multiclass formats: ``statistics.json``, ``constraints.json``,
-``constraint_violations.json`` (the **contract** of ../shared/AWS.md), computed with scikit-learn.
+``constraint_violations.json`` (the **contract** of SageMaker Model Monitor), computed with scikit-learn.
 
 Every metric is ``{"value": v, "standard_deviation": s}``; the standard deviation comes from
 bootstrap resamples (seeded) once there are 200 samples, else it is ``"NaN"``, as Model Monitor

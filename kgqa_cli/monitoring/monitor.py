@@ -1,6 +1,6 @@
 """`kgqa monitor baseline` and `kgqa monitor run`: model quality of the question model.
 
-Model Monitor is closed to new customers (../shared/AWS.md), so this monitor runs anywhere and
+Model Monitor is closed to new customers, so this monitor runs anywhere and
 keeps its formats. **baseline** scores a qa version on labelled questions (the test questions
 by default) and writes ``statistics.json`` and ``constraints.json`` under
 ``<workspace>/monitoring/baseline/<group>-v<N>/``, with ``drift_baseline.json`` beside them

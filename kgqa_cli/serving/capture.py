@@ -1,6 +1,6 @@
 """Data capture in SageMaker's format, written by a background thread.
 
-Each sampled request becomes one JSON line (the **contract** of ../shared/AWS.md)::
+Each sampled request becomes one JSON line (the **contract** of SageMaker Model Monitor)::
 
     <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<MM-SS-mmm>-<uuid>.jsonl
     {"captureData": {"endpointInput": {"observedContentType", "mode": "INPUT", "data", "encoding"},
