@@ -111,6 +111,7 @@ def test_pipeline_upsert_plan_shows_the_definition_and_a_cost_line_and_is_stable
     human = planned("pipeline", "upsert", "kg")
     assert human.returncode == 0, human.stderr
     assert "sagemaker CreatePipeline kgqa-kg" in human.stdout and "create kgqa-kg" in human.stdout
+    assert "definition: Preprocess → TrainKg" in human.stdout
     assert "cost: about USD" in human.stdout and "step TrainKg ml.m5.xlarge x1 ~15 min" in human.stdout
 
 

@@ -57,6 +57,11 @@ def show_plan(settings: Any, json_output: bool, make: Any) -> None:
     stdout.print(f"plan: {len(report['requests'])} request(s) would be sent (none was)", highlight=False)
     for request in report["requests"]:
         stdout.print(f"  {request['service']} {request['operation']} {_named(request)}", highlight=False)
+        definition = request["params"].get("PipelineDefinition")
+        if isinstance(definition, dict):
+            from kgqa_cli.aws.pipelines import layout
+
+            stdout.print(f"    definition: {layout(definition)}", highlight=False)
     changes = [row for row in report["resources"] if row["effect"] != "read"]
     if changes:
         stdout.print("would:", highlight=False)
