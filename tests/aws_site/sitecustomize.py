@@ -83,24 +83,55 @@ def _record(params: dict | None = None, model: object = None, **_kwargs: object)
         os.close(descriptor)
 
 
-def install() -> None:
-    """Hook every botocore session made from now on (once per process)."""
-    if not os.environ.get("KGQA_AWS_CALL_LOG"):
+def _hook_sessions(module: object) -> None:
+    """Make every botocore session of ``module`` (botocore.session) record its calls."""
+    session_class = module.Session
+    if getattr(session_class, "_kgqa_recorded", False):
         return
-    try:
-        import botocore.session
-    except ImportError:
-        return
-    if getattr(botocore.session.Session, "_kgqa_recorded", False):
-        return
-    original = botocore.session.Session.__init__
+    original = session_class.__init__
 
     def init(self, *args: object, **kwargs: object) -> None:
         original(self, *args, **kwargs)
         self.register("before-parameter-build", _record)
 
-    botocore.session.Session.__init__ = init
-    botocore.session.Session._kgqa_recorded = True
+    session_class.__init__ = init
+    session_class._kgqa_recorded = True
+
+
+class _WhenBotocoreLoads:
+    """Hooks botocore's sessions when (if ever) a process imports botocore.session: importing it
+    up front would add a third of a second to every process the tests start."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        if name != "botocore.session":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module: object) -> None:
+            load(module)
+            _hook_sessions(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def install() -> None:
+    """Hook every botocore session made from now on (once per process)."""
+    if not os.environ.get("KGQA_AWS_CALL_LOG"):
+        return
+    if "botocore.session" in sys.modules:
+        _hook_sessions(sys.modules["botocore.session"])
+    elif not any(isinstance(finder, _WhenBotocoreLoads) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _WhenBotocoreLoads())
 
 
 install()
