@@ -106,6 +106,15 @@ def tiny_qa(tmp_path_factory):
     return build_workspace(tmp_path_factory.mktemp("tiny-qa"))
 
 
+@pytest.fixture
+def planted(tiny_qa, tmp_path):
+    """A private copy of the tiny workspace whose graph also holds the planted extractions
+    (``helpers.review.PLANTED``): (settings, the extraction file)."""
+    from helpers.review import load_planted
+
+    return load_planted(tiny_qa, tmp_path)
+
+
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
     """A moto server on a free 127.0.0.1 port for the session; yields the environment variables

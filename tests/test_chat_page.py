@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.server import Server
 from qa_fixtures import copy_workspace
-from test_serving import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = os.environ.get("KGQA_CHAT_SCREENSHOT")  # where to keep a picture of the page, if set

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.server import KGQA, Server, ask, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qa_fixtures import copy_workspace
-from test_serving import KGQA, Server, ask, request
 
 MB = 1024 * 1024
 # What one hostile request may add to the server's resident memory (the limit on a body is 1 MB).

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers.server import Server, ask
 from qa_fixtures import copy_workspace
-from test_serving import Server, ask
 
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
 # (question, the caller's inference id)

@@ -10,8 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from helpers.server import Server, ask
 from qa_fixtures import copy_workspace
-from test_serving import Server, ask
 
 from kgqa_cli.monitoring.metrics import multiclass_statistics, suggest_constraints, violations
 

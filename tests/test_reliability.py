@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import film_records, write_lines
-from test_graph import RECORDS, _snapshot, _write_corpus
+from helpers.graph_corpus import RECORDS, snapshot, write_corpus
 
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.workspace import Workspace
@@ -31,7 +31,7 @@ def run_cli(*args: str | bytes, stdin: bytes | None = None, **kwargs) -> subproc
 
 
 def load(workspace: Path, records=RECORDS, *args: str) -> subprocess.CompletedProcess:
-    corpus = _write_corpus(workspace.parent / f"{workspace.name}-input.jsonl", records)
+    corpus = write_corpus(workspace.parent / f"{workspace.name}-input.jsonl", records)
     return run_cli("bulkload", str(corpus), "--json", "--workspace", str(workspace), *args)
 
 
@@ -58,22 +58,22 @@ def test_replace_that_fails_leaves_the_live_graph_and_no_partial_file(tmp_path):
 
     workspace = Workspace(tmp_path / "ws")
     config = GraphConfig(mode="replace", direct_batch_size=2, batch_size=2)
-    run_bulkload(config, workspace, _write_corpus(tmp_path / "old.jsonl", RECORDS[:2]), show_progress=False)
-    before = _snapshot(config, workspace)
+    run_bulkload(config, workspace, write_corpus(tmp_path / "old.jsonl", RECORDS[:2]), show_progress=False)
+    before = snapshot(config, workspace)
 
     def crash(phase, count):
         if phase == "edges":
             raise RuntimeError("power cut")
 
-    new = _write_corpus(tmp_path / "new.jsonl", RECORDS)
+    new = write_corpus(tmp_path / "new.jsonl", RECORDS)
     for loader in ("direct", "traversal"):
         with pytest.raises(RuntimeError):
             run_bulkload(config.model_copy(update={"loader": loader}), workspace, new, show_progress=False,
                          on_batch=crash)
-        assert _snapshot(config, workspace) == before
+        assert snapshot(config, workspace) == before
         assert sorted(p.name for p in workspace.graph_dir.iterdir()) == [".kgqa.db.lock", "kgqa.db"]
     run_bulkload(config, workspace, new, show_progress=False)
-    assert len(_snapshot(config, workspace)[1]) == 7
+    assert len(snapshot(config, workspace)[1]) == 7
 
 
 def test_partial_file_of_a_killed_load_is_named_and_removed(tmp_path, caplog):
@@ -84,7 +84,7 @@ def test_partial_file_of_a_killed_load_is_named_and_removed(tmp_path, caplog):
     leftover = workspace.graph_dir / ".kgqa.db.building-999999"
     leftover.write_bytes(b"SQLite format 3\x00 half a file")
     with caplog.at_level(logging.WARNING):
-        run_bulkload(GraphConfig(mode="replace"), workspace, _write_corpus(tmp_path / "in.jsonl", RECORDS),
+        run_bulkload(GraphConfig(mode="replace"), workspace, write_corpus(tmp_path / "in.jsonl", RECORDS),
                      show_progress=False)
     assert not leftover.exists()
     assert f"removing {leftover}: a partial graph left by an interrupted load" in caplog.text
@@ -239,7 +239,7 @@ def test_a_full_disk_exits_7(tmp_path):
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    corpus = _write_corpus(tmp_path / "many.jsonl", film_records(3000))
+    corpus = write_corpus(tmp_path / "many.jsonl", film_records(3000))
     try:
         # First the workspace (its CSV files fill the disk), then only the graph file is there.
         for where in (["--workspace", str(disk / "ws")],
