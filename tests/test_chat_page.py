@@ -15,6 +15,8 @@ from helpers.server import Server
 from helpers.system import has_font, require
 from qa_fixtures import copy_workspace
 
+pytestmark = pytest.mark.slow  # drives a real browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 CJK_FONT = "WenQuanYi Zen Hei"
 SCREENSHOT = os.environ.get("KGQA_CHAT_SCREENSHOT")  # where to keep a picture of the page, if set

@@ -9,6 +9,8 @@ import pytest
 from conftest import write_lines
 from helpers.extractor import SCHEMA, TINY_MODEL, invoke, synthetic_corpus, triple
 
+pytestmark = pytest.mark.slow  # real trainings of the extractor
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

@@ -13,6 +13,8 @@ from kgqa_cli.understanding.model import QuestionModel, predict_batch, spans
 from kgqa_cli.understanding.tokenizer import CharTokenizer
 from kgqa_cli.understanding.training import evaluate_question_model, load_registered
 
+pytestmark = pytest.mark.slow  # trains the question model
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

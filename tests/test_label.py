@@ -12,6 +12,8 @@ import pytest
 from helpers.server import Server, ask, request
 from qa_fixtures import copy_workspace
 
+pytestmark = pytest.mark.slow  # each test serves and captures traffic first
+
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
 QUESTIONS = ["三度诱惑的导演是谁", "李嘉欣和谁结婚了", "三度诱惑的导演是谁", "许晋亨的配偶是谁", "今天天气怎么样"]
 

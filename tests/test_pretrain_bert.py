@@ -13,6 +13,8 @@ import pytest
 from conftest import write_lines
 from helpers.pretrained import SCHEMA, TINY, corpus, invoke
 
+pytestmark = pytest.mark.slow  # pretrains a tiny BERT
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
 CHARACTERS = "王李张刘陈杨赵黄周吴伟芳娜敏静丽强磊军洋星河之夜风云梦归途彼岸花"

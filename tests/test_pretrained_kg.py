@@ -28,6 +28,8 @@ from helpers.pretrained import (
     triple,
 )
 
+pytestmark = pytest.mark.slow  # real trainings on a tiny BERT
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
 

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from qa_fixtures import build_workspace
 
+pytestmark = pytest.mark.slow  # real trainings on a tiny BERT
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Word pieces beyond single characters: Latin words and digit runs split into several tokens.

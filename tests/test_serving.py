@@ -199,6 +199,7 @@ def test_capture_lines_follow_the_contract(served):
     assert base64.b64decode(text_in["data"]).decode() == question
 
 
+@pytest.mark.slow
 def test_the_endpoint_follows_a_graph_replaced_under_load(served, tmp_path):
     """Clients ask all along while `bulkload --replace` swaps in a graph whose film has another
     director, then the old graph again: every answer comes from one graph or the other, a
@@ -257,6 +258,7 @@ def test_the_endpoint_follows_a_graph_replaced_under_load(served, tmp_path):
 # ------------------------------------------------------------------ lifecycle and approval
 
 
+@pytest.mark.slow
 def test_sigterm_answers_in_flight_and_writes_every_capture(tiny_qa, tmp_path):
     """100 requests answered before the signal wait in the capture queue (30 s flush interval);
     one more is in flight when SIGTERM comes: its headers and half its body are in, the rest is
@@ -332,6 +334,7 @@ def test_sigterm_answers_in_flight_and_writes_every_capture(tiny_qa, tmp_path):
     assert log.count('"POST /invocations" 200') == 101  # one access-log line per request
 
 
+@pytest.mark.slow
 def test_unapproved_model_is_refused_with_the_approve_command(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     workspace = str(settings.paths.root)
@@ -345,6 +348,7 @@ def test_unapproved_model_is_refused_with_the_approve_command(tiny_qa, tmp_path)
     assert named.returncode == 4 and "no graph here yet" in named.stderr.decode()  # approved: on to the graph
 
 
+@pytest.mark.slow
 def test_registry_approve_reject_round_trip(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     workspace = ["--workspace", str(settings.paths.root)]
