@@ -1,6 +1,6 @@
 # kgqa: `make all` sets everything up and runs the local pipeline on the demo corpus;
-# `make test` sets up as needed and runs the test suite. Stage targets depend on their input
-# files, config and code, so an unchanged stage does not run again.
+# `make test` sets up as needed and runs the test suite (`make test-fast`: all but the slow tests).
+# Stage targets depend on their input files, config and code, so an unchanged stage does not run again.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -43,7 +43,7 @@ STAMPS := $(WS)/.stamps
 STAGE_START = @mkdir -p $(@D) && date +%s.%N > $@.start
 STAGE_DONE  = @touch -d @$$(cat $@.start) $@ && rm -f $@.start
 
-.PHONY: all install install-aws system-deps test lint bench clean demo preprocess train evaluate extract bulkload questions \
+.PHONY: all install install-aws system-deps test test-fast lint bench clean demo preprocess train evaluate extract bulkload questions \
         train-qa evaluate-qa ask serve retrain-qa retrain-kg docs
 
 # The whole local pipeline on the demo corpus, ending with an answer from the graph.
@@ -149,8 +149,15 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
 	else echo "the browser test needs: sudo apt-get install chromium fonts-wqy-zenhei (it skips without them)" >&2; fi
 
+# The whole suite, as CI runs it (.ci/run).
 test: $(AWS_STAMP) system-deps
 	$(PY) -m pytest
+
+# The quick tier while working: every test not marked slow (model training, the browser, the
+# moto-server AWS flows, torchrun, anything over about 5 s); under two minutes on two cores.
+# `make test` still runs them all.
+test-fast: $(AWS_STAMP)
+	$(PY) -m pytest -m "not slow"
 
 # Retrain the question model with the labelled feedback: questions -> train qa -> evaluate qa; the new
 # version is registered pending approval (`kgqa registry approve qa/vN`, then `make serve`).

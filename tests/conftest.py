@@ -40,7 +40,12 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``after_suite`` run after every other test."""
+    """Tests marked ``after_suite`` run after every other test. A test on the moto server (an AWS
+    flow through real processes) is ``slow`` as the tests marked so by hand: `make test-fast`
+    leaves them out, and with them the server's start."""
+    for item in items:
+        if "moto_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)
 
 
@@ -104,6 +109,15 @@ def tiny_qa(tmp_path_factory):
     from qa_fixtures import build_workspace
 
     return build_workspace(tmp_path_factory.mktemp("tiny-qa"))
+
+
+@pytest.fixture
+def planted(tiny_qa, tmp_path):
+    """A private copy of the tiny workspace whose graph also holds the planted extractions
+    (``helpers.review.PLANTED``): (settings, the extraction file)."""
+    from helpers.review import load_planted
+
+    return load_planted(tiny_qa, tmp_path)
 
 
 @pytest.fixture(scope="session")

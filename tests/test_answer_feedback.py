@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
+from helpers.server import Server, ask, request
 from qa_fixtures import copy_workspace
-from test_serving import Server, ask, request
 
 from kgqa_cli.serving.feedback import read_answer_feedback
 

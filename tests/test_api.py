@@ -11,6 +11,10 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
+pytestmark = pytest.mark.slow  # moto-server AWS flows
+
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
 ROLE = "arn:aws:iam::123456789012:role/kgqa-sagemaker"
 

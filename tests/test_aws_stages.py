@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from conftest import film_records, write_lines
 
+pytestmark = pytest.mark.slow  # moto-server AWS flows, container entry points, torchrun
+
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
 ROLE = "arn:aws:iam::123456789012:role/kgqa-sagemaker"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:kgqa-alerts"

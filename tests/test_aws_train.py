@@ -14,6 +14,8 @@ import tarfile
 import pytest
 from conftest import film_records, write_lines
 
+pytestmark = pytest.mark.slow  # moto-server AWS flows and real trainings in the container entry points
+
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
 ROLE = "arn:aws:iam::123456789012:role/kgqa-sagemaker"
 TINY_KG = {"model": {"embedding_dim": 32, "hidden_size": 32, "attention_heads": 2, "conv_channels": 64},

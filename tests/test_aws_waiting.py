@@ -56,6 +56,7 @@ def test_deadline_sleeps_no_longer_than_is_left():
         deadline.sleep(5)
 
 
+@pytest.mark.slow
 def test_a_neptune_load_that_outlasts_the_deadline_exits_10_naming_it(moto_server, tiny_qa, tmp_path):
     s3 = client(moto_server, "s3")
     s3.create_bucket(Bucket="kgqa-neptune-slow")

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_extraction_train import SCHEMA, TINY_MODEL, synthetic_corpus, write_lines
+import pytest
+from conftest import write_lines
+from helpers.extractor import SCHEMA, TINY_MODEL, synthetic_corpus
+
+pytestmark = pytest.mark.slow  # trains and benchmarks the extractor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -97,6 +97,7 @@ def test_follow_ups_still_take_one_hop_about_the_referent(answerer):
     assert sorted(conversation.turns[-1].answers) == ["三度诱惑", "浮城往事", "长街旧梦"]
 
 
+@pytest.mark.slow
 def test_ask_json_and_verbose_show_the_hops_and_queries(workspace):
     where = ["--workspace", str(workspace.paths.root)]
     done = subprocess.run([*KGQA, "ask", "微光追踪的导演的妻子是谁", "--json", *where], capture_output=True, timeout=300)

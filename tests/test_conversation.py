@@ -90,4 +90,7 @@ def test_a_reference_weighs_the_entities_of_its_kind(answerer):
     # 他: 李嘉欣 and 许晋亨 come first, but only 何藩 (two turns back) directed anything.
     answer = answerer.answer("他还导演了哪些电影", conversation)
     assert answer.context == {"reference": "他", "entity": "何藩"} and answer.answers == ["三度诱惑"]
-    assert {row["entity"] for row in answer.readings} <= {"何藩", "李嘉欣", "许晋亨"}
+    # The readings weighed: the best is the one answered (何藩 directed), and every one is an
+    # entity of the conversation.
+    assert answer.readings and answer.readings[0]["entity"] == "何藩", answer.readings
+    assert {row["entity"] for row in answer.readings} <= {"何藩", "李嘉欣", "许晋亨"}, answer.readings

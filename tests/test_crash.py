@@ -17,6 +17,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import reliability  # noqa: E402
 
+pytestmark = pytest.mark.slow  # kills real loads of the 5,000-sentence demo corpus
+
 
 @pytest.fixture(scope="module")
 def demo_corpus(tmp_path_factory) -> Path:

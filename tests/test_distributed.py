@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_extraction_train import SCHEMA, TINY_MODEL, invoke, synthetic_corpus, write_lines
+from conftest import write_lines
+from helpers.extractor import SCHEMA, TINY_MODEL, invoke, synthetic_corpus
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_graph import _snapshot, _spo, _write_corpus
+from helpers.graph_corpus import snapshot, spo, write_corpus
 
 from kgqa_cli.graph.config import EvidenceConfig, GraphConfig
 from kgqa_cli.graph.model import (
@@ -22,27 +22,27 @@ from kgqa_cli.workspace import Workspace
 
 FIRST = [
     {"text": "《三度诱惑》是何藩执导的电影", "model_version": "kg/v1",
-     "spo_list": [{**_spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.8),
+     "spo_list": [{**spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.8),
                    "subject_span": [1, 5], "object_span": [7, 9]}]},
 ]
 SECOND = [  # the same fact in another sentence, and a sentence the first file held already
     {"text": "何藩导演了三度诱惑，1974年上映", "model_version": "kg/v2",
-     "spo_list": [_spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.95)]},
+     "spo_list": [spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.95)]},
     {"text": "《三度诱惑》是何藩执导的电影", "model_version": "kg/v1",
-     "spo_list": [_spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.8)]},
+     "spo_list": [spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.8)]},
 ]
 
 
 def _load(tmp_path: Path, records: list[dict], name: str, loader: str = "direct", **config) -> dict:
     from kgqa_cli.graph.bulkload import run_bulkload
 
-    corpus = _write_corpus(tmp_path / f"{name}-{len(records)}.jsonl", records)
+    corpus = write_corpus(tmp_path / f"{name}-{len(records)}.jsonl", records)
     settings = GraphConfig(loader=loader, batch_size=2, direct_batch_size=2, **config)
     return run_bulkload(settings, Workspace(tmp_path / "ws" / loader), corpus, show_progress=False)
 
 
 def _edge(tmp_path: Path, loader: str) -> dict:
-    _, edges = _snapshot(GraphConfig(), Workspace(tmp_path / "ws" / loader))
+    _, edges = snapshot(GraphConfig(), Workspace(tmp_path / "ws" / loader))
     (edge,) = [edge for edge in edges.values() if edge["label"] == "导演"]
     return edge
 
@@ -70,10 +70,10 @@ def test_a_merge_adds_new_sentences_once_and_a_reload_adds_nothing(tmp_path, loa
     assert second["text"][slice(*second["subject"])] == "三度诱惑"  # found in the text: no offsets given
     assert second["text"][slice(*second["object"])] == "何藩"
     assert edge["score"] == 0.95 and edge["model_version"] == "kg/v2"  # the best sentence's
-    before = _snapshot(GraphConfig(), Workspace(tmp_path / "ws" / loader))
+    before = snapshot(GraphConfig(), Workspace(tmp_path / "ws" / loader))
     again = _load(tmp_path, SECOND, "second", loader)
     assert again["edges"]["evidence_added"] == 0 and again["vertices"]["added"] == 0
-    assert _snapshot(GraphConfig(), Workspace(tmp_path / "ws" / loader)) == before
+    assert snapshot(GraphConfig(), Workspace(tmp_path / "ws" / loader)) == before
 
 
 def test_the_loaders_merge_evidence_into_the_same_graph(tmp_path):
@@ -85,7 +85,7 @@ def test_the_loaders_merge_evidence_into_the_same_graph(tmp_path):
 
 def test_an_edge_stated_more_often_than_it_keeps_counts_every_sentence_once(tmp_path):
     many = [{"text": f"第{n}句：三度诱惑由何藩执导", "model_version": "kg/v1", "spo_list": [
-        _spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.9)]} for n in range(5)]
+        spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=0.9)]} for n in range(5)]
     for loader in ("direct", "traversal"):
         _load(tmp_path, many[:3], "first", loader, evidence=EvidenceConfig(per_edge=2))
         _load(tmp_path, many[1:], "second", loader, evidence=EvidenceConfig(per_edge=2))
@@ -97,7 +97,7 @@ def test_an_edge_stated_more_often_than_it_keeps_counts_every_sentence_once(tmp_
 
 def test_evidence_is_bounded_per_edge_and_off_at_zero(tmp_path):
     records = [{"text": f"第{n}句：三度诱惑由何藩执导", "spo_list": [
-        _spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=round(0.5 + n / 100, 2))]} for n in range(6)]
+        spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=round(0.5 + n / 100, 2))]} for n in range(6)]
     data = build_graph_data(records, "many.jsonl", evidence=EvidencePolicy(per_edge=2, max_ids=4))
     (edge,) = data.edges.values()
     assert [s["score"] for s in edge.evidence] == [0.55, 0.54] and len(edge.evidence_ids) == 4
@@ -110,8 +110,8 @@ def test_evidence_is_bounded_per_edge_and_off_at_zero(tmp_path):
 
 def test_a_long_sentence_keeps_a_window_around_both_names():
     text = "甲" * 500 + "三度诱惑是何藩执导的" + "乙" * 500
-    spo = _spo("三度诱惑", "导演", "何藩")
-    entry = evidence_entry(text, spo, 0.9, "kg/v1", "long.jsonl", max_chars=60)
+    triple = spo("三度诱惑", "导演", "何藩")
+    entry = evidence_entry(text, triple, 0.9, "kg/v1", "long.jsonl", max_chars=60)
     assert len(entry["text"]) == 60 and entry["offset"] + len(entry["text"]) <= len(text)
     assert entry["text"][slice(*entry["subject"])] == "三度诱惑" and entry["text"][slice(*entry["object"])] == "何藩"
     assert entry["id"] == sentence_id(text)  # the whole sentence's id, not the window's
@@ -120,7 +120,7 @@ def test_a_long_sentence_keeps_a_window_around_both_names():
 def test_neptune_csv_carries_the_evidence_and_reads_back(tmp_path):
     from kgqa_cli.graph.neptune_csv import EVIDENCE_HEADER, edges_csv, read_edges_csv
 
-    records = [{"text": '他说："三度诱惑", 何藩执导', "spo_list": [_spo("三度诱惑", "导演", "何藩", score=0.7)]}]
+    records = [{"text": '他说："三度诱惑", 何藩执导', "spo_list": [spo("三度诱惑", "导演", "何藩", score=0.7)]}]
     data = build_graph_data(records, "quoted.jsonl")
     text = edges_csv(data)
     assert ",".join(EVIDENCE_HEADER) in text.split("\r\n")[0]
@@ -131,6 +131,6 @@ def test_neptune_csv_carries_the_evidence_and_reads_back(tmp_path):
 def test_a_malformed_span_is_a_bad_line_naming_it(tmp_path):
     from kgqa_cli.errors import InputDataError
 
-    bad = [{"text": "三度诱惑是何藩执导的", "spo_list": [{**_spo("三度诱惑", "导演", "何藩"), "object_span": [7, 99]}]}]
+    bad = [{"text": "三度诱惑是何藩执导的", "spo_list": [{**spo("三度诱惑", "导演", "何藩"), "object_span": [7, 99]}]}]
     with pytest.raises(InputDataError, match=r"bad-1.jsonl:1: .*object_span"):
         _load(tmp_path, bad, "bad")

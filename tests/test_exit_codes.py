@@ -91,7 +91,7 @@ def corrupt(tmp_path, tiny_qa, moto_server):
 
 
 def violation(tmp_path, tiny_qa, moto_server):
-    from test_serving import Server, ask
+    from helpers.server import Server, ask
 
     settings = copy_workspace(tiny_qa, tmp_path)
     tests = [json.loads(line) for line in (settings.paths.questions_dir / "test.jsonl").read_text().splitlines()]

@@ -37,6 +37,7 @@ def answerer(tiny_qa):
         yield warm
 
 
+@pytest.mark.slow
 def test_any_question_gets_an_answer_or_a_reason_as_utf8_json(answerer):
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.graph_corpus import RECORDS, snapshot, spo, write_corpus
 
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.graph.model import EdgeRecord, GraphData, VertexRecord, build_graph_data, vertex_uid
@@ -16,65 +17,13 @@ from kgqa_cli.graph.normalize import normalize_name
 from kgqa_cli.workspace import Workspace
 
 
-def _spo(subject, predicate, obj, subject_type="人物", object_type="人物", score=None, **slots):
-    spo = {
-        "subject": subject, "subject_type": subject_type, "predicate": predicate,
-        "object": {"@value": obj, **slots}, "object_type": {"@value": object_type},
-    }
-    if score is not None:
-        spo["score"] = score
-    return spo
-
-
-RECORDS = [
-    {"text": "《三度诱惑》是何藩执导的电影", "spo_list": [_spo("三度诱惑", "导演", "何藩", subject_type="影视作品")]},
-    {"text": "许晋亨的妻子李嘉欣", "spo_list": [
-        _spo("许晋亨", "妻子", "李嘉欣"), _spo("李嘉欣", "丈夫", "许晋亨"),
-    ]},
-    {"text": "何藩还导演了《 长 短 脚 》", "spo_list": [_spo("《长 短 脚》", "导演", "何藩", subject_type="影视作品")]},
-    {"text": "周星驰在大话西游中饰演至尊宝", "spo_list": [
-        _spo("周星驰", "饰演", "至尊宝", object_type="人物", inWork="大话西游"),
-    ]},
-    {"text": "ＡＢＣ　公司的董事长是张三", "spo_list": [
-        _spo("ＡＢＣ　公司", "董事长", "张三", subject_type="企业", score=0.9),
-        _spo("张三", "父亲", "张三", score=0.8),           # self-loop
-        _spo("李四", "母亲", "王五", score=0.1),           # below min_score in one test
-        _spo("《》", "作者", "某人", score=0.9),            # nothing left after normalisation
-    ]},
-]
-
-
-def _write_corpus(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
 def _load(tmp_path: Path, records=RECORDS, **config):
     from kgqa_cli.graph.bulkload import run_bulkload
 
-    corpus = _write_corpus(tmp_path / "gold.jsonl", records)
+    corpus = write_corpus(tmp_path / "gold.jsonl", records)
     batch_size = config.pop("batch_size", 2)
     settings = GraphConfig(batch_size=batch_size, direct_batch_size=batch_size, **config)
     return run_bulkload(settings, Workspace(tmp_path / "ws"), corpus, show_progress=False)
-
-
-def _snapshot(config: GraphConfig, workspace: Workspace) -> tuple[dict, dict]:
-    """Vertices and edges of a graph keyed by uid, with every property (ids left out)."""
-    from gremlin_python.process.graph_traversal import __
-
-    from kgqa_cli.graph.store import open_graph
-
-    def plain(value_map):
-        return {k: sorted(v) if k == "types" else (v[0] if isinstance(v, list) else v) for k, v in value_map.items()}
-
-    with open_graph(config, workspace) as store:
-        vertices = {row["uid"][0]: plain(row) for row in store.g.V().value_map().to_list()}
-        edges = {}
-        for row in store.g.E().project("label", "from", "to", "props").by(__.label()).by(
-                __.out_v().values("uid")).by(__.in_v().values("uid")).by(__.value_map()).to_list():
-            props = plain(row["props"])
-            edges[props["uid"]] = {**props, "label": row["label"], "from": row["from"], "to": row["to"]}
-    return vertices, edges
 
 
 # ---------------------------------------------------------------- normalisation
@@ -151,19 +100,19 @@ def test_bulkload_writes_byte_identical_csv_and_loads_once(tmp_path):
 
     config = GraphConfig(path=None)
     workspace = Workspace(tmp_path / "ws")
-    vertices, edges = _snapshot(config, workspace)
+    vertices, edges = snapshot(config, workspace)
     assert len(vertices) == first["vertices"]["in_input"] and len(edges) == 7
 
 
 def test_merge_adds_types_and_replace_rebuilds(tmp_path):
     _load(tmp_path, mode="replace")
-    extra = [{"text": "何藩是摄影师", "spo_list": [_spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
+    extra = [{"text": "何藩是摄影师", "spo_list": [spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
     report = _load(tmp_path, records=extra)
     assert report["vertices"]["added"] == 1 and report["vertices"]["types_added_to_existing"] == 1
-    vertices, _ = _snapshot(GraphConfig(), Workspace(tmp_path / "ws"))
+    vertices, _ = snapshot(GraphConfig(), Workspace(tmp_path / "ws"))
     assert vertices[vertex_uid("何藩")]["types"] == ["人物", "摄影师"]
     report = _load(tmp_path, records=extra, mode="replace")
-    vertices, edges = _snapshot(GraphConfig(), Workspace(tmp_path / "ws"))
+    vertices, edges = snapshot(GraphConfig(), Workspace(tmp_path / "ws"))
     assert set(vertices) == {vertex_uid("何藩"), vertex_uid("中国")} and len(edges) == 1
 
 
@@ -171,7 +120,7 @@ def test_merge_adds_types_and_replace_rebuilds(tmp_path):
 def test_interrupted_load_converges_to_a_clean_load(tmp_path, loader):
     from kgqa_cli.graph.bulkload import run_bulkload
 
-    corpus = _write_corpus(tmp_path / "gold.jsonl", RECORDS)
+    corpus = write_corpus(tmp_path / "gold.jsonl", RECORDS)
     clean_ws, broken_ws = Workspace(tmp_path / "clean"), Workspace(tmp_path / "broken")
     config = GraphConfig(batch_size=2, direct_batch_size=2, loader=loader)
     run_bulkload(config, clean_ws, corpus, show_progress=False)
@@ -189,11 +138,11 @@ def test_interrupted_load_converges_to_a_clean_load(tmp_path, loader):
 
         with pytest.raises(Crash):
             run_bulkload(config, broken_ws, corpus, show_progress=False, on_batch=crash)
-    partial = _snapshot(config, broken_ws)
+    partial = snapshot(config, broken_ws)
     resumed = run_bulkload(config, broken_ws, corpus, show_progress=False)
     assert resumed["edges"]["already_present"] > 0 and resumed["edges"]["added"] > 0
     assert len(partial[1]) < resumed["edges"]["in_input"]
-    assert _snapshot(config, broken_ws) == _snapshot(config, clean_ws)
+    assert snapshot(config, broken_ws) == snapshot(config, clean_ws)
 
 
 def test_lookups_for_question_answering(tmp_path):
@@ -238,7 +187,7 @@ def test_cli_bulkload_and_graph_json(tmp_path):
 
     from kgqa_cli.cli.main import app
 
-    corpus = _write_corpus(tmp_path / "gold.jsonl", RECORDS)
+    corpus = write_corpus(tmp_path / "gold.jsonl", RECORDS)
     runner = CliRunner()
     ws = ["--workspace", str(tmp_path / "ws")]
     result = runner.invoke(app, ["bulkload", str(corpus), "--replace", "--min-score", "0.95", "--json", *ws])

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_graph import RECORDS, _snapshot, _spo, _write_corpus
+from helpers.graph_corpus import RECORDS, snapshot, spo, write_corpus
 
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.graph.model import vertex_uid
@@ -17,9 +17,9 @@ from kgqa_cli.workspace import Workspace
 # higher score wins) on top of the shared records.
 EXTRA = [
     {"text": "周星驰1995年在大话西游中饰演至尊宝", "model_version": "kg/v2", "spo_list": [
-        _spo("周星驰", "饰演", "至尊宝", subject_type="演员", score=0.73, inWork="大话西游", onDate="1995年"),
-        _spo("周星驰", "饰演", "至尊宝", subject_type="导演", score=0.91, inWork="大话西游", onDate="1995年"),
-        _spo("何藩", "获奖", "金像奖", subject_type="导演", object_type="奖项", score=0.5, inArea="香港", period="1998"),
+        spo("周星驰", "饰演", "至尊宝", subject_type="演员", score=0.73, inWork="大话西游", onDate="1995年"),
+        spo("周星驰", "饰演", "至尊宝", subject_type="导演", score=0.91, inWork="大话西游", onDate="1995年"),
+        spo("何藩", "获奖", "金像奖", subject_type="导演", object_type="奖项", score=0.5, inArea="香港", period="1998"),
     ]},
 ]
 
@@ -37,7 +37,7 @@ def _tables(workspace: Workspace) -> list[list[tuple]]:
 def _bulkload(tmp_path: Path, name: str, records: list[dict], loader: str, **config):
     from kgqa_cli.graph.bulkload import run_bulkload
 
-    corpus = _write_corpus(tmp_path / f"input-{len(records)}.jsonl", records)  # same source name
+    corpus = write_corpus(tmp_path / f"input-{len(records)}.jsonl", records)  # same source name
     settings = GraphConfig(batch_size=3, direct_batch_size=3, loader=loader, **config)
     return run_bulkload(settings, Workspace(tmp_path / name), corpus, show_progress=False)
 
@@ -49,8 +49,8 @@ def test_direct_and_traversal_loaders_build_the_same_graph(tmp_path):
         assert reports["direct"][key] == reports["traversal"][key]
     assert reports["direct"]["duplicates_merged"] == 1
     traversal, direct = Workspace(tmp_path / "traversal"), Workspace(tmp_path / "direct")
-    vertices, edges = _snapshot(GraphConfig(), direct)
-    assert (vertices, edges) == _snapshot(GraphConfig(), traversal)
+    vertices, edges = snapshot(GraphConfig(), direct)
+    assert (vertices, edges) == snapshot(GraphConfig(), traversal)
     assert vertices[vertex_uid("周星驰")]["types"] == ["人物", "导演", "演员"]
     role = next(edge for edge in edges.values() if edge["label"] == "饰演" and "onDate" in edge)
     assert role["score"] == 0.91 and isinstance(role["score"], float)
@@ -59,11 +59,11 @@ def test_direct_and_traversal_loaders_build_the_same_graph(tmp_path):
     assert _tables(direct) == _tables(traversal)
 
     # Merging new types into existing vertices matches too.
-    more = [{"text": "何藩是摄影师", "spo_list": [_spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
+    more = [{"text": "何藩是摄影师", "spo_list": [spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
     merged = {loader: _bulkload(tmp_path, loader, more, loader) for loader in ("traversal", "direct")}
     assert merged["direct"]["vertices"] == merged["traversal"]["vertices"]
     assert merged["direct"]["vertices"]["types_added_to_existing"] == 1
-    assert _snapshot(GraphConfig(), direct) == _snapshot(GraphConfig(), traversal)
+    assert snapshot(GraphConfig(), direct) == snapshot(GraphConfig(), traversal)
     assert _tables(direct) == _tables(traversal)
 
 
@@ -87,7 +87,7 @@ def test_a_replacement_built_in_one_go_is_the_same_graph(tmp_path):
     assert indexes == ["CREATE INDEX g ON quads (g)", "CREATE INDEX ops ON quads (o, p, s)",
                        "CREATE INDEX pg ON quads (p, g)", "CREATE INDEX sp ON quads (s, p)"]
     # And a merge into the built graph behaves as into any other.
-    more = [{"text": "何藩是摄影师", "spo_list": [_spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
+    more = [{"text": "何藩是摄影师", "spo_list": [spo("何藩", "国籍", "中国", subject_type="摄影师", object_type="国家")]}]
     for name, loader in (("built", "direct"), ("traversal", "traversal")):
         _bulkload(tmp_path, name, more, loader)
     assert _tables(Workspace(tmp_path / "built")) == _tables(Workspace(tmp_path / "traversal"))
@@ -102,7 +102,7 @@ def test_direct_load_twice_adds_nothing(tmp_path):
     assert _tables(Workspace(tmp_path / "ws")) == before
     third = _bulkload(tmp_path, "ws", RECORDS, "direct", mode="replace")
     assert third["edges"]["added"] == third["edges"]["in_input"] == 7
-    assert len(_snapshot(GraphConfig(), Workspace(tmp_path / "ws"))[1]) == 7
+    assert len(snapshot(GraphConfig(), Workspace(tmp_path / "ws"))[1]) == 7
 
 
 def test_queries_on_a_directly_loaded_graph(tmp_path):

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.server import KGQA, Server, ask, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qa_fixtures import copy_workspace
-from test_serving import KGQA, Server, ask, request
 
 MB = 1024 * 1024
 # What one hostile request may add to the server's resident memory (the limit on a body is 1 MB).
@@ -229,6 +229,7 @@ def test_a_port_in_use_is_refused_before_the_model_loads(tiny_qa):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_port_0_prints_the_port_it_serves_on(tiny_qa, tmp_path):
     log = tmp_path / "deploy.log"
     process = subprocess.Popen([*KGQA, "deploy", "--allow-unapproved", "--port", "0", "--workspace",
@@ -275,6 +276,7 @@ def _new_film_file(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_endpoint_answers_about_an_entity_merged_while_it_runs(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     server = Server(settings.paths.root, "--allow-unapproved", "--serve.capture.enabled", "false")

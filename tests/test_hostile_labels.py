@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
+from helpers.server import Server, ask
 from qa_fixtures import copy_workspace
-from test_serving import Server, ask
 
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
 # (question, the caller's inference id)
@@ -69,6 +69,7 @@ def write_lines(path, rows) -> str:
 # ---------------------------------------------------------------------------- reused inference ids
 
 
+@pytest.mark.slow
 def test_a_reused_inference_id_keeps_both_requests_and_labels_by_it_are_refused(workspace, tmp_path):
     from kgqa_cli.labeling.session import LabelSession
 
@@ -111,6 +112,7 @@ def test_a_reused_inference_id_keeps_both_requests_and_labels_by_it_are_refused(
 # ---------------------------------------------------------------------------- import: atomic, idempotent
 
 
+@pytest.mark.slow
 def test_import_writes_nothing_when_a_row_is_bad_and_repeats_add_nothing(workspace, tmp_path):
     bad = tmp_path / "half.csv"
     bad.write_text("question,intent\n今天天气怎么样,none\n何藩导演了哪些电影,ask_nothing\n", encoding="utf-8")
@@ -130,6 +132,7 @@ def test_import_writes_nothing_when_a_row_is_bad_and_repeats_add_nothing(workspa
     assert len(ground_truth_lines(workspace)) == 2 and len(feedback_lines(workspace)) == 2
 
 
+@pytest.mark.slow
 def test_a_conflicting_import_replaces_the_label_and_keeps_the_earlier_as_history(workspace, tmp_path):
     from kgqa_cli.labeling.store import read_ground_truth
     from kgqa_cli.understanding.questions import read_feedback
@@ -214,6 +217,7 @@ def spoil(settings) -> tuple[str, str, str, int]:
     return str(capture), str(truth), str(settings.paths.feedback_file), len(lines) + 2
 
 
+@pytest.mark.slow
 def test_bad_lines_are_skipped_counted_and_warned_or_fatal_with_strict(workspace, tmp_path):
     capture, truth, feedback, torn_line = spoil(workspace)
     listed = kgqa(workspace, "label", "--json")
@@ -233,6 +237,7 @@ def test_bad_lines_are_skipped_counted_and_warned_or_fatal_with_strict(workspace
     assert strict.returncode == 3 and f"{truth}:1: the last line is cut short" in strict.stderr
 
 
+@pytest.mark.slow
 def test_monitor_run_reads_past_bad_lines_and_strict_stops_at_them(workspace, tmp_path):
     baseline = kgqa(workspace, "monitor", "baseline")
     assert baseline.returncode == 0, baseline.stderr

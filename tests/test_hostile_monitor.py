@@ -95,6 +95,7 @@ def test_offsets_take_years_and_months_and_refuse_garbage():
         parse_offset("-P" + "9" * 30 + "D", "--end-offset")
 
 
+@pytest.mark.slow
 def test_monitor_run_offsets_on_the_command_line_and_in_the_config(tmp_path):
     workspace = ["--workspace", str(tmp_path / "ws")]
     huge = subprocess.run([*KGQA, "monitor", "run", "--start-offset", "-P99999999D", *workspace],
@@ -125,6 +126,7 @@ def _write_questions(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_baseline_refuses_degenerate_data_and_keeps_the_existing_one(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     workspace = ["--workspace", str(settings.paths.root)]

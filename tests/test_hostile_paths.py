@@ -75,6 +75,7 @@ def _registry_with_one_version(workspace: Path) -> Path:
     return version.path / "package.json"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["../../other/registry/qa/v1", "qa/../../../other/registry/qa/v1", "/qa/v1",
                                   "qa/v0", "qa/v-1", "qa//v1", "qa/v1/..", "QA/v1", "qa/v1x"])
 def test_registry_decisions_take_group_and_version_not_paths(tmp_path, name):
@@ -170,6 +171,7 @@ def race(tmp_path: Path, registry_root: Path, jobs: list[list[str]]) -> list[str
     return outputs
 
 
+@pytest.mark.slow
 def test_four_processes_registering_at_once_get_four_consistent_versions(tmp_path):
     from kgqa_cli.mlops.registry import Registry, hash_paths
 
@@ -188,6 +190,7 @@ def test_four_processes_registering_at_once_get_four_consistent_versions(tmp_pat
     assert not list((root / "qa").glob(".*partial"))
 
 
+@pytest.mark.slow
 def test_concurrent_status_changes_keep_every_history_entry(tmp_path):
     from kgqa_cli.mlops.registry import Registry
 
@@ -198,6 +201,7 @@ def test_concurrent_status_changes_keep_every_history_entry(tmp_path):
     assert sorted(entry["reason"] for entry in history) == sorted(f"process {p}-{n}" for p in range(6) for n in range(10))
 
 
+@pytest.mark.slow
 def test_six_concurrent_rejects_through_the_cli_record_six_entries(tmp_path):
     workspace = tmp_path / "ws"
     _registry_with_one_version(workspace)
@@ -212,6 +216,7 @@ def test_six_concurrent_rejects_through_the_cli_record_six_entries(tmp_path):
 # --- one training run per stage and workspace ----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("stage", "command", "named"), [
     ("kg", ["train", "kg"], "`kgqa train kg`"), ("qa", ["train", "qa"], "`kgqa train qa`"),
     ("pretrain", ["pretrain", "texts.txt"], "`kgqa pretrain`")])

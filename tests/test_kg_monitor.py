@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from test_review_triples import invoke, planted  # noqa: F401 - the fixture
+from helpers.review import invoke
 
 from kgqa_cli.labeling.triples import precision_estimate
 

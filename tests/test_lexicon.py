@@ -112,6 +112,7 @@ def test_a_batch_gets_each_texts_features_right_padded(lexicon):
     assert kept[1].shape == (4, 14, 3, 1) and np.array_equal(kept[1][..., 0], batch[1][..., 0])
 
 
+@pytest.mark.slow
 def test_cross_fitted_training_sentences_see_only_the_names_of_other_folds():
     """With name_folds, a training sentence's lexicon lacks the names only its own fold has (a
     new sentence meets only names train had), while the saved lexicon keeps every train name."""

@@ -10,8 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from helpers.server import Server, ask
 from qa_fixtures import copy_workspace
-from test_serving import Server, ask
 
 from kgqa_cli.monitoring.metrics import multiclass_statistics, suggest_constraints, violations
 
@@ -87,6 +87,7 @@ def _import(settings, rows, tmp_path, name):
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_baseline_run_report_violation_and_alert(monitored, tmp_path):
     settings, chosen = monitored
     workspace = ["--workspace", str(settings.paths.root)]
@@ -148,6 +149,7 @@ def test_baseline_run_report_violation_and_alert(monitored, tmp_path):
     assert any(v["metric_name"] == "accuracy" for v in found)
 
 
+@pytest.mark.slow
 def test_a_failed_gate_alerts_and_a_dead_sink_changes_nothing(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     receiver = Receiver()
@@ -166,6 +168,7 @@ def test_a_failed_gate_alerts_and_a_dead_sink_changes_nothing(tiny_qa, tmp_path)
     assert "alert quality_gate_failed via webhook failed" in " ".join(failed.stderr.decode().split())
 
 
+@pytest.mark.slow
 def test_feedback_retrains_a_question_the_model_got_wrong(tiny_qa, tmp_path):
     from kgqa_cli.answering.pipeline import Answerer
     from kgqa_cli.understanding.questions import generate_questions

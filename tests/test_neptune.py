@@ -97,6 +97,7 @@ def test_graph_create_gets_or_creates_and_delete_tears_down(moto_server, tmp_pat
     assert local.returncode == 2 and "--target neptune" in local.stderr
 
 
+@pytest.mark.slow
 def test_bulkload_to_neptune_through_the_loader(moto_server, tiny_qa, tmp_path, monkeypatch):
     (s3,) = clients(moto_server, "s3")
     s3.create_bucket(Bucket="kgqa-neptune-load")

@@ -38,6 +38,7 @@ import importlib.util
 import json
 
 import pytest
+from helpers.system import require
 
 
 def _sdk_installed() -> bool:
@@ -47,10 +48,14 @@ def _sdk_installed() -> bool:
         return False
 
 
-requires_sdk = pytest.mark.skipif(
-    not _sdk_installed(),
-    reason="the SageMaker Python SDK v3 is not installed (it comes with the aws extra: pip install -e '.[aws]'; "
-           "`make test` installs it)")
+@pytest.fixture
+def sagemaker_sdk() -> None:
+    """The SDK the equivalence tests build with: skipped without it, failed without it in CI."""
+    require(_sdk_installed(), "the SageMaker Python SDK v3",
+            "it comes with the aws extra: pip install -e '.[aws]'; `make test` installs it")
+
+
+requires_sdk = pytest.mark.usefixtures("sagemaker_sdk")
 
 ROLE = "arn:aws:iam::123456789012:role/kgqa-sagemaker"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:kgqa-alerts"

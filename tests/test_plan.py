@@ -75,6 +75,7 @@ COMMANDS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_plan_prints_requests_and_cost_and_sends_nothing(planned, name):
     args, operations = COMMANDS[name]
@@ -90,6 +91,7 @@ def test_plan_prints_requests_and_cost_and_sends_nothing(planned, name):
     assert {"lines", "usd_once", "usd_per_hour_running", "unknown_prices"} <= set(plan["cost"])
 
 
+@pytest.mark.slow
 def test_pipeline_upsert_plan_shows_the_definition_and_a_cost_line_and_is_stable(planned):
     first = planned("pipeline", "upsert", "kg", "--json")
     assert first.returncode == 0, first.stderr
@@ -115,6 +117,7 @@ def test_pipeline_upsert_plan_shows_the_definition_and_a_cost_line_and_is_stable
     assert "cost: about USD" in human.stdout and "step TrainKg ml.m5.xlarge x1 ~15 min" in human.stdout
 
 
+@pytest.mark.slow
 def test_deploy_plan_costs_the_endpoint_by_the_hour_and_the_plan_leaves_the_workspace_alone(planned):
     before = sorted(p.relative_to(planned.workspace) for p in Path(planned.workspace).rglob("*")
                     if "pipelines" not in p.parts)

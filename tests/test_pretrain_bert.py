@@ -10,7 +10,10 @@ import random
 from pathlib import Path
 
 import pytest
-from test_pretrained_kg import SCHEMA, TINY, corpus, invoke, write_lines
+from conftest import write_lines
+from helpers.pretrained import SCHEMA, TINY, corpus, invoke
+
+pytestmark = pytest.mark.slow  # pretrains a tiny BERT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 

@@ -6,81 +6,31 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import write_lines
+from helpers.pretrained import (
+    FILM,
+    GIVEN,
+    MIXED,
+    SCHEMA,
+    SPECIAL,
+    SURNAMES,
+    TEMPLATE_CHARACTERS,
+    TINY,
+    WORD_PIECES,
+    corpus,
+    invoke,
+    triple,
+)
 
-from kgqa_cli.cli.main import app
+pytestmark = pytest.mark.slow  # real trainings on a tiny BERT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
-
-SCHEMA = [
-    {"subject_type": "影视作品", "predicate": "导演", "object_type": {"@value": "人物"}},
-    {"subject_type": "影视作品", "predicate": "主演", "object_type": {"@value": "人物"}},
-    {"subject_type": "娱乐人物", "predicate": "饰演", "object_type": {"@value": "人物", "inWork": "影视作品"}},
-]
-SURNAMES = "王李张刘陈杨赵黄周吴"
-GIVEN = "伟芳娜敏静丽强磊军洋"
-FILM = "星河之夜风云梦归途彼岸花"
-PREFIXES = ["", "", "2019年", "iPhone"]  # names holding digits and a Latin word: several characters per token
-TEMPLATE_CHARACTERS = "《》是由执导的电影，主演在中饰演"
-WORD_PIECES = ["2019", "20", "##19", "iphone", "ip", "##hone", "##one"]
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-MIXED = "2019年iPhone发布会"
-
-TINY = [
-    "--kg.model.encoder", "pretrained", "--kg.model.conv_channels", "32", "--kg.model.dropout", "0.0",
-    "--kg.train.batch_size", "8", "--kg.train.lr", "0.003", "--kg.train.encoder_lr", "0.001",
-    "--kg.train.patience", "30", "--kg.train.threads", "1", "--kg.train.device", "cpu",
-]
-
-
-def triple(subject, predicate, obj, **slots):
-    types = {s["predicate"]: s for s in SCHEMA}[predicate]
-    object_type = {k: v for k, v in types["object_type"].items() if k == "@value" or k in slots}
-    return {"subject": subject, "subject_type": types["subject_type"], "predicate": predicate,
-            "object": {"@value": obj, **slots}, "object_type": object_type}
-
-
-def corpus(count: int, seed: int) -> list[dict]:
-    """Three templates with invented names; some films start with 2019年 or iPhone."""
-    rng = random.Random(seed)
-
-    def person():
-        return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
-
-    def film():
-        return rng.choice(PREFIXES) + "".join(rng.sample(FILM, rng.randint(2, 3)))
-
-    records = []
-    for number in range(count):
-        f, a, b = film(), person(), person()
-        while b == a:
-            b = person()
-        kind = number % 3
-        if kind == 0:
-            records.append({"text": f"《{f}》是由{a}执导的电影", "spo_list": [triple(f, "导演", a)]})
-        elif kind == 1:
-            records.append({"text": f"《{f}》由{a}执导，{b}主演", "spo_list": [triple(f, "导演", a), triple(f, "主演", b)]})
-        else:
-            records.append({"text": f"{a}在《{f}》中饰演{b}", "spo_list": [triple(a, "饰演", b, inWork=f)]})
-    return records
-
-
-def write_lines(path: Path, items) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join((item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)) + "\n"
-                            for item in items), encoding="utf-8")
-    return path
-
-
-def invoke(workspace: Path, *args: str):
-    return CliRunner().invoke(app, [*args, "--workspace", str(workspace)], catch_exceptions=False)
 
 
 def save_tiny_bert(folder: Path) -> Path:

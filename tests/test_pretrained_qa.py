@@ -14,6 +14,8 @@ import pytest
 import yaml
 from qa_fixtures import build_workspace
 
+pytestmark = pytest.mark.slow  # real trainings on a tiny BERT
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Word pieces beyond single characters: Latin words and digit runs split into several tokens.
@@ -253,7 +255,7 @@ def test_a_training_job_reads_the_encoder_channel_and_its_archive_answers(worksp
 
 
 def test_the_endpoint_answers_with_the_pretrained_model(trained):
-    from test_serving import Server, ask
+    from helpers.server import Server, ask
 
     settings, config, _ = trained
     kgqa("registry", "approve", "qa/v1", "--workspace", str(settings.paths.root))  # already approved is fine

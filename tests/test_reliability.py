@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import film_records, write_lines
-from test_graph import RECORDS, _snapshot, _write_corpus
+from helpers.graph_corpus import RECORDS, snapshot, write_corpus
 
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.workspace import Workspace
@@ -31,7 +31,7 @@ def run_cli(*args: str | bytes, stdin: bytes | None = None, **kwargs) -> subproc
 
 
 def load(workspace: Path, records=RECORDS, *args: str) -> subprocess.CompletedProcess:
-    corpus = _write_corpus(workspace.parent / f"{workspace.name}-input.jsonl", records)
+    corpus = write_corpus(workspace.parent / f"{workspace.name}-input.jsonl", records)
     return run_cli("bulkload", str(corpus), "--json", "--workspace", str(workspace), *args)
 
 
@@ -58,22 +58,22 @@ def test_replace_that_fails_leaves_the_live_graph_and_no_partial_file(tmp_path):
 
     workspace = Workspace(tmp_path / "ws")
     config = GraphConfig(mode="replace", direct_batch_size=2, batch_size=2)
-    run_bulkload(config, workspace, _write_corpus(tmp_path / "old.jsonl", RECORDS[:2]), show_progress=False)
-    before = _snapshot(config, workspace)
+    run_bulkload(config, workspace, write_corpus(tmp_path / "old.jsonl", RECORDS[:2]), show_progress=False)
+    before = snapshot(config, workspace)
 
     def crash(phase, count):
         if phase == "edges":
             raise RuntimeError("power cut")
 
-    new = _write_corpus(tmp_path / "new.jsonl", RECORDS)
+    new = write_corpus(tmp_path / "new.jsonl", RECORDS)
     for loader in ("direct", "traversal"):
         with pytest.raises(RuntimeError):
             run_bulkload(config.model_copy(update={"loader": loader}), workspace, new, show_progress=False,
                          on_batch=crash)
-        assert _snapshot(config, workspace) == before
+        assert snapshot(config, workspace) == before
         assert sorted(p.name for p in workspace.graph_dir.iterdir()) == [".kgqa.db.lock", "kgqa.db"]
     run_bulkload(config, workspace, new, show_progress=False)
-    assert len(_snapshot(config, workspace)[1]) == 7
+    assert len(snapshot(config, workspace)[1]) == 7
 
 
 def test_partial_file_of_a_killed_load_is_named_and_removed(tmp_path, caplog):
@@ -84,7 +84,7 @@ def test_partial_file_of_a_killed_load_is_named_and_removed(tmp_path, caplog):
     leftover = workspace.graph_dir / ".kgqa.db.building-999999"
     leftover.write_bytes(b"SQLite format 3\x00 half a file")
     with caplog.at_level(logging.WARNING):
-        run_bulkload(GraphConfig(mode="replace"), workspace, _write_corpus(tmp_path / "in.jsonl", RECORDS),
+        run_bulkload(GraphConfig(mode="replace"), workspace, write_corpus(tmp_path / "in.jsonl", RECORDS),
                      show_progress=False)
     assert not leftover.exists()
     assert f"removing {leftover}: a partial graph left by an interrupted load" in caplog.text
@@ -101,6 +101,7 @@ def _half_initialised(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_half_written_graph_is_reported_by_readers_and_repaired_by_a_load(tmp_path):
     workspace = tmp_path / "ws"
     graph = _half_initialised(workspace / "graph" / "kgqa.db")
@@ -117,6 +118,7 @@ def test_a_half_written_graph_is_reported_by_readers_and_repaired_by_a_load(tmp_
     assert load(workspace, RECORDS, "--replace", "--graph.path", str(graph.with_name("other.db"))).returncode == 0
 
 
+@pytest.mark.slow
 def test_merge_refuses_a_damaged_graph_with_data(tmp_path):
     workspace = tmp_path / "ws"
     assert load(workspace).returncode == 0
@@ -130,6 +132,7 @@ def test_merge_refuses_a_damaged_graph_with_data(tmp_path):
     assert load(workspace, RECORDS, "--replace").returncode == 0
 
 
+@pytest.mark.slow
 def test_replace_with_no_triples_is_refused_unless_allowed(tmp_path):
     workspace = tmp_path / "ws"
     assert load(workspace).returncode == 0
@@ -144,6 +147,7 @@ def test_replace_with_no_triples_is_refused_unless_allowed(tmp_path):
     assert json.loads(run_cli("graph", "--json", "--workspace", str(workspace)).stdout)["edges"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("content", "code", "message"), [
     (None, 4, "no graph here yet"),
     (b"", 6, "is an empty file, not a kgqa graph"),
@@ -162,6 +166,7 @@ def test_readers_never_write_and_name_what_is_wrong(tmp_path, content, code, mes
     assert (path.read_bytes() if path.exists() else None) == content
 
 
+@pytest.mark.slow
 def test_a_truncated_graph_file_exits_6(tmp_path):
     workspace = tmp_path / "ws"
     assert load(workspace).returncode == 0
@@ -172,6 +177,7 @@ def test_a_truncated_graph_file_exits_6(tmp_path):
     assert str(graph) in result.stderr.decode()
 
 
+@pytest.mark.slow
 def test_graph_about_shows_facts_in_both_directions(tmp_path):
     workspace = tmp_path / "ws"
     assert load(workspace).returncode == 0
@@ -199,6 +205,7 @@ def test_binary_config_exits_2(tmp_path):
     assert result.returncode == 2 and f"{config}: not a YAML config (not UTF-8 text" in result.stderr.decode()
 
 
+@pytest.mark.slow
 def test_booleans_are_not_numbers_in_config(tmp_path):
     config = tmp_path / "kgqa.yaml"
     config.write_text("ask:\n  max_answers: true\n", encoding="utf-8")
@@ -209,6 +216,7 @@ def test_booleans_are_not_numbers_in_config(tmp_path):
     assert override.returncode == 2 and "override --kg.evaluate.min_f1" in override.stderr.decode()
 
 
+@pytest.mark.slow
 def test_output_into_a_closed_pipe_exits_quietly(tmp_path):
     workspace = tmp_path / "ws"
     assert load(workspace, film_records(3000)).returncode == 0
@@ -220,6 +228,7 @@ def test_output_into_a_closed_pipe_exits_quietly(tmp_path):
     assert b"Traceback" not in result.stderr and b"internal error" not in result.stderr
 
 
+@pytest.mark.slow
 def test_read_only_workspace_exits_7_before_any_work(tmp_path):
     workspace = tmp_path / "ws"
     corpus = write_lines(tmp_path / "train.json", film_records(30))
@@ -233,13 +242,14 @@ def test_read_only_workspace_exits_7_before_any_work(tmp_path):
             assert line.startswith(f"error: {workspace}/") and line.endswith(": cannot write here: Read-only file system")
 
 
+@pytest.mark.slow
 def test_a_full_disk_exits_7(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    corpus = _write_corpus(tmp_path / "many.jsonl", film_records(3000))
+    corpus = write_corpus(tmp_path / "many.jsonl", film_records(3000))
     try:
         # First the workspace (its CSV files fill the disk), then only the graph file is there.
         for where in (["--workspace", str(disk / "ws")],

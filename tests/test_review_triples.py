@@ -7,39 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-from qa_fixtures import copy_workspace
-from typer.testing import CliRunner
+from helpers.review import invoke
 
-from kgqa_cli.cli.main import app
 from kgqa_cli.graph.model import triple_uid
-
-# Planted extractions: one wrong (李嘉欣 did not direct it), one with the wrong predicate
-# (许晋亨's wife is 李嘉欣: 丈夫 read the wrong way round), one right.
-PLANTED = [
-    {"text": "李嘉欣出席了三度诱惑的首映礼", "model_version": "kg/v1", "spo_list": [
-        {"subject": "三度诱惑", "subject_type": "影视作品", "predicate": "导演", "object": {"@value": "李嘉欣"},
-         "object_type": {"@value": "人物"}, "score": 0.55, "subject_span": [6, 10], "object_span": [0, 3]}]},
-    {"text": "许晋亨迎娶了李嘉欣", "model_version": "kg/v1", "spo_list": [
-        {"subject": "许晋亨", "subject_type": "人物", "predicate": "丈夫", "object": {"@value": "李嘉欣"},
-         "object_type": {"@value": "人物"}, "score": 0.8}]},
-    {"text": "何藩执导了电影长短脚", "model_version": "kg/v1", "spo_list": [
-        {"subject": "长短脚", "subject_type": "影视作品", "predicate": "导演", "object": {"@value": "何藩"},
-         "object_type": {"@value": "人物"}, "score": 0.97}]},
-]
-
-
-def invoke(settings, *args: str):
-    return CliRunner().invoke(app, [*args, "--workspace", str(settings.paths.root)])
-
-
-@pytest.fixture
-def planted(tiny_qa, tmp_path):
-    settings = copy_workspace(tiny_qa, tmp_path)
-    extraction = tmp_path / "extracted.jsonl"
-    extraction.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in PLANTED), encoding="utf-8")
-    assert invoke(settings, "bulkload", str(extraction)).exit_code == 0
-    return settings, extraction
 
 
 def answers(settings, question: str) -> list[str]:

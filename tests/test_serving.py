@@ -7,85 +7,21 @@ registry's approval round trip through the CLI.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.server import KGQA, Server, ask, request
 from qa_fixtures import copy_workspace
 
 from kgqa_cli.serving.handler import BadRequest, Limits, input_fn, model_fn, output_fn, predict_fn
-
-KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def request(url: str, body: bytes | None = None, headers: dict | None = None, method: str | None = None):
-    """(status, headers, body) of one HTTP request; 4xx/5xx are answers too."""
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
-
-
-def ask(base: str, question: str, **headers: str):
-    body = json.dumps({"question": question}, ensure_ascii=False).encode()
-    return request(f"{base}/invocations", body, {"Content-Type": "application/json", **headers})
-
-
-class Server:
-    """`kgqa deploy` in a subprocess on a free loopback port."""
-
-    def __init__(self, workspace: Path, *args: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.workspace = workspace
-        self.log = workspace.parent / f"server-{self.port}.log"
-        self.process = subprocess.Popen(
-            [*KGQA, "deploy", "--port", str(self.port), "--workspace", str(workspace), *args],
-            stdout=subprocess.DEVNULL, stderr=self.log.open("wb"),
-        )
-        self.pings: list[int] = []
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited {self.process.returncode}: {self.log.read_text()}")
-            try:
-                status, _, _ = request(f"{self.base}/ping")
-            except OSError:
-                status = 0  # not listening yet
-            self.pings.append(status)
-            if status == 200:
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"server not ready: {self.log.read_text()}")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
-
-    def capture_lines(self) -> list[tuple[Path, dict]]:
-        folder = self.workspace / "datacapture" / "kgqa-local" / "AllTraffic"
-        return [(path, json.loads(line)) for path in sorted(folder.rglob("*.jsonl"))
-                for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -263,39 +199,71 @@ def test_capture_lines_follow_the_contract(served):
     assert base64.b64decode(text_in["data"]).decode() == question
 
 
+@pytest.mark.slow
 def test_the_endpoint_follows_a_graph_replaced_under_load(served, tmp_path):
+    """Clients ask all along while `bulkload --replace` swaps in a graph whose film has another
+    director, then the old graph again: every answer comes from one graph or the other, a
+    request after each load answers from the new file, and no client goes back to the old one."""
     settings, server = served
     from qa_fixtures import write_corpus
 
-    corpus = write_corpus(tmp_path / "raw")
-    results: list[tuple[int, list]] = []
+    old = write_corpus(tmp_path / "raw")
+    assert "王家卫" not in old.read_text(encoding="utf-8")
+    new = tmp_path / "new.jsonl"  # the same corpus but for 三度诱惑's director
+    new.write_text(old.read_text(encoding="utf-8").replace("何藩", "王家卫"), encoding="utf-8")
+    question = "三度诱惑的导演是谁"
+    status, _, body = ask(server.base, question)
+    assert status == 200 and json.loads(body)["answers"] == ["何藩"]  # the graph served so far
+    results: dict[int, list[tuple[int, list]]] = {}
     stop = threading.Event()
 
-    def client() -> None:
+    def client(number: int) -> None:
+        mine = results.setdefault(number, [])
         while not stop.is_set():
-            status, _, body = ask(server.base, "三度诱惑的导演是谁")
-            results.append((status, json.loads(body).get("answers") if status == 200 else body))
+            status, _, body = ask(server.base, question)
+            mine.append((status, json.loads(body).get("answers") if status == 200 else body))
 
-    threads = [threading.Thread(target=client) for _ in range(3)]
+    def load(corpus: Path) -> None:
+        done = subprocess.run([*KGQA, "bulkload", str(corpus), "--replace", "--workspace", str(settings.paths.root)],
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(3)]
     for thread in threads:
         thread.start()
     try:
-        for _ in range(2):
-            done = subprocess.run([*KGQA, "bulkload", str(corpus), "--replace", "--workspace", str(settings.paths.root)],
-                                  capture_output=True, timeout=120)
-            assert done.returncode == 0, done.stderr
+        time.sleep(0.5)
+        load(new)
+        after_new = ask(server.base, question)  # asked after the load returned: the new graph only
+        time.sleep(0.5)
+        load(old)
+        after_old = ask(server.base, question)
     finally:
         stop.set()
         for thread in threads:
             thread.join()
-    assert len(results) > 20
-    assert all(result == (200, ["何藩"]) for result in results), [r for r in results if r != (200, ["何藩"])][:3]
+    assert (after_new[0], json.loads(after_new[2])["answers"]) == (200, ["王家卫"])
+    assert (after_old[0], json.loads(after_old[2])["answers"]) == (200, ["何藩"])
+    every = [result for mine in results.values() for result in mine]
+    assert len(every) > 20
+    assert all(result in ((200, ["何藩"]), (200, ["王家卫"])) for result in every), \
+        [r for r in every if r not in ((200, ["何藩"]), (200, ["王家卫"]))][:3]
+    assert (200, ["王家卫"]) in every  # the clients saw the new graph too, not only the two asks above
+    for mine in results.values():  # old, new, old again: each client's answers change at most twice
+        answers = [tuple(result[1]) for result in mine]
+        changes = sum(1 for earlier, later in zip(answers, answers[1:], strict=False) if earlier != later)
+        assert changes <= 2, answers
 
 
 # ------------------------------------------------------------------ lifecycle and approval
 
 
+@pytest.mark.slow
 def test_sigterm_answers_in_flight_and_writes_every_capture(tiny_qa, tmp_path):
+    """100 requests answered before the signal wait in the capture queue (30 s flush interval);
+    one more is in flight when SIGTERM comes: its headers and half its body are in, the rest is
+    sent a second after the server has stopped accepting connections. It is answered 200 and,
+    with the 100, captured before the server exits 0."""
     settings = copy_workspace(tiny_qa, tmp_path)
     server = Server(settings.paths.root, "--allow-unapproved", "--serve.capture.flush_seconds", "30")
     server.wait_ready()
@@ -310,14 +278,63 @@ def test_sigterm_answers_in_flight_and_writes_every_capture(tiny_qa, tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    # With a 30 s flush interval nothing need be on disk yet: SIGTERM must write it all.
-    assert server.stop() == 0, server.log.read_text()
     assert statuses == [200] * 100
-    assert len(server.capture_lines()) == 100
+
+    body = json.dumps({"question": "李嘉欣和谁结婚了"}, ensure_ascii=False).encode()
+    half_sent, rest = threading.Event(), threading.Event()
+    slow: dict = {}
+
+    def slow_client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            connection.putrequest("POST", "/invocations")
+            for name, value in (("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                ("X-Amzn-SageMaker-Inference-Id", "in-flight-1")):
+                connection.putheader(name, value)
+            connection.endheaders(body[: len(body) // 2])
+            half_sent.set()
+            rest.wait(timeout=60)
+            connection.send(body[len(body) // 2:])
+            response = connection.getresponse()
+            slow["status"], slow["body"] = response.status, response.read()
+        except Exception as exc:  # noqa: BLE001 - reported by the asserts below
+            slow["error"] = repr(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_client)
+    thread.start()
+    try:
+        assert half_sent.wait(timeout=30)
+        time.sleep(0.5)  # the server has read the headers: the request is in flight
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while True:  # the signal has taken hold: no new connection is accepted
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, "the server still accepts connections 20 s after SIGTERM"
+            time.sleep(0.05)
+        time.sleep(1)  # the server drains: it waits for the request in flight, however long it takes
+        assert server.process.poll() is None, server.log.read_text()
+    finally:
+        rest.set()
+        thread.join(timeout=90)
+    assert server.stop() == 0, server.log.read_text()
+    assert "error" not in slow, slow
+    assert slow["status"] == 200 and json.loads(slow["body"])["answers"] == ["许晋亨"], slow
+    # With a 30 s flush interval nothing need be on disk yet: SIGTERM must write it all.
+    lines = [line for _, line in server.capture_lines()]
+    assert len(lines) == 101
+    in_flight = [line for line in lines if line["eventMetadata"].get("inferenceId") == "in-flight-1"]
+    assert len(in_flight) == 1
+    assert json.loads(in_flight[0]["captureData"]["endpointOutput"]["data"])["answers"] == ["许晋亨"]
     log = server.log.read_text()
-    assert log.count('"POST /invocations" 200') == 100  # one access-log line per request
+    assert log.count('"POST /invocations" 200') == 101  # one access-log line per request
 
 
+@pytest.mark.slow
 def test_unapproved_model_is_refused_with_the_approve_command(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     workspace = str(settings.paths.root)
@@ -331,6 +348,7 @@ def test_unapproved_model_is_refused_with_the_approve_command(tiny_qa, tmp_path)
     assert named.returncode == 4 and "no graph here yet" in named.stderr.decode()  # approved: on to the graph
 
 
+@pytest.mark.slow
 def test_registry_approve_reject_round_trip(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     workspace = ["--workspace", str(settings.paths.root)]
@@ -342,7 +360,11 @@ def test_registry_approve_reject_round_trip(tiny_qa, tmp_path):
     assert registry("reject", "qa/v1", "--reason", "answers 你好 wrongly").returncode == 0
     listed = json.loads(registry("list", "--json").stdout)
     assert [(row["name"], row["status"]) for row in listed] == [("qa/v1", "Rejected")]
-    assert "test_intent_accuracy" in listed[0]["metrics"] or "dev_intent_accuracy" in listed[0]["metrics"]
+    # Never evaluated: the key metrics are the dev scores its training wrote, under their own names.
+    trained = json.loads((settings.paths.model_dir("qa") / "metrics.json").read_text())
+    scores = ("dev_intent_accuracy", "dev_slot_f1", "dev_sentence_accuracy")
+    assert listed[0]["metrics"] == {name: trained[name] for name in scores}
+    assert listed[0]["metrics"]["dev_intent_accuracy"] > 0.5
     refused = subprocess.run([*KGQA, "ask", "三度诱惑的导演是谁", *workspace], capture_output=True, timeout=60)
     # ask names a qa version with --qa-model: the hint says so
     assert refused.returncode == 4 and "`--qa-model v1` for ask" in refused.stderr.decode().replace("\n", " ")
