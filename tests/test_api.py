@@ -73,7 +73,7 @@ def test_deploy_api_creates_function_route_and_throttling(moto_server, tiny_qa, 
     s3.create_bucket(Bucket="kgqa-api-test")
     workspace = copy_workspace(tiny_qa, tmp_path).paths.root
     from kgqa_cli.aws.registry import SageMakerRegistry
-    from kgqa_cli.aws.training import pack
+    from kgqa_cli.aws.source import pack
     from kgqa_cli.settings import load_settings
 
     folder = workspace / "registry" / "qa" / "v1" / "model"

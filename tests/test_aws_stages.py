@@ -39,7 +39,7 @@ def tiny_kg_overrides() -> list[str]:
 
 
 def pack_folder(folder: Path) -> bytes:
-    from kgqa_cli.aws.training import pack
+    from kgqa_cli.aws.source import pack
 
     return pack([(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()])
 

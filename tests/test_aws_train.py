@@ -41,7 +41,7 @@ def run_container(channel, tmp_path, kind: str, section: dict) -> tuple[subproce
 
 
 def test_container_entry_point_trains_kg_as_sagemaker_runs_it(corpus_workspace, tmp_path):
-    from kgqa_cli.aws.container import METRIC_DEFINITIONS
+    from kgqa_cli.aws.source import METRIC_DEFINITIONS
 
     done, model_dir = run_container(corpus_workspace / "data" / "corpus", tmp_path, "kg", TINY_KG)
     assert done.returncode == 0, done.stderr
@@ -66,7 +66,7 @@ def test_container_entry_point_trains_kg_as_sagemaker_runs_it(corpus_workspace, 
 
 
 def test_container_entry_point_trains_qa(tiny_qa, tmp_path):
-    from kgqa_cli.aws.container import METRIC_DEFINITIONS
+    from kgqa_cli.aws.source import METRIC_DEFINITIONS
 
     section = tiny_qa.qa.model_dump(mode="json")
     section["train"]["epochs"] = 2

@@ -198,7 +198,7 @@ def test_queries_reach_the_cluster_over_wss_signed_with_sigv4(moto_server, tiny_
     when the server cannot be reached)."""
     from qa_fixtures import copy_workspace
 
-    from kgqa_cli.aws.neptune import gremlin_headers
+    from kgqa_cli.graph.sigv4 import gremlin_headers
 
     for key, value in moto_server.items():
         monkeypatch.setenv(key, value)
