@@ -183,7 +183,7 @@ def test_the_pipelines_bulkload_step_loads_the_transform_output(moto_server, tmp
                           "neptune": {"loader_url": loader.url, "poll_seconds": 0.1}}}
         (root / "input" / "config").mkdir(parents=True)
         (root / "input" / "config" / "kgqa.json").write_text(json.dumps(config), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.processing_entry", "--root", str(root),
+        done = subprocess.run([sys.executable, "-m", "kgqa_cli.entrypoints.processing", "--root", str(root),
                                "--region", "us-east-1", "neptune-load"], capture_output=True, text=True, timeout=300,
                               env={**os.environ, **moto_server})
         assert done.returncode == 0, done.stderr

@@ -59,7 +59,7 @@ def source_members() -> list[tuple[str, bytes]]:
 
     package = Path(kgqa_cli.__file__).resolve().parent
     members: list[tuple[str, bytes]] = [
-        (ENTRY_SCRIPT, b"import sys\nfrom kgqa_cli.aws.container import main\n\nsys.exit(main())\n"),
+        (ENTRY_SCRIPT, b"import sys\nfrom kgqa_cli.entrypoints.container import main\n\nsys.exit(main())\n"),
         (INFERENCE_SCRIPT, b"from kgqa_cli.serving.inference import input_fn, model_fn, output_fn, predict_fn  "
                            b"# noqa: F401\n"),
         ("requirements.txt", _requirements().encode()),
