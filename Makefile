@@ -183,8 +183,11 @@ docs: $(STAMP)
 	$(PY) scripts/gen_docs.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# ruff, then the layers of docs/architecture.md: import-linter's contracts in pyproject.toml,
+# checked on every import between our modules (those inside functions too).
 lint: $(STAMP)
 	$(BIN)/ruff check kgqa_cli tests scripts
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(WS)

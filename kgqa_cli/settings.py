@@ -13,8 +13,8 @@ from kgqa_cli.config import StrictModel, load_config
 from kgqa_cli.data.config import PreprocessConfig
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.graph.config import GraphConfig
-from kgqa_cli.mlops.alerts import AlertsConfig
-from kgqa_cli.monitoring.monitor import MonitorConfig
+from kgqa_cli.mlops.config import AlertsConfig
+from kgqa_cli.monitoring.config import MonitorConfig
 from kgqa_cli.serving.config import ServeConfig
 from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.workspace import Workspace

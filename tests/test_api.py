@@ -37,7 +37,7 @@ def queue_endpoint_result(moto_server, body: dict) -> None:
 
 
 def test_the_lambda_handler_answers_from_the_endpoint_and_the_graph(moto_server, tiny_qa, monkeypatch):
-    from kgqa_cli.aws import lambda_api
+    from kgqa_cli.entrypoints import lambda_api
 
     for key, value in moto_server.items():
         monkeypatch.setenv(key, value)
@@ -77,7 +77,7 @@ def test_deploy_api_creates_function_route_and_throttling(moto_server, tiny_qa, 
     s3.create_bucket(Bucket="kgqa-api-test")
     workspace = copy_workspace(tiny_qa, tmp_path).paths.root
     from kgqa_cli.aws.registry import SageMakerRegistry
-    from kgqa_cli.aws.training import pack
+    from kgqa_cli.aws.source import pack
     from kgqa_cli.settings import load_settings
 
     folder = workspace / "registry" / "qa" / "v1" / "model"
@@ -100,7 +100,7 @@ def test_deploy_api_creates_function_route_and_throttling(moto_server, tiny_qa, 
     result = json.loads(done.stdout)
     api = result["api"]
     function = lam.get_function(FunctionName="kgqa-api-test")["Configuration"]
-    assert function["Handler"] == "kgqa_cli.aws.lambda_api.handler" and function["Runtime"] == "python3.11"
+    assert function["Handler"] == "kgqa_cli.entrypoints.lambda_api.handler" and function["Runtime"] == "python3.11"
     assert function["Environment"]["Variables"] == {
         "KGQA_ENDPOINT": "kgqa-api-test", "KGQA_GRAPH_URL": "wss://kgqa.cluster-x.us-east-1.neptune.amazonaws.com:8182/gremlin",
         "KGQA_GRAPH_SIGV4": "1"}
@@ -127,7 +127,7 @@ def test_deploy_api_creates_function_route_and_throttling(moto_server, tiny_qa, 
 
     code = function_zip()
     names = zipfile.ZipFile(io.BytesIO(code)).namelist()
-    assert "kgqa_cli/aws/lambda_api.py" in names and any(n.startswith("gremlin_python/") for n in names)
+    assert "kgqa_cli/entrypoints/lambda_api.py" in names and any(n.startswith("gremlin_python/") for n in names)
     assert not any(n.startswith(("torch/", "transformers/", "boto3/")) for n in names)
     assert __import__("hashlib").sha256(code).hexdigest() == api["code_sha256"]
     # Again: everything is in place, nothing changes (the API part; moto has no UpdateEndpoint).

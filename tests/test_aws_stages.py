@@ -41,7 +41,7 @@ def tiny_kg_overrides() -> list[str]:
 
 
 def pack_folder(folder: Path) -> bytes:
-    from kgqa_cli.aws.training import pack
+    from kgqa_cli.aws.source import pack
 
     return pack([(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()])
 
@@ -127,7 +127,7 @@ def settings_for(workspace: Path, aws, **overrides):
 # --- our side of the contract, run locally ----------------------------------------------------
 
 def run_entry(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kgqa_cli.aws.processing_entry", "--root", str(root), *args],
+    return subprocess.run([sys.executable, "-m", "kgqa_cli.entrypoints.processing", "--root", str(root), *args],
                           capture_output=True, text=True, timeout=600)
 
 
@@ -200,7 +200,7 @@ def test_data_parallel_training_on_two_ranks(kg_workspace, tmp_path):
            "SM_HPS": json.dumps({"kind": "kg", "kgqa_config": json.dumps(TINY_KG)})}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
                            "--master_addr", "127.0.0.1", "--master_port", str(port),
-                           "-m", "kgqa_cli.aws.container"], env=env, capture_output=True, text=True, timeout=600)
+                           "-m", "kgqa_cli.entrypoints.container"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "distributed: rank 0 of 2 (gloo" in done.stdout and "distributed: rank 1 of 2 (gloo" in done.stdout
     assert "rank 1 done; rank 0 writes the model" in done.stdout
@@ -224,7 +224,7 @@ def test_preprocess_processing_job_as_aws_receives_it(aws, kg_workspace, tmp_pat
     assert job["RoleArn"] == ROLE
     app = job["AppSpecification"]
     assert app["ImageUri"] == "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5.1-cpu-py311"
-    assert app["ContainerEntrypoint"][:2] == ["/bin/bash", "-c"] and "kgqa_cli.aws.processing_entry" in app["ContainerEntrypoint"][2]
+    assert app["ContainerEntrypoint"][:2] == ["/bin/bash", "-c"] and "kgqa_cli.entrypoints.processing" in app["ContainerEntrypoint"][2]
     assert app["ContainerArguments"] == ["--region", "us-east-1", "preprocess", "data/raw/films"]
     inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
     assert inputs["raw"]["S3Uri"] == f"s3://{aws.bucket}/kgqa/data/raw/films/"
@@ -667,7 +667,7 @@ def test_alerts_reach_the_sns_topic(aws, tiny_qa, tmp_path, moto_server):
     assert done.returncode == 5, done.stderr
     root = tmp_path / "opt-ml-processing"
     write_lines(root / "input" / "report" / "evaluation.json", [{"model_version": "qa/v9", "slot_f1": 0.5}])
-    done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.processing_entry", "--root", str(root), "--region",
+    done = subprocess.run([sys.executable, "-m", "kgqa_cli.entrypoints.processing", "--root", str(root), "--region",
                            "us-east-1", "alert", "--topic", topic, "--subject", "kgqa: gate failed", "--report",
                            "evaluation.json"], capture_output=True, text=True, timeout=120, env=aws.env)
     assert done.returncode == 0, done.stderr

@@ -37,13 +37,13 @@ def run_container(channel, tmp_path, kind: str, section: dict) -> tuple[subproce
     env = {**os.environ, "SM_CHANNEL_TRAIN": str(channel), "SM_MODEL_DIR": str(model_dir),
            "SM_OUTPUT_DATA_DIR": str(tmp_path / f"output-{kind}"),
            "SM_HPS": json.dumps({"kind": kind, "kgqa_config": json.dumps(section)})}
-    done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.container"], capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-m", "kgqa_cli.entrypoints.container"], capture_output=True, text=True, env=env,
                           timeout=600)
     return done, model_dir
 
 
 def test_container_entry_point_trains_kg_as_sagemaker_runs_it(corpus_workspace, tmp_path):
-    from kgqa_cli.aws.container import METRIC_DEFINITIONS
+    from kgqa_cli.aws.source import METRIC_DEFINITIONS
 
     done, model_dir = run_container(corpus_workspace / "data" / "corpus", tmp_path, "kg", TINY_KG)
     assert done.returncode == 0, done.stderr
@@ -68,7 +68,7 @@ def test_container_entry_point_trains_kg_as_sagemaker_runs_it(corpus_workspace, 
 
 
 def test_container_entry_point_trains_qa(tiny_qa, tmp_path):
-    from kgqa_cli.aws.container import METRIC_DEFINITIONS
+    from kgqa_cli.aws.source import METRIC_DEFINITIONS
 
     section = tiny_qa.qa.model_dump(mode="json")
     section["train"]["epochs"] = 2
@@ -146,7 +146,7 @@ def test_train_job_as_aws_receives_it(moto_server, corpus_workspace, tmp_path, m
     assert code_key in keys
     with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket="kgqa-train-test", Key=code_key)["Body"].read())) as tar:
         names = tar.getnames()
-    assert {"kgqa_train.py", "requirements.txt", "kgqa_cli/aws/container.py"} <= set(names)
+    assert {"kgqa_train.py", "requirements.txt", "kgqa_cli/entrypoints/container.py"} <= set(names)
     # A second submission uploads no input again (checksums) and reuses the packed source.
     again = json.loads(subprocess.run([*KGQA, *args], capture_output=True, timeout=120, env=env).stdout)
     assert again["inputs_uploaded"] == 0 and again["source"] == submitted["source"]

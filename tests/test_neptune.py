@@ -184,7 +184,7 @@ def test_the_pipelines_bulkload_step_loads_the_transform_output(moto_server, tmp
                           "neptune": {"loader_url": loader.url, "poll_seconds": 0.1}}}
         (root / "input" / "config").mkdir(parents=True)
         (root / "input" / "config" / "kgqa.json").write_text(json.dumps(config), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.processing_entry", "--root", str(root),
+        done = subprocess.run([sys.executable, "-m", "kgqa_cli.entrypoints.processing", "--root", str(root),
                                "--region", "us-east-1", "neptune-load"], capture_output=True, text=True, timeout=300,
                               env={**os.environ, **moto_server})
         assert done.returncode == 0, done.stderr
@@ -199,7 +199,7 @@ def test_queries_reach_the_cluster_over_wss_signed_with_sigv4(moto_server, tiny_
     when the server cannot be reached)."""
     from qa_fixtures import copy_workspace
 
-    from kgqa_cli.aws.neptune import gremlin_headers
+    from kgqa_cli.graph.sigv4 import gremlin_headers
 
     for key, value in moto_server.items():
         monkeypatch.setenv(key, value)

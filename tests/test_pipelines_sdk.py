@@ -160,7 +160,7 @@ class Sdk:
         from sagemaker.mlops.workflow import TrainingStep
         from sagemaker.train import ModelTrainer
 
-        from kgqa_cli.aws.container import METRIC_DEFINITIONS
+        from kgqa_cli.aws.source import METRIC_DEFINITIONS
 
         training = self.aws.training
         trainer = ModelTrainer(

@@ -235,7 +235,7 @@ def test_a_training_job_reads_the_encoder_channel_and_its_archive_answers(worksp
     env = offline_env(SM_CHANNEL_TRAIN=str(settings.paths.questions_dir), SM_CHANNEL_PRETRAINED=str(bert),
                       SM_MODEL_DIR=str(model_dir), SM_OUTPUT_DATA_DIR=str(tmp_path / "output"),
                       SM_HPS=json.dumps({"kind": "qa", "kgqa_config": json.dumps(section)}))
-    done = subprocess.run([sys.executable, "-m", "kgqa_cli.aws.container"], capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-m", "kgqa_cli.entrypoints.container"], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
     assert {"model.safetensors", "tokenizer.json", "config.json", "code"} <= {p.name for p in model_dir.iterdir()}

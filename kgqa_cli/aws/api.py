@@ -1,5 +1,5 @@
 """`kgqa deploy --target sagemaker --api`: the public API in front of the endpoint (boto3
-``lambda``, ``apigatewayv2``, ``iam``): the Lambda function of :mod:`kgqa_cli.aws.lambda_api`,
+``lambda``, ``apigatewayv2``, ``iam``): the Lambda function of :mod:`kgqa_cli.entrypoints.lambda_api`,
 an HTTP API with the route ``POST /ask`` and its throttling, created or updated in place.
 
 The function's zip holds kgqa itself, its light dependencies (gremlinpython, pydantic, PyYAML,
@@ -96,7 +96,7 @@ def deploy_api(settings: Any, function_code: bytes | None = None) -> dict:
     code = function_code if function_code is not None else function_zip()
     digest = hashlib.sha256(code).hexdigest()
     lam = context.client("lambda")
-    configuration = {"Role": role_arn, "Handler": "kgqa_cli.aws.lambda_api.handler", "Runtime": api.runtime,
+    configuration = {"Role": role_arn, "Handler": "kgqa_cli.entrypoints.lambda_api.handler", "Runtime": api.runtime,
                      "Timeout": api.timeout_seconds, "MemorySize": api.memory_mb,
                      "Environment": {"Variables": environment}}
     if api.subnet_ids:

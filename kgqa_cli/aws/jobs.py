@@ -140,7 +140,7 @@ class AwsContext(AwsPlan):
     def upload_source(self) -> str:
         """The source archive (this installed package, its entry scripts and pinned requirements)
         under ``code/<hash>/``, uploaded once per content; its URL."""
-        from kgqa_cli.aws.training import source_archive
+        from kgqa_cli.aws.source import source_archive
 
         archive, digest = source_archive()
         relative = f"code/{digest[:16]}/sourcedir.tar.gz"

@@ -177,7 +177,7 @@ def read_transform_output(context: Any, name: str, target: Path) -> dict:
 def endpoint_archive(settings: Any, package_archive: bytes) -> bytes:
     """The endpoint's model archive: the package's model, ``code/``, the config and the graph
     (unless the graph is a server, ``graph.url``), deterministic for the same content."""
-    from kgqa_cli.aws.training import pack, source_members
+    from kgqa_cli.aws.source import pack, source_members
 
     members: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(package_archive), mode="r:gz") as archive:

@@ -367,28 +367,6 @@ def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
 
 # -- queries over the cluster -------------------------------------------------------------------
 
-def gremlin_headers(url: str, region: str | None = None) -> dict[str, str]:
-    """The SigV4 headers of the websocket handshake with a Neptune cluster that uses IAM
-    database authentication (the handshake is an HTTPS GET of /gremlin, signed for neptune-db)."""
-    from urllib.parse import urlparse
-
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    from kgqa_cli.aws.s3 import boto3_module
-
-    session = boto3_module().session.Session(region_name=region)
-    credentials = session.get_credentials()
-    if credentials is None:
-        raise CloudError(f"{url}: no AWS credentials to sign the connection with",
-                         hint="set them as boto3 reads them (AWS_PROFILE, AWS_ACCESS_KEY_ID, an instance role)")
-    parsed = urlparse(url)
-    request = AWSRequest(method="GET", url=f"https://{parsed.netloc}{parsed.path or '/gremlin'}", data=None)
-    request.headers["Host"] = parsed.netloc
-    SigV4Auth(credentials.get_frozen_credentials(), "neptune-db", session.region_name or "us-east-1").add_auth(request)
-    return {key: value for key, value in request.headers.items()}
-
-
 def use_cluster(settings: Any) -> None:
     """Point ``settings.graph`` at the workspace's Neptune cluster: wss:// on its endpoint, signed
     with SigV4 when the cluster uses IAM authentication (`ask` and `graph` with --target neptune)."""

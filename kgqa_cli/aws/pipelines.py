@@ -289,7 +289,7 @@ def definition(settings: Any, kind: str, code_url: str) -> dict:
 
 def build(settings: Any, kind: str) -> dict:
     """Write ``pipelines/<kind>/definition.json`` and the config its steps read; no AWS call."""
-    from kgqa_cli.aws.training import source_archive
+    from kgqa_cli.aws.source import source_archive
     from kgqa_cli.io import write_text_atomic
 
     _, digest = source_archive()

@@ -9,7 +9,7 @@ Each job runs SageMaker's PyTorch image (``aws.<stage>.image`` or the DLC of
 under ``/opt/ml/processing/workspace``, so the workspace maps one to one onto S3 and onto the
 container; its outputs go back to the same prefixes. The source archive of `kgqa train
 --target sagemaker` and the effective config are two more inputs; a short launcher unpacks the
-source, installs the pinned requirements and runs :mod:`kgqa_cli.aws.processing_entry`.
+source, installs the pinned requirements and runs :mod:`kgqa_cli.entrypoints.processing`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ WORKSPACE = f"{ROOT}/workspace"
 # ContainerEntrypoint item may hold 256 characters at most.
 LAUNCHER = ("set -e;mkdir -p /tmp/c;tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz -C /tmp/c;"
             "pip install -q -r /tmp/c/requirements.txt;"
-            "PYTHONPATH=/tmp/c exec python -m kgqa_cli.aws.processing_entry \"$@\"")
+            "PYTHONPATH=/tmp/c exec python -m kgqa_cli.entrypoints.processing \"$@\"")
 MAX_ARGUMENT = 256
 
 

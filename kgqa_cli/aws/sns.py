@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 
 def publish_alert(topic: str, region: str | None, subject: str, body: dict) -> None:
@@ -11,3 +12,16 @@ def publish_alert(topic: str, region: str | None, subject: str, body: dict) -> N
 
     aws_session(region).client("sns").publish(
         TopicArn=topic, Subject=subject[:99], Message=json.dumps(body, ensure_ascii=False, indent=1))
+
+
+def alert_publishers(aws: Any) -> dict:
+    """The alert publishers of the ``aws`` section: the SNS topic ``aws.sns_topic_arn`` when one
+    is set (name -> publisher, as ``kgqa_cli.mlops.alerts.alert_on_failure`` takes them)."""
+    if not aws.sns_topic_arn:
+        return {}
+    topic, region = aws.sns_topic_arn, aws.region
+
+    def publish(subject: str, body: dict) -> None:
+        publish_alert(topic, region, subject, body)
+
+    return {f"SNS {topic}": publish}

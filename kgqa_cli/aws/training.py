@@ -6,27 +6,24 @@ imports in 0.2 s instead of 2.5 s, and it needs no region or role validation at 
 
 The job runs SageMaker's PyTorch training image (by region and framework version, or
 ``aws.training.image``) in script mode: the source is this installed package, packed with an
-entry script and the pinned requirements, under ``code/<hash>/`` in the workspace's bucket; the
+entry script and the pinned requirements (``source.py``), under ``code/<hash>/`` in the workspace's bucket; the
 one channel ``train`` is the stage's input folder of the workspace, uploaded first with
 ``kgqa sync``'s checksums; the model comes back as ``model.tar.gz`` under ``jobs/``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
 import io
 import logging
 import tarfile
 from pathlib import Path
 from typing import Any
 
+from kgqa_cli.aws.source import ENTRY_SCRIPT, METRIC_DEFINITIONS
 from kgqa_cli.errors import ConfigError, MissingArtifactError
 
 log = logging.getLogger(__name__)
 
-ENTRY_SCRIPT = "kgqa_train.py"
 # Inputs of each stage: workspace folders that become the job's `train` channel.
 INPUTS = {"kg": "data/corpus", "qa": "data/questions"}
 REQUIRED = {"kg": ("train.jsonl", "dev.jsonl", "schema.jsonl"), "qa": ("train.jsonl", "dev.jsonl")}
@@ -37,75 +34,6 @@ def training_image(aws: Any, region: str) -> str:
     from kgqa_cli.aws.jobs import dlc_image
 
     return dlc_image(aws, region, "pytorch-training", aws.training.instance_type, aws.training.image)
-
-
-def _requirements() -> str:
-    """Our runtime dependencies pinned to the installed versions (torch comes with the image)."""
-    from importlib.metadata import PackageNotFoundError, requires, version
-
-    from packaging.requirements import Requirement
-
-    lines = []
-    for name in ("boto3", "botocore"):  # the Processing jobs' AWS calls (Neptune, SNS); the aws extra here
-        with contextlib.suppress(PackageNotFoundError):
-            lines.append(f"{name}=={version(name)}")
-    for spec in requires("kgqa") or []:
-        requirement = Requirement(spec)
-        if requirement.marker is not None or requirement.name.lower() == "torch":
-            continue  # extras' dependencies, and the framework the image brings
-        try:
-            lines.append(f"{requirement.name}=={version(requirement.name)}")
-        except PackageNotFoundError:
-            lines.append(str(requirement))
-    return "\n".join(sorted(lines)) + "\n"
-
-
-INFERENCE_SCRIPT = "inference.py"
-
-
-def source_members() -> list[tuple[str, bytes]]:
-    """The files of the source archive: the entry scripts of training and serving, the pinned
-    requirements and every file of the installed kgqa_cli package (sorted, so reproducible)."""
-    import kgqa_cli
-
-    package = Path(kgqa_cli.__file__).resolve().parent
-    members: list[tuple[str, bytes]] = [
-        (ENTRY_SCRIPT, b"import sys\nfrom kgqa_cli.aws.container import main\n\nsys.exit(main())\n"),
-        (INFERENCE_SCRIPT, b"from kgqa_cli.serving.inference import input_fn, model_fn, output_fn, predict_fn  "
-                           b"# noqa: F401\n"),
-        ("requirements.txt", _requirements().encode()),
-    ]
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            members.append((f"kgqa_cli/{path.relative_to(package).as_posix()}", path.read_bytes()))
-    return members
-
-
-def pack(members: list[tuple[str, bytes]]) -> bytes:
-    """A deterministic ``.tar.gz`` of (name, bytes) members: same files, same bytes."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), mtime=0)  # no time in the gzip header either
-
-
-def source_archive() -> tuple[bytes, str]:
-    """``sourcedir.tar.gz`` (see :func:`source_members`) and its SHA-256."""
-    data = pack(source_members())
-    return data, hashlib.sha256(data).hexdigest()
-
-
-def write_inference_code(model_dir: Path) -> None:
-    """Put ``code/`` (inference.py, requirements.txt, kgqa_cli) into a model folder, so that its
-    ``model.tar.gz`` is what SageMaker's PyTorch serving container runs as it is."""
-    for name, data in source_members():
-        if name != ENTRY_SCRIPT:
-            target = model_dir / "code" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
 
 
 def pretrained_encoder(settings: Any, kind: str) -> str | None:
@@ -164,7 +92,6 @@ def job_request(settings: Any, kind: str, name: str, code_url: str, region: str)
     training = aws.training
     bucket = f"s3://{aws.bucket}/{aws.prefix}" if aws.prefix else f"s3://{aws.bucket}"
     section = getattr(settings, kind).model_dump(mode="json")
-    from kgqa_cli.aws.container import METRIC_DEFINITIONS
 
     return {
         "TrainingJobName": name,

@@ -64,9 +64,10 @@ def evaluate_qa(settings, data: Path | None, model: str | None, min_f1: float | 
             f"sentence accuracy {report['sentence_accuracy']:.4f}"
         )
     if failed is not None:
+        from kgqa_cli.aws.sns import alert_publishers
         from kgqa_cli.mlops.alerts import alert_on_failure
 
-        alert_on_failure(settings.alerts, "quality_gate_failed", failed, aws=settings.aws, model_version=report["model_version"],
+        alert_on_failure(settings.alerts, "quality_gate_failed", failed, publishers=alert_publishers(settings.aws), model_version=report["model_version"],
                          figures={k: report[k] for k in ("intent_accuracy", "slot_f1", "sentence_accuracy")},
                          report=str(settings.paths.evaluation_dir("qa") / "evaluation.json"))
         raise failed

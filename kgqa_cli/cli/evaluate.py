@@ -110,12 +110,13 @@ def _evaluate_sagemaker(settings, kind: str, model: str | None, wait: bool, json
             stdout.print(f"{result['model_version']} (SageMaker registry) is {result['status_after']}; "
                          f"report in {result['report']}", highlight=False)
     if wait and not result["passed"]:
+        from kgqa_cli.aws.sns import alert_publishers
         from kgqa_cli.errors import QualityGateError
         from kgqa_cli.mlops.alerts import alert_on_failure
 
         error = QualityGateError(f"{result['model_version']} failed its quality gate on SageMaker: rejected",
                                  hint=f"report in {result['report']}")
-        alert_on_failure(settings.alerts, "quality_gate_failed", error, aws=settings.aws, model_version=result["model_version"],
+        alert_on_failure(settings.alerts, "quality_gate_failed", error, publishers=alert_publishers(settings.aws), model_version=result["model_version"],
                          report=result["report"])
         raise error
 
@@ -141,13 +142,14 @@ def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float |
         stdout.print(f"errors: {kinds}" + (f"; error report in {report_file}" if report_file else ""),
                      highlight=False)
     if not result.passed:
+        from kgqa_cli.aws.sns import alert_publishers
         from kgqa_cli.mlops.alerts import alert_on_failure
 
         error = QualityGateError(
             f"F1 {report['f1']:.4f} is below the gate min_f1 {result.min_f1}: {report['model_version']} rejected",
             hint=f"report in {result.path}",
         )
-        alert_on_failure(settings.alerts, "quality_gate_failed", error, aws=settings.aws, model_version=report["model_version"],
+        alert_on_failure(settings.alerts, "quality_gate_failed", error, publishers=alert_publishers(settings.aws), model_version=report["model_version"],
                          figures={k: report[k] for k in ("precision", "recall", "f1", "min_f1")}, report=str(result.path))
         raise error
     if not json_output:

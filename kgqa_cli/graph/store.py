@@ -260,7 +260,7 @@ class GraphStore:
 
         headers = None
         if self.config.sigv4:
-            from kgqa_cli.aws.neptune import gremlin_headers  # the AWS path only
+            from kgqa_cli.graph.sigv4 import gremlin_headers  # the AWS path only
 
             headers = gremlin_headers(self.config.url)
         try:

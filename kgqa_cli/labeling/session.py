@@ -22,13 +22,13 @@ from kgqa_cli.labeling.store import (
     intent_slots,
     label_queue,
     predicted_entity,
-    read_feedback_rows,
     read_ground_truth,
     read_items,
     shared_inference_ids,
     tags_for,
 )
 from kgqa_cli.serving.config import capture_root
+from kgqa_cli.understanding.labelled import read_feedback_rows
 from kgqa_cli.understanding.templates import NONE_INTENT
 
 

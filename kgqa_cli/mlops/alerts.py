@@ -3,7 +3,8 @@ model-quality violation is sent to every sink the config lists.
 
 Sinks (section ``alerts``): an HTTP ``webhook`` (POST of the JSON body) and a shell ``command``
 (the same JSON on its standard input); on AWS also the SNS topic ``aws.sns_topic_arn``. The body says what failed, the figures, the model version
-and the report's path. Delivery is best effort: a sink that fails is logged, and never hides or
+and the report's path. Further sinks (the SNS topic on AWS) are handed in by the caller as
+publishers, so this module needs no cloud client. Delivery is best effort: a sink that fails is logged, and never hides or
 changes the exit code of the gate or monitor that raised the alert.
 """
 
@@ -15,21 +16,15 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import Field
-
-from kgqa_cli.config import StrictModel
+from kgqa_cli.mlops.config import AlertsConfig
 
 log = logging.getLogger(__name__)
 
-
-class AlertsConfig(StrictModel):
-    """Section ``alerts``: where failed gates and monitor violations are sent."""
-
-    webhook: str | None = Field(None, description="URL that gets an HTTP POST of the alert's JSON; null: none")
-    command: str | None = Field(None, description="shell command that gets the alert's JSON on stdin; null: none")
-    timeout_seconds: float = Field(10.0, gt=0, le=300, description="per sink")
+# A sink the caller adds: called with the alert's subject and body; raising means it failed.
+Publisher = Callable[[str, dict], None]
 
 
 def alert_body(kind: str, summary: str, *, model_version: str | None = None, figures: dict | None = None,
@@ -69,17 +64,17 @@ def send_alert(config: AlertsConfig, body: dict) -> dict[str, str]:
     return outcome
 
 
-def alert_on_failure(config: Any, kind: str, exc: Exception, *, aws: Any = None, **details: Any) -> None:
+def alert_on_failure(config: Any, kind: str, exc: Exception, *,
+                     publishers: Mapping[str, Publisher] | None = None, **details: Any) -> None:
     """Send the alert of a failed gate or monitor (``exc`` is its error), when sinks are set:
-    the ``alerts`` section's, and the SNS topic ``aws.sns_topic_arn`` when ``aws`` has one."""
+    the ``alerts`` section's, and every publisher the caller hands in (name -> publisher; on
+    AWS the SNS topic, see ``kgqa_cli.aws.sns.alert_publishers``)."""
     body = alert_body(kind, str(exc), **details)
     if config.webhook or config.command:
         send_alert(config, body)
-    if aws is not None and aws.sns_topic_arn:
+    for name, publish in (publishers or {}).items():
         try:
-            from kgqa_cli.aws.sns import publish_alert
-
-            publish_alert(aws.sns_topic_arn, aws.region, f"kgqa: {kind}", body)
-            log.info("alert %s via SNS %s: sent", kind, aws.sns_topic_arn)
-        except Exception as exc_sns:  # best effort, as every sink: never hides the gate's own error
-            log.warning("alert %s via SNS %s failed: %s", kind, aws.sns_topic_arn, exc_sns)
+            publish(f"kgqa: {kind}", body)
+            log.info("alert %s via %s: sent", kind, name)
+        except Exception as exc_pub:  # best effort, as every sink: never hides the gate's own error
+            log.warning("alert %s via %s failed: %s", kind, name, exc_pub)

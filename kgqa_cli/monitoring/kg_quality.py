@@ -20,20 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from kgqa_cli.config import StrictModel
 from kgqa_cli.errors import MissingArtifactError, MonitorViolationError
 from kgqa_cli.io import write_json
-
-
-class KgQualityConfig(StrictModel):
-    """Section ``monitor.kg``: the extractor-quality monitor."""
-
-    min_precision: float = Field(0.7, ge=0, le=1, description="least precision of the extracted triples, estimated "
-                                 "from the reviewed uniform sample")
-    min_reviewed: int = Field(30, ge=1, description="fewer reviewed sample triples is 'not enough reviews', not a pass")
-    confidence_z: float = Field(1.96, gt=0, description="z of the Wilson interval (1.96: 95 %)")
+from kgqa_cli.monitoring.config import KgQualityConfig
 
 
 def run_kg_quality(settings: Any, now: datetime | None = None) -> dict:

@@ -326,7 +326,7 @@ def read_feedback(path: Path, intents: set[str]) -> list[dict]:
     """The labelled questions of `kgqa label` (text, intent, one BIO tag per character), latest
     label of a text winning; an unreadable line is skipped with a warning, and intents the
     templates do not know are left out with a warning."""
-    from kgqa_cli.labeling.store import read_feedback_rows
+    from kgqa_cli.understanding.labelled import read_feedback_rows
 
     latest = {text: {"text": text, "intent": row["intent"], "slots": list(row["slots"])}
               for text, row in read_feedback_rows(path).items()}

@@ -16,13 +16,13 @@ import sys
 
 KGQA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "kgqa_cli")
 # The processes that run inside AWS under the execution role, by their main module.
-EXECUTION_ROLE_MAINS = ("kgqa_cli.aws.processing_entry", "kgqa_cli.aws.container")
+EXECUTION_ROLE_MAINS = ("kgqa_cli.entrypoints.processing", "kgqa_cli.entrypoints.container")
 
 
 # The code that runs inside AWS under a role of its own, by its file.
-ROLE_FILES = {os.path.join(KGQA_DIR, "aws", "processing_entry.py"): "execution-role",
-              os.path.join(KGQA_DIR, "aws", "container.py"): "execution-role",
-              os.path.join(KGQA_DIR, "aws", "lambda_api.py"): "api-function"}
+ROLE_FILES = {os.path.join(KGQA_DIR, "entrypoints", "processing.py"): "execution-role",
+              os.path.join(KGQA_DIR, "entrypoints", "container.py"): "execution-role",
+              os.path.join(KGQA_DIR, "entrypoints", "lambda_api.py"): "api-function"}
 
 
 def identity_of_call() -> str | None:

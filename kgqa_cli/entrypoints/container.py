@@ -6,7 +6,7 @@ channel ``SM_CHANNEL_TRAIN`` (the workspace's ``data/corpus/`` for kg, ``data/qu
 qa), the hyperparameters ``SM_HPS`` (``kind`` and the model's config section as JSON, under
 ``kgqa_config``), and ``SM_MODEL_DIR``, where the model's files must end up (safetensors and
 JSON only: nothing that runs code when loaded), with ``code/`` for the serving container. Log lines go to stdout, one per line, so that
-the job's metric definitions (:data:`METRIC_DEFINITIONS`) find the loss and dev scores.
+the job's metric definitions (:data:`kgqa_cli.aws.source.METRIC_DEFINITIONS`) find the loss and dev scores.
 
 With several instances, or several processes per instance, the job's hyperparameter
 ``sagemaker_torch_distributed_enabled`` makes the container start this entry point under
@@ -28,20 +28,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-# The regexes SageMaker applies to the job's log to chart its metrics; they match the lines
-# `kgqa train` logs after each epoch (extraction/train.py, understanding/training.py).
-METRIC_DEFINITIONS = {
-    "kg": [
-        {"Name": "train:loss", "Regex": r"epoch \d+: loss ([0-9.]+), dev P"},
-        {"Name": "dev:f1", "Regex": r"dev P [0-9.]+ R [0-9.]+ F1 ([0-9.]+)"},
-    ],
-    "qa": [
-        {"Name": "train:loss", "Regex": r"epoch \d+: loss ([0-9.]+), dev intent"},
-        {"Name": "dev:intent_accuracy", "Regex": r"dev intent ([0-9.]+)"},
-        {"Name": "dev:slot_f1", "Regex": r"slot f1 ([0-9.]+)"},
-    ],
-}
-
 
 def _hyperparameters() -> dict:
     raw = json.loads(os.environ.get("SM_HPS", "{}"))
@@ -57,6 +43,8 @@ def main() -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
     hyperparameters = _hyperparameters()
     kind = hyperparameters.get("kind")
+    from kgqa_cli.aws.source import METRIC_DEFINITIONS
+
     if kind not in METRIC_DEFINITIONS:
         print(f"kgqa container: hyperparameter kind must be kg or qa, not {kind!r}", file=sys.stderr)
         return 2
@@ -103,7 +91,7 @@ def main() -> int:
         return 0
     model_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(folder, model_dir, dirs_exist_ok=True)
-    from kgqa_cli.aws.training import write_inference_code
+    from kgqa_cli.aws.source import write_inference_code
 
     # code/ makes the artefact deployable as it is (endpoint, Batch Transform), as SageMaker's
     # PyTorch serving container expects it: no repacking step afterwards.
