@@ -28,8 +28,9 @@ TINY_MODEL = [
 ]
 
 
-def triple(subject, predicate, obj, **slots):
-    types = {s["predicate"]: s for s in SCHEMA}[predicate]
+def triple(subject, predicate, obj, schema=None, **slots):
+    """A DuIE 2.0 spo entry, its types from ``schema`` (this module's SCHEMA by default)."""
+    types = {s["predicate"]: s for s in (schema or SCHEMA)}[predicate]
     object_type = {k: v for k, v in types["object_type"].items() if k == "@value" or k in slots}
     return {"subject": subject, "subject_type": types["subject_type"], "predicate": predicate,
             "object": {"@value": obj, **slots}, "object_type": object_type}

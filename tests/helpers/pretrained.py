@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 from helpers.extractor import invoke  # noqa: F401 - the same CLI runner
+from helpers.extractor import triple as extractor_triple
 
 SCHEMA = [
     {"subject_type": "影视作品", "predicate": "导演", "object_type": {"@value": "人物"}},
@@ -30,10 +31,7 @@ TINY = [
 
 
 def triple(subject, predicate, obj, **slots):
-    types = {s["predicate"]: s for s in SCHEMA}[predicate]
-    object_type = {k: v for k, v in types["object_type"].items() if k == "@value" or k in slots}
-    return {"subject": subject, "subject_type": types["subject_type"], "predicate": predicate,
-            "object": {"@value": obj, **slots}, "object_type": object_type}
+    return extractor_triple(subject, predicate, obj, schema=SCHEMA, **slots)
 
 
 def corpus(count: int, seed: int) -> list[dict]:
