@@ -65,6 +65,24 @@ def test_sync_down_refuses_keys_leading_outside_the_workspace_and_copies_the_res
     assert not (tmp_path / "climbed.txt").exists() and not files_under(outside)
 
 
+def test_sync_down_fetches_two_keys_naming_one_file_once(moto_server, tmp_path):
+    """Downloads run at once: "p/a/b" and "p/a/./b" name one file, which only the first writes."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_server["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket="kgqa-doubled-keys")
+    client.put_object(Bucket="kgqa-doubled-keys", Key="kgqa/data/./notes.txt", Body=b"first\n")
+    client.put_object(Bucket="kgqa-doubled-keys", Key="kgqa/data/notes.txt", Body=b"second\n")
+    workspace = tmp_path / "ws"
+    done = kgqa("sync", "down", "--workspace", str(workspace), "--aws.bucket", "kgqa-doubled-keys", env=moto_server)
+    assert done.returncode == 3, done.stderr
+    assert "1 key(s) name a file another key already fills" in done.stderr
+    assert "'kgqa/data/notes.txt'" in done.stderr and "1 other file(s) copied" in done.stderr
+    assert (workspace / "data" / "notes.txt").read_bytes() == b"first\n"
+    assert not [p for p in (workspace / "data").iterdir() if p.name != "notes.txt"]  # no partial file left
+
+
 # --- registry names: GROUP/vN only, and only this workspace's registry ----------------------------
 
 

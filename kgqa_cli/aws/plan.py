@@ -31,7 +31,8 @@ EFFECTS = (("Create", "create"), ("Register", "create"), ("Put", "change"), ("Up
            ("Add", "change"), ("Attach", "change"), ("Tag", "change"), ("Start", "start"), ("Publish", "change"),
            ("Delete", "delete"), ("Deregister", "delete"), ("Remove", "delete"), ("Stop", "stop"),
            ("Upload", "change"), ("Complete", "change"))
-READS = ("Describe", "Get", "Head", "List")
+# Reads of one named thing (a listing answers empty, whatever its verb: see listing()).
+LOOKUPS = ("Describe", "Get", "Head")
 # Reads that are no lookup of a named thing: answered with placeholders, not "not found".
 ANSWERED_READS = {("sts", "GetCallerIdentity")}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -76,7 +77,7 @@ class Planner:
         special = ASSUMED.get((service, name))
         if special is not None:
             return AWSResponse("planned", 200, {}, None), special(self, params)
-        if name.startswith(READS[:3]) and (service, name) not in ANSWERED_READS and not listing(name):
+        if name.startswith(LOOKUPS) and (service, name) not in ANSWERED_READS and not listing(name):
             code, message = not_found(service, model)
             status = 404 if service == "s3" else 400
             return AWSResponse("planned", status, {}, None), {

@@ -271,6 +271,11 @@ def _local_files(root: Path, paths: Iterable[str]) -> dict[str, Path]:
     return files
 
 
+def _shown_keys(keys: list[str]) -> str:
+    shown = ", ".join(repr(key) for key in keys[:3])
+    return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
 def _relative(path: str) -> str:
     clean = PurePosixPath(path.strip("/"))
     if ".." in clean.parts:
@@ -288,6 +293,10 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
     selected = [_relative(p) for p in paths]
     report = SyncReport(direction, bucket.url())
     refused: list[str] = []  # keys that would land outside the workspace
+    # A second key naming a file another key already fills ("p/a/b" and "p/a/./b"): downloads run
+    # at once, so two of them must never write the same file.
+    doubled: list[str] = []
+    claimed: set[Path] = set()
     try:
         with Transfers(bucket, config.transfer_concurrency) as transfers:
             if direction == "up":
@@ -322,6 +331,10 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
                         continue
                     if _excluded(relative):
                         continue
+                    if path in claimed:
+                        doubled.append(bucket.key(relative))
+                        continue
+                    claimed.add(path)
                     if path.is_file() and _md5(path) == md5:
                         report.skipped.append(relative)
                         if on_file:
@@ -331,14 +344,13 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
                         report.copied.append(relative)
                 transfers.settle(on_file)
                 report.bytes_copied = sum((workspace_root / relative).stat().st_size for relative in report.copied)
-            if refused:
-                shown = ", ".join(repr(key) for key in refused[:3])
-                shown += f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+            problems = [f"{len(keys)} key(s) {what}: {_shown_keys(keys)}" for keys, what in (
+                (refused, "lead outside the workspace and were not downloaded"),
+                (doubled, "name a file another key already fills and were not downloaded")) if keys]
+            if problems:
                 raise InputDataError(
-                    f"s3://{bucket.bucket}: {len(refused)} key(s) lead outside the workspace and were not downloaded: "
-                    f"{shown} ({len(report.copied)} other file(s) copied, {len(report.skipped)} unchanged)",
-                    hint="remove or rename those objects",
-                )
+                    f"s3://{bucket.bucket}: {'; '.join(problems)} ({len(report.copied)} other file(s) copied, "
+                    f"{len(report.skipped)} unchanged)", hint="remove or rename those objects")
     except OSError as exc:
         raise FileSystemError(describe_os_error(exc, "cannot sync")) from exc
     return report

@@ -45,7 +45,7 @@ def show_plan(settings: Any, json_output: bool, make: Any) -> None:
     """Run ``make()`` in plan mode and print the plan: the requests it would send (in order),
     what they would create, change or delete, the cost estimate and what the plan assumed."""
     from kgqa_cli.aws.cost import summary
-    from kgqa_cli.aws.plan import planning
+    from kgqa_cli.aws.plan import planning, resource_name
     from kgqa_cli.ui import print_json, stdout
 
     with planning(settings.aws) as planner:
@@ -56,16 +56,15 @@ def show_plan(settings: Any, json_output: bool, make: Any) -> None:
         return
     stdout.print(f"plan: {len(report['requests'])} request(s) would be sent (none was)", highlight=False)
     for request in report["requests"]:
-        stdout.print(f"  {request['service']} {request['operation']} {_named(request)}", highlight=False)
+        stdout.print(f"  {request['service']} {request['operation']} {resource_name(request)}", highlight=False)
         definition = request["params"].get("PipelineDefinition")
         if isinstance(definition, dict):
             from kgqa_cli.aws.pipelines import layout
 
             stdout.print(f"    definition: {layout(definition)}", highlight=False)
-    changes = [row for row in report["resources"] if row["effect"] != "read"]
-    if changes:
+    if report["resources"]:
         stdout.print("would:", highlight=False)
-        for row in changes:
+        for row in report["resources"]:
             stdout.print(f"  {row['effect']} {row['name'] or row['operation']} ({row['service']} {row['operation']})",
                          highlight=False)
     for assumption in report["assumed"]:
@@ -75,8 +74,3 @@ def show_plan(settings: Any, json_output: bool, make: Any) -> None:
     stdout.print(summary(report["cost"]), highlight=False)
     stdout.print("--plan --json prints every request in full", highlight=False)
 
-
-def _named(request: dict) -> str:
-    from kgqa_cli.aws.plan import resource_name
-
-    return resource_name(request)
