@@ -184,10 +184,11 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # ruff, then the layers of docs/architecture.md: import-linter's contracts in pyproject.toml,
-# checked on every import between our modules (those inside functions too).
+# checked on every import between our modules (those inside functions too), then mypy's types.
 lint: $(STAMP)
 	$(BIN)/ruff check kgqa_cli tests scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(WS)
