@@ -45,7 +45,7 @@ def kgqa(settings, *args: str) -> subprocess.CompletedProcess:
 
 
 def capture_records(settings) -> list[dict]:
-    from kgqa_cli.serving.config import capture_root
+    from kgqa_cli.serving.capture import capture_root
 
     return [json.loads(line) for path in sorted(capture_root(settings).rglob("*.jsonl"))
             for line in path.read_text(encoding="utf-8").splitlines()]
@@ -203,7 +203,7 @@ def spoil(settings) -> tuple[str, str, str, int]:
     """A non-UTF-8 line as line 2 of the newest capture file, a torn last line (no newline) in it,
     a garbage ground-truth line and a garbage feedback line; returns the three files' names and
     the torn line's number (the captures may span two hourly files)."""
-    from kgqa_cli.serving.config import capture_root
+    from kgqa_cli.serving.capture import capture_root
 
     capture = sorted(capture_root(settings).rglob("*.jsonl"))[-1]
     lines = capture.read_bytes().splitlines(keepends=True)

@@ -61,7 +61,7 @@ def deploy(
     from kgqa_cli.graph.store import check_graph_file, graph_file
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.serving.app import listen, serve
-    from kgqa_cli.serving.config import capture_destination, capture_root
+    from kgqa_cli.serving.capture import capture_destination, capture_root
     from kgqa_cli.ui import stderr
 
     settings = start(ctx, config, verbose)

@@ -27,7 +27,7 @@ from kgqa_cli.labeling.store import (
     shared_inference_ids,
     tags_for,
 )
-from kgqa_cli.serving.config import capture_root
+from kgqa_cli.serving.capture import capture_root
 from kgqa_cli.understanding.labelled import read_feedback_rows
 from kgqa_cli.understanding.templates import NONE_INTENT
 
@@ -58,7 +58,7 @@ class LabelSession:
         # Bad lines of the captures, ground truth and feedback: skipped and counted (fatal when strict).
         self.bad_lines = BadLines(strict=strict)
         self.groups: list[Group] = label_queue(self.capture_root, self.ground_truth_root, self.bad_lines)
-        from kgqa_cli.serving.config import capture_destination
+        from kgqa_cli.serving.capture import capture_destination
         from kgqa_cli.serving.feedback import feedback_file, read_answer_feedback
 
         capture = settings.serve.capture

@@ -107,7 +107,7 @@ def graph_triples(settings: Any) -> list[ReviewItem]:
 def answered_facts(settings: Any, bad: BadLines) -> Counter:
     """(subject, predicate, object) -> how many captured answers stood on that fact."""
     from kgqa_cli.labeling.store import read_items
-    from kgqa_cli.serving.config import capture_root
+    from kgqa_cli.serving.capture import capture_root
 
     used: Counter = Counter()
     root = capture_root(settings)

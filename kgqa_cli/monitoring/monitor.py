@@ -209,7 +209,7 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
     from kgqa_cli.io import BadLines
     from kgqa_cli.labeling.store import read_ground_truth, read_items
     from kgqa_cli.mlops.registry import Registry
-    from kgqa_cli.serving.config import capture_root
+    from kgqa_cli.serving.capture import capture_root
 
     config: MonitorConfig = settings.monitor
     now = now or datetime.now(timezone.utc)
@@ -334,7 +334,7 @@ def run_monitor(settings: Any, *, start: datetime | None = None, end: datetime |
 
 def _ratings(settings: Any, bad: Any) -> dict[str, dict]:
     """People's 👍/👎 on the endpoint's answers, by inference id (none when nobody rated)."""
-    from kgqa_cli.serving.config import capture_destination
+    from kgqa_cli.serving.capture import capture_destination
     from kgqa_cli.serving.feedback import feedback_file, read_answer_feedback
 
     capture = settings.serve.capture

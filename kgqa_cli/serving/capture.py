@@ -30,7 +30,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,17 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+def capture_destination(settings: KgqaConfig) -> Path:
+    """Where captured traffic goes: ``serve.capture.destination``, else ``<workspace>/datacapture``."""
+    return Path(settings.serve.capture.destination or settings.paths.datacapture_dir)
+
+
+def capture_root(settings: KgqaConfig) -> Path:
+    """The captured traffic of the configured endpoint variant (SageMaker's layout)."""
+    capture = settings.serve.capture
+    return capture_destination(settings) / capture.endpoint_name / capture.variant_name
+
+
 def inference_time(at: float) -> str:
     """UTC time as SageMaker writes ``inferenceTime``: ``2026-11-29T12:00:00Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
@@ -70,7 +84,7 @@ class CaptureWriter:
         self.sampling_percentage = sampling_percentage
         self.flush_seconds = flush_seconds
         self.json_content_types = {media_type(t) for t in json_content_types}
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[_Event | object] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self.counts = {"sampled": 0, "not_sampled": 0, "dropped": 0, "written": 0, "write_errors": 0}
         self._thread = threading.Thread(target=self._run, name="kgqa-capture", daemon=True)
@@ -80,7 +94,7 @@ class CaptureWriter:
         with self._lock:
             self.counts[key] += 1
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counts so far and the queue's length (for /stats and the benchmark)."""
         with self._lock:
             return {**self.counts, "queued": self._queue.qsize(), "folder": str(self.folder),
@@ -105,7 +119,7 @@ class CaptureWriter:
         self._count("sampled")
         return event.event_id
 
-    def _payload(self, body: bytes, content_type: str, mode: str) -> dict:
+    def _payload(self, body: bytes, content_type: str, mode: str) -> dict[str, str]:
         if media_type(content_type) in self.json_content_types:
             try:
                 return {"observedContentType": content_type, "mode": mode, "data": body.decode("utf-8"),
@@ -138,7 +152,7 @@ class CaptureWriter:
 
     def _run(self) -> None:
         handle: IO[str] | None = None
-        hour: tuple | None = None
+        hour: tuple[int, ...] | None = None
         last_flush = time.monotonic()
         while True:
             try:
@@ -147,7 +161,7 @@ class CaptureWriter:
                 item = None
             if item is _STOP:
                 break
-            if item is not None:
+            if isinstance(item, _Event):
                 stamp = time.gmtime(item.at)[:4]  # the hour of inferenceTime decides the file
                 try:
                     if stamp != hour or handle is None:

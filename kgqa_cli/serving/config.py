@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 
@@ -34,14 +33,3 @@ class ServeConfig(StrictModel):
         16, ge=1, description="most questions the model answers in one pass when requests arrive together"
     )
     capture: CaptureConfig = CaptureConfig()
-
-
-def capture_destination(settings: Any) -> Path:
-    """Where captured traffic goes: ``serve.capture.destination``, else ``<workspace>/datacapture``."""
-    return Path(settings.serve.capture.destination or settings.paths.datacapture_dir)
-
-
-def capture_root(settings: Any) -> Path:
-    """The captured traffic of the configured endpoint variant (SageMaker's layout)."""
-    capture = settings.serve.capture
-    return capture_destination(settings) / capture.endpoint_name / capture.variant_name

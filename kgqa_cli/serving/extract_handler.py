@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.serving.capture import media_type
 from kgqa_cli.serving.handler import BadRequest, _decode
+
+if TYPE_CHECKING:
+    from kgqa_cli.extraction.predict import Extractor
 
 TEXT_TYPES = ("text/plain", "text/csv")
 JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonlines")
@@ -44,7 +47,9 @@ class ExtractSettings:
 
 @dataclass
 class LoadedExtractor:
-    extractor: Any
+    """The extractor of a model archive and the settings it decodes with."""
+
+    extractor: Extractor
     settings: ExtractSettings
 
 
@@ -60,13 +65,13 @@ def model_fn(model_dir: str, settings: ExtractSettings | None = None) -> LoadedE
                            settings or ExtractSettings.from_environment())
 
 
-def input_fn(body: bytes | str, content_type: str | None) -> list[dict]:
+def input_fn(body: bytes | str, content_type: str | None) -> list[dict[str, str]]:
     """The records of a request: ``{"text": str}`` or ``{"error": str}`` per non-empty line."""
     kind = media_type(content_type)
     if kind not in TEXT_TYPES + JSON_TYPES:
         raise BadRequest(415, f"content type {kind or 'none'!r} is not supported: send text/plain or "
                               "application/jsonlines")
-    records = []
+    records: list[dict[str, str]] = []
     for number, line in enumerate(_decode(body, content_type or "").splitlines(), 1):
         stripped = line.strip()
         if not stripped:
@@ -85,7 +90,7 @@ def input_fn(body: bytes | str, content_type: str | None) -> list[dict]:
     return records
 
 
-def predict_fn(records: list[dict], model: LoadedExtractor) -> list[dict]:
+def predict_fn(records: list[dict[str, str]], model: LoadedExtractor) -> list[dict[str, Any]]:
     """Triples of every readable record, in the extraction output format."""
     texts = [r["text"] for r in records if "text" in r]
     settings = model.settings
@@ -98,7 +103,7 @@ def predict_fn(records: list[dict], model: LoadedExtractor) -> list[dict]:
             else {"text": None, "error": r["error"], "model_version": version} for r in records]
 
 
-def output_fn(prediction: list[dict], accept: str | None) -> bytes:
+def output_fn(prediction: list[dict[str, Any]], accept: str | None) -> bytes:
     """JSON lines, one per record."""
     kind = media_type(accept) if accept else ""
     if kind and kind not in JSON_TYPES + ("*/*", "application/*"):

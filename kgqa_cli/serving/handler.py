@@ -21,20 +21,44 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from kgqa_cli.serving.capture import media_type
 
+if TYPE_CHECKING:
+    from kgqa_cli.answering.interpret import Conversation
+    from kgqa_cli.answering.pipeline import Answer, Answerer
+    from kgqa_cli.settings import KgqaConfig
+    from kgqa_cli.understanding.runtime import Prediction as ModelPrediction
+
+_Body = TypeVar("_Body")
+
 
 class BadRequest(Exception):
-    """A request the endpoint refuses, with the HTTP status that says why."""
+    """A request the endpoint refuses, with the HTTP status that says why (and the ``headers``
+    its refusal carries back, when there are any)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 @dataclass(frozen=True)
@@ -52,6 +76,13 @@ class Questions:
 
     questions: list[str]
     batch: bool
+
+
+class Prediction(TypedDict):
+    """The answers to one request (or to one pass of the answering thread)."""
+
+    batch: bool
+    answers: list[dict[str, Any]]  # the answer JSON of `kgqa ask --json`, one per question
 
 
 # A request is at most two levels deep ({"questions": [...]}); deeper bodies are refused before
@@ -79,16 +110,6 @@ def _decode(body: bytes | str, content_type: str) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(400, f"the body is not valid UTF-8 (byte {exc.start})") from exc
-
-
-def _check_question(question: object, where: str, limits: Limits) -> str:
-    if not isinstance(question, str):
-        raise BadRequest(400, f"{where} must be a string, not {type(question).__name__}")
-    if not question.strip():
-        raise BadRequest(400, f"{where} is empty")
-    if len(question) > limits.max_question_chars:
-        raise BadRequest(413, f"{where} has {len(question)} characters, over the limit of {limits.max_question_chars}")
-    return question
 
 
 def check_json_nesting(text: str) -> None:
@@ -130,11 +151,19 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
     if len(body) > limits.max_body_bytes:
         raise BadRequest(413, f"the body has {len(body)} bytes, over the limit of {limits.max_body_bytes}")
     if kind in TEXT_TYPES:
-        return Questions([_check_question(_decode(body, content_type or "").strip(), "the question", limits)], False)
+        text = _decode(body, content_type or "").strip()
+        return Questions([_validated(_QUESTION_TEXT, text, limits)], False)
     if kind not in JSON_TYPES:
         shown = kind or "none"
         raise BadRequest(415, f"content type {shown!r} is not supported: send application/json or text/plain")
-    text = _decode(body, content_type or "")
+    data = _json_object(_decode(body, content_type or ""))
+    if "question" in data:
+        return Questions([_validated(_ONE_QUESTION, data, limits).question], False)
+    return Questions(_validated(_QUESTION_BATCH, data, limits).questions, True)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A JSON request body: an object of one key, ``question`` or ``questions``."""
     check_json_nesting(text)
     try:
         data = json.loads(text)
@@ -149,14 +178,75 @@ def input_fn(body: bytes | str, content_type: str | None, limits: Limits | None 
     if unknown or len(data) != 1:
         what = f"unknown key(s) {', '.join(map(repr, unknown))}" if unknown else "give one of them, not both"
         raise BadRequest(400, f'the JSON body takes "question" or "questions": {what}')
-    if "question" in data:
-        return Questions([_check_question(data["question"], '"question"', limits)], False)
-    questions = data["questions"]
-    if not isinstance(questions, list) or not questions:
-        raise BadRequest(400, '"questions" must be a non-empty list of strings')
-    if len(questions) > limits.max_batch:
-        raise BadRequest(413, f'"questions" holds {len(questions)} questions, over the limit of {limits.max_batch}')
-    return Questions([_check_question(q, f'"questions"[{i}]', limits) for i, q in enumerate(questions)], True)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# The request bodies, validated against the limits passed as the validation context
+
+
+def _question_text(value: str, info: ValidationInfo) -> str:
+    limits = info.context if isinstance(info.context, Limits) else _limits
+    if not value.strip():
+        raise PydanticCustomError("question_empty", "is empty", {"status": 400})
+    if len(value) > limits.max_question_chars:
+        raise PydanticCustomError("question_too_long", "has {length} characters, over the limit of {limit}",
+                                  {"status": 413, "length": len(value), "limit": limits.max_question_chars})
+    return value
+
+
+def _batch_size(value: object, info: ValidationInfo) -> object:
+    limits = info.context if isinstance(info.context, Limits) else _limits
+    if isinstance(value, list) and len(value) > limits.max_batch:
+        raise PydanticCustomError("too_many_questions", '"questions" holds {count} questions, over the limit of {limit}',
+                                  {"status": 413, "count": len(value), "limit": limits.max_batch})
+    return value
+
+
+QuestionText = Annotated[StrictStr, AfterValidator(_question_text)]
+
+
+class OneQuestion(BaseModel):
+    """``{"question": "..."}``: one question, not blank, within ``max_question_chars``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    question: QuestionText
+
+
+class QuestionBatch(BaseModel):
+    """``{"questions": [...]}``: one to ``max_batch`` questions, each as :class:`OneQuestion`'s."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    questions: Annotated[list[QuestionText], Field(min_length=1), BeforeValidator(_batch_size)]
+
+
+_QUESTION_TEXT: TypeAdapter[str] = TypeAdapter(QuestionText)
+_ONE_QUESTION: TypeAdapter[OneQuestion] = TypeAdapter(OneQuestion)
+_QUESTION_BATCH: TypeAdapter[QuestionBatch] = TypeAdapter(QuestionBatch)
+
+
+def _validated(adapter: TypeAdapter[_Body], data: object, limits: Limits) -> _Body:
+    """``data`` validated by ``adapter``; the first question at fault (in the order they were
+    sent) refused as :class:`BadRequest`, in the words of the endpoint's contract."""
+    try:
+        return adapter.validate_python(data, context=limits)
+    except ValidationError as exc:
+        error = min(exc.errors(), key=lambda e: [part for part in e["loc"] if isinstance(part, int)])
+        raise _refusal(error) from None
+
+
+def _refusal(error: ErrorDetails) -> BadRequest:
+    loc = error["loc"]
+    where = "the question" if not loc else f'"{loc[0]}"' if len(loc) == 1 else f'"{loc[0]}"[{loc[1]}]'
+    if error["type"] in ("list_type", "too_short"):
+        return BadRequest(400, '"questions" must be a non-empty list of strings')
+    if error["type"] == "too_many_questions":
+        return BadRequest(413, error["msg"])
+    if error["type"] in ("question_empty", "question_too_long"):
+        return BadRequest(int((error.get("ctx") or {})["status"]), f"{where} {error['msg']}")
+    return BadRequest(400, f"{where} must be a string, not {type(error['input']).__name__}")
 
 
 class Understander:
@@ -170,7 +260,8 @@ class Understander:
 
         self.model, self.version_name = _load_model_dir(model_dir)
 
-    def answer_many(self, questions: list[str]) -> list[Any]:
+    def answer_many(self, questions: list[str]) -> list[_Understood]:
+        """The understanding of each question (no graph query)."""
         from kgqa_cli.text import valid_text
         from kgqa_cli.understanding.runtime import predict_batch
 
@@ -183,18 +274,18 @@ class Understander:
 @dataclass(frozen=True)
 class _Understood:
     question: str
-    prediction: Any
+    prediction: ModelPrediction
     model_version: str
-    routes: dict
+    routes: dict[str, list[dict[str, Any]]]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         p = self.prediction
         return {"question": self.question, "intent": p.intent, "confidence": round(p.confidence, 6),
                 "intents": [{"intent": name, "confidence": round(c, 6)} for name, c in p.ranked],
                 "slots": p.slots, "tags": p.tags, "routes": self.routes, "model_version": self.model_version}
 
 
-def model_fn(model_dir: str, settings: Any = None) -> Any:
+def model_fn(model_dir: str, settings: KgqaConfig | None = None) -> Answerer | Understander:
     """Load the question model in ``model_dir`` and open the configured graph (an
     :class:`~kgqa_cli.answering.pipeline.Answerer`; with ``KGQA_ANSWER=understand``, the model
     alone, an :class:`Understander`). Without ``settings`` (as SageMaker calls
@@ -219,10 +310,16 @@ def model_fn(model_dir: str, settings: Any = None) -> Any:
     return Answerer(settings, model_dir=Path(model_dir))
 
 
-def predict_fn(data: Questions, model: Any, conversations: list[Any] | None = None) -> dict:
+def predict_fn(data: Questions, model: Answerer | Understander,
+               conversations: list[Conversation | None] | None = None) -> Prediction:
     """Answer the parsed questions: ``{"batch": bool, "answers": [answer JSON, ...]}``;
-    ``conversations[i]`` (or None) is the conversation question i belongs to."""
-    answers = model.answer_many(data.questions, conversations) if conversations else model.answer_many(data.questions)
+    ``conversations[i]`` (or None) is the conversation question i belongs to (an
+    :class:`Understander` keeps none)."""
+    answers: Sequence[Answer | _Understood]
+    if conversations and not isinstance(model, Understander):
+        answers = model.answer_many(data.questions, conversations)
+    else:
+        answers = model.answer_many(data.questions)
     return {"batch": data.batch, "answers": [answer.to_json() for answer in answers]}
 
 
@@ -261,7 +358,7 @@ def accepts_json(accept: str | None) -> bool:
     return best is not None and best[1] > 0
 
 
-def output_fn(prediction: dict, accept: str | None) -> bytes:
+def output_fn(prediction: Prediction, accept: str | None) -> bytes:
     """The response body: one answer's JSON, or ``{"answers": [...]}`` for a batch (UTF-8)."""
     if not accepts_json(accept):
         raise BadRequest(406, f"cannot answer in {accept!r}: answers are application/json")

@@ -35,4 +35,5 @@ def predict_fn(data: Any, model: Any) -> Any:
 
 def output_fn(prediction: Any, accept: str | None) -> bytes:
     """The response body."""
-    return _chosen.output_fn(prediction, accept)
+    body: bytes = _chosen.output_fn(prediction, accept)
+    return body
