@@ -126,7 +126,7 @@ def plant_wrong_triples(workspace: Path, count: int, version: str) -> tuple[list
 
 def kg_loop(workspace: Path, planted_count: int) -> None:
     """Plant wrong triples, review them, see them gone, retrain, monitor (see the docstring)."""
-    from kgqa_cli.labeling.triples import graph_triples
+    from kgqa_cli.labeling.triple_queue import graph_triples
     from kgqa_cli.settings import load_settings
 
     scratch = workspace / "bench" / "feedback-loop-kg"

@@ -257,7 +257,8 @@ def test_monitor_run_reads_past_bad_lines_and_strict_stops_at_them(workspace, tm
 
 def test_an_undo_never_cuts_what_another_session_appended_after_it(tmp_path):
     from kgqa_cli.errors import InputDataError
-    from kgqa_cli.labeling.store import Group, LabelWriter
+    from kgqa_cli.labeling.captures import Group
+    from kgqa_cli.labeling.store import LabelWriter
 
     truth, feedback = tmp_path / "groundtruth", tmp_path / "feedback" / "feedback.jsonl"
     first, second = LabelWriter(truth, feedback), LabelWriter(truth, feedback)

@@ -7,7 +7,7 @@ import json
 
 from helpers.review import invoke
 
-from kgqa_cli.labeling.triples import precision_estimate
+from kgqa_cli.labeling.review_results import precision_estimate
 
 
 def test_precision_from_the_uniform_sample_with_a_wilson_interval():

@@ -60,8 +60,8 @@ def label(
             raise ConfigError("--qa-model labels questions; `kgqa label triples` reviews the graph's triples")
         _label_triples(settings, import_file, export_file, strict, json_output)
         return
+    from kgqa_cli.labeling.imports import read_import
     from kgqa_cli.labeling.session import LabelSession
-    from kgqa_cli.labeling.store import read_import
 
     session = LabelSession(settings, qa_model, strict=strict)
     result: dict = {"model_version": session.model_version, "waiting": len(session.groups)}
@@ -100,7 +100,8 @@ def label(
 
 def _label_triples(settings, import_file: Path | None, export_file: Path | None, strict: bool,
                    json_output: bool) -> None:
-    from kgqa_cli.labeling.triples import ReviewSession, apply_reviews, read_review_import
+    from kgqa_cli.labeling.review_results import apply_reviews
+    from kgqa_cli.labeling.triples import ReviewSession, read_review_import
     from kgqa_cli.ui import print_json, stdout
 
     session = ReviewSession(settings, strict=strict)

@@ -198,7 +198,7 @@ class LabelApp(App[None]):
             "predicted ", (session.intent_label(prediction.get("intent")), "bold"),
             f" {prediction.get('confidence', 0):.2f}",
             f" · next: {others}" if others else ""))
-        pending = session.pending
+        _, pending = session.labelling()
         slot = session.slots_of.get(pending.intent)
         entity = f" · entity {printable(pending.entity)} ({slot})" if pending.entity else ""
         self.query_one("#pending", Static).update(Text.assemble(
@@ -226,7 +226,7 @@ class LabelApp(App[None]):
     def action_accept(self) -> None:
         if self.session.current is None:
             return
-        label = self.session.intent_label(self.session.pending.intent)
+        label = self.session.intent_label(self.session.labelling()[1].intent)
         self._guarded(self.session.accept)
         self.say(f"saved: {label}")
 
@@ -260,7 +260,7 @@ class LabelApp(App[None]):
                 self._guarded(lambda: self.session.set_intent(intent))
 
         labels = {name: self.session.intent_label(name) for name in self.session.intents}
-        self.push_screen(IntentPicker(self.session.intents, self.session.pending.intent, labels), chosen)
+        self.push_screen(IntentPicker(self.session.intents, self.session.labelling()[1].intent, labels), chosen)
 
     def action_entity(self) -> None:
         if self.session.current is None:
@@ -270,7 +270,8 @@ class LabelApp(App[None]):
             if text is not None:
                 self._guarded(lambda: self.session.set_entity(text))
 
-        self.push_screen(EntityInput(self.session.current.question, self.session.pending.entity), chosen)
+        group, pending = self.session.labelling()
+        self.push_screen(EntityInput(group.question, pending.entity), chosen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

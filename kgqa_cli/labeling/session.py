@@ -6,30 +6,23 @@ The terminal UI (:mod:`kgqa_cli.labeling.app`) and ``kgqa label --import`` both 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kgqa_cli.errors import ConfigError, FileSystemError, InputDataError
 from kgqa_cli.io import BadLines
-from kgqa_cli.labeling.store import (
-    Decision,
-    Group,
-    ImportRow,
-    Item,
-    LabelWriter,
-    capture_files,
-    intent_slots,
-    label_queue,
-    predicted_entity,
-    read_ground_truth,
-    read_items,
-    shared_inference_ids,
-    tags_for,
-)
+from kgqa_cli.labeling.captures import Group, Item, capture_files, read_items, shared_inference_ids
+from kgqa_cli.labeling.imports import ImportRow
+from kgqa_cli.labeling.label_queue import intent_slots, label_queue, predicted_entity, tags_for
+from kgqa_cli.labeling.store import Decision, LabelWriter, read_ground_truth
 from kgqa_cli.serving.capture import capture_root
 from kgqa_cli.understanding.labelled import read_feedback_rows
 from kgqa_cli.understanding.templates import NONE_INTENT
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 @dataclass
@@ -43,7 +36,7 @@ class Pending:
 class LabelSession:
     """The questions to label and the decisions taken on them."""
 
-    def __init__(self, settings: Any, qa_model: str | None = None, *, strict: bool = False) -> None:
+    def __init__(self, settings: KgqaConfig, qa_model: str | None = None, *, strict: bool = False) -> None:
         from kgqa_cli.mlops.registry import Registry
 
         version = Registry(settings.paths.registry_dir).get("qa", qa_model or settings.ask.qa_model)
@@ -105,32 +98,42 @@ class LabelSession:
 
     # ------------------------------------------------------------------ the pending label
 
+    def labelling(self) -> tuple[Group, Pending]:
+        """The group being labelled and the label pending for it; an error when every question
+        is done (the screen offers no label then)."""
+        if self.current is None or self.pending is None:
+            raise InputDataError("every question of the queue is labelled")
+        return self.current, self.pending
+
     def set_intent(self, intent: str) -> None:
         """Correct the intent of the pending label."""
         if intent not in self.slots_of:
             raise InputDataError(f"{intent!r} is not an intent of the question model")
-        self.pending.intent = intent
+        _, pending = self.labelling()
+        pending.intent = intent
         if self.slots_of[intent] is None:
-            self.pending.entity = None
+            pending.entity = None
 
     def set_entity(self, text: str | None) -> None:
         """Re-mark the entity of the pending label (a text of the question, or None)."""
-        if text and text not in self.current.question:
+        group, pending = self.labelling()
+        if text and text not in group.question:
             raise InputDataError(f"{text!r} does not occur in the question")
-        self.pending.entity = text or None
+        pending.entity = text or None
 
     def pending_tags(self) -> list[str]:
         """The BIO tags the pending label gives each character."""
-        if not self.pending.entity:
-            return ["O"] * len(self.current.question)
-        return tags_for(self.current, self.pending.intent, self.slots_of, self.pending.entity)
+        group, pending = self.labelling()
+        if not pending.entity:
+            return ["O"] * len(group.question)
+        return tags_for(group, pending.intent, self.slots_of, pending.entity)
 
     # ------------------------------------------------------------------ decisions
 
     def accept(self) -> Decision:
         """Write the pending label for the current group and move on."""
-        group = self.current
-        decision = self.writer.decide(group, self.pending.intent, self.pending_tags())
+        group, pending = self.labelling()
+        decision = self.writer.decide(group, pending.intent, self.pending_tags())
         self.history.append((self.position, decision))
         self.position += 1
         self._reset_pending()
@@ -182,18 +185,7 @@ class LabelSession:
         for row in rows:
             if row.intent not in self.slots_of:
                 raise InputDataError(f"{row.source}: {row.intent!r} is not an intent of {self.model_version}")
-            if row.key is not None:
-                base, mark, index = row.key.rpartition("#")
-                reused = row.key if row.key in shared else base if mark and index.isdigit() and base in shared else None
-                if reused is not None:
-                    raise InputDataError(f"{row.source}: inference id {row.key!r} names {shared[reused]} captured "
-                                         "requests; label by eventId")
-                item = by_key.get(row.key)
-                if item is None:
-                    raise InputDataError(f"{row.source}: no captured request has the key {row.key!r}")
-                group = Group(item.question, [item])
-            else:  # a question never captured becomes feedback alone (no request to key truth to)
-                group = by_question.get(row.question) or Group(row.question, [])
+            group = _row_group(row, by_key, by_question, shared)
             try:
                 tags = tags_for(group, row.intent, self.slots_of, row.entity)
             except InputDataError as exc:
@@ -230,6 +222,24 @@ class LabelSession:
             return write_jsonl(target, rows)
         except OSError as exc:
             raise FileSystemError(f"{target}: cannot write the export: {exc.strerror or exc}") from exc
+
+
+def _row_group(row: ImportRow, by_key: dict[str, Item], by_question: dict[str, Group], shared: Counter[str]) -> Group:
+    """The captured requests an imported label is for: the one its key names, else every request
+    of its question (none for a question never captured: it becomes feedback alone, with no
+    request to key ground truth to)."""
+    if row.key is None:
+        question = row.question or ""  # an import row without a key has a question
+        return by_question.get(question) or Group(question, [])
+    base, mark, index = row.key.rpartition("#")
+    reused = row.key if row.key in shared else base if mark and index.isdigit() and base in shared else None
+    if reused is not None:
+        raise InputDataError(f"{row.source}: inference id {row.key!r} names {shared[reused]} captured "
+                             "requests; label by eventId")
+    item = by_key.get(row.key)
+    if item is None:
+        raise InputDataError(f"{row.source}: no captured request has the key {row.key!r}")
+    return Group(item.question, [item])
 
 
 def _intent_routes(model_folder: Path) -> dict[str, list[dict]]:

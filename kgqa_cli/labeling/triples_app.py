@@ -72,7 +72,7 @@ def marked(sentence: dict | None) -> Text:
         return Text("(the graph keeps no sentence for this triple)", style="dim")
     text = Text()
     for part, role in marked_sentence(sentence):
-        text.append(printable(part), style={"subject": "bold black on cyan", "object": "bold black on green"}.get(role))
+        text.append(printable(part), style={"subject": "bold black on cyan", "object": "bold black on green"}.get(role or ""))
     return text
 
 

@@ -1,6 +1,6 @@
 """`kgqa monitor kg`: the extractor's quality, estimated from people's reviews of its triples.
 
-Only the verdicts on the uniform review sample count (:mod:`kgqa_cli.labeling.triples`): they
+Only the verdicts on the uniform review sample count (:mod:`kgqa_cli.labeling.triple_queue`): they
 estimate the precision of the triples in the graph without the bias of the other queues (those
 used in answers, those near the threshold). The estimate comes with a Wilson score interval, in
 all and per model version. The run writes, as `kgqa monitor run` does,
@@ -31,7 +31,7 @@ def run_kg_quality(settings: Any, now: datetime | None = None) -> dict:
     reviews and :class:`MonitorViolationError` (exit 9, after writing) below the limit."""
     from kgqa_cli.graph.reviews import read_reviews, reviews_file
     from kgqa_cli.io import BadLines
-    from kgqa_cli.labeling.triples import precision_estimate
+    from kgqa_cli.labeling.review_results import precision_estimate
 
     config: KgQualityConfig = settings.monitor.kg
     now = now or datetime.now(timezone.utc)
