@@ -27,6 +27,8 @@ exit code  meaning
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KgqaError(Exception):
     """Base class: a problem the user can fix, reported as one line."""
@@ -94,6 +96,7 @@ class MonitorViolationError(KgqaError):
     """Model quality or input drift crossed a configured limit (``kgqa monitor run``)."""
 
     exit_code = 9
+    details: dict[str, Any]  # the run's summary, set by the monitor that raises it (for the alert)
 
 
 class CloudError(KgqaError):

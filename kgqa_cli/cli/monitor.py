@@ -48,7 +48,7 @@ def baseline(
     model knows, and with exit 2 when the version has a baseline already and --force is not given.
     Example: kgqa monitor baseline --model qa/v1
     """
-    from kgqa_cli.monitoring.monitor import run_baseline
+    from kgqa_cli.monitoring.baseline import run_baseline
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)
