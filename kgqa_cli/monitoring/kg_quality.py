@@ -18,14 +18,17 @@ import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import MissingArtifactError, MonitorViolationError
 from kgqa_cli.io import write_json
 from kgqa_cli.monitoring.config import KgQualityConfig
 
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
-def run_kg_quality(settings: Any, now: datetime | None = None) -> dict:
+
+def run_kg_quality(settings: KgqaConfig, now: datetime | None = None) -> dict[str, Any]:
     """Estimate the extractor's precision from the reviewed uniform sample; write the run's
     files; return the summary. Raises :class:`MissingArtifactError` (exit 4) with too few
     reviews and :class:`MonitorViolationError` (exit 9, after writing) below the limit."""
