@@ -238,6 +238,7 @@ def _validated(adapter: TypeAdapter[_Body], data: object, limits: Limits) -> _Bo
 
 
 def _refusal(error: ErrorDetails) -> BadRequest:
+    """One validation error as the endpoint words it, naming the question by where it was sent."""
     loc = error["loc"]
     where = "the question" if not loc else f'"{loc[0]}"' if len(loc) == 1 else f'"{loc[0]}"[{loc[1]}]'
     if error["type"] in ("list_type", "too_short"):
@@ -246,6 +247,7 @@ def _refusal(error: ErrorDetails) -> BadRequest:
         return BadRequest(413, error["msg"])
     if error["type"] in ("question_empty", "question_too_long"):
         return BadRequest(int((error.get("ctx") or {})["status"]), f"{where} {error['msg']}")
+    # What is left is strict str's string_type: a question that is not text.
     return BadRequest(400, f"{where} must be a string, not {type(error['input']).__name__}")
 
 
