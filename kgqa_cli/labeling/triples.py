@@ -76,7 +76,7 @@ def graph_triples(settings: Any) -> list[ReviewItem]:
     """Every extracted triple of the graph (not gold, not reviewers'), uid order."""
     from gremlin_python.process.graph_traversal import __
 
-    from kgqa_cli.graph.model import edge_defaults, loads_evidence
+    from kgqa_cli.graph.evidence import edge_defaults, loads_evidence
     from kgqa_cli.graph.store import open_graph
 
     def single(value: Any) -> Any:
@@ -384,10 +384,11 @@ def apply_reviews(settings: Any) -> dict:
     from gremlin_python.process.traversal import P
 
     from kgqa_cli.data.schema import Schema
+    from kgqa_cli.graph.graph_file import graph_file, writer_lock
     from kgqa_cli.graph.load import choose_loader, load_graph_data
     from kgqa_cli.graph.model import build_graph_data
     from kgqa_cli.graph.reviews import REVIEW_SOURCE, review_overlay
-    from kgqa_cli.graph.store import graph_file, open_graph, writer_lock
+    from kgqa_cli.graph.store import open_graph
     from kgqa_cli.io import write_text_atomic
 
     path = reviews_file(settings.paths)
@@ -398,7 +399,7 @@ def apply_reviews(settings: Any) -> dict:
     lock = writer_lock(graph_file(config, settings.paths)) if embedded else nullcontext()  # a server locks itself
     removed = 0
     if embedded:
-        from kgqa_cli.graph.store import check_graph_file
+        from kgqa_cli.graph.graph_file import check_graph_file
 
         check_graph_file(graph_file(config, settings.paths))  # a review never creates a graph
     with lock, open_graph(config, settings.paths, create=True) as store:
