@@ -89,8 +89,8 @@ def _figures(counts, seconds: float, cpu: float, batch_size: int) -> dict:
 def measure_replace(data, folder: Path, loader: str, batch_size: int) -> dict:
     """The load of `kgqa bulkload --replace`: into a new file, checked and renamed into place
     (the check and rename are not counted, as in the command's own figure)."""
+    from kgqa_cli.graph.build import GraphBuild
     from kgqa_cli.graph.bulkload import _sample_fact
-    from kgqa_cli.graph.store import GraphBuild
 
     config = GraphConfig(path=folder / f"replace-{loader}.db", mode="replace", direct_batch_size=batch_size)
     with GraphBuild(config, Workspace(folder)) as build:
@@ -106,8 +106,8 @@ def measure_sqlite_floor(data, folder: Path, batch_size: int) -> dict:
     """The storage floor: the built graph's rows written again with nothing but SQLite's work."""
     import sqlite3
 
+    from kgqa_cli.graph.build import BUILD_PAGE_SIZE, GraphBuild
     from kgqa_cli.graph.bulkload import _sample_fact
-    from kgqa_cli.graph.store import BUILD_PAGE_SIZE, GraphBuild
 
     config = GraphConfig(path=folder / "floor-source.db", mode="replace", direct_batch_size=batch_size)
     with GraphBuild(config, Workspace(folder)) as build:
@@ -153,9 +153,9 @@ def measure_sqlite_floor(data, folder: Path, batch_size: int) -> dict:
 def measure_provenance(records: list[dict], folder: Path, batch_size: int) -> dict:
     """The replace load with and without evidence: build the edges from the records, load them
     into a new file; triples/s of each and the file's size."""
+    from kgqa_cli.graph.build import GraphBuild
     from kgqa_cli.graph.bulkload import _sample_fact
-    from kgqa_cli.graph.model import EvidencePolicy
-    from kgqa_cli.graph.store import GraphBuild
+    from kgqa_cli.graph.evidence import EvidencePolicy
 
     figures = {}
     for name, policy in (("with_evidence", EvidencePolicy()), ("without_evidence", EvidencePolicy(per_edge=0))):

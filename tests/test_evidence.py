@@ -10,14 +10,8 @@ import pytest
 from helpers.graph_corpus import snapshot, spo, write_corpus
 
 from kgqa_cli.graph.config import EvidenceConfig, GraphConfig
-from kgqa_cli.graph.model import (
-    EvidencePolicy,
-    build_graph_data,
-    edge_defaults,
-    evidence_entry,
-    loads_evidence,
-    sentence_id,
-)
+from kgqa_cli.graph.evidence import EvidencePolicy, edge_defaults, evidence_entry, loads_evidence, sentence_id
+from kgqa_cli.graph.model import build_graph_data
 from kgqa_cli.workspace import Workspace
 
 FIRST = [

@@ -135,7 +135,7 @@ def test_import_writes_nothing_when_a_row_is_bad_and_repeats_add_nothing(workspa
 @pytest.mark.slow
 def test_a_conflicting_import_replaces_the_label_and_keeps_the_earlier_as_history(workspace, tmp_path):
     from kgqa_cli.labeling.store import read_ground_truth
-    from kgqa_cli.understanding.questions import read_feedback
+    from kgqa_cli.understanding.feedback import read_feedback
 
     first = write_lines(tmp_path / "first.jsonl", [{"question": "今天天气怎么样", "intent": "none"}])
     assert kgqa(workspace, "label", "--import", first).returncode == 0

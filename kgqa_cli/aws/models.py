@@ -192,7 +192,7 @@ def endpoint_archive(settings: Any, package_archive: bytes) -> bytes:
     sections["workspace"] = "workspace"  # beside kgqa.json, wherever the container unpacks the archive
     sections["serve"]["capture"]["enabled"] = False  # SageMaker captures (DataCaptureConfig), not us
     if settings.graph.url is None:
-        from kgqa_cli.graph.store import check_graph_file, graph_file
+        from kgqa_cli.graph.graph_file import check_graph_file, graph_file
 
         graph = graph_file(settings.graph, settings.paths)
         check_graph_file(graph)

@@ -58,7 +58,7 @@ def deploy(
     Example: kgqa deploy --port 8080, then curl -d '{"question": "三度诱惑的导演是谁"}'
     -H 'Content-Type: application/json' http://127.0.0.1:8080/invocations
     """
-    from kgqa_cli.graph.store import check_graph_file, graph_file
+    from kgqa_cli.graph.graph_file import check_graph_file, graph_file
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.serving.app import listen, serve
     from kgqa_cli.serving.capture import capture_destination, capture_root

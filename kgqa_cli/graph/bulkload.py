@@ -4,28 +4,35 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.graph.batches import BatchCallback, LoadCounts
+from kgqa_cli.graph.build import GraphBuild
 from kgqa_cli.graph.config import GraphConfig
-from kgqa_cli.graph.load import BatchCallback, choose_loader, default_input, load_graph_data
-from kgqa_cli.graph.model import SKIP_REASONS, build_graph_data
+from kgqa_cli.graph.graph_file import graph_file, writer_lock
+from kgqa_cli.graph.load import choose_loader, default_input, load_graph_data
+from kgqa_cli.graph.model import SKIP_REASONS, GraphData, build_graph_data
 from kgqa_cli.graph.neptune_csv import write_neptune_csv
-from kgqa_cli.graph.store import open_graph
+from kgqa_cli.graph.store import GraphStore, open_graph
 from kgqa_cli.workspace import Workspace, ensure_writable
+
+if TYPE_CHECKING:
+    from rich.progress import ProgressColumn, Task
 
 log = logging.getLogger(__name__)
 
 
-def _rate_column() -> Any:
+def _rate_column() -> ProgressColumn:
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
         """Elements per second of a task (triples/s on the edge task)."""
 
-        def render(self, task: Any) -> Text:
+        def render(self, task: Task) -> Text:
             unit = task.fields.get("unit", "/s")
             return Text(f"{task.speed:,.0f} {unit}" if task.speed else f"- {unit}", style="cyan")
 
@@ -33,9 +40,9 @@ def _rate_column() -> Any:
 
 
 def _load_into(
-    store: Any, data: Any, config: GraphConfig, loader: str | None, show_progress: bool,
+    store: GraphStore, data: GraphData, config: GraphConfig, loader: str | None, show_progress: bool,
     on_batch: BatchCallback | None, fresh: bool = False,
-) -> tuple[Any, float, str]:
+) -> tuple[LoadCounts, float, str]:
     """Run the chosen loader on an open store with progress; returns (counts, seconds, loader).
     ``fresh``: the store is a new, empty file (a replacement being built), which the direct
     loader writes in one go ("build")."""
@@ -71,7 +78,7 @@ def _load_into(
     return counts, seconds, loader
 
 
-def _sample_fact(data: Any) -> tuple[str, str, str] | None:
+def _sample_fact(data: GraphData) -> tuple[str, str, str] | None:
     """One fact of the input, (subject name, predicate, object name), to look up in a new graph."""
     edges = data.sorted_edges()
     if not edges:
@@ -90,7 +97,7 @@ def input_file(config: GraphConfig, workspace: Workspace, input_path: Path | Non
     return path
 
 
-def read_graph_data(config: GraphConfig, path: Path, reviews: Path | None = None) -> Any:
+def read_graph_data(config: GraphConfig, path: Path, reviews: Path | None = None) -> GraphData:
     """The vertices and edges of a corpus-format file (``graph.min_score`` and ``graph.evidence``
     applied) with the verdicts of ``reviews`` (a decisions file of `kgqa label triples`): the
     triples people rejected or corrected left out, their corrections added."""
@@ -121,13 +128,11 @@ def run_bulkload(
     every committed batch. ``loader`` (direct|batched|naive) overrides the choice
     ``config.loader`` makes (benchmarks use it).
     """
-    from kgqa_cli.graph.store import GraphBuild, graph_file, writer_lock
+    from kgqa_cli.graph.reviews import reviews_file
 
     path = input_file(config, workspace, input_path)
     embedded = config.url is None
     ensure_writable([workspace.bulkload_dir, *([graph_file(config, workspace).parent] if embedded else [])])
-    from kgqa_cli.graph.reviews import reviews_file
-
     data = read_graph_data(config, path, reviews_file(workspace))
     if config.mode == "replace" and not data.edges and not allow_empty:
         raise InputDataError(
@@ -138,11 +143,30 @@ def run_bulkload(
     csv_paths = write_neptune_csv(data, workspace.bulkload_dir)
     log.info("read %d triples from %s: %d vertices, %d edges", data.triples_read, path, len(data.vertices),
              len(data.edges))
+    loaded = _load(config, workspace, data, path, loader, show_progress, on_batch)
+    return _report(path, config, data, loaded, csv_paths)
 
+
+@dataclass
+class _Loaded:
+    """What a load did and where: its counts, seconds, the loader that ran and the graph."""
+
+    counts: LoadCounts
+    seconds: float
+    loader: str
+    location: str
+
+
+def _load(config: GraphConfig, workspace: Workspace, data: GraphData, path: Path, loader: str | None,
+          show_progress: bool, on_batch: BatchCallback | None) -> _Loaded:
+    """Load ``data`` the way ``config`` says: a replacement of the embedded file built beside it, a
+    merge into it under the writer lock, or a server's graph (emptied first to replace it)."""
+    embedded = config.url is None
     loaded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if embedded and config.mode == "replace":
         target = graph_file(config, workspace)
         with writer_lock(target), GraphBuild(config, workspace) as build:
+            assert build.store is not None
             counts, seconds, loader = _load_into(build.store, data, config, loader, show_progress, on_batch,
                                                  fresh=True)
             build.publish(len(data.vertices), len(data.edges), _sample_fact(data), source=str(path),
@@ -158,14 +182,20 @@ def run_bulkload(
                 store.clear()  # a server cannot swap graphs: emptied, then loaded
             counts, seconds, loader = _load_into(store, data, config, loader, show_progress, on_batch)
             location = store.location
+    return _Loaded(counts, seconds, loader, location)
 
+
+def _report(path: Path, config: GraphConfig, data: GraphData, loaded: _Loaded,
+            csv_paths: dict[str, Path]) -> dict[str, Any]:
+    """The report of `kgqa bulkload` (its JSON output)."""
+    counts, seconds = loaded.counts, loaded.seconds
     predicates = sorted(set(counts.edges_added) | set(counts.edges_existing))
-    loaded = sum(counts.edges_added.values()) + sum(counts.edges_existing.values())
+    loaded_edges = sum(counts.edges_added.values()) + sum(counts.edges_existing.values())
     return {
         "input": str(path),
-        "graph": location,
+        "graph": loaded.location,
         "mode": config.mode,
-        "loader": loader,
+        "loader": loaded.loader,
         "triples_read": data.triples_read,
         "duplicates_merged": data.duplicates,
         "skipped": {reason: data.skipped[reason] for reason in SKIP_REASONS if data.skipped[reason]},
@@ -186,5 +216,5 @@ def run_bulkload(
         },
         "csv": {name: str(p) for name, p in csv_paths.items()},
         "seconds": round(seconds, 3),
-        "triples_per_second": round(loaded / seconds, 1) if seconds > 0 else None,
+        "triples_per_second": round(loaded_edges / seconds, 1) if seconds > 0 else None,
     }

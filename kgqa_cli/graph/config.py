@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from kgqa_cli.config import StrictModel
+
+if TYPE_CHECKING:
+    from kgqa_cli.graph.evidence import EvidencePolicy
 
 
 class EvidenceConfig(StrictModel):
@@ -21,9 +24,10 @@ class EvidenceConfig(StrictModel):
     max_ids: int = Field(1000, ge=1, le=1_000_000, description="sentence ids kept per edge for its evidence_count "
                          "(the count stops growing there)")
 
-    def policy(self):  # -> EvidencePolicy (graph.model imports nothing of the config)
-        """The policy the graph model applies."""
-        from kgqa_cli.graph.model import EvidencePolicy
+    def policy(self) -> EvidencePolicy:
+        """The policy the graph model applies (imported when asked for: a config module imports
+        no runtime code at load)."""
+        from kgqa_cli.graph.evidence import EvidencePolicy
 
         return EvidencePolicy(self.per_edge, self.max_chars, self.max_ids)
 

@@ -29,14 +29,16 @@ names any other version, and the loader then falls back to traversals (see ``loa
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections import defaultdict
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from kgqa_cli.errors import GraphError
 from kgqa_cli.graph.model import VERTEX_LABEL, EdgeRecord, VertexRecord
+
+if TYPE_CHECKING:
+    from kgqa_cli.graph.store import GraphStore
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +69,12 @@ def direct_writer_problem() -> str | None:
     return None
 
 
-def encode_value(con: Any, value: Any, string_id: Callable[[str], int]) -> int:
+def encode_value(con: sqlite3.Connection, value: object, string_id: Callable[[str], int]) -> int:
     """The ``o`` column code of a property value, exactly as gremlite encodes it (``string_id``
     gives the strings-table id of a string)."""
     import gremlite.querytools as qt
 
+    code: int | None
     if isinstance(value, bool) or value is None or isinstance(value, int):
         code = qt.encode_property_value(con, value)  # no string lookup for these
     elif isinstance(value, float):
@@ -85,7 +88,10 @@ def encode_value(con: Any, value: Any, string_id: Callable[[str], int]) -> int:
     return code
 
 
-def _in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+T = TypeVar("T")
+
+
+def _in_chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
     for start in range(0, len(values), _MAX_PARAMS):
         yield values[start:start + _MAX_PARAMS]
 
@@ -97,7 +103,7 @@ def _marks(count: int) -> str:
 class DirectWriter:
     """Writes :class:`VertexRecord`/:class:`EdgeRecord` batches into an open embedded store."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: GraphStore) -> None:
         import gremlite.querytools as qt
 
         self._qt = qt
@@ -150,7 +156,7 @@ class DirectWriter:
         return found
 
     @staticmethod
-    def _string_of(value: Any) -> str | None:
+    def _string_of(value: object) -> str | None:
         """The strings-table entry a property value is stored through, if any (gremlite's rule)."""
         if isinstance(value, bool) or value is None:
             return None
@@ -160,7 +166,7 @@ class DirectWriter:
             return value
         return None
 
-    def _encode(self, value: Any, ids: dict[str, int]) -> int:
+    def _encode(self, value: object, ids: dict[str, int]) -> int:
         return encode_value(self._con, value, ids.__getitem__)
 
     # ------------------------------------------------------------------ element ids
@@ -176,7 +182,7 @@ class DirectWriter:
             return 0
         cur = self._con.cursor()
         try:
-            first = cur.execute("INSERT INTO graphelts VALUES (NULL) RETURNING id").fetchone()[0]
+            first: int = cur.execute("INSERT INTO graphelts VALUES (NULL) RETURNING id").fetchone()[0]
             if count > 1:
                 cur.executemany("INSERT INTO graphelts (id) VALUES (?)", ((i,) for i in range(first + 1, first + count)))
         finally:
@@ -278,12 +284,8 @@ class DirectWriter:
 
     # ------------------------------------------------------------------ edges
 
-    def write_edges(self, batch: Sequence[EdgeRecord], vertex_ids: dict[str, int]) -> set[str]:
-        """Add the batch's edges whose uid is not in the graph yet (not committed).
-
-        Returns the uids of the edges that were already present.
-        """
-        qt = self._qt
+    def _present_edges(self, batch: Sequence[EdgeRecord]) -> set[str]:
+        """The uids of the batch's edges that the graph already holds."""
         uid_ids = self._lookup(edge.uid for edge in batch)
         uid_name = self._lookup(("uid",)).get("uid")
         present_codes: set[int] = set()
@@ -291,13 +293,21 @@ class DirectWriter:
             cur = self._con.cursor()
             try:
                 for part in _in_chunks(sorted(set(uid_ids.values()))):
-                    rows = cur.execute(
+                    found = cur.execute(
                         f"SELECT o FROM quads WHERE p = ? AND s < 0 AND o IN ({_marks(len(part))})", [uid_name, *part]
                     )
-                    present_codes.update(code for (code,) in rows)
+                    present_codes.update(code for (code,) in found)
             finally:
                 cur.close()
-        present = {edge.uid for edge in batch if uid_ids.get(edge.uid) in present_codes}
+        return {edge.uid for edge in batch if uid_ids.get(edge.uid) in present_codes}
+
+    def write_edges(self, batch: Sequence[EdgeRecord], vertex_ids: dict[str, int]) -> set[str]:
+        """Add the batch's edges whose uid is not in the graph yet (not committed).
+
+        Returns the uids of the edges that were already present.
+        """
+        qt = self._qt
+        present = self._present_edges(batch)
         missing = [(edge, edge.properties()) for edge in batch if edge.uid not in present]
         # Every string the new rows need, in the order the traversal loader would add them.
         ids = self._string_ids(
@@ -326,105 +336,3 @@ class DirectWriter:
         if rows:
             self._con.executemany("INSERT INTO quads VALUES (?, ?, ?, ?)", rows)
         return present
-
-
-# ---------------------------------------------------------------------- a new graph file at once
-
-def build_fresh(store: Any, vertices: Sequence[VertexRecord], edges: Sequence[EdgeRecord],
-                on_progress: Any = None, chunk: int = 10_000) -> tuple[int, int]:
-    """Write a whole graph into an empty store (a new file that :class:`~kgqa_cli.graph.store.GraphBuild`
-    checks and renames into place): the same rows, ids and order as :class:`DirectWriter`'s
-    batches, at a fraction of the cost.
-
-    With nothing in the graph there is nothing to look up: every string and element id is
-    assigned in memory, in the order the batched writers would take them. gremlite's quads
-    indexes are dropped first and built again after the rows are in (SQLite sorts once instead of
-    updating four B-trees per row), and rows go in by large ``executemany`` calls in one
-    transaction. A crash leaves only the unpublished building file, which the next run discards.
-    Returns (vertices, edges) written; ``on_progress(phase, count)`` is called after each chunk
-    of ``chunk`` elements.
-    """
-    import time
-
-    import gremlite.querytools as qt
-
-    started = time.perf_counter()
-    con = store.sqlite_connection
-    if con.execute("SELECT 1 FROM quads LIMIT 1").fetchone() or con.execute("SELECT 1 FROM graphelts LIMIT 1").fetchone():
-        raise GraphError("build_fresh writes an empty graph only")
-    first_string = (con.execute("SELECT max(id) FROM strings").fetchone()[0] or 0) + 1
-    existing = dict(con.execute("SELECT v, id FROM strings"))
-    # A string's id is taken the first time it is met (dict lookups in C, no Python call per
-    # string); new ids continue from the table's and keep the dict's insertion order.
-    sid = defaultdict(itertools.count(first_string).__next__, existing)
-
-    first_element = next_element = (con.execute(
-        "SELECT seq FROM sqlite_sequence WHERE name = 'graphelts'").fetchone() or (0,))[0] + 1
-    vertex_ids: dict[str, int] = {}
-    rows: list[tuple[int, int, int, int]] = []
-    add_row = rows.append
-    ends: list[int] = []  # the row count after each element: progress in elements, not rows
-    add_end = ends.append
-    label = sid[VERTEX_LABEL]
-    # Strings are met in the batched writers' order: per vertex its label, "uid", the uid, "name",
-    # the name, then "types" and each type; per edge its label, then each property's name and value.
-    for vertex in vertices:
-        uid_key, uid, name_key, name = sid["uid"], sid[vertex.uid], sid["name"], sid[vertex.name]
-        vertex_id = next_element
-        vertex_ids[vertex.uid] = vertex_id
-        add_row((vertex_id, 0, label, 0))
-        add_row((vertex_id, uid_key, uid, vertex_id + 1))
-        add_row((vertex_id, name_key, name, vertex_id + 2))
-        next_element += 3
-        for type_name in sorted(vertex.types):
-            add_row((vertex_id, sid["types"], sid[type_name], next_element))
-            next_element += 1
-        add_end(len(rows))
-    non_id = qt.Constants.NON_ID_G_VALUE
-    for edge in edges:
-        edge_id = next_element
-        next_element += 1
-        add_row((vertex_ids[edge.source_uid], -sid[edge.predicate], vertex_ids[edge.target_uid], -edge_id))
-        for key, value in edge.properties().items():
-            key_id = sid[key]  # the name before the value: the order the batched writer meets them
-            add_row((-edge_id, key_id, sid[value] if type(value) is str else encode_value(con, value, sid.__getitem__),
-                     non_id))
-        add_end(len(rows))
-
-    rows_built = time.perf_counter()
-    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'quads' "
-                          "AND sql IS NOT NULL ORDER BY rowid").fetchall()
-    # 256 MiB of page cache, sorts in memory and on two threads for building the indexes.
-    for pragma in ("cache_size = -262144", "temp_store = MEMORY", "threads = 2"):
-        con.execute(f"PRAGMA {pragma}")
-    for index, _ in indexes:
-        con.execute(f'DROP INDEX "{index}"')
-    new_strings = itertools.islice(sid, len(existing), None)  # in id order from first_string
-    con.executemany("INSERT INTO strings (id, v) VALUES (?, ?)", enumerate(new_strings, first_string))
-    strings_done = time.perf_counter()
-    if next_element > first_element:
-        # Explicit ids into an AUTOINCREMENT table move sqlite_sequence past them, as gremlite's inserts do.
-        con.execute("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-                    "INSERT INTO graphelts (id) SELECT i FROM n", (first_element, next_element - 1))
-    from kgqa_cli import faults
-
-    elements_done = time.perf_counter()
-    # Element by element in chunks of ``chunk`` (progress and the crash test's kill points come
-    # between them); each chunk's rows in one executemany.
-    vertex_count = len(vertex_ids)
-    for first in range(0, len(ends), chunk):
-        last = min(first + chunk, len(ends))
-        con.executemany("INSERT INTO quads VALUES (?, ?, ?, ?)", rows[ends[first - 1] if first else 0:ends[last - 1]])
-        if on_progress:
-            if first < vertex_count:
-                on_progress("vertices", min(last, vertex_count) - first)
-            if last > vertex_count:
-                on_progress("edges", last - max(first, vertex_count))
-    inserted = time.perf_counter()
-    for _, sql in indexes:
-        con.execute(sql)
-    faults.point("bulkload.build_indexes")
-    log.debug("built %d quads rows: %.2f s in Python; inserting %.2f s strings, %.2f s element ids, %.2f s rows; "
-              "%.2f s indexing", len(rows), rows_built - started, strings_done - rows_built,
-              elements_done - strings_done, inserted - elements_done, time.perf_counter() - inserted)
-    return len(vertex_ids), len(edges)

@@ -24,23 +24,21 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kgqa_cli.graph.model import (
-    VERTEX_LABEL,
-    EdgeRecord,
-    GraphData,
-    VertexRecord,
-    evidence_ids_of,
-    loads_evidence,
-)
+from kgqa_cli.graph.evidence import EdgeDefaults, evidence_ids_of, loads_evidence
+from kgqa_cli.graph.model import VERTEX_LABEL, EdgeRecord, GraphData, VertexRecord
 from kgqa_cli.io import write_text_atomic
+
+if TYPE_CHECKING:
+    from _csv import Writer
 
 VERTEX_HEADER = ["~id", "~label", "name:String(single)", "uid:String(single)", "types:String[]"]
 EDGE_HEADER = ["~id", "~from", "~to", "~label", "uid:String", "score:Double", "source:String", "model_version:String"]
 EVIDENCE_HEADER = ["evidence:String", "evidence_count:Int", "evidence_ids:String"]
 
 
-def _writer(buffer: io.StringIO) -> csv.writer:
+def _writer(buffer: io.StringIO) -> Writer:
     # RFC 4180: CRLF between records, quotes only where needed, embedded quotes doubled.
     return csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n", doublequote=True)
 
@@ -144,7 +142,7 @@ def read_edges_csv(text: str, file: str = "edges.csv") -> list[EdgeRecord]:
             score = float(row[5])
         except ValueError:
             raise CsvRowError(file, number, f"score {row[5]!r} is not a Double") from None
-        defaults = {"score": score, "model_version": row[7], "source": row[6]}
+        defaults: EdgeDefaults = {"score": score, "model_version": row[7], "source": row[6]}
         evidence = loads_evidence(row[fixed], defaults) if with_evidence else []
         ids = evidence_ids_of(row[fixed + 2], evidence) if with_evidence else []
         edges.append(EdgeRecord(uid=row[4], source_uid=row[1], target_uid=row[2], predicate=row[3], score=score,

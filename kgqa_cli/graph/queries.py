@@ -9,10 +9,14 @@ Only steps both engines support are used (no dedup, group_count, range or choose
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kgqa_cli.graph.model import VERTEX_LABEL, edge_defaults, loads_evidence
+from kgqa_cli.graph.evidence import edge_defaults, loads_evidence
+from kgqa_cli.graph.model import VERTEX_LABEL
 from kgqa_cli.graph.normalize import normalize_name
+
+if TYPE_CHECKING:
+    from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource
 
 # Edge properties that describe where a fact came from rather than the fact itself (its
 # sentences, ``evidence``, are kept: answers show them).
@@ -24,14 +28,14 @@ def _single(value: Any) -> Any:
     return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
-def _by_name(g: Any, name: str) -> Any:
+def _by_name(g: GraphTraversalSource, name: str) -> GraphTraversal:
     # The property filter comes before the label filter: gremlite answers has(key, value) from an
     # index and then checks labels, but has(label, key, value) scans every vertex (~200x slower
     # at 10k vertices). Servers reorder filters themselves, so this costs them nothing.
     return g.V().has("name", normalize_name(name)).has_label(VERTEX_LABEL)
 
 
-def objects_of(g: Any, subject_name: str, predicate: str) -> Any:
+def objects_of(g: GraphTraversalSource, subject_name: str, predicate: str) -> GraphTraversal:
     """Traversal (not yet run) to the objects of ``subject -predicate-> ?``, as project rows."""
     from gremlin_python.process.graph_traversal import __
 
@@ -41,7 +45,7 @@ def objects_of(g: Any, subject_name: str, predicate: str) -> Any:
     )
 
 
-def subjects_of(g: Any, object_name: str, predicate: str) -> Any:
+def subjects_of(g: GraphTraversalSource, object_name: str, predicate: str) -> GraphTraversal:
     """Traversal (not yet run) to the subjects of ``? -predicate-> object``, as project rows."""
     from gremlin_python.process.graph_traversal import __
 
@@ -51,14 +55,14 @@ def subjects_of(g: Any, object_name: str, predicate: str) -> Any:
     )
 
 
-def run(traversal: Any) -> list[dict]:
+def run(traversal: GraphTraversal) -> list[dict[str, Any]]:
     """Run an :func:`objects_of`/:func:`subjects_of`/:func:`hop_from` traversal: ``[{"name",
     "score", slots..., "evidence", "evidence_count"}]`` (``from`` too for :func:`hop_from`), the
     evidence as a list of sentences (absent on an edge loaded without evidence).
 
     Rows come best score first, then by name, whatever order the engine returned them in.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in traversal.to_list():
         edge = {key: _single(value) for key, value in row["edge"].items() if key not in _PROVENANCE}
         if "evidence" in edge:
@@ -69,19 +73,20 @@ def run(traversal: Any) -> list[dict]:
     return rows
 
 
-def describe(traversal: Any) -> str:
+def describe(traversal: GraphTraversal) -> str:
     """A readable Gremlin string of a traversal, e.g. for ``kgqa ask`` to show its query."""
     from gremlin_python.process.translator import Translator
 
-    return Translator("g").translate(traversal.bytecode)
+    text: str = Translator("g").translate(traversal.bytecode)
+    return text
 
 
-def entity_exists(g: Any, name: str) -> bool:
+def entity_exists(g: GraphTraversalSource, name: str) -> bool:
     """Whether a vertex with this (normalised) name exists."""
     return bool(_by_name(g, name).limit(1).count().next())
 
 
-def entity_profile(g: Any, name: str) -> dict | None:
+def entity_profile(g: GraphTraversalSource, name: str) -> dict[str, list[str]] | None:
     """``{"types", "out", "in"}`` of the entity ``name``: its types and the labels of its outgoing
     and incoming edges (each label once); None when there is no such entity. One round trip."""
     from gremlin_python.process.graph_traversal import __
@@ -98,7 +103,7 @@ def entity_profile(g: Any, name: str) -> dict | None:
     return {"types": sorted(set(row["types"])), "out": sorted(set(row["out"])), "in": sorted(set(row["in"]))}
 
 
-def entity_names(g: Any, limit: int | None = None) -> list[str]:
+def entity_names(g: GraphTraversalSource, limit: int | None = None) -> list[str]:
     """Names of entities, sorted (with ``limit``: the first ``limit`` the graph returns, sorted)."""
     traversal = g.V().has_label(VERTEX_LABEL)
     if limit is not None:
@@ -106,7 +111,7 @@ def entity_names(g: Any, limit: int | None = None) -> list[str]:
     return sorted(traversal.values("name").to_list())
 
 
-def entity_aliases(g: Any, predicates: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+def entity_aliases(g: GraphTraversalSource, predicates: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
     """``(entity, alias)`` of every edge labelled one of ``predicates`` (简称, 别名...): the
     object's name is another name of the subject. One traversal for all of them; sorted."""
     from gremlin_python.process.graph_traversal import __
@@ -122,7 +127,7 @@ def entity_aliases(g: Any, predicates: list[str] | tuple[str, ...]) -> list[tupl
     return sorted({(row["entity"], row["alias"]) for row in rows})
 
 
-def facts_about(g: Any, name: str) -> list[dict]:
+def facts_about(g: GraphTraversalSource, name: str) -> list[dict[str, Any]]:
     """Every fact an entity takes part in, as subject or as object:
     ``[{"subject", "predicate", "object", "score"}]``, its own outgoing facts first."""
     from gremlin_python.process.graph_traversal import __
@@ -143,7 +148,7 @@ def facts_about(g: Any, name: str) -> list[dict]:
     return [{key: fact[key] for key in ("subject", "predicate", "object", "score")} for fact in facts]
 
 
-def summary(g: Any, samples: int = 5, about: list[str] | tuple[str, ...] = ()) -> dict:
+def summary(g: GraphTraversalSource, samples: int = 5, about: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """What the graph holds: vertex and edge counts, counts per type and per predicate, a few
     sample facts, and every fact of each entity named in ``about``.
 
@@ -172,7 +177,7 @@ def summary(g: Any, samples: int = 5, about: list[str] | tuple[str, ...] = ()) -
     }
 
 
-def hop_from(g: Any, names: list[str], predicate: str, direction: str) -> Any:
+def hop_from(g: GraphTraversalSource, names: list[str], predicate: str, direction: str) -> GraphTraversal:
     """Traversal (not yet run) of one hop of a query graph: from the entities ``names`` along
     ``predicate`` (forward: they are its subjects; reverse: its objects), as project rows
     ``{"from", "name", "edge"}``. A hop from several names is one traversal (``within``)."""

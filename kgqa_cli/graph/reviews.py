@@ -18,25 +18,32 @@ reviewed. The decisions file is the one record: the graph and the extractor's tr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.io import BadLines
+    from kgqa_cli.workspace import Workspace
+
+# A line of the decisions file, JSON as described above.
+Decision = dict[str, Any]
 
 DECISIONS = ("accept", "reject", "correct")
 REVIEW_VERSION = "review"  # model_version of the triples reviewers wrote
 REVIEW_SOURCE = "reviews"  # source of their edges
 
 
-def reviews_file(workspace: Any) -> Path:
+def reviews_file(workspace: Workspace) -> Path:
     """Where a workspace's triple decisions are appended."""
     return Path(workspace.root) / "reviews" / "triples.jsonl"
 
 
-def read_reviews(path: Path, bad: Any = None) -> dict[str, dict]:
+def read_reviews(path: Path, bad: BadLines | None = None) -> dict[str, Decision]:
     """uid -> the latest decision on that triple (absent file: none). Lines that are not a
     decision are skipped and counted in ``bad`` (a :class:`~kgqa_cli.io.BadLines`)."""
     from kgqa_cli.io import BadLines, read_json_lines
 
     bad = bad if bad is not None else BadLines()
-    latest: dict[str, dict] = {}
+    latest: dict[str, Decision] = {}
     if not Path(path).exists():
         return latest
     for file, number, row in read_json_lines([Path(path)], bad):
@@ -48,7 +55,7 @@ def read_reviews(path: Path, bad: Any = None) -> dict[str, dict]:
     return latest
 
 
-def decision_problem(row: dict) -> str | None:
+def decision_problem(row: Decision) -> str | None:
     """Why a decisions-file row cannot be used, or None."""
     if not isinstance(row.get("uid"), str) or not row["uid"]:
         return "no uid"
@@ -67,7 +74,7 @@ def decision_problem(row: dict) -> str | None:
     return None
 
 
-def corrected_record(row: dict) -> dict:
+def corrected_record(row: Decision) -> dict[str, Any]:
     """A corrected decision as a corpus record: the reviewed sentence and the triple as the
     reviewer wrote it (its spans when given), scored 1."""
     corrected = row["corrected"]
@@ -83,7 +90,7 @@ def corrected_record(row: dict) -> dict:
             "source": REVIEW_SOURCE}
 
 
-def review_overlay(path: Path, bad: Any = None) -> tuple[set[str], list[dict]]:
+def review_overlay(path: Path, bad: BadLines | None = None) -> tuple[set[str], list[dict[str, Any]]]:
     """What every load applies: the uids reviewed out (rejected or corrected) and the corrected
     triples as corpus records."""
     from kgqa_cli.graph.model import triple_uid

@@ -50,10 +50,11 @@ def apply_reviews(settings: KgqaConfig) -> dict:
     from gremlin_python.process.traversal import P
 
     from kgqa_cli.data.schema import Schema
+    from kgqa_cli.graph.graph_file import graph_file, writer_lock
     from kgqa_cli.graph.load import choose_loader, load_graph_data
     from kgqa_cli.graph.model import build_graph_data
     from kgqa_cli.graph.reviews import REVIEW_SOURCE, review_overlay
-    from kgqa_cli.graph.store import graph_file, open_graph, writer_lock
+    from kgqa_cli.graph.store import open_graph
     from kgqa_cli.io import write_text_atomic
 
     path = reviews_file(settings.paths)
@@ -64,7 +65,7 @@ def apply_reviews(settings: KgqaConfig) -> dict:
     lock = writer_lock(graph_file(config, settings.paths)) if embedded else nullcontext()  # a server locks itself
     removed = 0
     if embedded:
-        from kgqa_cli.graph.store import check_graph_file
+        from kgqa_cli.graph.graph_file import check_graph_file
 
         check_graph_file(graph_file(config, settings.paths))  # a review never creates a graph
     with lock, open_graph(config, settings.paths, create=True) as store:

@@ -67,7 +67,7 @@ def graph_triples(settings: KgqaConfig) -> list[ReviewItem]:
     """Every extracted triple of the graph (not gold, not reviewers'), uid order."""
     from gremlin_python.process.graph_traversal import __
 
-    from kgqa_cli.graph.model import edge_defaults, loads_evidence
+    from kgqa_cli.graph.evidence import edge_defaults, loads_evidence
     from kgqa_cli.graph.store import open_graph
 
     def single(value: Any) -> Any:

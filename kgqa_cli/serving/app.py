@@ -169,7 +169,7 @@ def serve(settings: KgqaConfig, version: ModelVersion, *, host: str, port: int,
         answerer.warm()  # first-call costs (name dictionary, caches) before /ping says ready
         return answerer
 
-    from kgqa_cli.graph.store import graph_file
+    from kgqa_cli.graph.graph_file import graph_file
     from kgqa_cli.serving.feedback import FeedbackWriter, feedback_file
 
     c = serve_config.capture

@@ -4,15 +4,16 @@ tag per character), read back for the question model's training and for the labe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kgqa_cli.io import BadLines, read_json_lines
 
 
-def read_feedback_rows(path: Path, bad: BadLines | None = None) -> dict[str, dict]:
+def read_feedback_rows(path: Path, bad: BadLines | None = None) -> dict[str, dict[str, Any]]:
     """text -> the latest labelled question of that text in the feedback file (earlier labels of
     a text stay in the file as its history). A line that is not one goes to ``bad``."""
     bad = bad if bad is not None else BadLines()
-    latest: dict[str, dict] = {}
+    latest: dict[str, dict[str, Any]] = {}
     if not Path(path).exists():
         return latest
     for _, number, row in read_json_lines([Path(path)], bad):

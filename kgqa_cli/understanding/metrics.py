@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.understanding.runtime import Prediction
 
 
 def slot_f1(gold: list[list[str]], predicted: list[list[str]]) -> float:
@@ -16,7 +20,7 @@ def slot_f1(gold: list[list[str]], predicted: list[list[str]]) -> float:
     return float(f1_score(gold, predicted, zero_division=0))
 
 
-def score_questions(examples: list[dict], predictions: list) -> dict:
+def score_questions(examples: list[dict[str, Any]], predictions: list[Prediction]) -> dict[str, Any]:
     """Overall and per-intent figures of predictions against gold examples."""
     gold_tags = [example["slots"] for example in examples]
     predicted_tags = [prediction.tags for prediction in predictions]

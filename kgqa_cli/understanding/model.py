@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -24,10 +25,14 @@ from kgqa_cli.understanding.runtime import Prediction, spans  # noqa: F401  (re-
 from kgqa_cli.understanding.runtime import predict_batch as runtime_predict_batch
 from kgqa_cli.understanding.tokenizer import CharTokenizer, PretrainedTokenizer, load_tokenizer
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from transformers import BertConfig, BertModel
+
 IGNORE = -100  # label of [CLS], [SEP] and padding in the slot loss
 
 
-def bert_config(config: JointBertConfig, vocab_size: int):
+def bert_config(config: JointBertConfig, vocab_size: int) -> BertConfig:
     """The transformers BertConfig of our encoder."""
     from transformers import BertConfig
 
@@ -48,7 +53,7 @@ def bert_config(config: JointBertConfig, vocab_size: int):
 class JointBert(nn.Module):
     """Encoder + intent classifier ([CLS]) + slot tagger (per character)."""
 
-    def __init__(self, encoder_config, num_intents: int, num_slots: int) -> None:
+    def __init__(self, encoder_config: BertConfig, num_intents: int, num_slots: int) -> None:
         super().__init__()
         from transformers import BertModel
 
@@ -63,7 +68,7 @@ class JointBert(nn.Module):
         return self.intent_head(hidden[:, 0]), self.slot_head(hidden)
 
 
-def from_pretrained_encoder(encoder, num_intents: int, num_slots: int, dropout: float, key: str) -> JointBert:
+def from_pretrained_encoder(encoder: BertModel, num_intents: int, num_slots: int, dropout: float, key: str) -> JointBert:
     """A JointBERT whose encoder starts from a loaded pretrained ``BertModel`` (its sizes, its
     weights; the heads are new). Only BERT checkpoints: the question runtime runs their forward
     pass without transformers."""
@@ -153,7 +158,7 @@ class QuestionModel:
         return cls(network, load_tokenizer(folder), meta["intents"], meta["slot_labels"], meta["routes"],
                    meta["settings"], meta.get("lexicon") or {}, meta.get("encoder"))
 
-    def logits(self, input_ids, mask) -> tuple:
+    def logits(self, input_ids: NDArray[Any], mask: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         """Intent and slot logits (numpy) of padded id and mask arrays (numpy), without gradients."""
         with torch.inference_mode():
             intent, slots = self.network(torch.from_numpy(input_ids), torch.from_numpy(mask))

@@ -11,57 +11,40 @@ import json
 import logging
 import random
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from kgqa_cli.data.preprocess import SPLITS, require_split
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json, write_jsonl
 from kgqa_cli.understanding.config import QuestionGenerationConfig
+from kgqa_cli.understanding.entity_names import CLOSE_QUOTE, OPEN_QUOTE, NamePools, collect_names, split_names
+from kgqa_cli.understanding.feedback import Example, merge_feedback, read_feedback, span_texts
 from kgqa_cli.understanding.templates import NONE_INTENT, IntentTemplate, QuestionTemplates, load_templates
 from kgqa_cli.workspace import Workspace, ensure_writable
 
+if TYPE_CHECKING:
+    from kgqa_cli.graph.config import GraphConfig
+
 log = logging.getLogger(__name__)
 
-OPEN_QUOTE, CLOSE_QUOTE = "《", "》"
 # Out-of-scope noise: characters a garbage question is drawn from besides the names' own.
 _NOISE = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%&*()_+-=[]{}'\";:,.<>/?~ "
-
-
-@dataclass
-class NamePools:
-    """Entity names by (predicate, role) and the types each name was seen with."""
-
-    by_role: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    types: dict[str, set[str]] = field(default_factory=dict)
-    other: set[str] = field(default_factory=set)
-
-    def add(self, predicate: str, role: str, name: str, type_name: str | None) -> None:
-        self.by_role.setdefault((predicate, role), set()).add(name)
-        if type_name:
-            self.types.setdefault(name, set()).add(type_name)
-
-    @property
-    def all_names(self) -> set[str]:
-        names = set(self.other)
-        for pool in self.by_role.values():
-            names |= pool
-        return names
 
 
 @dataclass
 class QuestionSets:
     """What generation wrote: examples per split, and counts for the report."""
 
-    splits: dict[str, list[dict]]
+    splits: dict[str, list[Example]]
     intents: list[IntentTemplate]
     names_per_split: dict[str, int]
     output_dir: Path
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Questions per intent and split, as printed by `kgqa questions` and saved in stats.json."""
         per_intent = {
             intent.name: {split: 0 for split in self.splits} for intent in self.intents
@@ -78,51 +61,14 @@ class QuestionSets:
         }
 
 
-def _clean_name(name: str, max_length: int) -> str | None:
-    name = " ".join(str(name).split())
-    name = name.strip(OPEN_QUOTE + CLOSE_QUOTE)
-    if not name or len(name) > max_length or "{" in name or "}" in name:
-        return None
-    return name
+class TaggedText(TypedDict):
+    """A question's text and one BIO tag per character."""
+
+    text: str
+    slots: list[str]
 
 
-def collect_names(
-    schema: Schema, records: Iterable[dict], extra_names: Iterable[str], max_length: int
-) -> NamePools:
-    """Names of subjects and objects per predicate from labelled records, plus untyped extra names."""
-    pools = NamePools()
-    predicates = set(schema.predicates)
-    for record in records:
-        for spo in record["spo_list"]:
-            if spo["predicate"] not in predicates:
-                continue
-            subject = _clean_name(spo["subject"], max_length)
-            if subject:
-                pools.add(spo["predicate"], "subject", subject, spo.get("subject_type"))
-            obj = _clean_name(spo["object"]["@value"], max_length)
-            if obj:
-                pools.add(spo["predicate"], "object", obj, spo["object_type"]["@value"])
-    for name in extra_names:
-        cleaned = _clean_name(name, max_length)
-        if cleaned:
-            pools.other.add(cleaned)
-    return pools
-
-
-def split_names(names: set[str], ratios: dict[str, float], seed: int) -> dict[str, str]:
-    """Assign every distinct name to exactly one split, reproducibly."""
-    ordered = sorted(names)
-    random.Random(seed).shuffle(ordered)
-    total = sum(ratios.values())
-    cut_train = round(len(ordered) * ratios["train"] / total)
-    cut_dev = cut_train + round(len(ordered) * ratios["dev"] / total)
-    assignment = {}
-    for index, name in enumerate(ordered):
-        assignment[name] = "train" if index < cut_train else "dev" if index < cut_dev else "test"
-    return assignment
-
-
-def tag_question(template: str, wrapper: str, name: str | None, slot: str, quoted: bool) -> dict[str, object]:
+def tag_question(template: str, wrapper: str, name: str | None, slot: str, quoted: bool) -> TaggedText:
     """Build the text and one BIO tag per character; 《》 around the name are tagged O."""
     question = wrapper.replace("{q}", template)
     if name is None or "{entity}" not in question:
@@ -188,7 +134,7 @@ def generate_examples(
     assignment: dict[str, str],
     config: QuestionGenerationConfig,
     references: dict[str, list[str]] | None = None,
-) -> dict[str, list[dict]]:
+) -> dict[str, list[Example]]:
     """Generate ``config.per_intent[split]`` questions per intent and split.
 
     With ``references`` (intent -> the referring words of the kind of entity its slot takes), a
@@ -201,50 +147,75 @@ def generate_examples(
         split_pool[split].append(name)
     quote_types = set(templates.quote_types)
     alphabet = "".join(sorted({ch for name in assignment for ch in name})) + _NOISE
-    result: dict[str, list[dict]] = {}
+    result: dict[str, list[Example]] = {}
     for split_index, split in enumerate(SPLITS):
-        examples: list[dict] = []
+        examples: list[Example] = []
         for intent_index, intent in enumerate(intents):
             rng = random.Random(config.seed * 1_000_003 + split_index * 10_007 + intent_index)
             if intent.predicate is not None:
                 typed = sorted(n for n in pools.by_role.get((intent.predicate, intent.slot), ()) if assignment[n] == split)
             else:
                 typed = []
-            names = typed or split_pool[split]
-            wanted = config.per_intent[split]
-            phrasings = [*intent.templates, *lexicon_templates(intent, templates.synonyms)]
-            referring = (references or {}).get(intent.name, [])
-            seen: set[str] = set()
-            attempts = 0
-            while len(seen) < wanted and attempts < wanted * 5:
-                attempts += 1
-                if intent.name == NONE_INTENT and rng.random() < 0.25:
-                    text = _garbage(rng, alphabet)
-                    example = {"text": text, "slots": ["O"] * len(text)}
-                elif referring and rng.random() < config.followup_share:
-                    template = followup_text(rng.choice(phrasings), intent.direction == "reverse", rng)
-                    example = tag_question(template, rng.choice(templates.wrappers), rng.choice(referring),
-                                           "context", False)
-                else:
-                    template = rng.choice(phrasings)
-                    # 的 dropped a third of the time, in the hand-written phrasings only: after a
-                    # lexicon word (化学专业代码) nothing would mark where the name ends.
-                    if "{entity}的" in template and template in intent.templates and rng.random() < 1 / 3:
-                        template = template.replace("{entity}的", "{entity}", 1)
-                    name = rng.choice(names) if names and "{entity}" in template else None
-                    quoted = bool(name) and bool(pools.types.get(name, set()) & quote_types) and rng.random() < 0.5
-                    wrapper = rng.choice(templates.wrappers)
-                    example = tag_question(template, wrapper, name, intent.slot, quoted)
-                if example["text"] in seen:
-                    continue
-                seen.add(example["text"])
-                examples.append({"text": example["text"], "intent": intent.name, "slots": example["slots"]})
+            maker = _IntentQuestions(
+                intent, [*intent.templates, *lexicon_templates(intent, templates.synonyms)], templates.wrappers,
+                typed or split_pool[split], (references or {}).get(intent.name, []), pools.types, quote_types, alphabet,
+            )
+            examples += maker.examples(config.per_intent[split], config.followup_share, rng)
         random.Random(config.seed + split_index).shuffle(examples)
         result[split] = examples
     return result
 
 
-def read_split_records(workspace: Workspace) -> list[dict]:
+@dataclass
+class _IntentQuestions:
+    """What the questions of one intent in one split are made of: its phrasings, the wrappers
+    around them, the entity names and referring words that fill them."""
+
+    intent: IntentTemplate
+    phrasings: list[str]
+    wrappers: list[str]
+    names: list[str]
+    referring: list[str]
+    name_types: dict[str, set[str]]
+    quote_types: set[str]
+    alphabet: str
+
+    def examples(self, wanted: int, followup_share: float, rng: random.Random) -> list[Example]:
+        """Up to ``wanted`` distinct questions (a few tries each before giving up on more)."""
+        examples: list[Example] = []
+        seen: set[str] = set()
+        attempts = 0
+        while len(seen) < wanted and attempts < wanted * 5:
+            attempts += 1
+            example = self.example(followup_share, rng)
+            if example["text"] in seen:
+                continue
+            seen.add(example["text"])
+            examples.append({"text": example["text"], "intent": self.intent.name, "slots": example["slots"]})
+        return examples
+
+    def example(self, followup_share: float, rng: random.Random) -> TaggedText:
+        """One question: out-of-scope noise (a quarter of the ``none`` intent's), a follow-up
+        (``followup_share`` of them where there are referring words), else a phrasing with a name."""
+        intent = self.intent
+        if intent.name == NONE_INTENT and rng.random() < 0.25:
+            text = _garbage(rng, self.alphabet)
+            return {"text": text, "slots": ["O"] * len(text)}
+        if self.referring and rng.random() < followup_share:
+            template = followup_text(rng.choice(self.phrasings), intent.direction == "reverse", rng)
+            return tag_question(template, rng.choice(self.wrappers), rng.choice(self.referring), "context", False)
+        template = rng.choice(self.phrasings)
+        # 的 dropped a third of the time, in the hand-written phrasings only: after a
+        # lexicon word (化学专业代码) nothing would mark where the name ends.
+        if "{entity}的" in template and template in intent.templates and rng.random() < 1 / 3:
+            template = template.replace("{entity}的", "{entity}", 1)
+        name = rng.choice(self.names) if self.names and "{entity}" in template else None
+        quoted = bool(name and self.name_types.get(name, set()) & self.quote_types) and rng.random() < 0.5
+        wrapper = rng.choice(self.wrappers)
+        return tag_question(template, wrapper, name, intent.slot, quoted)
+
+
+def read_split_records(workspace: Workspace) -> list[dict[str, Any]]:
     """All labelled records of the preprocessed splits (names come from every split)."""
     records = []
     for split in SPLITS:
@@ -259,7 +230,18 @@ def read_split_records(workspace: Workspace) -> list[dict]:
     return records
 
 
-def referring_words(schema: Schema, intents: list[IntentTemplate], context: Any) -> dict[str, list[str]]:
+class ReferringContext(Protocol):
+    """What follow-up questions take of the ``ask.context`` config: the referring words of each
+    kind of entity, and the vertex types of each kind."""
+
+    @property
+    def references(self) -> Mapping[str, list[str]]: ...
+
+    @property
+    def types(self) -> Mapping[str, list[str]]: ...
+
+
+def referring_words(schema: Schema, intents: list[IntentTemplate], context: ReferringContext) -> dict[str, list[str]]:
     """Intent -> the referring words (``context.references``) of the kinds of entity its slot
     takes: by the schema, the subject type of a forward intent's predicate, the object type of a
     reverse one, each type's kind from ``context.types``."""
@@ -284,7 +266,8 @@ def referring_words(schema: Schema, intents: list[IntentTemplate], context: Any)
 
 
 def generate_questions(
-    config: QuestionGenerationConfig, workspace: Workspace, graph_names: Iterable[str] = (), context: Any = None
+    config: QuestionGenerationConfig, workspace: Workspace, graph_names: Iterable[str] = (),
+    context: ReferringContext | None = None,
 ) -> QuestionSets:
     """Read the schema, the corpus splits and templates; write ``questions_dir/{train,dev,test}.jsonl``.
 
@@ -302,7 +285,7 @@ def generate_questions(
         )
     known_intents = {intent.name for intent in intents}
     feedback = read_feedback(workspace.feedback_file, known_intents) if config.feedback.enabled else []
-    feedback_names = {name for example in feedback for name in _span_texts(example)}
+    feedback_names = {name for example in feedback for name in span_texts(example)}
     pools = collect_names(schema, read_split_records(workspace), [*graph_names, *sorted(feedback_names)],
                           config.max_name_length)
     assignment = split_names(pools.all_names, config.name_ratios, config.seed)
@@ -322,56 +305,7 @@ def generate_questions(
     return sets
 
 
-def read_feedback(path: Path, intents: set[str]) -> list[dict]:
-    """The labelled questions of `kgqa label` (text, intent, one BIO tag per character), latest
-    label of a text winning; an unreadable line is skipped with a warning, and intents the
-    templates do not know are left out with a warning."""
-    from kgqa_cli.understanding.labelled import read_feedback_rows
-
-    latest = {text: {"text": text, "intent": row["intent"], "slots": list(row["slots"])}
-              for text, row in read_feedback_rows(path).items()}
-    unknown = sorted({e["intent"] for e in latest.values()} - intents)
-    if unknown:
-        log.warning("%s: intents not in the templates, left out: %s", path, ", ".join(unknown))
-    return [example for example in latest.values() if example["intent"] in intents]
-
-
-def _span_texts(example: dict) -> list[str]:
-    """The entity texts a BIO-tagged example marks."""
-    texts, current = [], ""
-    for char, tag in zip(example["text"], example["slots"], strict=True):
-        if tag.startswith("B-"):
-            if current:
-                texts.append(current)
-            current = char
-        elif tag.startswith("I-") and current:
-            current += char
-        else:
-            if current:
-                texts.append(current)
-            current = ""
-    if current:
-        texts.append(current)
-    return texts
-
-
-def merge_feedback(splits: dict[str, list[dict]], feedback: list[dict], repeat: int, max_share: float, seed: int) -> None:
-    """Put the feedback questions into train (``repeat`` copies each, at most ``max_share`` of
-    it) and take their texts out of dev and test, so that a question sits in one split only."""
-    texts = {example["text"] for example in feedback}
-    for split in ("dev", "test"):
-        splits[split] = [example for example in splits[split] if example["text"] not in texts]
-    train = [example for example in splits["train"] if example["text"] not in texts]
-    room = int(max_share * len(train) / (1 - max_share)) if max_share < 1 else repeat * len(feedback)
-    copies = max(1, min(repeat, room // max(1, len(feedback))))
-    added = [dict(example, source="feedback") for example in feedback for _ in range(copies)]
-    train.extend(added)
-    random.Random(seed).shuffle(train)
-    splits["train"] = train
-    log.info("merged %d feedback questions (%d copies each) into the train split", len(feedback), copies)
-
-
-def read_questions(path: Path) -> list[dict]:
+def read_questions(path: Path) -> list[dict[str, Any]]:
     """Read a question file, checking that each example has one tag per character."""
     if not path.exists():
         raise MissingArtifactError(f"{path} does not exist", hint="run `kgqa questions` first")
@@ -390,7 +324,7 @@ def read_questions(path: Path) -> list[dict]:
     return examples
 
 
-def graph_names_if_any(graph_config, workspace: Workspace) -> list[str]:
+def graph_names_if_any(graph_config: GraphConfig, workspace: Workspace) -> list[str]:
     """Entity names of the configured graph, or none when there is no graph yet."""
     from kgqa_cli.graph.queries import entity_names
     from kgqa_cli.graph.store import open_graph

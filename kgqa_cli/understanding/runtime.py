@@ -20,10 +20,19 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kgqa_cli.errors import InputDataError, MissingArtifactError
-from kgqa_cli.understanding.tokenizer import char_spans, load_tokenizer
+from kgqa_cli.understanding.tokenizer import QuestionTokenizer, char_spans, load_tokenizer
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from kgqa_cli.mlops.registry import ModelVersion
+    from kgqa_cli.workspace import Workspace
+
+    # A numpy array (numpy is imported only where it computes: `kgqa --help` stays instant).
+    Array = NDArray[Any]
 
 
 @dataclass
@@ -62,7 +71,7 @@ def spans(text: str, tags: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def encode_batch(tokenizer: Any, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Any, Any]:
+def encode_batch(tokenizer: QuestionTokenizer, texts: list[str]) -> tuple[list[list[tuple[int, int]]], Array, Array]:
     """The character span of each token per text ((0, 0) for [CLS] and [SEP]), and the padded id
     and mask arrays (numpy, int64)."""
     import numpy as np
@@ -97,8 +106,25 @@ def char_tags(length: int, token_tags: list[str], token_spans: list[tuple[int, i
     return tags
 
 
-def decode(model: Any, texts: list[str], encoded: list[list[tuple[int, int]]], intent_logits: Any,
-           slot_logits: Any, top: int | None = None) -> list[Prediction]:
+class QuestionBackend(Protocol):
+    """What :func:`predict_batch` reads of a question model, either backend."""
+
+    @property
+    def tokenizer(self) -> QuestionTokenizer: ...
+
+    @property
+    def intents(self) -> list[str]: ...
+
+    @property
+    def slot_labels(self) -> list[str]: ...
+
+    def logits(self, input_ids: Array, mask: Array) -> tuple[Array, Array]:
+        """Intent logits of [CLS] and slot logits of every position, of padded id and mask arrays."""
+        ...
+
+
+def decode(model: QuestionBackend, texts: list[str], encoded: list[list[tuple[int, int]]], intent_logits: Array,
+           slot_logits: Array, top: int | None = None) -> list[Prediction]:
     """Predictions from the two heads' logits (numpy arrays): the intent distribution, most
     probable first (``top`` of them, or all), and the slot tags of each character (``encoded``:
     the character span of each token)."""
@@ -121,7 +147,7 @@ def decode(model: Any, texts: list[str], encoded: list[list[tuple[int, int]]], i
     return predictions
 
 
-def predict_batch(model: Any, texts: list[str], top: int | None = 3) -> list[Prediction]:
+def predict_batch(model: QuestionBackend, texts: list[str], top: int | None = 3) -> list[Prediction]:
     """Intent, confidence, the ``top`` most probable intents (None: all) and slot tags of each
     text, with either backend (:class:`QuestionRuntime` or the torch ``QuestionModel``)."""
     if not texts:
@@ -131,7 +157,7 @@ def predict_batch(model: Any, texts: list[str], top: int | None = 3) -> list[Pre
     return decode(model, texts, encoded, intent_logits, slot_logits, top)
 
 
-def _erf(x: Any) -> Any:
+def _erf(x: Array) -> Array:
     """erf for GELU (numpy has none): Abramowitz & Stegun 7.1.26 in float64, absolute error
     below 1.5e-7, about the float32 rounding of the activations it feeds."""
     import numpy as np
@@ -147,7 +173,7 @@ def _erf(x: Any) -> Any:
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
 
-def _activate(x: Any, name: str) -> Any:
+def _activate(x: Array, name: str) -> Array:
     """The feed-forward activation ``hidden_act`` names, as transformers computes it."""
     import numpy as np
 
@@ -163,7 +189,7 @@ def _activate(x: Any, name: str) -> Any:
 class NumpyBert:
     """The BertModel forward pass (eval mode) over numpy arrays of its weights."""
 
-    def __init__(self, weights: dict[str, Any], bert: dict, prefix: str = "encoder.") -> None:
+    def __init__(self, weights: dict[str, Array], bert: dict[str, Any], prefix: str = "encoder.") -> None:
         self.layers = int(bert["num_hidden_layers"])
         self.heads = int(bert["num_attention_heads"])
         self.eps = float(bert.get("layer_norm_eps", 1e-12))
@@ -178,17 +204,17 @@ class NumpyBert:
             if key.endswith(".weight") and self.w[key].ndim == 2 and "embeddings" not in key:
                 self.w[key] = self.w[key].T.copy()
 
-    def _norm(self, x: Any, name: str) -> Any:
+    def _norm(self, x: Array, name: str) -> Array:
         import numpy as np
 
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + self.eps) * self.w[f"{name}.weight"] + self.w[f"{name}.bias"]
 
-    def _dense(self, x: Any, name: str) -> Any:
+    def _dense(self, x: Array, name: str) -> Array:
         return x @ self.w[f"{name}.weight"] + self.w[f"{name}.bias"]
 
-    def __call__(self, input_ids: Any, mask: Any) -> Any:
+    def __call__(self, input_ids: Array, mask: Array) -> Array:
         import numpy as np
 
         w = self.w
@@ -203,7 +229,7 @@ class NumpyBert:
         for layer in range(self.layers):
             name = f"encoder.layer.{layer}"
 
-            def heads(t: Any) -> Any:
+            def heads(t: Array) -> Array:
                 return t.reshape(batch, width, self.heads, size).transpose(0, 2, 1, 3)
 
             q = heads(self._dense(x, f"{name}.attention.self.query"))
@@ -225,7 +251,7 @@ class QuestionRuntime:
     """A saved question model, loaded for answering: tokenizer, labels, routes and the numpy
     network. Same attributes as the torch ``QuestionModel`` that :func:`predict_batch` reads."""
 
-    def __init__(self, weights: dict[str, Any], meta: dict, tokenizer: Any) -> None:
+    def __init__(self, weights: dict[str, Array], meta: dict[str, Any], tokenizer: QuestionTokenizer) -> None:
         self.encoder = NumpyBert(weights, meta["bert"])
         self.intent_head = (weights["intent_head.weight"].T.copy(), weights["intent_head.bias"])
         self.slot_head = (weights["slot_head.weight"].T.copy(), weights["slot_head.bias"])
@@ -252,7 +278,7 @@ class QuestionRuntime:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputDataError(f"{folder}: not a readable question model ({exc})") from exc
 
-    def logits(self, input_ids: Any, mask: Any) -> tuple[Any, Any]:
+    def logits(self, input_ids: Array, mask: Array) -> tuple[Array, Array]:
         """Intent logits of [CLS] and slot logits of every position (numpy float32)."""
         hidden = self.encoder(input_ids, mask)
         intent = hidden[:, 0] @ self.intent_head[0] + self.intent_head[1]
@@ -260,7 +286,7 @@ class QuestionRuntime:
         return intent, slots
 
 
-def load_registered_runtime(workspace: Any, version: str | int | None = None) -> tuple[QuestionRuntime, Any]:
+def load_registered_runtime(workspace: Workspace, version: str | int | None = None) -> tuple[QuestionRuntime, ModelVersion]:
     """The newest usable registered question model (or ``version``), loaded for answering."""
     from kgqa_cli.mlops.registry import Registry, model_files
 

@@ -15,9 +15,14 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.io import write_json
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
 
 PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
 SPECIAL = (PAD, UNK, CLS, SEP)
@@ -84,7 +89,7 @@ class PretrainedTokenizer:
     question each token covers, so slot tags can move between tokens and characters.
     """
 
-    def __init__(self, backend, max_length: int, special_ids: dict[str, int]) -> None:
+    def __init__(self, backend: Tokenizer, max_length: int, special_ids: dict[str, int]) -> None:
         self.backend = backend
         # The saved file may carry padding or truncation; tokens are counted and cut here instead.
         self.backend.no_padding()
@@ -95,7 +100,7 @@ class PretrainedTokenizer:
         self.cls_id, self.sep_id = special_ids["cls"], special_ids["sep"]
 
     @classmethod
-    def from_transformers(cls, tokenizer, max_length: int) -> PretrainedTokenizer:
+    def from_transformers(cls, tokenizer: PreTrainedTokenizerFast, max_length: int) -> PretrainedTokenizer:
         """The backend of a fast ``transformers`` tokenizer (at training time)."""
         ids = {"pad": tokenizer.pad_token_id, "unk": tokenizer.unk_token_id, "cls": tokenizer.cls_token_id,
                "sep": tokenizer.sep_token_id}
@@ -126,7 +131,7 @@ class PretrainedTokenizer:
         characters of ``text`` that each covers ((0, 0) for [CLS] and [SEP])."""
         encoding = self.backend.encode(text, add_special_tokens=False)
         ids = encoding.ids[: self.max_chars]
-        offsets = [tuple(span) for span in encoding.offsets[: self.max_chars]]
+        offsets = [(start, end) for start, end in encoding.offsets[: self.max_chars]]
         return [self.cls_id, *ids, self.sep_id], [(0, 0), *offsets, (0, 0)]
 
     def encode(self, text: str) -> list[int]:
@@ -151,7 +156,11 @@ class PretrainedTokenizer:
             raise InputDataError(f"{folder}: not a saved pretrained tokenizer ({exc})") from exc
 
 
-def char_spans(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+# Either tokenizer of a question model.
+QuestionTokenizer = CharTokenizer | PretrainedTokenizer
+
+
+def char_spans(tokenizer: QuestionTokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
     """Token ids and the character span each covers, for either tokenizer (a character token
     covers its one character)."""
     if isinstance(tokenizer, CharTokenizer):
@@ -160,7 +169,7 @@ def char_spans(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:
     return tokenizer.encode_spans(text)
 
 
-def load_tokenizer(folder: Path):
+def load_tokenizer(folder: Path) -> QuestionTokenizer:
     """The tokenizer a saved question model uses: the pretrained one when ``tokenizer_meta.json``
     is there, else the character vocabulary (``vocab.json``)."""
     if (Path(folder) / "tokenizer_meta.json").is_file():
