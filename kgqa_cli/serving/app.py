@@ -490,7 +490,7 @@ def serve(settings: Any, version: Any, *, host: str, port: int, listening: Any =
     ``host``:``port`` (port 0: any free port, logged)."""
     import uvicorn
 
-    from kgqa_cli.answering.interpret import Conversations
+    from kgqa_cli.answering.conversation import Conversations
     from kgqa_cli.answering.pipeline import Answerer
 
     serve_config = settings.serve
