@@ -259,7 +259,7 @@ def followup_figures(settings, answerer: Answerer, wanted: int = 150, seed: int 
     from the context; answered right when its answers are that entity's in the graph."""
     import random
 
-    from kgqa_cli.answering.interpret import Conversation
+    from kgqa_cli.answering.conversation import Conversation
     from kgqa_cli.graph import queries
     from kgqa_cli.understanding.runtime import tagged_spans
 

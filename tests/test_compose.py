@@ -12,7 +12,7 @@ import pytest
 from conftest import spo, write_lines
 from qa_fixtures import copy_workspace
 
-from kgqa_cli.answering.interpret import Conversation
+from kgqa_cli.answering.conversation import Conversation
 from kgqa_cli.answering.pipeline import NO_RELATION, PARTIAL, Answerer
 
 KGQA = [sys.executable, "-m", "kgqa_cli.cli.main"]

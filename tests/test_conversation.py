@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from kgqa_cli.answering.interpret import Conversation, Conversations
+from kgqa_cli.answering.conversation import Conversation, Conversations
 from kgqa_cli.answering.pipeline import Answerer
 from kgqa_cli.cli.main import app
 

@@ -10,12 +10,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from kgqa_cli.answering.messages import (
-    answer_message,
-    clarified_question,
-    intent_label,
-    path_lines,
-)
+from kgqa_cli.answering.details import clarified_question, intent_label, path_lines
+from kgqa_cli.answering.messages import answer_message
 from kgqa_cli.answering.reasons import (
     AMBIGUOUS,
     EMPTY,
@@ -153,7 +149,7 @@ def test_intent_labels_name_the_predicate():
 
 
 def test_answer_json_carries_the_message_and_keeps_the_reason_code():
-    from kgqa_cli.answering.pipeline import Answer
+    from kgqa_cli.answering.answer import Answer
 
     data = Answer(question="何藩的妻子是谁", reason=NO_RELATION, entity={"mention": "何藩", "name": "何藩"},
                   predicate="妻子", direction="forward").to_json()
@@ -171,7 +167,7 @@ def rendered(answer, language=None) -> str:
 
 
 def test_the_panel_asks_back_with_numbered_options_and_draws_hops():
-    from kgqa_cli.answering.pipeline import Answer
+    from kgqa_cli.answering.answer import Answer
 
     asked = Answer(question="张伟的妻子是谁", intent="ask_wife", confidence=0.9, reason=AMBIGUOUS,
                    entity={"mention": "张伟", "name": "张伟(演员)", "method": "scan", "similarity": 0.7},

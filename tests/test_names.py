@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from kgqa_cli.answering.interpret import SkippedQuoteNote, build_name_index, name_variants
+from kgqa_cli.answering.candidates import SkippedQuoteNote
+from kgqa_cli.answering.names import build_name_index, name_variants
 from kgqa_cli.answering.pipeline import Answerer
 from kgqa_cli.settings import KgqaConfig
 

@@ -307,7 +307,7 @@ def test_outputs_respect_the_umask(tmp_path):
 def test_terminal_controls_are_shown_escaped():
     from rich.console import Console
 
-    from kgqa_cli.answering.pipeline import Answer
+    from kgqa_cli.answering.answer import Answer
     from kgqa_cli.cli._tables import answer_panel
 
     hostile = "\x1b]0;pwned\x07\x1b[2J三度诱惑\u202e的导演是谁[bold]"

@@ -14,7 +14,10 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gremlin_python.process.graph_traversal import GraphTraversalSource
 
 # The most names one fuzzy lookup compares with the mention.
 FUZZY_CANDIDATES = 5000
@@ -33,7 +36,7 @@ class Link:
 class EntityLinker:
     """Links mentions to names of one graph; the name index is built on the first fuzzy lookup."""
 
-    def __init__(self, g: Any, fuzzy_threshold: float) -> None:
+    def __init__(self, g: GraphTraversalSource, fuzzy_threshold: float) -> None:
         self.g = g
         self.fuzzy_threshold = fuzzy_threshold
         self._names: list[str] | None = None

@@ -1,4 +1,5 @@
-"""What a person reads about an answer, in Chinese (``zh``) or English (``en``).
+"""The line a person reads about an answer (the answer, or why there is none), in Chinese
+(``zh``) or English (``en``).
 
 Everything here is built from the fields of an answer's JSON (``Answer.to_json()``): the reason
 code, entity, predicate, direction, slots, unexplained words, clarify, hops, count and context.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from kgqa_cli.answering.reasons import (
     AMBIGUOUS,
@@ -26,31 +28,6 @@ from kgqa_cli.answering.reasons import (
 
 LANGUAGES = ("zh", "en")
 
-NONE_LABEL = {"zh": "无关问题", "en": "not about the graph"}
-
-# Row labels of `kgqa ask`/`kgqa chat` and the chat page's details.
-LABELS = {
-    "zh": {"intent": "意图", "slots": "槽位", "entity": "实体", "context": "上下文", "path": "路径", "count": "数量",
-           "query": "查询", "answer": "答案", "no_answer": "没有答案", "detail": "说明", "clarify": "请选择",
-           "readings": "候选解读", "score": "得分", "found_by": "找到方式", "edge": "关系", "intent_p": "意图（概率）",
-           "keyword": "关键词", "empty": "（空问题）", "choose": "输入编号选择，或直接提出新问题", "evidence": "依据",
-           "sentences": "句", "no_evidence": "（图中没有保存来源句子）"},
-    "en": {"intent": "intent", "slots": "slots", "entity": "entity", "context": "context", "path": "path",
-           "count": "count", "query": "query", "answer": "answer", "no_answer": "no answer", "detail": "detail",
-           "clarify": "which one", "readings": "readings", "score": "score", "found_by": "found by", "edge": "edge",
-           "intent_p": "intent (p)", "keyword": "keyword", "empty": "(empty)",
-           "choose": "type a number to choose, or ask something else", "evidence": "evidence",
-           "sentences": "sentences", "no_evidence": "(the graph keeps no source sentence)"},
-}
-
-METHODS = {
-    "zh": {"exact": "完全匹配", "normalized": "规范化匹配", "contained": "包含匹配", "fuzzy": "模糊匹配",
-           "scan": "在问题中找到", "context": "来自对话", "homonym": "同名实体", "spelling": "写法不同",
-           "transliteration": "译名简称", "alias": "别名"},
-    "en": {"exact": "exact", "normalized": "normalized", "contained": "contained", "fuzzy": "fuzzy",
-           "scan": "found in the question", "context": "from the conversation", "homonym": "homonym",
-           "spelling": "spelt otherwise", "transliteration": "short transliteration", "alias": "alias"},
-}
 
 # Measure words for a count: what a reverse edge of these predicates leads to (works, songs), and
 # the people a forward edge of these leads to. Any other count is in 个.
@@ -62,31 +39,7 @@ _PERSON_PREDICATES = {"导演", "主演", "编剧", "制片人", "作者", "歌�
 _SHOWN_NAMES = 10  # names a message lists before "等N个"
 
 
-def marked_sentence(sentence: dict) -> list[tuple[str, str | None]]:
-    """A stored evidence sentence cut into ``(text, role)`` parts, role ``subject``, ``object`` or
-    None, for a terminal or a page to mark the two names (a span that is missing or overlaps the
-    other is left unmarked)."""
-    text = str(sentence.get("text") or "")
-    spans = []
-    for role in ("subject", "object"):
-        span = sentence.get(role)
-        if (isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) for v in span)
-                and 0 <= span[0] < span[1] <= len(text)
-                and not any(span[0] < end and start < span[1] for start, end, _ in spans)):
-            spans.append((span[0], span[1], role))
-    parts: list[tuple[str, str | None]] = []
-    position = 0
-    for start, end, role in sorted(spans):
-        if start > position:
-            parts.append((text[position:start], None))
-        parts.append((text[start:end], role))
-        position = end
-    if position < len(text):
-        parts.append((text[position:], None))
-    return parts
-
-
-def answer_message(answer: dict, language: str = "zh") -> str:
+def answer_message(answer: dict[str, Any], language: str = "zh") -> str:
     """One line for a person: the answer, or why there is none, in ``language`` (zh or en)."""
     zh = language != "en"
     reason = answer.get("reason")
@@ -101,7 +54,7 @@ def answer_message(answer: dict, language: str = "zh") -> str:
         return (f"没读懂问题里的{_quoted(words, True)}" if zh
                 else f"Did not understand {_quoted(words, False)} in the question.")
     if reason == NOT_IN_GRAPH:
-        mention = _mention(answer)
+        mention = mention_of(answer)
         if not mention:
             return "图谱里没有问题中的这个实体" if zh else "The graph has no entity of that name."
         return f"图谱里没有“{mention}”这个实体" if zh else f'The graph has no entity named "{mention}".'
@@ -120,7 +73,7 @@ def answer_message(answer: dict, language: str = "zh") -> str:
     return "没能回答这个问题" if zh else f"No answer: {reason}."
 
 
-def hops_of(answer: dict) -> list[dict]:
+def hops_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
     """The answer's hops; an answered one-hop question without them gets its one hop from the
     entity, predicate, direction and answers."""
     hops = [hop for hop in answer.get("hops") or [] if isinstance(hop, dict) and hop.get("predicate")]
@@ -133,81 +86,15 @@ def hops_of(answer: dict) -> list[dict]:
     return []
 
 
-def path_lines(answer: dict, language: str = "zh") -> list[str]:
-    """The hops drawn as edges, 三度诱惑 —导演→ 何藩 —妻子→ …: one line for a chain, one per hop
-    for an intersection (its hops start from different entities)."""
-    hops = hops_of(answer)
-    zh = language != "en"
-    if not hops:
-        return []
-    nothing = "（无）" if zh else "(none)"
-    drawn = [(_names(hop.get("from"), zh, 3) or nothing, _arrow(hop), _names(hop.get("to"), zh, 3) or nothing)
-             for hop in hops]
-    if answer.get("shape") == "intersection":
-        return [f"{start} {arrow} {end}" for start, arrow, end in drawn]
-    line = drawn[0][0]
-    for _, arrow, end in drawn:
-        line += f" {arrow} {end}"
-    return [line]
-
-
-def method_text(entity: dict, language: str = "zh") -> str:
-    """How the entity was found (完全匹配, 模糊匹配 0.85, 来自对话：“他”)."""
-    zh = language != "en"
-    method = entity.get("method") or ""
-    text = METHODS["zh" if zh else "en"].get(method, method)
-    if method == "fuzzy" and entity.get("similarity") is not None:
-        text += f" {float(entity['similarity']):.2f}"
-    if method == "context" and entity.get("reference"):
-        text += f"：“{entity['reference']}”" if zh else f': "{entity["reference"]}"'
-    return text
-
-
-def context_text(context: dict | None, language: str = "zh") -> str:
-    """What a referring word stood for: “他”指何藩."""
-    if not context or not context.get("reference"):
-        return ""
-    entity = context.get("entity") or ""
-    if language == "en":
-        return f'"{context["reference"]}" is {entity}'
-    return f"“{context['reference']}”指{entity}"
-
-
-def clarified_question(question: str, answer: dict, option: dict) -> str:
-    """The question asked again with the chosen option: its label (演员张伟, which states the
-    disambiguator the linker looks for) in place of the ambiguous mention, else before the question."""
-    chosen = str(option.get("label") or option.get("entity") or "")
-    mention = (answer.get("clarify") or {}).get("mention") or _mention(answer)
-    if mention and mention in question:
-        return question.replace(mention, chosen, 1)
-    return f"{chosen}：{question}"
-
-
-def intent_label(intent: str, routes: dict | None, language: str = "zh") -> str:
-    """An intent with the predicate it asks for: ``ask_director（导演）``; a reverse question
-    ``ask_films（反向：导演）``; the out-of-scope intent ``none（无关问题）``."""
-    zh = language != "en"
-    route = ((routes or {}).get(intent) or [None])[0]
-    if route is None:
-        if intent != "none":
-            return intent
-        what = NONE_LABEL["zh" if zh else "en"]
-    elif route.get("direction") == "reverse":
-        what = f"反向：{route.get('predicate')}" if zh else f"reverse: {route.get('predicate')}"
-    else:
-        what = str(route.get("predicate"))
-    return f"{intent}（{what}）" if zh else f"{intent} ({what})"
-
-
 # ---------------------------------------------------------------------- answered
 
 
-def _answered(answer: dict, zh: bool) -> str:
+def _answered(answer: dict[str, Any], zh: bool) -> str:
     hops = hops_of(answer)
     answers = list(answer.get("answers") or [])
     count = answer.get("count")
     if not hops:
-        return _names(answers, zh) if answers else ""
+        return name_list(answers, zh) if answers else ""
     if answer.get("shape") == "intersection":
         subject = _intersection_phrase(hops, zh)
     else:
@@ -216,7 +103,7 @@ def _answered(answer: dict, zh: bool) -> str:
     if isinstance(count, int) and not isinstance(count, bool):
         # A count's answers hold the count itself; the names counted, if any, are its last hop's.
         counted = [name for name in last.get("to") or [] if name != str(count)]
-        listed = f"：{_names(counted, True)}" if zh and counted else f" ({_names(counted, False)})" if counted else ""
+        listed = f"：{name_list(counted, True)}" if zh and counted else f" ({name_list(counted, False)})" if counted else ""
         if zh:
             return f"{subject}共{count}{_unit(last)}{listed}"
         return f"{_capital(subject)}: {count} in all{listed}."
@@ -226,27 +113,27 @@ def _answered(answer: dict, zh: bool) -> str:
     if (len(hops) == 1 and answer.get("shape") != "intersection" and last.get("direction") == "reverse"
             and len(answers) <= 3):
         # 三度诱惑的导演是何藩 reads better than 以何藩为导演的是三度诱惑.
-        start, predicate = _names(last.get("from"), zh), last.get("predicate")
+        start, predicate = name_list(last.get("from"), zh), last.get("predicate")
         if zh:
-            return f"{_names(answers, True)}的{predicate}{'都' if many else ''}是{start}"
-        return f"{start} is the {predicate} of {_names(answers, False)}."
+            return f"{name_list(answers, True)}的{predicate}{'都' if many else ''}是{start}"
+        return f"{start} is the {predicate} of {name_list(answers, False)}."
     if zh:
-        return f"{subject}{'有' if many else '是'}{_names(answers, True)}"
+        return f"{subject}{'有' if many else '是'}{name_list(answers, True)}"
     if answer.get("shape") == "intersection":
-        return f"{_capital(subject)}: {_names(answers, False)}."
-    return f"{_capital(subject)} {'are' if many else 'is'} {_names(answers, False)}."
+        return f"{_capital(subject)}: {name_list(answers, False)}."
+    return f"{_capital(subject)} {'are' if many else 'is'} {name_list(answers, False)}."
 
 
-def _chain_phrase(hops: list[dict], zh: bool, with_names: bool = True) -> str:
+def _chain_phrase(hops: list[dict[str, Any]], zh: bool, with_names: bool = True) -> str:
     """The set a chain leads to, as a noun phrase: 三度诱惑的导演何藩的妻子 / the 妻子 of the 导演 of
     三度诱惑 (何藩); a reverse hop reads 以何藩为导演的 / those with 何藩 as their 导演. Without
     ``with_names`` the names reached in between are left out (三度诱惑的导演的妻子)."""
-    phrase = _names(hops[0].get("from"), zh)
+    phrase = name_list(hops[0].get("from"), zh)
     for index, hop in enumerate(hops):
         if index > 0 and with_names:
             between = hops[index - 1].get("to") or []
             if 0 < len(between) <= 2:  # a few names in between say which way the chain went
-                phrase = f"{phrase}{_names(between, True)}" if zh else f"{phrase} ({_names(between, False)})"
+                phrase = f"{phrase}{name_list(between, True)}" if zh else f"{phrase} ({name_list(between, False)})"
         predicate = hop.get("predicate")
         if hop.get("direction") == "reverse":
             phrase = f"以{phrase}为{predicate}的" if zh else f"those with {phrase} as their {predicate}"
@@ -256,12 +143,12 @@ def _chain_phrase(hops: list[dict], zh: bool, with_names: bool = True) -> str:
     return phrase
 
 
-def _intersection_phrase(hops: list[dict], zh: bool) -> str:
+def _intersection_phrase(hops: list[dict[str, Any]], zh: bool) -> str:
     """What every hop of an intersection asks of the answer: 同时满足“导演是何藩”和“主演是李嘉欣”的 /
     what has 何藩 as its 导演 and has 李嘉欣 as its 主演."""
     conditions = []
     for hop in hops:
-        start, predicate = _names(hop.get("from"), zh), hop.get("predicate")
+        start, predicate = name_list(hop.get("from"), zh), hop.get("predicate")
         if hop.get("direction") == "reverse":
             conditions.append(f"“{predicate}是{start}”" if zh else f"has {start} as its {predicate}")
         else:
@@ -271,7 +158,7 @@ def _intersection_phrase(hops: list[dict], zh: bool) -> str:
     return "what " + " and ".join(conditions)
 
 
-def _unit(hop: dict) -> str:
+def _unit(hop: dict[str, Any]) -> str:
     predicate = hop.get("predicate")
     if hop.get("direction") == "reverse":
         return "部" if predicate in _WORK_PREDICATES else "首" if predicate in _SONG_PREDICATES else "个"
@@ -290,7 +177,7 @@ def ask_back(labels: list[str], language: str = "zh") -> str:
     return f"Do you mean {labels[0]}?"
 
 
-def _ambiguous(answer: dict, zh: bool) -> str:
+def _ambiguous(answer: dict[str, Any], zh: bool) -> str:
     clarify = answer.get("clarify") or {}
     labels = [str(option.get("label") or option.get("entity")) for option in clarify.get("options") or []
               if isinstance(option, dict) and (option.get("label") or option.get("entity"))]
@@ -298,15 +185,15 @@ def _ambiguous(answer: dict, zh: bool) -> str:
         return str(clarify["question"])
     if labels:
         return ask_back(labels, "zh" if zh else "en")
-    mention = _mention(answer)
+    mention = mention_of(answer)
     if zh:
         return f"“{mention}”可以指好几个实体，请说得具体一些" if mention else "问题可以有几种理解，请说得具体一些"
     return (f'"{mention}" could be several entities: please say which.' if mention
             else "The question can be read several ways: please be more specific.")
 
 
-def _no_relation(answer: dict, zh: bool) -> str:
-    entity = (answer.get("entity") or {}).get("name") or _mention(answer)
+def _no_relation(answer: dict[str, Any], zh: bool) -> str:
+    entity = (answer.get("entity") or {}).get("name") or mention_of(answer)
     predicate, direction = answer.get("predicate"), answer.get("direction")
     # In a chain, what the graph lacks is the whole path up to the hop that led nowhere
     # (三度诱惑的导演的妻子), never the names the hops before it reached, which are no answer.
@@ -323,7 +210,7 @@ def _no_relation(answer: dict, zh: bool) -> str:
             return f"图谱里没有{path}{'' if path.endswith('的') else '的'}{predicate}"
         return f"The graph has no {predicate} of {path}."
     if stuck == 0 and hops[0].get("from") and hops[0].get("predicate"):
-        entity, predicate, direction = _names(hops[0]["from"], zh, 3), hops[0]["predicate"], hops[0].get("direction")
+        entity, predicate, direction = name_list(hops[0]["from"], zh, 3), hops[0]["predicate"], hops[0].get("direction")
     if not entity:
         return "图谱里没有这项信息" if zh else "The graph does not hold that."
     if not predicate:
@@ -338,7 +225,7 @@ def _no_relation(answer: dict, zh: bool) -> str:
 _REFERENCE_IN_DETAIL = re.compile(r"""^('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") refers""")
 
 
-def _no_referent(answer: dict, zh: bool) -> str:
+def _no_referent(answer: dict[str, Any], zh: bool) -> str:
     phrase = answer.get("reference") or (answer.get("context") or {}).get("reference")
     detail = answer.get("detail") or ""
     if not phrase:
@@ -363,7 +250,7 @@ def _no_referent(answer: dict, zh: bool) -> str:
 # ---------------------------------------------------------------------- helpers
 
 
-def _mention(answer: dict) -> str | None:
+def mention_of(answer: dict[str, Any]) -> str | None:
     """The entity text of the question: the linked mention, else the first slot text."""
     entity = answer.get("entity") or {}
     if entity.get("mention"):
@@ -375,7 +262,7 @@ def _mention(answer: dict) -> str | None:
     return None
 
 
-def _names(names: Iterable[str] | str | None, zh: bool, limit: int = _SHOWN_NAMES) -> str:
+def name_list(names: Iterable[str] | str | None, zh: bool, limit: int = _SHOWN_NAMES) -> str:
     """A list of names as a person writes it: 甲、乙、丙等12个 / A, B and C (and 9 more)."""
     if names is None:
         return ""
@@ -392,12 +279,6 @@ def _quoted(words: list[str], zh: bool) -> str:
     if zh:
         return "、".join(f"“{word}”" for word in words)
     return ", ".join(f'"{word}"' for word in words)
-
-
-def _arrow(hop: dict) -> str:
-    """An edge as the graph has it: forward —导演→, reverse ←导演— (the answer is the subject)."""
-    predicate = hop.get("predicate")
-    return f"←{predicate}—" if hop.get("direction") == "reverse" else f"—{predicate}→"
 
 
 def _capital(text: str) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
+from kgqa_cli.answering.answer import Answer, ClarifyOption
 from kgqa_cli.answering.reasons import (  # noqa: F401  (the codes are part of this module's interface)
     AMBIGUOUS,
     EMPTY,
@@ -27,53 +28,24 @@ from kgqa_cli.answering.reasons import (  # noqa: F401  (the codes are part of t
 from kgqa_cli.text import valid_text
 from kgqa_cli.understanding.templates import NONE_INTENT
 
+if TYPE_CHECKING:
+    from kgqa_cli.answering.candidates import EntityCandidate
+    from kgqa_cli.answering.conversation import Conversation
+    from kgqa_cli.answering.interpret import Reading, Routes, Understanding
+    from kgqa_cli.settings import KgqaConfig
+    from kgqa_cli.understanding.runtime import QuestionRuntime
+
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Answer:
-    """Everything `kgqa ask` shows about one question."""
-
-    question: str
-    intent: str | None = None
-    confidence: float = 0.0
-    slots: dict[str, list[str]] = field(default_factory=dict)
-    alternatives: list[dict] = field(default_factory=list)  # the model's top intents: [{"intent", "confidence"}]
-    entity: dict | None = None  # {"mention", "name", "method", "similarity"[, "reference"]}
-    predicate: str | None = None
-    direction: str | None = None
-    query: str | None = None
-    answers: list[str] = field(default_factory=list)
-    reason: str | None = None  # why there is no answer (None when answered)
-    detail: str | None = None
-    readings: list[dict] = field(default_factory=list)  # the best (entity, edge) readings weighed
-    context: dict | None = None  # {"reference", "entity"} when the entity came from the conversation
-    shape: str | None = None  # the query graph read: one_hop, chain, reverse_chain, intersection, count
-    hops: list[dict] = field(default_factory=list)  # each hop: {"from", "predicate", "direction", "word", "to"}
-    count: int | None = None  # a counting question's count (answers then holds it as text)
-    unexplained: list[str] = field(default_factory=list)  # words of the question no reading explains
-    clarify: dict | None = None  # a question back when two entities tie: {"question", "options"}
-    evidence: list[dict] = field(default_factory=list)  # per answer, the facts and sentences behind it
-    model_version: str | None = None
-    elapsed_ms: float = 0.0
-    language: str = "zh"  # of `message` (ask.language): zh or en
+class RoutedModel(Protocol):
+    """What answering reads of a question model: the graph routes of its intents."""
 
     @property
-    def answered(self) -> bool:
-        return self.reason is None
-
-    def to_json(self) -> dict:
-        """A JSON-ready dict (the serving contract's fields plus details)."""
-        data = asdict(self)
-        data["answered"] = self.answered
-        data["entities"] = [self.entity] if self.entity else []
-        from kgqa_cli.answering.messages import answer_message
-
-        data["message"] = answer_message(data, self.language)
-        return data
+    def routes(self) -> Routes: ...
 
 
-def _load_model_dir(folder: Path) -> tuple[Any, str]:
+def _load_model_dir(folder: Path) -> tuple[QuestionRuntime, str]:
     """A question model from its files (the numpy runtime), and its version name: from the
     registry record beside the folder when there is one, else from ``KGQA_MODEL_VERSION`` (a
     serving container)."""
@@ -93,7 +65,7 @@ def _load_model_dir(folder: Path) -> tuple[Any, str]:
     return model, name
 
 
-def configured_lexicon(settings: Any) -> dict[str, list[str]]:
+def configured_lexicon(settings: KgqaConfig) -> dict[str, list[str]]:
     """The predicate-synonym lexicon of the configured templates file (``synonyms``), or none
     when the file is not there (a serving container carries the model's own copy)."""
     from kgqa_cli.understanding.templates import load_templates
@@ -132,7 +104,7 @@ class Answerer:
     so a server gives each Answerer one thread (see ``kgqa_cli.serving``).
     """
 
-    def __init__(self, settings: Any, qa_model: str | int | None = None, *, model_dir: Path | None = None) -> None:
+    def __init__(self, settings: KgqaConfig, qa_model: str | int | None = None, *, model_dir: Path | None = None) -> None:
         """Open the graph and load the question model: the registered version ``qa_model`` (or
         ``ask.qa_model``, or the newest usable one), or the model files in ``model_dir`` as a
         serving container finds them."""
@@ -145,14 +117,15 @@ class Answerer:
         self.store = GraphStore(settings.graph, settings.paths, create=False)
         try:
             if model_dir is not None:
-                self.model, self.version_name = _load_model_dir(Path(model_dir))
+                model, self.version_name = _load_model_dir(Path(model_dir))
             else:
-                self.model, registered = load_registered_runtime(settings.paths, version)
+                model, registered = load_registered_runtime(settings.paths, version)
                 self.version_name = registered.name
         except BaseException:  # close the graph whatever failed; the error (and its hint) goes on as it is
             self.store.close()
             raise
-        self.lexicon = self.model.lexicon or configured_lexicon(settings)
+        self.model: RoutedModel = model
+        self.lexicon = model.lexicon or configured_lexicon(settings)
         self.schema_types = schema_types(settings.paths.schema_file)
         self._open_interpreter()
 
@@ -200,18 +173,18 @@ class Answerer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def answer(self, question: str, conversation: Any = None) -> Answer:
+    def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
         """Answer one question; a question that cannot be answered gets a ``reason``.
 
         Any string is taken: lone surrogates (undecodable bytes of an argument) become U+FFFD, so
         the answer always encodes as UTF-8 JSON. A graph replaced or merged into since the last
-        question (``bulkload --replace`` or ``--merge``) is picked up first. With a :class:`~kgqa_cli.answering.interpret.
+        question (``bulkload --replace`` or ``--merge``) is picked up first. With a :class:`~kgqa_cli.answering.conversation.
         Conversation`, a referring word (他, 这部电影) may stand for an entity of its earlier turns,
         and the answer becomes its next turn.
         """
         return self.answer_many([question], [conversation])[0]
 
-    def answer_many(self, questions: list[str], conversations: list[Any] | None = None) -> list[Answer]:
+    def answer_many(self, questions: list[str], conversations: Sequence[Conversation | None] | None = None) -> list[Answer]:
         """Answer several questions with one pass of the question model (a server's batch);
         the same answers as :meth:`answer` one by one. ``elapsed_ms`` is the time until each
         answer was ready. ``conversations[i]`` (or None) is the conversation of question i."""
@@ -234,17 +207,19 @@ class Answerer:
                 result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return results
 
-    def _resolve(self, question: str, prediction: Any, result: Answer, conversation: Any = None) -> None:
+    def _resolve(self, question: str, prediction: Understanding, result: Answer,
+                 conversation: Conversation | None = None) -> None:
         """From the model's prediction to the answer: the readings the graph allows, the best one
         answered by its traversal; the conversation (if any) remembers the turn."""
-        from kgqa_cli.answering.compose import explained_spans, run_composition
-        from kgqa_cli.answering.interpret import candidate_json, reading_summary
+        from kgqa_cli.answering.candidates import candidate_json, explained_spans
+        from kgqa_cli.answering.hops import run_composition
+        from kgqa_cli.answering.interpret import reading_summary
 
         shown = self.config.interpretation.show_readings
         result.intent, result.confidence = prediction.intent, round(prediction.confidence, 4)
         result.slots = prediction.slots
         result.alternatives = [{"intent": name, "confidence": round(p, 4)} for name, p in prediction.ranked[:3]]
-        tags = getattr(prediction, "tags", None) or _tags_of(question, prediction.slots)
+        tags = prediction.tags or _tags_of(question, prediction.slots)
         candidates, notes = self.interpreter.entity_candidates(question, tags, prediction.slots, conversation)
         readings = self.interpreter.readings(question, prediction, candidates)
         result.readings = reading_summary(readings, shown)
@@ -257,7 +232,7 @@ class Answerer:
                 return
             if best is None:
                 self._explain_no_reading(result, prediction, candidates, notes)
-                result.shape = self.composer.shape_of_words(question)
+                result.shape = self.composer.words.shape_of_words(question)
                 return
             result.entity = candidate_json(best.entity)
             if best.entity.method == "context":
@@ -277,13 +252,14 @@ class Answerer:
             if conversation is not None:
                 # A count is remembered by what it counted, so 他们 can refer to them next.
                 answers = result.hops[-1]["to"] if result.count is not None and result.hops else result.answers
-                conversation.remember(question, (result.entity or {}).get("name"), answers)
+                conversation.remember(question, result.entity["name"] if result.entity else None, answers)
 
-    def _asks_back(self, readings: list, result: Answer) -> bool:
+    def _asks_back(self, readings: list[Reading], result: Answer) -> bool:
         """Two readings that tie, of two entities with the same name told apart only by a bracketed
         disambiguator (张伟(演员), 张伟(歌手)): ask which one was meant rather than guess."""
-        from kgqa_cli.answering.interpret import candidate_json, split_disambiguator
+        from kgqa_cli.answering.candidates import candidate_json
         from kgqa_cli.answering.messages import ask_back
+        from kgqa_cli.answering.names import split_disambiguator
 
         if len(readings) < 2:
             return False
@@ -294,7 +270,8 @@ class Answerer:
         bases = {split_disambiguator(r.entity.name)[0] for r in tied}
         if len(bases) != 1:
             return False
-        options, seen = [], set()
+        options: list[ClarifyOption] = []
+        seen: set[str] = set()
         for reading in tied:
             if reading.entity.name in seen:
                 continue
@@ -309,10 +286,11 @@ class Answerer:
         result.detail = f"{len(options)} entities named {next(iter(bases))} tie: " + ", ".join(o["entity"] for o in options)
         return True
 
-    def _explain_no_reading(self, result: Answer, prediction: Any, candidates: list, notes: list[str]) -> None:
+    def _explain_no_reading(self, result: Answer, prediction: Understanding, candidates: list[EntityCandidate],
+                            notes: list[str]) -> None:
         """Why no (entity, edge) pair was found: no entity at all, or none with such an edge."""
         if not candidates:
-            from kgqa_cli.answering.interpret import ReferenceNote
+            from kgqa_cli.answering.candidates import ReferenceNote
 
             references = [note for note in notes if isinstance(note, ReferenceNote)]
             if references:  # 他还导演了哪些电影 with nothing before it to refer to
@@ -323,7 +301,7 @@ class Answerer:
             result.reason = NOT_IN_GRAPH if mentions else NO_ENTITY
             result.detail = f"no entity named {mentions[0]!r} or close to it" if mentions else (notes[0] if notes else None)
             return
-        from kgqa_cli.answering.interpret import candidate_json
+        from kgqa_cli.answering.candidates import candidate_json
 
         top = candidates[0]
         result.entity = candidate_json(top)

@@ -5,12 +5,16 @@ front's Lambda: the endpoint understands, the Lambda queries Neptune). No model,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kgqa_cli.answering.answer import Answer
 from kgqa_cli.answering.compose import Composer
-from kgqa_cli.answering.pipeline import Answer, Answerer
+from kgqa_cli.answering.pipeline import Answerer
 from kgqa_cli.text import valid_text
+
+if TYPE_CHECKING:
+    from kgqa_cli.answering.interpret import Routes
+    from kgqa_cli.settings import KgqaConfig
 
 
 @dataclass
@@ -24,22 +28,29 @@ class Understood:
     tags: list[str] | None = None  # one per character, when the endpoint sent them
 
 
+@dataclass(frozen=True)
+class EndpointRoutes:
+    """The routes of the intents an endpoint's model knows, as its understanding sent them."""
+
+    routes: Routes
+
+
 class UnderstoodAnswerer(Answerer):
     """The answering half of :class:`Answerer`: the graph-aware reading and the traversals. The
     predicate lexicon comes from the configured templates file (the endpoint sends none)."""
 
-    def __init__(self, settings: Any) -> None:  # noqa: D107 - the parent's model loading is left out on purpose
+    def __init__(self, settings: KgqaConfig) -> None:  # noqa: D107 - the parent's model loading is left out on purpose
         from kgqa_cli.answering.pipeline import configured_lexicon, schema_types
         from kgqa_cli.graph.store import GraphStore
 
         self.config = settings.ask
         self.store = GraphStore(settings.graph, settings.paths, create=False)
-        self.model = SimpleNamespace(routes={})
+        self.model = EndpointRoutes({})
         self.lexicon = configured_lexicon(settings)
         self.schema_types = schema_types(settings.paths.schema_file)
         self._open_interpreter()
 
-    def answer_understood(self, question: str, understood: dict) -> Answer:
+    def answer_understood(self, question: str, understood: dict[str, Any]) -> Answer:
         """Answer ``question`` from the endpoint's understanding of it (its JSON)."""
         self._follow_graph_replacement()
         text = valid_text(question)
@@ -50,7 +61,7 @@ class UnderstoodAnswerer(Answerer):
                                 tags if isinstance(tags, list) and len(tags) == len(text.strip()) else None)
         routes = understood.get("routes") or {}
         if routes != self.model.routes:  # the interpreter indexes the routes; its graph caches stay
-            self.model = SimpleNamespace(routes=routes)
+            self.model = EndpointRoutes(routes)
             self.interpreter.set_routes(routes)
             self.composer = Composer(self.interpreter, self.schema_types)  # it reads the routes too
         result = Answer(question=text, model_version=understood.get("model_version"), language=self.config.language)

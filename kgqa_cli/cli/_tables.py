@@ -97,7 +97,7 @@ EVIDENCE_SHOWN = 5  # answers whose evidence `kgqa ask` prints (--json carries a
 def evidence_lines(evidence: list[dict], label: dict) -> str:
     """Rich markup: under each answer, the best sentence of each fact behind it, the subject
     and object marked 【】 (and coloured), then its model version, score and sentence count."""
-    from kgqa_cli.answering.messages import marked_sentence
+    from kgqa_cli.answering.details import marked_sentence
 
     style = {"subject": "bold cyan", "object": "bold green"}
     lines = []
@@ -128,7 +128,8 @@ def answer_panel(answer, readings: bool = False, language: str | None = None):
     edge) readings weighed, best first."""
     from rich.panel import Panel
 
-    from kgqa_cli.answering.messages import LABELS, answer_message, context_text, method_text, path_lines
+    from kgqa_cli.answering.details import LABELS, context_text, method_text, path_lines
+    from kgqa_cli.answering.messages import answer_message
 
     escape = shown
     language = language or getattr(answer, "language", "zh")

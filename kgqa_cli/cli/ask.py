@@ -69,7 +69,7 @@ def ask(
         lines = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff").splitlines()
     with Answerer(settings, qa_model=qa_model) as answerer:
         if file is not None:
-            from kgqa_cli.answering.interpret import Conversation
+            from kgqa_cli.answering.conversation import Conversation
 
             context = Conversation(limit=settings.ask.context.max_turns) if conversation else None
             for line in lines:

@@ -33,8 +33,8 @@ def chat(
     """
     import sys
 
-    from kgqa_cli.answering.interpret import Conversation
-    from kgqa_cli.answering.messages import clarified_question
+    from kgqa_cli.answering.conversation import Conversation
+    from kgqa_cli.answering.details import clarified_question
     from kgqa_cli.answering.pipeline import Answerer
     from kgqa_cli.cli._tables import answer_panel
     from kgqa_cli.io import dumps_line

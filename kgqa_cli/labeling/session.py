@@ -70,7 +70,7 @@ class LabelSession:
 
     def intent_label(self, intent: str | None) -> str:
         """An intent with the Chinese predicate it asks for: ``ask_director（导演）``."""
-        from kgqa_cli.answering.messages import intent_label
+        from kgqa_cli.answering.details import intent_label
 
         return intent_label(str(intent), self.routes)
 

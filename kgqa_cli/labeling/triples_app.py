@@ -66,7 +66,7 @@ class NamesInput(ModalScreen[tuple[str, str] | None]):
 
 def marked(sentence: dict | None) -> Text:
     """The sentence with its subject (cyan) and object (green) marked."""
-    from kgqa_cli.answering.messages import marked_sentence
+    from kgqa_cli.answering.details import marked_sentence
 
     if not sentence:
         return Text("(the graph keeps no sentence for this triple)", style="dim")

@@ -152,7 +152,7 @@ def serve(settings: KgqaConfig, version: ModelVersion, *, host: str, port: int,
     ``host``:``port`` (port 0: any free port, logged)."""
     import uvicorn
 
-    from kgqa_cli.answering.interpret import Conversations
+    from kgqa_cli.answering.conversation import Conversations
     from kgqa_cli.answering.pipeline import Answerer
 
     serve_config = settings.serve
