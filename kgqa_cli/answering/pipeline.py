@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from kgqa_cli.answering.conversation import Conversation
     from kgqa_cli.answering.interpret import Reading, Routes, Understanding
     from kgqa_cli.settings import KgqaConfig
-    from kgqa_cli.understanding.runtime import QuestionRuntime
+    from kgqa_cli.understanding.runtime import Prediction, QuestionBackend, QuestionRuntime
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,8 @@ class Answerer:
             self.store.close()
             raise
         self.model: RoutedModel = model
+        # What predicts: the loaded model; None in an answerer handed its understanding by an endpoint.
+        self.backend: QuestionBackend | None = model
         self.lexicon = model.lexicon or configured_lexicon(settings)
         self.schema_types = schema_types(settings.paths.schema_file)
         self._open_interpreter()
@@ -197,7 +199,11 @@ class Answerer:
         results = [Answer(question=text, model_version=self.version_name, language=self.config.language)
                    for text in texts]
         asked = [index for index, text in enumerate(texts) if text.strip()]
-        predictions = predict_batch(self.model, [texts[i].strip() for i in asked], top=None) if asked else []
+        predictions: list[Prediction] = []
+        if asked:
+            if self.backend is None:  # an UnderstoodAnswerer is handed each understanding instead
+                raise RuntimeError("this answerer has no question model to predict with")
+            predictions = predict_batch(self.backend, [texts[i].strip() for i in asked], top=None)
         for index, prediction in zip(asked, predictions, strict=True):
             self._resolve(texts[index].strip(), prediction, results[index], conversations[index])
             results[index].elapsed_ms = round((time.perf_counter() - started) * 1000, 3)

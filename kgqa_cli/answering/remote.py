@@ -46,6 +46,7 @@ class UnderstoodAnswerer(Answerer):
         self.config = settings.ask
         self.store = GraphStore(settings.graph, settings.paths, create=False)
         self.model = EndpointRoutes({})
+        self.backend = None
         self.lexicon = configured_lexicon(settings)
         self.schema_types = schema_types(settings.paths.schema_file)
         self._open_interpreter()

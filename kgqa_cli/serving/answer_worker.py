@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from kgqa_cli.serving.handler import Prediction, Questions, predict_fn
 
 if TYPE_CHECKING:
-    from kgqa_cli.answering.interpret import Conversation, Conversations
+    from kgqa_cli.answering.conversation import Conversation, Conversations
     from kgqa_cli.answering.pipeline import Answerer
 
 log = logging.getLogger(__name__)

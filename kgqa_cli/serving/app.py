@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
-    from kgqa_cli.answering.interpret import Conversations
+    from kgqa_cli.answering.conversation import Conversations
     from kgqa_cli.answering.pipeline import Answerer
     from kgqa_cli.mlops.registry import ModelVersion
     from kgqa_cli.serving.endpoint import Endpoint

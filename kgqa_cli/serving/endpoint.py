@@ -11,7 +11,7 @@ from kgqa_cli.serving.handler import Limits
 if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
-    from kgqa_cli.answering.interpret import Conversations
+    from kgqa_cli.answering.conversation import Conversations
     from kgqa_cli.serving.answer_worker import AnswerWorker
     from kgqa_cli.serving.capture import CaptureWriter
     from kgqa_cli.serving.feedback import FeedbackWriter

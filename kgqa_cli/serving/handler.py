@@ -42,8 +42,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from kgqa_cli.serving.capture import media_type
 
 if TYPE_CHECKING:
-    from kgqa_cli.answering.interpret import Conversation
-    from kgqa_cli.answering.pipeline import Answer, Answerer
+    from kgqa_cli.answering.answer import Answer
+    from kgqa_cli.answering.conversation import Conversation
+    from kgqa_cli.answering.pipeline import Answerer
     from kgqa_cli.settings import KgqaConfig
     from kgqa_cli.understanding.runtime import Prediction as ModelPrediction
 
