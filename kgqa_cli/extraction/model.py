@@ -84,33 +84,7 @@ class CasRel(nn.Module):
             self.pad_token_id = getattr(encoder.config, "pad_token_id", None) or 0
             self.uses_bigrams = self.uses_lexicon = self.uses_attention = False
         else:
-            width = 2 * config.hidden_size  # the Bi-LSTM state
-            self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
-            inputs = config.embedding_dim
-            self.uses_bigrams = bool(config.bigram_dim)
-            if config.bigram_dim:  # after the character's embedding: a pretrained encoder's columns come first
-                if not bigram_count:
-                    raise ValueError("bigram_dim needs the size of the bigram vocabulary")
-                self.bigram_embedding = nn.Embedding(bigram_count, config.bigram_dim, padding_idx=0)
-                inputs += config.bigram_dim
-            if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
-                words, tags = lexicon_sizes
-                self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
-                self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
-                inputs += 3 * config.lexicon.dim
-            self.uses_lexicon = lexicon_sizes is not None
-            self.lstm = nn.LSTM(
-                inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
-                bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
-            )
-            self.uses_attention = bool(config.attention_heads)
-            if config.attention_heads:
-                # Its weights live in nn.MultiheadAttention (saved models keep their keys); it runs
-                # through scaled_dot_product_attention (``self_attention``).
-                self.attention = nn.MultiheadAttention(
-                    width, config.attention_heads, dropout=config.dropout, batch_first=True
-                )
-                self.norm = nn.LayerNorm(width)
+            width = self._character_layers(vocab_size, config, lexicon_sizes, bigram_count)
         self._state_width = width
         self.dropout = nn.Dropout(config.dropout)
         # Subject pointers read each state concatenated with the sentence's max-pooled state.
@@ -131,17 +105,55 @@ class CasRel(nn.Module):
             self.distance_to_tail = nn.Embedding(2 * config.relative_positions + 1, config.conv_channels)
         self.uses_types = config.subject_types
         if config.subject_types:
-            if channel_types is None or len(channel_types) != num_channels:
-                raise ValueError("subject_types needs the subject type index of every channel")
-            count = max(channel_types) + 1
-            self.subject_type = nn.Linear(2 * width, count)
-            self.type_vectors = nn.Embedding(count, config.conv_channels)
-            # The schema's prior, learned further: a channel whose predicate takes another subject
-            # type starts 3 logits down for subjects of that type.
-            prior = torch.full((count, num_channels), -3.0)
-            prior[torch.tensor(channel_types), torch.arange(num_channels)] = 0.0
-            self.type_head_bias = nn.Parameter(prior.clone())
-            self.type_tail_bias = nn.Parameter(prior.clone())
+            self._subject_type_layers(width, num_channels, config, channel_types)
+
+    def _character_layers(self, vocab_size: int, config: KgModelConfig, lexicon_sizes: tuple[int, int] | None,
+                          bigram_count: int | None) -> int:
+        """The character embedding (with bigram and lexicon vectors), the Bi-LSTM and the optional
+        self-attention; returns the width of their states."""
+        width = 2 * config.hidden_size  # the Bi-LSTM state
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
+        inputs = config.embedding_dim
+        self.uses_bigrams = bool(config.bigram_dim)
+        if config.bigram_dim:  # after the character's embedding: a pretrained encoder's columns come first
+            if not bigram_count:
+                raise ValueError("bigram_dim needs the size of the bigram vocabulary")
+            self.bigram_embedding = nn.Embedding(bigram_count, config.bigram_dim, padding_idx=0)
+            inputs += config.bigram_dim
+        if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
+            words, tags = lexicon_sizes
+            self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
+            self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
+            inputs += 3 * config.lexicon.dim
+        self.uses_lexicon = lexicon_sizes is not None
+        self.lstm = nn.LSTM(
+            inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
+            bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
+        )
+        self.uses_attention = bool(config.attention_heads)
+        if config.attention_heads:
+            # Its weights live in nn.MultiheadAttention (saved models keep their keys); it runs
+            # through scaled_dot_product_attention (``self_attention``).
+            self.attention = nn.MultiheadAttention(
+                width, config.attention_heads, dropout=config.dropout, batch_first=True
+            )
+            self.norm = nn.LayerNorm(width)
+        return width
+
+    def _subject_type_layers(self, width: int, num_channels: int, config: KgModelConfig,
+                             channel_types: list[int] | None) -> None:
+        """The subject-type classifier, its type vectors and the schema's prior per channel."""
+        if channel_types is None or len(channel_types) != num_channels:
+            raise ValueError("subject_types needs the subject type index of every channel")
+        count = max(channel_types) + 1
+        self.subject_type = nn.Linear(2 * width, count)
+        self.type_vectors = nn.Embedding(count, config.conv_channels)
+        # The schema's prior, learned further: a channel whose predicate takes another subject
+        # type starts 3 logits down for subjects of that type.
+        prior = torch.full((count, num_channels), -3.0)
+        prior[torch.tensor(channel_types), torch.arange(num_channels)] = 0.0
+        self.type_head_bias = nn.Parameter(prior.clone())
+        self.type_tail_bias = nn.Parameter(prior.clone())
 
     @property
     def state_width(self) -> int:
