@@ -4,7 +4,7 @@ of sentences, the epoch's batches in a seeded order, and the binary cross-entrop
 from __future__ import annotations
 
 from collections import Counter
-from typing import TypedDict
+from typing import TypedDict, cast
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device,
     channel_mask = np.ones((len(rows), num_channels), dtype=np.float32)
     for number, (row, _, _, _) in enumerate(rows):
         if examples[row].channel_mask is not None:
-            channel_mask[number] = examples[row].channel_mask
+            channel_mask[number] = np.asarray(examples[row].channel_mask)
     object_heads = np.zeros((len(rows), width, num_channels), dtype=np.float32)
     object_tails = np.zeros((len(rows), width, num_channels), dtype=np.float32)
     for number, (_, _, _, targets) in enumerate(rows):
@@ -70,13 +70,13 @@ def make_batch(examples: list[Example], num_channels: int, device: torch.device,
             for _, _, _, targets in rows], dtype=torch.long).to(device)
     bigram_ids = None
     if examples and examples[0].bigrams is not None:
-        bigram_ids, _ = batch_ids([example.bigrams for example in examples], device)
+        bigram_ids, _ = batch_ids(cast(list[list[int]], [example.bigrams for example in examples]), device)
     lexicon = None
     if examples and examples[0].lexicon is not None:
         from kgqa_cli.extraction.lexicon import stack_features
 
         lexicon = tuple(torch.from_numpy(part).to(device)
-                        for part in stack_features([example.lexicon for example in examples], width))
+                        for part in stack_features(cast(list[tuple], [example.lexicon for example in examples]), width))
     return {
         "ids": ids, "mask": mask, "lexicon": lexicon, "bigrams": bigram_ids,
         "subject_heads": torch.from_numpy(subject_heads).to(device),
@@ -95,6 +95,7 @@ def _blend_teacher(examples: list[Example], weight: float, subject_heads: np.nda
     subjects in sorted order, as ``make_batch`` makes them)."""
     number = 0
     for row, example in enumerate(examples):
+        assert example.teacher is not None  # called when the examples carry a teacher's probabilities
         heads, tails, teacher_object_heads, teacher_object_tails = example.teacher
         length = len(heads)
         for target, taught in ((subject_heads, heads), (subject_tails, tails)):
@@ -120,7 +121,7 @@ def epoch_batches(examples: list[Example], batch_size: int, seed: int,
         shuffled = np.asarray(indices, dtype=np.int64)[rng.permutation(len(indices))]
     # Sort shuffled chunks of 50 batches by length: neighbours are alike, batches still vary.
     chunk = batch_size * 50
-    batches = []
+    batches: list[np.ndarray] = []
     for start in range(0, len(shuffled), chunk):
         part = sorted(shuffled[start:start + chunk].tolist(), key=lambda i: len(examples[i].ids))
         batches.extend(np.array(part[i:i + batch_size]) for i in range(0, len(part), batch_size))
@@ -153,19 +154,19 @@ def batch_loss(model: CasRel, batch: PointerBatch, object_weight: float = 1.0, p
 
     subject_loss = bce(heads, batch["subject_heads"]) + bce(tails, batch["subject_tails"])
     loss = (subject_loss * mask).sum() / mask.sum()
-    index = batch["index"]
+    index, subject_types = batch["index"], batch.get("subject_types")
     if index.shape[0]:
         type_logits = None
-        if model.uses_types and batch.get("subject_types") is not None:
+        if model.uses_types and subject_types is not None:
             type_logits = model.subject_type_logits(features, index[:, 0], index[:, 1], index[:, 2])
         object_heads, object_tails = model.object_logits(features, index[:, 0], index[:, 1], index[:, 2],
-                                                         batch.get("subject_types"), type_logits=type_logits)
+                                                         subject_types, type_logits=type_logits)
         object_loss = (
             (bce(object_heads, batch["object_heads"]) + bce(object_tails, batch["object_tails"]))
             * batch["channel_mask"].unsqueeze(1)  # a channel the sentence's source never labels teaches nothing
         ).sum(-1)
         object_mask = mask.index_select(0, index[:, 0])
         loss = loss + object_weight * (object_loss * object_mask).sum() / object_mask.sum()
-        if type_logits is not None:
-            loss = loss + F.cross_entropy(type_logits.float(), batch["subject_types"], ignore_index=-100)
+        if type_logits is not None and subject_types is not None:
+            loss = loss + F.cross_entropy(type_logits.float(), subject_types, ignore_index=-100)
     return loss

@@ -3,13 +3,16 @@ encoder's tokens -> its last hidden states; then subject and object pointers."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from kgqa_cli.extraction.config import KgModelConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def bidirectional_lstm(lstm: nn.LSTM, inputs: torch.Tensor, mask: torch.Tensor, training: bool) -> torch.Tensor:
@@ -72,13 +75,14 @@ class CasRel(nn.Module):
 
     def __init__(self, vocab_size: int, num_channels: int, config: KgModelConfig,
                  lexicon_sizes: tuple[int, int] | None = None, channel_types: list[int] | None = None,
-                 bigram_count: int | None = None, encoder: nn.Module | None = None) -> None:
+                 bigram_count: int | None = None, encoder: PreTrainedModel | None = None) -> None:
         """``encoder``: a pretrained (Hugging Face) encoder whose last hidden states replace the
         character embedding and Bi-LSTM; ``ids`` are then its token ids plus one (0 is padding)."""
         super().__init__()
         self.config = config
         padding = config.kernel_size // 2
         self.encoder = encoder
+        width: int
         if encoder is not None:
             width = encoder.config.hidden_size
             self.pad_token_id = getattr(encoder.config, "pad_token_id", None) or 0
@@ -170,6 +174,7 @@ class CasRel(nn.Module):
         if self.uses_bigrams:
             embedded = torch.cat([embedded, self.bigram_embedding(bigrams)], dim=-1)
         if self.uses_lexicon:
+            assert lexicon is not None  # a model that reads the lexicon is given its features
             embedded = torch.cat([embedded, self.lexicon_vectors(*lexicon)], dim=-1)
         embedded = self.dropout(embedded)
         states = bidirectional_lstm(self.lstm, embedded, mask, self.training)
@@ -181,6 +186,7 @@ class CasRel(nn.Module):
 
     def _encode_pretrained(self, ids: torch.Tensor, mask: torch.Tensor) -> Encoded:
         """The pretrained encoder's last hidden states over its tokens (``ids`` shifted by one)."""
+        assert self.encoder is not None
         token_ids = torch.where(mask, ids - 1, torch.full_like(ids, self.pad_token_id))
         states = self.encoder(input_ids=token_ids, attention_mask=mask.long()).last_hidden_state
         states = states.masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -231,7 +237,7 @@ class CasRel(nn.Module):
         included) at half the cost.
         """
         width = self.state_width
-        padding = conv.padding[0]
+        padding = int(conv.padding[0])  # a number, never 'same' or 'valid', in these layers
         out = F.conv1d(features.states.transpose(1, 2), conv.weight[:, :width], conv.bias, padding=padding)
         taps = torch.einsum("bw,cwk->bkc", features.pooled, conv.weight[:, width:])
         inside = F.pad(features.mask.to(taps.dtype), (padding, padding)).unfold(1, conv.kernel_size[0], 1)

@@ -85,7 +85,8 @@ def pretrain_bert(config: PretrainConfig, workspace: Workspace, texts: list[str]
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=config.mask_ratio,
                                                return_tensors="pt")
     device = choose_device(config.device)
-    model = _new_bert(config, tokenizer).to(device)
+    model = _new_bert(config, tokenizer)
+    model.to(device)  # type: ignore[arg-type]  # transformers' decorator on .to hides its signature from mypy
 
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(texts))
@@ -256,5 +257,5 @@ def _check(model: BertForMaskedLM, collator: DataCollatorForLanguageModeling, se
                     total += len(labels)
     finally:
         torch.random.set_rng_state(state)
-    loss = sum(value * count for value, count in losses) / total if total else math.nan
-    return loss, (right / total if total else 0.0)
+    mean = sum(value * count for value, count in losses) / total if total else math.nan
+    return mean, (right / total if total else 0.0)

@@ -31,7 +31,7 @@ from kgqa_cli.extraction.training_set import ExtraRecords, TrainingSet, build_tr
 from kgqa_cli.extraction.vocab import CharVocab
 from kgqa_cli.io import replace_folder, write_json
 from kgqa_cli.mlops import distributed
-from kgqa_cli.mlops.checkpoint import CheckpointSpec
+from kgqa_cli.mlops.checkpoint import CheckpointSpec, checkpoint_to_resume
 from kgqa_cli.mlops.distributed import Group
 from kgqa_cli.mlops.trainer import EpochResult, LoopSettings, Recipe, Scores, Standing, Trainer, training_lock
 from kgqa_cli.torch_setup import seed_everything, set_threads
@@ -120,8 +120,10 @@ def save_model_folder(
     if subwords is not None:
         from kgqa_cli.extraction.tokens import ENCODER_FOLDER
 
+        assert model.encoder is not None  # a tokenizer's subwords come with its encoder
         subwords.save(staging / ENCODER_FOLDER, model.encoder.config)
     else:
+        assert vocab is not None  # a character model has its vocabulary
         vocab.save(staging / "vocab.json")
     schema.write(staging / "schema.jsonl")
     write_json(staging / "config.json", config.model.saved_settings())
@@ -179,11 +181,14 @@ class PointerTraining(Recipe[np.ndarray]):
 
     def score(self, epoch: int, scored: torch.nn.Module) -> Scores:
         data = self.data
+        assert isinstance(scored, CasRel)  # the model, or its averaged copy
         extractor = Extractor(scored, data.vocab, self.schema, device=self.device, lexicon=data.lexicon,
                               bigrams=data.bigram_vocab, subwords=data.subwords)
         dev_task = self.bar.add_task(f"epoch {epoch} dev", total=len(self.dev_records))
-        dev, _ = evaluate_records(extractor, self.dev_records, self.config,
-                                  on_progress=lambda n, t=dev_task: self.bar.advance(t, n))
+        def advance(done: int) -> None:
+            self.bar.advance(dev_task, done)
+
+        dev, _ = evaluate_records(extractor, self.dev_records, self.config, on_progress=advance)
         self.bar.remove_task(dev_task)
         return dev
 
@@ -202,6 +207,7 @@ class PointerTraining(Recipe[np.ndarray]):
     def improved(self, epoch: int, scored: torch.nn.Module, standing: Standing) -> None:
         if not self.main:
             return
+        assert isinstance(scored, CasRel)  # the model, or its averaged copy
         config, data = self.config, self.data
         save_model_folder(self.model_folder, scored, data.vocab, self.schema, config, {
             "best_epoch": epoch, "dev": standing.best, "train": _train_settings(config),
@@ -244,7 +250,7 @@ def fit(
     if group.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     spec = CheckpointSpec(out_dir / CHECKPOINT, _resume_settings(config), data_hash)
-    checkpoint = _checkpoint_to_resume(spec, group, resume=resume, restart=restart)
+    checkpoint = checkpoint_to_resume(spec, group, resume=resume, restart=restart)
     data = build_training_set(config, train_records, extra or [], schema, checkpoint, registry_root)
     model = _new_model(config, data, checkpoint, registry_root).to(device)
     # Under torchrun each rank trains on its share of every epoch's sentences (all ranks the same
@@ -258,12 +264,9 @@ def fit(
         standing = trainer.restore(checkpoint)
         log.info("resuming after epoch %d (best dev F1 %.4f at epoch %d)", checkpoint["epoch"], standing.best_score,
                  standing.best_epoch)
-    log.info(
-        "training on %d sentences (%d dev), %s, %d output channels, device %s",
-        len(data.examples), len(dev_records),
-        f"{len(data.vocab)} characters" if data.vocab is not None else f"encoder {config.model.pretrained}",
-        len(data.channels), device,
-    )
+    reads = f"{len(data.vocab)} characters" if data.vocab is not None else f"encoder {config.model.pretrained}"
+    log.info("training on %d sentences (%d dev), %s, %d output channels, device %s", len(data.examples),
+             len(dev_records), reads, len(data.channels), device)
     model_folder = out_dir / MODEL_FOLDER
     with progress(disable=not group.main) as bar:
         recipe = PointerTraining(config, data, model, schema, dev_records, model_folder, bar, share, steps_per_epoch)
@@ -277,25 +280,6 @@ def fit(
         curve=standing.curve, epoch_seconds=[point["seconds"] for point in standing.curve if "seconds" in point],
         stopped_early=standing.stopped(train_cfg.patience), device=str(device), encoder=data.encoder_provenance,
     )
-
-
-def _checkpoint_to_resume(spec: CheckpointSpec, group: Group, *, resume: bool, restart: bool) -> dict[str, Any] | None:
-    """The checkpoint ``--resume`` continues (None: a fresh start); ``--restart`` deletes it."""
-    checkpoint = None
-    if restart and spec.path.exists() and group.main:
-        log.info("--restart: discarding %s", spec.path)
-        spec.path.unlink()
-    if resume:
-        if spec.path.exists():
-            checkpoint = spec.load(group.world)
-        else:
-            log.info("no checkpoint at %s: starting afresh", spec.path)
-    if group.active:  # every rank must resume from the same epoch (one checkpoint on a shared disk)
-        seen = distributed.gather(checkpoint["epoch"] if checkpoint is not None else None)
-        if len(set(seen)) > 1:
-            raise ConfigError(f"the ranks see different checkpoints at {spec.path} (epochs {seen})",
-                              hint="resume where every rank reads the same models folder, or pass --restart")
-    return checkpoint
 
 
 def _new_model(config: KgConfig, data: TrainingSet, checkpoint: dict[str, Any] | None,

@@ -25,7 +25,7 @@ from kgqa_cli.extraction.labels import (
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
 
 if TYPE_CHECKING:
-    from torch import nn
+    from transformers import PreTrainedModel
 
     from kgqa_cli.extraction.lexicon import Lexicon
     from kgqa_cli.extraction.tokens import Subwords
@@ -45,7 +45,7 @@ class TrainingSet:
     channel_types: list[int] | None
     vocab: CharVocab | None = None
     subwords: Subwords | None = None
-    encoder: nn.Module | None = None
+    encoder: PreTrainedModel | None = None
     encoder_provenance: dict[str, Any] | None = None
     lexicon: Lexicon | None = None
     bigram_vocab: CharVocab | None = None
@@ -161,8 +161,8 @@ def _attach_bigrams(config: KgConfig, examples: list[Example], train_records: li
     return bigram_vocab
 
 
-def _pretrained_encoder(config: KgConfig, checkpoint: dict[str, Any] | None) -> tuple[nn.Module, Subwords,
-                                                                                        dict[str, Any]]:
+def _pretrained_encoder(config: KgConfig,
+                        checkpoint: dict[str, Any] | None) -> tuple[PreTrainedModel, Subwords, dict[str, Any]]:
     """The pretrained encoder, its tokenizer (as ``Subwords``) and provenance; refuses settings
     that need the character layers, and a checkpoint made from other encoder weights."""
     from kgqa_cli.extraction.tokens import Subwords, max_tokens_of
@@ -176,6 +176,7 @@ def _pretrained_encoder(config: KgConfig, checkpoint: dict[str, Any] | None) -> 
         raise ConfigError("kg.train.distill.teacher teaches per character; a pretrained encoder's pointers are on "
                           "tokens", hint="set kg.train.distill.teacher to null, or train with kg.model.encoder lstm")
     name = config.model.pretrained
+    assert name is not None  # kg.model.encoder pretrained names one (KgModelConfig's check)
     location = name
     channel = os.environ.get("SM_CHANNEL_PRETRAINED")
     if name.startswith("s3://") and channel:  # in a SageMaker training job: the prefix arrives as a channel

@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from kgqa_cli.errors import ConfigError, CorruptArtifactError, FileSystemError, describe_os_error
+from kgqa_cli.mlops import distributed
+from kgqa_cli.mlops.distributed import Group
+
+log = logging.getLogger(__name__)
 
 RngState = dict[str, Any]  # python, numpy, torch (and cuda) generator states, as torch.save keeps them
 
@@ -29,7 +34,8 @@ RngState = dict[str, Any]  # python, numpy, torch (and cuda) generator states, a
 def rng_state() -> RngState:
     """This process's global random states: Python's, numpy's, torch's and every GPU's."""
     # Plain tuples, ints and tensors only, so the checkpoint loads with torch.load(weights_only=True).
-    name, keys, position, has_gauss, cached = np.random.get_state()
+    legacy = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())  # legacy=True: the tuple form
+    name, keys, position, has_gauss, cached = legacy
     numpy_state = (name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached))
     state: RngState = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -112,3 +118,22 @@ class CheckpointSpec:
         if not changed and checkpoint.get("data_hash") not in (None, self.data_hash):
             changed = ["the training data (train/dev split or schema) changed"]
         return "; ".join(changed) if changed else "other settings or data"
+
+
+def checkpoint_to_resume(spec: CheckpointSpec, group: Group, *, resume: bool, restart: bool) -> dict[str, Any] | None:
+    """The checkpoint ``--resume`` continues (None: a fresh start); ``--restart`` deletes it."""
+    checkpoint = None
+    if restart and spec.path.exists() and group.main:
+        log.info("--restart: discarding %s", spec.path)
+        spec.path.unlink()
+    if resume:
+        if spec.path.exists():
+            checkpoint = spec.load(group.world)
+        else:
+            log.info("no checkpoint at %s: starting afresh", spec.path)
+    if group.active:  # every rank must resume from the same epoch (one checkpoint on a shared disk)
+        seen = distributed.gather(checkpoint["epoch"] if checkpoint is not None else None)
+        if len(set(seen)) > 1:
+            raise ConfigError(f"the ranks see different checkpoints at {spec.path} (epochs {seen})",
+                              hint="resume where every rank reads the same models folder, or pass --restart")
+    return checkpoint

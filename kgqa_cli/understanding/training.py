@@ -19,30 +19,29 @@ from kgqa_cli.mlops import distributed
 from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths, model_files
 from kgqa_cli.mlops.trainer import EpochResult, LoopSettings, Recipe, Scores, Standing, Trainer, training_lock
 from kgqa_cli.torch_setup import seed_everything, set_threads
+from kgqa_cli.understanding.batches import Encoded, QuestionBatch, encode_question, question_batches
 from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.understanding.metrics import score_questions
 from kgqa_cli.understanding.model import (
-    IGNORE,
     JointBert,
     QuestionModel,
     bert_config,
     from_pretrained_encoder,
     joint_loss,
-    predict_batch,
 )
 from kgqa_cli.understanding.questions import read_questions
+from kgqa_cli.understanding.runtime import QuestionRuntime, predict_batch
 from kgqa_cli.understanding.templates import load_templates
 from kgqa_cli.understanding.tokenizer import CharTokenizer, PretrainedTokenizer
 from kgqa_cli.workspace import Workspace, ensure_writable
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from torch.optim.optimizer import ParamsT
     from torch.utils.data.distributed import DistributedSampler
 
 log = logging.getLogger(__name__)
 GROUP = "qa"
-Encoded = tuple[list[int], list[int], int]  # a question's token ids, slot labels and intent
-QuestionBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # ids, mask, intents, slots
 
 
 @dataclass
@@ -55,86 +54,9 @@ class QaTrainResult:
     seconds: float
 
 
-def token_labels(char_tags: list[str], token_spans: list[tuple[int, int]]) -> list[str | None]:
-    """The tag of each token from the tags of the characters (None for [CLS] and [SEP]): a token
-    takes the tag of its first character, and an I- tag that continues no span of the token
-    before (the span began inside that token) becomes B-, so that every span starts with B-."""
-    labels: list[str | None] = []
-    previous_kind: str | None = None
-    for start, end in token_spans:
-        if end <= start:
-            labels.append(None)
-            continue
-        tag = char_tags[start] if start < len(char_tags) else "O"
-        kind = tag[2:] if tag != "O" else None
-        if tag.startswith("I-") and kind != previous_kind:
-            tag = f"B-{kind}"
-        labels.append(tag)
-        previous_kind = kind
-    return labels
-
-
-def _encode(example: dict, model: QuestionModel) -> Encoded:
-    slot_index = {label: i for i, label in enumerate(model.slot_labels)}
-    if isinstance(model.tokenizer, PretrainedTokenizer):
-        ids, token_spans = model.tokenizer.encode_spans(example["text"])
-        tags = token_labels(example["slots"], token_spans)
-        labels = [IGNORE if tag is None else slot_index.get(tag, 0) for tag in tags]
-        return ids, labels, model.intents.index(example["intent"])
-    ids = model.tokenizer.encode(example["text"])
-    tags = example["slots"][: model.tokenizer.max_chars]
-    labels = [IGNORE, *(slot_index.get(tag, 0) for tag in tags), IGNORE]
-    return ids, labels, model.intents.index(example["intent"])
-
-
-def _batches(
-    encoded: list[Encoded], batch_size: int, rng: random.Random | None, unk_id: int, unk_rate: float, vocab_size: int,
-    indices: list[int] | None = None,
-) -> Iterator[QuestionBatch]:
-    """Padded batches of all questions, or of those at ``indices`` (a rank's share)."""
-    order = list(range(len(encoded))) if indices is None else list(indices)
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    if rng is not None:
-        # Shuffled, then sorted by length within pools of 50 batches, so that a batch holds
-        # questions of about one length: far less padding, the same data in a random order.
-        rng.shuffle(order)
-        pool = batch_size * 50
-        order = [i for start in range(0, len(order), pool)
-                 for i in sorted(order[start : start + pool], key=lambda i: len(encoded[i][0]))]
-        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-        rng.shuffle(batches)
-    for batch in batches:
-        rows = [encoded[i] for i in batch]
-        width = max(len(ids) for ids, _, _ in rows)
-        input_ids, masks, slot_labels = [], [], []
-        for ids, labels, _ in rows:
-            ids = list(ids)
-            if rng is not None and unk_rate:
-                # Entity characters sometimes become [UNK] or a random character, so that the tagger
-                # learns name boundaries from the wording around them and still tags unseen names.
-                for position, label in enumerate(labels):
-                    if label in (IGNORE, 0):
-                        continue
-                    draw = rng.random()
-                    if draw < unk_rate:
-                        ids[position] = unk_id
-                    elif draw < 3 * unk_rate:
-                        ids[position] = rng.randrange(4, vocab_size)
-            pad = width - len(ids)
-            input_ids.append(ids + [0] * pad)
-            masks.append([1] * len(ids) + [0] * pad)
-            slot_labels.append(labels + [IGNORE] * pad)
-        yield (
-            torch.tensor(input_ids),
-            torch.tensor(masks),
-            torch.tensor([intent for _, _, intent in rows]),
-            torch.tensor(slot_labels),
-        )
-
-
-def evaluate_examples(model: Any, examples: list[dict], batch_size: int = 128) -> dict:
+def evaluate_examples(model: QuestionModel | QuestionRuntime, examples: list[dict], batch_size: int = 128) -> dict:
     """Predict every example and score the predictions."""
-    if hasattr(model, "network"):  # the torch model (the numpy runtime has no training mode)
+    if isinstance(model, QuestionModel):  # the torch model (the numpy runtime has no training mode)
         model.network.eval()
     predictions = []
     for start in range(0, len(examples), batch_size):
@@ -150,12 +72,14 @@ def _routes(config: QaConfig, intents: list[str]) -> dict[str, list[dict]]:
     }
 
 
-def _pretrained_network(config: QaConfig, num_intents: int, num_slots: int):
+def _pretrained_network(config: QaConfig, num_intents: int,
+                        num_slots: int) -> tuple[PretrainedTokenizer, JointBert, dict[str, Any]]:
     """The tokenizer, JointBERT and provenance of a pretrained checkpoint (qa.model.pretrained)."""
     from kgqa_cli.pretrained import load_encoder
 
     key = "qa.model.pretrained"
     name = location = config.model.pretrained
+    assert name is not None and location is not None  # encoder: pretrained names one (JointBertConfig's check)
     channel = os.environ.get("SM_CHANNEL_PRETRAINED")
     if name.startswith("s3://") and channel:  # in a SageMaker training job: the prefix arrives as a channel
         location = channel
@@ -197,7 +121,7 @@ class JointTraining(Recipe[QuestionBatch]):
         if self.share is not None:
             self.share.set_epoch(epoch)
         tokenizer = self.model.tokenizer
-        return _batches(self.encoded, self.config.train.batch_size, self.rng, tokenizer.unk_id,
+        return question_batches(self.encoded, self.config.train.batch_size, self.rng, tokenizer.unk_id,
                         self.config.train.unk_replace, len(tokenizer), list(self.share) if self.share is not None else None)
 
     def loss(self, batch: QuestionBatch) -> torch.Tensor:
@@ -252,7 +176,7 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
         ensure_writable([workspace.model_dir(GROUP), workspace.registry_dir])  # before training, not after
     model = _new_model(config, train, str(train_path))
     dev = [e for e in dev if e["intent"] in model.intents]
-    encoded = [_encode(e, model) for e in train]
+    encoded = [encode_question(e, model) for e in train]
 
     group = distributed.init_from_env()  # under torchrun: each rank trains on its share of the questions
     share = distributed.sampler(len(encoded), config.train.seed) if group.active else None
@@ -280,7 +204,9 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
     }
     seconds = time.perf_counter() - started
     if not group.main:  # rank 0 saves and registers the model; the others take its version
-        return QaTrainResult(distributed.broadcast(None), metrics, standing.curve, seconds)
+        version: ModelVersion | None = distributed.broadcast(None)
+        assert version is not None
+        return QaTrainResult(version, metrics, standing.curve, seconds)
     version = _save_and_register(workspace, model, metrics, standing.curve, [train_path, dev_path])
     distributed.broadcast(version)  # to the other ranks, which wait for it
     return QaTrainResult(version, metrics, standing.curve, time.perf_counter() - started)
@@ -311,13 +237,16 @@ def _optimizer(config: QaConfig, model: QuestionModel,
     heads at the full rate) and a linear warmup then linear decay to zero."""
     network = model.network
     warmup = max(1, int(total_steps * config.train.warmup_ratio))
-    parameters: Any
+    parameters: ParamsT
     if model.encoder is None:
         parameters = network.parameters()
     else:
         encoder_ids = {id(parameter) for parameter in network.encoder.parameters()}
-        parameters = [{"params": list(network.encoder.parameters()), "lr": config.train.encoder_lr},
-                      {"params": [p for p in network.parameters() if id(p) not in encoder_ids]}]
+        groups: list[dict[str, Any]] = [
+            {"params": list(network.encoder.parameters()), "lr": config.train.encoder_lr},
+            {"params": [p for p in network.parameters() if id(p) not in encoder_ids]},
+        ]
+        parameters = groups
     optimizer = torch.optim.AdamW(parameters, lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
