@@ -10,8 +10,8 @@ import torch
 
 from kgqa_cli.data.config import PreprocessConfig
 from kgqa_cli.data.preprocess import run_preprocess
+from kgqa_cli.extraction.batches import make_batch
 from kgqa_cli.extraction.labels import Example
-from kgqa_cli.extraction.train import make_batch
 from kgqa_cli.workspace import Workspace
 
 SCHEMA = [
@@ -74,9 +74,9 @@ def test_masked_channels_teach_nothing():
 
 def test_loss_weights_of_the_pointers():
     """positive_weight scales the loss of positive positions; object_weight the object pointers'."""
+    from kgqa_cli.extraction.batches import batch_loss
     from kgqa_cli.extraction.config import KgModelConfig
     from kgqa_cli.extraction.model import CasRel
-    from kgqa_cli.extraction.train import batch_loss
 
     torch.manual_seed(0)
     model = CasRel(10, 3, KgModelConfig(embedding_dim=8, hidden_size=8, attention_heads=2, conv_channels=8))

@@ -46,8 +46,8 @@ def test_training_loss_falls_and_the_model_folder_is_complete(trained):
 def test_the_saved_model_loads_and_extracts_the_same_triples(trained):
     from kgqa_cli.data.corpus import load_corpus
     from kgqa_cli.extraction.config import KgConfig
+    from kgqa_cli.extraction.evaluate import evaluate_records
     from kgqa_cli.extraction.predict import Extractor, load_registered
-    from kgqa_cli.extraction.train import evaluate_records
 
     workspace, summary = trained
     registered = load_registered(workspace / "registry", None)
@@ -445,10 +445,10 @@ def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path)
     import numpy as np
 
     from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.extraction.batches import make_batch
     from kgqa_cli.extraction.decode import decode_batch_spans
     from kgqa_cli.extraction.labels import make_example
     from kgqa_cli.extraction.predict import Extractor
-    from kgqa_cli.extraction.train import make_batch
 
     workspace, summary = trained
     teacher = Extractor.load(Path(summary["model_dir"]))
@@ -613,8 +613,8 @@ def test_each_subject_is_taught_the_type_its_predicates_take():
     import torch
 
     from kgqa_cli.data.schema import Schema
+    from kgqa_cli.extraction.batches import make_batch
     from kgqa_cli.extraction.labels import Example, channel_subject_types, channels_of
-    from kgqa_cli.extraction.train import make_batch
 
     schema = Schema.parse([json.dumps(item, ensure_ascii=False) for item in SCHEMA], "schema")
     types, per_channel = channel_subject_types(schema)

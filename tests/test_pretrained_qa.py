@@ -88,9 +88,9 @@ def test_wordpiece_tokens_map_to_exact_character_spans(workspace):
     transformers fast tokenizer."""
     from transformers import AutoTokenizer
 
+    from kgqa_cli.understanding.batches import token_labels
     from kgqa_cli.understanding.runtime import char_tags, spans
     from kgqa_cli.understanding.tokenizer import PretrainedTokenizer
-    from kgqa_cli.understanding.training import token_labels
 
     _, _, bert = workspace
     hf = AutoTokenizer.from_pretrained(str(bert))

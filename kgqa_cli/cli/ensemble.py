@@ -26,7 +26,7 @@ def ensemble(
     Example: kgqa ensemble v1 v2 v3 && kgqa evaluate kg
     """
     from kgqa_cli.extraction.ensemble import run_ensemble
-    from kgqa_cli.extraction.train import training_lock
+    from kgqa_cli.mlops.trainer import training_lock
     from kgqa_cli.ui import print_json, stdout
 
     settings = start(ctx, config, verbose)

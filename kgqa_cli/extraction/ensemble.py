@@ -79,9 +79,9 @@ def member_folders(versions: list[ModelVersion]) -> list[tuple[str, Path]]:
 def run_ensemble(config: KgConfig, workspace: Workspace, versions: list[str]) -> EnsembleResult:
     """Copy the members into one model folder, score it on the dev split, register it as the
     next kg version (its members' names and dev figures in its metrics)."""
+    from kgqa_cli.extraction.evaluate import evaluate_records
     from kgqa_cli.extraction.labels import channels_of
     from kgqa_cli.extraction.predict import ENSEMBLE_FILE, Extractor
-    from kgqa_cli.extraction.train import evaluate_records
     from kgqa_cli.mlops.registry import Registry, model_files
     from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import require_split
@@ -12,6 +14,9 @@ from kgqa_cli.errors import InputDataError
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import write_json
 from kgqa_cli.workspace import Workspace, ensure_writable
+
+if TYPE_CHECKING:
+    from kgqa_cli.extraction.predict import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,6 @@ def run_evaluate(
     ``passed`` is false, after the report is written.
     """
     from kgqa_cli.extraction.predict import load_registered
-    from kgqa_cli.extraction.train import evaluate_records
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
@@ -60,35 +64,20 @@ def run_evaluate(
     with progress() as bar:
         task = bar.add_task(f"evaluating {extractor.version}", total=len(records))
         metrics, predictions = evaluate_records(extractor, records, config, on_progress=lambda n: bar.advance(task, n))
-    from kgqa_cli.extraction.metrics import error_analysis, error_report
+    from kgqa_cli.extraction.metrics import error_analysis
 
     errors = error_analysis(records, predictions)
     threshold = config.evaluate.min_f1 if min_f1 is None else min_f1
     passed = metrics["f1"] >= threshold
     report = {
-        "model_version": extractor.version,
-        "data": str(data_path),
-        "precision": metrics["precision"],
-        "recall": metrics["recall"],
-        "f1": metrics["f1"],
-        "support": metrics["support"],
-        "predicted": metrics["predicted"],
-        "correct": metrics["correct"],
-        "sentences": len(records),
-        "min_f1": threshold,
-        "passed": passed,
-        "per_predicate": metrics["per_predicate"],
-        "errors": errors,
+        "model_version": extractor.version, "data": str(data_path),
+        **{key: metrics[key] for key in ("precision", "recall", "f1", "support", "predicted", "correct")},
+        "sentences": len(records), "min_f1": threshold, "passed": passed,
+        "per_predicate": metrics["per_predicate"], "errors": errors,
     }
     if report_file is not None:
-        from kgqa_cli.errors import FileSystemError, describe_os_error
-
         title = f"Extraction errors of {extractor.version} on {data_path} (F1 {metrics['f1']:.4f})"
-        try:
-            Path(report_file).write_text(error_report(errors, title, html=Path(report_file).suffix in (".html", ".htm")),
-                                         encoding="utf-8")
-        except OSError as exc:
-            raise FileSystemError(describe_os_error(exc, "cannot write the error report")) from exc
+        _write_error_report(Path(report_file), errors, title)
     path = workspace.evaluation_dir("kg") / "evaluation.json"
     write_json(path, report)
     registry = Registry(workspace.registry_dir)
@@ -101,3 +90,30 @@ def run_evaluate(
     report["status"] = status
     write_json(path, report)
     return EvaluationResult(report, path, passed, threshold)
+
+
+def _write_error_report(path: Path, errors: dict, title: str) -> None:
+    """The error analysis as Markdown, or HTML for a ``.html``/``.htm`` name."""
+    from kgqa_cli.errors import FileSystemError, describe_os_error
+    from kgqa_cli.extraction.metrics import error_report
+
+    try:
+        path.write_text(error_report(errors, title, html=path.suffix in (".html", ".htm")), encoding="utf-8")
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot write the error report")) from exc
+
+
+def evaluate_records(extractor: Extractor, records: list[dict], config: KgConfig,
+                     on_progress: Callable[[int], None] | None = None) -> tuple[dict, list[dict]]:
+    """Extract from the texts of gold records and score the result; returns (metrics, predictions)."""
+    from kgqa_cli.extraction.metrics import score_triples
+
+    settings = config.extract
+    found = extractor.extract(
+        [record["text"] for record in records],
+        batch_size=settings.batch_size, max_chars=settings.max_chars,
+        subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
+        on_progress=on_progress, bfloat16=settings.bfloat16, workers=settings.workers,
+    )
+    predictions = [{"text": record["text"], "spo_list": triples} for record, triples in zip(records, found, strict=True)]
+    return score_triples(records, predictions), predictions

@@ -3,13 +3,16 @@ encoder's tokens -> its last hidden states; then subject and object pointers."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from kgqa_cli.extraction.config import KgModelConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def bidirectional_lstm(lstm: nn.LSTM, inputs: torch.Tensor, mask: torch.Tensor, training: bool) -> torch.Tensor:
@@ -72,45 +75,20 @@ class CasRel(nn.Module):
 
     def __init__(self, vocab_size: int, num_channels: int, config: KgModelConfig,
                  lexicon_sizes: tuple[int, int] | None = None, channel_types: list[int] | None = None,
-                 bigram_count: int | None = None, encoder: nn.Module | None = None) -> None:
+                 bigram_count: int | None = None, encoder: PreTrainedModel | None = None) -> None:
         """``encoder``: a pretrained (Hugging Face) encoder whose last hidden states replace the
         character embedding and Bi-LSTM; ``ids`` are then its token ids plus one (0 is padding)."""
         super().__init__()
         self.config = config
         padding = config.kernel_size // 2
         self.encoder = encoder
+        width: int
         if encoder is not None:
             width = encoder.config.hidden_size
             self.pad_token_id = getattr(encoder.config, "pad_token_id", None) or 0
             self.uses_bigrams = self.uses_lexicon = self.uses_attention = False
         else:
-            width = 2 * config.hidden_size  # the Bi-LSTM state
-            self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
-            inputs = config.embedding_dim
-            self.uses_bigrams = bool(config.bigram_dim)
-            if config.bigram_dim:  # after the character's embedding: a pretrained encoder's columns come first
-                if not bigram_count:
-                    raise ValueError("bigram_dim needs the size of the bigram vocabulary")
-                self.bigram_embedding = nn.Embedding(bigram_count, config.bigram_dim, padding_idx=0)
-                inputs += config.bigram_dim
-            if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
-                words, tags = lexicon_sizes
-                self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
-                self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
-                inputs += 3 * config.lexicon.dim
-            self.uses_lexicon = lexicon_sizes is not None
-            self.lstm = nn.LSTM(
-                inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
-                bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
-            )
-            self.uses_attention = bool(config.attention_heads)
-            if config.attention_heads:
-                # Its weights live in nn.MultiheadAttention (saved models keep their keys); it runs
-                # through scaled_dot_product_attention (``self_attention``).
-                self.attention = nn.MultiheadAttention(
-                    width, config.attention_heads, dropout=config.dropout, batch_first=True
-                )
-                self.norm = nn.LayerNorm(width)
+            width = self._character_layers(vocab_size, config, lexicon_sizes, bigram_count)
         self._state_width = width
         self.dropout = nn.Dropout(config.dropout)
         # Subject pointers read each state concatenated with the sentence's max-pooled state.
@@ -131,17 +109,55 @@ class CasRel(nn.Module):
             self.distance_to_tail = nn.Embedding(2 * config.relative_positions + 1, config.conv_channels)
         self.uses_types = config.subject_types
         if config.subject_types:
-            if channel_types is None or len(channel_types) != num_channels:
-                raise ValueError("subject_types needs the subject type index of every channel")
-            count = max(channel_types) + 1
-            self.subject_type = nn.Linear(2 * width, count)
-            self.type_vectors = nn.Embedding(count, config.conv_channels)
-            # The schema's prior, learned further: a channel whose predicate takes another subject
-            # type starts 3 logits down for subjects of that type.
-            prior = torch.full((count, num_channels), -3.0)
-            prior[torch.tensor(channel_types), torch.arange(num_channels)] = 0.0
-            self.type_head_bias = nn.Parameter(prior.clone())
-            self.type_tail_bias = nn.Parameter(prior.clone())
+            self._subject_type_layers(width, num_channels, config, channel_types)
+
+    def _character_layers(self, vocab_size: int, config: KgModelConfig, lexicon_sizes: tuple[int, int] | None,
+                          bigram_count: int | None) -> int:
+        """The character embedding (with bigram and lexicon vectors), the Bi-LSTM and the optional
+        self-attention; returns the width of their states."""
+        width = 2 * config.hidden_size  # the Bi-LSTM state
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=0)
+        inputs = config.embedding_dim
+        self.uses_bigrams = bool(config.bigram_dim)
+        if config.bigram_dim:  # after the character's embedding: a pretrained encoder's columns come first
+            if not bigram_count:
+                raise ValueError("bigram_dim needs the size of the bigram vocabulary")
+            self.bigram_embedding = nn.Embedding(bigram_count, config.bigram_dim, padding_idx=0)
+            inputs += config.bigram_dim
+        if lexicon_sizes is not None:  # SoftLexicon: word and tag vectors pooled per role (B, M, E)
+            words, tags = lexicon_sizes
+            self.lexicon_words = nn.Embedding(words, config.lexicon.dim, padding_idx=0)
+            self.lexicon_tags = nn.Embedding(tags, config.lexicon.dim, padding_idx=0)
+            inputs += 3 * config.lexicon.dim
+        self.uses_lexicon = lexicon_sizes is not None
+        self.lstm = nn.LSTM(
+            inputs, config.hidden_size, num_layers=config.lstm_layers, batch_first=True,
+            bidirectional=True, dropout=config.dropout if config.lstm_layers > 1 else 0.0,
+        )
+        self.uses_attention = bool(config.attention_heads)
+        if config.attention_heads:
+            # Its weights live in nn.MultiheadAttention (saved models keep their keys); it runs
+            # through scaled_dot_product_attention (``self_attention``).
+            self.attention = nn.MultiheadAttention(
+                width, config.attention_heads, dropout=config.dropout, batch_first=True
+            )
+            self.norm = nn.LayerNorm(width)
+        return width
+
+    def _subject_type_layers(self, width: int, num_channels: int, config: KgModelConfig,
+                             channel_types: list[int] | None) -> None:
+        """The subject-type classifier, its type vectors and the schema's prior per channel."""
+        if channel_types is None or len(channel_types) != num_channels:
+            raise ValueError("subject_types needs the subject type index of every channel")
+        count = max(channel_types) + 1
+        self.subject_type = nn.Linear(2 * width, count)
+        self.type_vectors = nn.Embedding(count, config.conv_channels)
+        # The schema's prior, learned further: a channel whose predicate takes another subject
+        # type starts 3 logits down for subjects of that type.
+        prior = torch.full((count, num_channels), -3.0)
+        prior[torch.tensor(channel_types), torch.arange(num_channels)] = 0.0
+        self.type_head_bias = nn.Parameter(prior.clone())
+        self.type_tail_bias = nn.Parameter(prior.clone())
 
     @property
     def state_width(self) -> int:
@@ -158,6 +174,7 @@ class CasRel(nn.Module):
         if self.uses_bigrams:
             embedded = torch.cat([embedded, self.bigram_embedding(bigrams)], dim=-1)
         if self.uses_lexicon:
+            assert lexicon is not None  # a model that reads the lexicon is given its features
             embedded = torch.cat([embedded, self.lexicon_vectors(*lexicon)], dim=-1)
         embedded = self.dropout(embedded)
         states = bidirectional_lstm(self.lstm, embedded, mask, self.training)
@@ -169,6 +186,7 @@ class CasRel(nn.Module):
 
     def _encode_pretrained(self, ids: torch.Tensor, mask: torch.Tensor) -> Encoded:
         """The pretrained encoder's last hidden states over its tokens (``ids`` shifted by one)."""
+        assert self.encoder is not None
         token_ids = torch.where(mask, ids - 1, torch.full_like(ids, self.pad_token_id))
         states = self.encoder(input_ids=token_ids, attention_mask=mask.long()).last_hidden_state
         states = states.masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -219,7 +237,7 @@ class CasRel(nn.Module):
         included) at half the cost.
         """
         width = self.state_width
-        padding = conv.padding[0]
+        padding = int(conv.padding[0])  # a number, never 'same' or 'valid', in these layers
         out = F.conv1d(features.states.transpose(1, 2), conv.weight[:, :width], conv.bias, padding=padding)
         taps = torch.einsum("bw,cwk->bkc", features.pooled, conv.weight[:, width:])
         inside = F.pad(features.mask.to(taps.dtype), (padding, padding)).unfold(1, conv.kernel_size[0], 1)

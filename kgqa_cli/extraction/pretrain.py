@@ -18,29 +18,29 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from kgqa_cli.errors import (
-    ConfigError,
-    InputDataError,
-)
-from kgqa_cli.extraction.model import bidirectional_lstm
+from kgqa_cli.errors import ConfigError
+from kgqa_cli.extraction.config import KgModelConfig, PretrainConfig
+from kgqa_cli.extraction.model import CasRel, bidirectional_lstm
 from kgqa_cli.extraction.predict import choose_device
+from kgqa_cli.extraction.pretrain_texts import GROUP, PretrainResult, pretraining_texts
 from kgqa_cli.extraction.vocab import CharVocab
 from kgqa_cli.io import write_json
+from kgqa_cli.mlops.trainer import EpochResult, LoopSettings, Recipe, Scores, Trainer, training_lock
 from kgqa_cli.workspace import Workspace, ensure_writable
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 log = logging.getLogger(__name__)
 
-GROUP = "pretrain"
 MASK = "<mask>"
 
 
@@ -62,43 +62,6 @@ class CharEncoder(nn.Module):
         return self.head(self.dropout(states[chosen]))
 
 
-@dataclass
-class PretrainResult:
-    """What a pretraining run produced."""
-
-    model_dir: Path
-    sentences: int
-    characters: int
-    curve: list[dict] = field(default_factory=list)
-    version: str | None = None
-    encoder: str = "lstm"
-
-
-def read_texts(path: Path) -> list[str]:
-    """Texts of a file: JSON lines with a ``text`` field (DuIE, SKE, extract input), NLPCC's
-    ``<question id=N>`` lines (questions only), or plain text, one a line."""
-    from kgqa_cli.io import read_user_text
-
-    lines = read_user_text(path, "file of texts").splitlines()
-    texts = []
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("{"):
-            try:
-                value = json.loads(line).get("text")
-            except (ValueError, AttributeError):
-                value = None
-            if isinstance(value, str) and value.strip():
-                texts.append(value.strip())
-        elif line.startswith("<question"):
-            texts.append(line.split("\t", 1)[-1].strip())
-        elif not line.startswith("<"):  # NLPCC's <triple>/<answer> lines and separators are no text
-            texts.append(line)
-    return texts
-
-
 def _masked(ids: list[int], rng: np.random.Generator, vocab_size: int, mask_id: int,
             ratio: float) -> tuple[list[int], list[int]]:
     """The input with ``ratio`` of its characters picked (80/10/10 as BERT), and the targets
@@ -114,38 +77,21 @@ def _masked(ids: list[int], rng: np.random.Generator, vocab_size: int, mask_id: 
     return inputs, targets
 
 
-def run_pretrain(config: Any, model_config: Any, workspace: Workspace, inputs: list[Path],
+def run_pretrain(config: PretrainConfig, model_config: KgModelConfig, workspace: Workspace, inputs: list[Path],
                  register: bool = True) -> PretrainResult:
     """Masked-character training of the extractor's encoder on the texts of ``inputs``."""
-    from kgqa_cli.extraction.train import training_lock
-
     with training_lock(workspace, GROUP, "`kgqa pretrain`"):
         return _pretrain_and_register(config, model_config, workspace, inputs, register)
 
 
-def _pretrain_and_register(config: Any, model_config: Any, workspace: Workspace, inputs: list[Path],
-                           register: bool) -> PretrainResult:
+def _pretrain_and_register(config: PretrainConfig, model_config: KgModelConfig, workspace: Workspace,
+                           inputs: list[Path], register: bool) -> PretrainResult:
     from kgqa_cli.mlops.registry import Registry, hash_paths
     from kgqa_cli.torch_setup import seed_everything, set_threads
     from kgqa_cli.ui import progress
 
-    if not inputs:
-        raise ConfigError("no texts to pretrain on", hint="name files, or set pretrain.inputs")
-    held_out: set[str] = set()
-    for split in ("dev", "test"):
-        path = workspace.split_file(split)
-        if path.exists():
-            held_out |= set(read_texts(path))
-    texts, seen = [], set()
-    for path in inputs:
-        for text in read_texts(path):
-            text = text[: config.max_len]
-            if text not in held_out and text not in seen:
-                seen.add(text)
-                texts.append(text)
-    if len(texts) < 2:
-        raise InputDataError(f"{len(texts)} text(s) to pretrain on after leaving out dev and test: too few")
-    if getattr(config, "encoder", "lstm") == "bert":
+    texts = pretraining_texts(workspace, inputs, config.max_len)
+    if config.encoder == "bert":
         from kgqa_cli.extraction.pretrain_bert import pretrain_bert
 
         return pretrain_bert(config, workspace, texts, inputs, register)
@@ -154,7 +100,6 @@ def _pretrain_and_register(config: Any, model_config: Any, workspace: Workspace,
     seed_everything(config.seed)
     set_threads(config.threads)
     vocab = CharVocab([*CharVocab.build(texts, config.min_char_count).itos[2:], MASK])
-    mask_id = vocab.stoi[MASK]
     device = choose_device(config.device)
     model = CharEncoder(len(vocab), model_config.embedding_dim, model_config.hidden_size, model_config.lstm_layers,
                         model_config.dropout).to(device)
@@ -163,27 +108,9 @@ def _pretrain_and_register(config: Any, model_config: Any, workspace: Workspace,
     order = rng.permutation(len(texts))
     checking = max(1, len(texts) // 50)  # 2 % of the texts measure masked-character accuracy
     check, train = [texts[i] for i in order[:checking]], [texts[i] for i in order[checking:]]
-    encoded = [vocab.encode(text) for text in train]
-    curve: list[dict] = []
     with progress() as bar:
-        for epoch in range(1, config.epochs + 1):
-            started = time.perf_counter()
-            model.train()
-            batches = np.array_split(rng.permutation(len(encoded)), max(1, len(encoded) // config.batch_size))
-            task = bar.add_task(f"pretrain epoch {epoch}/{config.epochs}", total=len(batches))
-            total = 0.0
-            for chosen in batches:
-                loss = _batch_loss(model, [encoded[i] for i in chosen], rng, len(vocab), mask_id, config.mask_ratio)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                total += loss.item()
-                bar.advance(task)
-            accuracy = _accuracy(model, [vocab.encode(t) for t in check], len(vocab), mask_id, config)
-            curve.append({"epoch": epoch, "loss": round(total / max(1, len(batches)), 5),
-                          "masked_accuracy": round(accuracy, 4), "seconds": round(time.perf_counter() - started, 1)})
-            log.info("pretrain epoch %d: loss %.4f, masked-character accuracy %.4f", epoch, curve[-1]["loss"], accuracy)
+        recipe = MaskedCharacters(config, model, vocab, train, check, rng, bar)
+        curve = Trainer(model, optimizer, LoopSettings(config.epochs, grad_clip=1.0)).run(recipe).curve
     _save(out, model, vocab, model_config, curve, len(texts))
     result = PretrainResult(out, len(texts), len(vocab), curve)
     if register:
@@ -192,6 +119,44 @@ def _pretrain_and_register(config: Any, model_config: Any, workspace: Workspace,
             data_hash=hash_paths(list(inputs)))
         result.version = version.name
     return result
+
+
+class MaskedCharacters(Recipe[np.ndarray]):
+    """Pretraining's part of the loop: batches of the texts in an order drawn from ``rng`` (which
+    also picks the masked characters), their masked-character loss, and the accuracy on the
+    texts held back to check it."""
+
+    def __init__(self, config: PretrainConfig, model: CharEncoder, vocab: CharVocab, train: list[str],
+                 check: list[str], rng: np.random.Generator, bar: Progress) -> None:
+        self.config, self.forward, self.vocab, self.check, self.rng, self.bar = config, model, vocab, check, rng, bar
+        self.model = model
+        self.mask_id = vocab.stoi[MASK]
+        self.encoded = [vocab.encode(text) for text in train]
+        self.task: TaskID | None = None
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        count = max(1, len(self.encoded) // self.config.batch_size)
+        self.task = self.bar.add_task(f"pretrain epoch {epoch}/{self.config.epochs}", total=count)
+        return np.array_split(self.rng.permutation(len(self.encoded)), count)
+
+    def loss(self, batch: np.ndarray) -> torch.Tensor:
+        return _batch_loss(self.model, [self.encoded[i] for i in batch], self.rng, len(self.vocab), self.mask_id,
+                           self.config.mask_ratio)
+
+    def after_step(self, epoch: int, step: int, total_loss: float) -> None:
+        assert self.task is not None
+        self.bar.advance(self.task)
+
+    def score(self, epoch: int, scored: torch.nn.Module) -> Scores:
+        checked = [self.vocab.encode(text) for text in self.check]
+        return {"masked_accuracy": _accuracy(self.model, checked, len(self.vocab), self.mask_id, self.config)}
+
+    def result(self, epoch: int, mean_loss: float, seconds: float, dev: Scores) -> EpochResult:
+        accuracy = dev["masked_accuracy"]
+        point = {"epoch": epoch, "loss": round(mean_loss, 5), "masked_accuracy": round(accuracy, 4),
+                 "seconds": round(seconds, 1)}
+        log.info("pretrain epoch %d: loss %.4f, masked-character accuracy %.4f", epoch, point["loss"], accuracy)
+        return EpochResult(point)
 
 
 def _batch(sequences: list[list[int]], rng: np.random.Generator, vocab_size: int, mask_id: int,
@@ -216,7 +181,8 @@ def _batch_loss(model: CharEncoder, sequences: list[list[int]], rng: np.random.G
     return F.cross_entropy(logits, targets[chosen])
 
 
-def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, mask_id: int, config: Any) -> float:
+def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, mask_id: int,
+              config: PretrainConfig) -> float:
     model.eval()
     rng = np.random.default_rng(config.seed + 1)  # the same masks every epoch
     right = total = 0
@@ -231,7 +197,7 @@ def _accuracy(model: CharEncoder, sequences: list[list[int]], vocab_size: int, m
     return right / total if total else 0.0
 
 
-def _save(folder: Path, model: CharEncoder, vocab: CharVocab, model_config: Any, curve: list[dict],
+def _save(folder: Path, model: CharEncoder, vocab: CharVocab, model_config: KgModelConfig, curve: list[dict],
           sentences: int) -> None:
     from safetensors.torch import save_file
 
@@ -246,7 +212,7 @@ def _save(folder: Path, model: CharEncoder, vocab: CharVocab, model_config: Any,
     write_json(folder / "curve.json", curve)
 
 
-def initialise_from(model: nn.Module, vocab: CharVocab, registry_root: Path, version: str) -> str:
+def initialise_from(model: CasRel, vocab: CharVocab, registry_root: Path, version: str) -> str:
     """Copy a registered pretrained encoder into an extractor: the embedding row of every
     character both vocabularies know, and the Bi-LSTM (its character columns when the extractor
     also reads lexicon features). Returns the version used."""

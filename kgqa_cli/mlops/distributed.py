@@ -15,7 +15,13 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+if TYPE_CHECKING:
+    import torch
+    from torch.distributed import ProcessGroup
+    from torch.utils.data import Dataset
+    from torch.utils.data.distributed import DistributedSampler
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +98,7 @@ def _leave() -> None:
         dist.destroy_process_group()
 
 
-def wrap(module: Any, device: Any, find_unused_parameters: bool = False) -> Any:
+def wrap(module: torch.nn.Module, device: torch.device, find_unused_parameters: bool = False) -> torch.nn.Module:
     """``module`` in DistributedDataParallel (rank 0's weights on every rank from here on, gradients
     averaged in backward); the module itself outside a group."""
     if not current().active:
@@ -109,14 +115,16 @@ def _cuda_device() -> int:
     return torch.cuda.current_device()
 
 
-def sampler(count: int, seed: int) -> Any:
+def sampler(count: int, seed: int) -> DistributedSampler[int]:
     """This rank's share of ``count`` items, shuffled per epoch (call ``set_epoch``); every rank
     gets the same number (some items twice when ``count`` does not divide), so that the ranks
     take the same number of steps."""
     from torch.utils.data.distributed import DistributedSampler
 
     group = current()
-    return DistributedSampler(range(count), num_replicas=group.world, rank=group.rank, shuffle=True, seed=seed)
+    # The sampler reads only len() of its data set: the range of the item numbers stands for it.
+    items = cast("Dataset[int]", range(count))
+    return DistributedSampler(items, num_replicas=group.world, rank=group.rank, shuffle=True, seed=seed)
 
 
 def mean(value: float) -> float:
@@ -151,7 +159,7 @@ def gather(value: T) -> list[T]:
         return [value]
     import torch.distributed as dist
 
-    values: list = [None] * group.world
+    values: list[Any] = [None] * group.world
     dist.all_gather_object(values, value, group=_cpu_group())
     return values
 
@@ -164,10 +172,10 @@ def barrier() -> None:
         dist.barrier(group=_cpu_group())
 
 
-_CPU_GROUP: list = []
+_CPU_GROUP: list[ProcessGroup] = []
 
 
-def _cpu_group() -> Any:
+def _cpu_group() -> ProcessGroup | None:
     """A gloo group for the small CPU-side exchanges (numbers, pickled objects, barriers), so that
     they never need a GPU; the default group when it is gloo already."""
     import torch.distributed as dist

@@ -6,9 +6,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -16,22 +17,28 @@ from kgqa_cli.errors import InputDataError, QualityGateError
 from kgqa_cli.io import write_json
 from kgqa_cli.mlops import distributed
 from kgqa_cli.mlops.registry import ModelVersion, Registry, hash_paths, model_files
+from kgqa_cli.mlops.trainer import EpochResult, LoopSettings, Recipe, Scores, Standing, Trainer, training_lock
 from kgqa_cli.torch_setup import seed_everything, set_threads
+from kgqa_cli.understanding.batches import Encoded, QuestionBatch, encode_question, question_batches
 from kgqa_cli.understanding.config import QaConfig
 from kgqa_cli.understanding.metrics import score_questions
 from kgqa_cli.understanding.model import (
-    IGNORE,
     JointBert,
     QuestionModel,
     bert_config,
     from_pretrained_encoder,
     joint_loss,
-    predict_batch,
 )
 from kgqa_cli.understanding.questions import read_questions
+from kgqa_cli.understanding.runtime import QuestionRuntime, predict_batch
 from kgqa_cli.understanding.templates import load_templates
 from kgqa_cli.understanding.tokenizer import CharTokenizer, PretrainedTokenizer
 from kgqa_cli.workspace import Workspace, ensure_writable
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from torch.optim.optimizer import ParamsT
+    from torch.utils.data.distributed import DistributedSampler
 
 log = logging.getLogger(__name__)
 GROUP = "qa"
@@ -47,86 +54,9 @@ class QaTrainResult:
     seconds: float
 
 
-def token_labels(char_tags: list[str], token_spans: list[tuple[int, int]]) -> list[str | None]:
-    """The tag of each token from the tags of the characters (None for [CLS] and [SEP]): a token
-    takes the tag of its first character, and an I- tag that continues no span of the token
-    before (the span began inside that token) becomes B-, so that every span starts with B-."""
-    labels: list[str | None] = []
-    previous_kind: str | None = None
-    for start, end in token_spans:
-        if end <= start:
-            labels.append(None)
-            continue
-        tag = char_tags[start] if start < len(char_tags) else "O"
-        kind = tag[2:] if tag != "O" else None
-        if tag.startswith("I-") and kind != previous_kind:
-            tag = f"B-{kind}"
-        labels.append(tag)
-        previous_kind = kind
-    return labels
-
-
-def _encode(example: dict, model: QuestionModel) -> tuple[list[int], list[int], int]:
-    slot_index = {label: i for i, label in enumerate(model.slot_labels)}
-    if isinstance(model.tokenizer, PretrainedTokenizer):
-        ids, token_spans = model.tokenizer.encode_spans(example["text"])
-        tags = token_labels(example["slots"], token_spans)
-        labels = [IGNORE if tag is None else slot_index.get(tag, 0) for tag in tags]
-        return ids, labels, model.intents.index(example["intent"])
-    ids = model.tokenizer.encode(example["text"])
-    tags = example["slots"][: model.tokenizer.max_chars]
-    labels = [IGNORE, *(slot_index.get(tag, 0) for tag in tags), IGNORE]
-    return ids, labels, model.intents.index(example["intent"])
-
-
-def _batches(
-    encoded: list, batch_size: int, rng: random.Random | None, unk_id: int, unk_rate: float, vocab_size: int,
-    indices: list[int] | None = None,
-):
-    """Padded batches of all questions, or of those at ``indices`` (a rank's share)."""
-    order = list(range(len(encoded))) if indices is None else list(indices)
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    if rng is not None:
-        # Shuffled, then sorted by length within pools of 50 batches, so that a batch holds
-        # questions of about one length: far less padding, the same data in a random order.
-        rng.shuffle(order)
-        pool = batch_size * 50
-        order = [i for start in range(0, len(order), pool)
-                 for i in sorted(order[start : start + pool], key=lambda i: len(encoded[i][0]))]
-        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-        rng.shuffle(batches)
-    for batch in batches:
-        rows = [encoded[i] for i in batch]
-        width = max(len(ids) for ids, _, _ in rows)
-        input_ids, masks, slot_labels = [], [], []
-        for ids, labels, _ in rows:
-            ids = list(ids)
-            if rng is not None and unk_rate:
-                # Entity characters sometimes become [UNK] or a random character, so that the tagger
-                # learns name boundaries from the wording around them and still tags unseen names.
-                for position, label in enumerate(labels):
-                    if label in (IGNORE, 0):
-                        continue
-                    draw = rng.random()
-                    if draw < unk_rate:
-                        ids[position] = unk_id
-                    elif draw < 3 * unk_rate:
-                        ids[position] = rng.randrange(4, vocab_size)
-            pad = width - len(ids)
-            input_ids.append(ids + [0] * pad)
-            masks.append([1] * len(ids) + [0] * pad)
-            slot_labels.append(labels + [IGNORE] * pad)
-        yield (
-            torch.tensor(input_ids),
-            torch.tensor(masks),
-            torch.tensor([intent for _, _, intent in rows]),
-            torch.tensor(slot_labels),
-        )
-
-
-def evaluate_examples(model: Any, examples: list[dict], batch_size: int = 128) -> dict:
+def evaluate_examples(model: QuestionModel | QuestionRuntime, examples: list[dict], batch_size: int = 128) -> dict:
     """Predict every example and score the predictions."""
-    if hasattr(model, "network"):  # the torch model (the numpy runtime has no training mode)
+    if isinstance(model, QuestionModel):  # the torch model (the numpy runtime has no training mode)
         model.network.eval()
     predictions = []
     for start in range(0, len(examples), batch_size):
@@ -142,12 +72,14 @@ def _routes(config: QaConfig, intents: list[str]) -> dict[str, list[dict]]:
     }
 
 
-def _pretrained_network(config: QaConfig, num_intents: int, num_slots: int):
+def _pretrained_network(config: QaConfig, num_intents: int,
+                        num_slots: int) -> tuple[PretrainedTokenizer, JointBert, dict[str, Any]]:
     """The tokenizer, JointBERT and provenance of a pretrained checkpoint (qa.model.pretrained)."""
     from kgqa_cli.pretrained import load_encoder
 
     key = "qa.model.pretrained"
     name = location = config.model.pretrained
+    assert name is not None and location is not None  # encoder: pretrained names one (JointBertConfig's check)
     channel = os.environ.get("SM_CHANNEL_PRETRAINED")
     if name.startswith("s3://") and channel:  # in a SageMaker training job: the prefix arrives as a channel
         location = channel
@@ -166,10 +98,67 @@ def _pretrained_network(config: QaConfig, num_intents: int, num_slots: int):
 
 def train_question_model(config: QaConfig, workspace: Workspace) -> QaTrainResult:
     """Train on questions_dir/train.jsonl, pick the best epoch on dev, save and register it."""
-    from kgqa_cli.extraction.train import training_lock
-
     with training_lock(workspace, GROUP, "`kgqa train qa`"):
         return _train_and_register(config, workspace)
+
+
+class JointTraining(Recipe[QuestionBatch]):
+    """The question model's part of the loop: shuffled batches with entity characters sometimes
+    masked, the joint intent and slot loss, and dev accuracy (intent + slot F1 + sentence)."""
+
+    def __init__(self, config: QaConfig, model: QuestionModel, encoded: list[Encoded], dev: list[dict],
+                 share: DistributedSampler | None, bar: Progress, total_steps: int) -> None:
+        self.config, self.model, self.encoded, self.dev, self.share = config, model, encoded, dev, share
+        self.bar, self.total_steps = bar, total_steps
+        self.rng = random.Random(config.train.seed)
+        # Several ranks: rank 0's weights everywhere, gradients averaged in backward; one process: the network.
+        self.forward = distributed.wrap(model.network, torch.device("cpu"))
+        self.main = distributed.current().main
+        self.task = bar.add_task("training qa", total=total_steps)
+        self.best_state: dict[str, torch.Tensor] = {}
+
+    def batches(self, epoch: int) -> Iterator[QuestionBatch]:
+        if self.share is not None:
+            self.share.set_epoch(epoch)
+        tokenizer = self.model.tokenizer
+        return question_batches(self.encoded, self.config.train.batch_size, self.rng, tokenizer.unk_id,
+                        self.config.train.unk_replace, len(tokenizer), list(self.share) if self.share is not None else None)
+
+    def loss(self, batch: QuestionBatch) -> torch.Tensor:
+        input_ids, mask, intent_labels, slot_target = batch
+        intent_logits, slot_logits = self.forward(input_ids, mask)
+        return joint_loss(intent_logits, slot_logits, intent_labels, slot_target, self.config.model.slot_loss_weight)
+
+    def after_step(self, epoch: int, step: int, total_loss: float) -> None:
+        self.bar.advance(self.task)
+
+    def score(self, epoch: int, scored: torch.nn.Module) -> Scores:
+        if not self.dev:
+            return {"intent_accuracy": 0, "slot_f1": 0, "sentence_accuracy": 0}
+        return evaluate_examples(self.model, self.dev)
+
+    def result(self, epoch: int, mean_loss: float, seconds: float, dev: Scores) -> EpochResult:
+        point = {
+            "epoch": epoch,
+            "loss": round(mean_loss, 5),
+            "dev_intent_accuracy": dev["intent_accuracy"],
+            "dev_slot_f1": dev["slot_f1"],
+            "dev_sentence_accuracy": dev["sentence_accuracy"],
+        }
+        return EpochResult(point, dev["sentence_accuracy"] + dev["intent_accuracy"] + dev["slot_f1"])
+
+    def improved(self, epoch: int, scored: torch.nn.Module, standing: Standing) -> None:
+        self.best_state = {k: v.detach().clone() for k, v in self.model.network.state_dict().items()}
+
+    def epoch_done(self, epoch: int, standing: Standing) -> None:
+        if self.main:
+            point = standing.curve[-1]
+            log.info("epoch %d: loss %.4f, dev intent %.4f, slot f1 %.4f, sentence %.4f", epoch, point["loss"],
+                     point["dev_intent_accuracy"], point["dev_slot_f1"], point["dev_sentence_accuracy"])
+
+    def stopping(self, epoch: int, standing: Standing) -> None:
+        log.info("no better dev score for %d epochs: stopping", standing.bad_epochs)
+        self.bar.update(self.task, completed=self.total_steps)
 
 
 def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult:
@@ -185,116 +174,98 @@ def _train_and_register(config: QaConfig, workspace: Workspace) -> QaTrainResult
         raise InputDataError(f"{train_path}: no training questions", hint="run `kgqa questions` first")
     if distributed.init_from_env().main:  # the only rank that writes
         ensure_writable([workspace.model_dir(GROUP), workspace.registry_dir])  # before training, not after
-    intents = sorted({e["intent"] for e in train})
-    tag_kinds = sorted({tag[2:] for e in train for tag in e["slots"] if tag != "O"})
-    slot_labels = ["O", *(f"{p}-{k}" for k in tag_kinds for p in ("B", "I"))]
-    dev = [e for e in dev if e["intent"] in intents]
-    provenance = None
-    if config.model.encoder == "pretrained":
-        tokenizer, network, provenance = _pretrained_network(config, len(intents), len(slot_labels))
-    else:
-        tokenizer = CharTokenizer.build((e["text"] for e in train), config.model.max_length,
-                                        config.model.min_char_count)
-        network = JointBert(bert_config(config.model, len(tokenizer)), len(intents), len(slot_labels))
-    settings = {"slot_loss_weight": config.model.slot_loss_weight, "trained_on": str(train_path)}
-    model = QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings,
-                          load_templates(config.questions.templates).synonyms, provenance)
-    encoded = [_encode(e, model) for e in train]
+    model = _new_model(config, train, str(train_path))
+    dev = [e for e in dev if e["intent"] in model.intents]
+    encoded = [encode_question(e, model) for e in train]
 
     group = distributed.init_from_env()  # under torchrun: each rank trains on its share of the questions
     share = distributed.sampler(len(encoded), config.train.seed) if group.active else None
     steps_per_epoch = ((len(share) if share is not None else len(encoded)) + config.train.batch_size - 1) \
         // config.train.batch_size
     total_steps = steps_per_epoch * config.train.epochs
-    warmup = max(1, int(total_steps * config.train.warmup_ratio))
-    if provenance is None:
-        parameters = network.parameters()
-    else:  # the pretrained encoder only needs adjusting; the new heads learn at the full rate
-        encoder_ids = {id(parameter) for parameter in network.encoder.parameters()}
-        parameters = [{"params": list(network.encoder.parameters()), "lr": config.train.encoder_lr},
-                      {"params": [p for p in network.parameters() if id(p) not in encoder_ids]}]
-    optimizer = torch.optim.AdamW(parameters, lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
-    )
-    rng = random.Random(config.train.seed)
-    curve: list[dict] = []
-    best_score, best_state, best_epoch, stale = -1.0, None, 0, 0
-    # Several ranks: rank 0's weights everywhere, gradients averaged in backward; one process: the network.
-    trainer = distributed.wrap(network, torch.device("cpu"))
+    optimizer, scheduler = _optimizer(config, model, total_steps)
+    trainer = Trainer(model.network, optimizer, LoopSettings(config.train.epochs, config.train.patience, grad_clip=1.0),
+                      scheduler=scheduler, group=group)
     with progress(disable=not group.main) as bar:
-        task = bar.add_task("training qa", total=total_steps)
-        for epoch in range(1, config.train.epochs + 1):
-            trainer.train()
-            losses = []
-            if share is not None:
-                share.set_epoch(epoch)
-            for input_ids, mask, intent_labels, slot_target in _batches(
-                encoded, config.train.batch_size, rng, tokenizer.unk_id, config.train.unk_replace, len(tokenizer),
-                list(share) if share is not None else None,
-            ):
-                intent_logits, slot_logits = trainer(input_ids, mask)
-                loss = joint_loss(intent_logits, slot_logits, intent_labels, slot_target, config.model.slot_loss_weight)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                losses.append(loss.item())
-                bar.advance(task)
-            scores = None
-            if group.main:  # the ranks hold the same weights: rank 0 scores, every rank takes its scores
-                scores = evaluate_examples(model, dev) if dev else {"intent_accuracy": 0, "slot_f1": 0,
-                                                                    "sentence_accuracy": 0}
-            scores = distributed.broadcast(scores)
-            point = {
-                "epoch": epoch,
-                "loss": round(distributed.mean(sum(losses) / max(1, len(losses))), 5),
-                "dev_intent_accuracy": scores["intent_accuracy"],
-                "dev_slot_f1": scores["slot_f1"],
-                "dev_sentence_accuracy": scores["sentence_accuracy"],
-            }
-            curve.append(point)
-            if group.main:
-                log.info("epoch %d: loss %.4f, dev intent %.4f, slot f1 %.4f, sentence %.4f", epoch, point["loss"],
-                         point["dev_intent_accuracy"], point["dev_slot_f1"], point["dev_sentence_accuracy"])
-            score = scores["sentence_accuracy"] + scores["intent_accuracy"] + scores["slot_f1"]
-            if score > best_score:
-                best_score, best_epoch, stale = score, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= config.train.patience:
-                    log.info("no better dev score for %d epochs: stopping", stale)
-                    bar.update(task, completed=total_steps)
-                    break
-    network.load_state_dict(best_state)
-    network.eval()
-    best = curve[best_epoch - 1]
+        recipe = JointTraining(config, model, encoded, dev, share, bar, total_steps)
+        standing = trainer.run(recipe)
+    model.network.load_state_dict(recipe.best_state)
+    model.network.eval()
+    best = standing.curve[standing.best_epoch - 1]
     metrics = {
-        "best_epoch": best_epoch,
+        "best_epoch": standing.best_epoch,
         "dev_intent_accuracy": best["dev_intent_accuracy"],
         "dev_slot_f1": best["dev_slot_f1"],
         "dev_sentence_accuracy": best["dev_sentence_accuracy"],
         "train_questions": len(train),
         "dev_questions": len(dev),
-        "intents": len(intents),
-        "vocabulary": len(tokenizer),
+        "intents": len(model.intents),
+        "vocabulary": len(model.tokenizer),
     }
+    seconds = time.perf_counter() - started
     if not group.main:  # rank 0 saves and registers the model; the others take its version
-        return QaTrainResult(distributed.broadcast(None), metrics, curve, time.perf_counter() - started)
+        version: ModelVersion | None = distributed.broadcast(None)
+        assert version is not None
+        return QaTrainResult(version, metrics, standing.curve, seconds)
+    version = _save_and_register(workspace, model, metrics, standing.curve, [train_path, dev_path])
+    distributed.broadcast(version)  # to the other ranks, which wait for it
+    return QaTrainResult(version, metrics, standing.curve, time.perf_counter() - started)
+
+
+def _new_model(config: QaConfig, train: list[dict], trained_on: str) -> QuestionModel:
+    """An untrained question model for the intents and slot kinds of the training questions:
+    a pretrained encoder (qa.model.pretrained) or a JointBERT on their characters."""
+    intents = sorted({e["intent"] for e in train})
+    tag_kinds = sorted({tag[2:] for e in train for tag in e["slots"] if tag != "O"})
+    slot_labels = ["O", *(f"{p}-{k}" for k in tag_kinds for p in ("B", "I"))]
+    provenance = None
+    tokenizer: CharTokenizer | PretrainedTokenizer
+    if config.model.encoder == "pretrained":
+        tokenizer, network, provenance = _pretrained_network(config, len(intents), len(slot_labels))
+    else:
+        tokenizer = CharTokenizer.build((e["text"] for e in train), config.model.max_length,
+                                        config.model.min_char_count)
+        network = JointBert(bert_config(config.model, len(tokenizer)), len(intents), len(slot_labels))
+    settings = {"slot_loss_weight": config.model.slot_loss_weight, "trained_on": trained_on}
+    return QuestionModel(network, tokenizer, intents, slot_labels, _routes(config, intents), settings,
+                         load_templates(config.questions.templates).synonyms, provenance)
+
+
+def _optimizer(config: QaConfig, model: QuestionModel,
+               total_steps: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (a pretrained encoder's weights at ``encoder_lr``: they only need adjusting; the new
+    heads at the full rate) and a linear warmup then linear decay to zero."""
+    network = model.network
+    warmup = max(1, int(total_steps * config.train.warmup_ratio))
+    parameters: ParamsT
+    if model.encoder is None:
+        parameters = network.parameters()
+    else:
+        encoder_ids = {id(parameter) for parameter in network.encoder.parameters()}
+        groups: list[dict[str, Any]] = [
+            {"params": list(network.encoder.parameters()), "lr": config.train.encoder_lr},
+            {"params": [p for p in network.parameters() if id(p) not in encoder_ids]},
+        ]
+        parameters = groups
+    optimizer = torch.optim.AdamW(parameters, lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+    )
+    return optimizer, scheduler
+
+
+def _save_and_register(workspace: Workspace, model: QuestionModel, metrics: dict, curve: list[dict],
+                       data: list[Path]) -> ModelVersion:
+    """Write the model folder with its metrics and curve, and register it as a new version."""
     out = workspace.model_dir(GROUP)
     model.save(out)
     write_json(out / "metrics.json", metrics)
     write_json(out / "curve.json", curve)
-    data_hash = hash_paths([train_path, dev_path])
+    data_hash = hash_paths(data)
     registry = Registry(workspace.registry_dir)
-    if provenance is None:
-        version = registry.register(GROUP, out, metrics, data_hash=data_hash)
-    else:
-        version = registry.register(GROUP, out, metrics, data_hash=data_hash, encoder=provenance)
-    distributed.broadcast(version)  # to the other ranks, which wait for it
-    return QaTrainResult(version, metrics, curve, time.perf_counter() - started)
+    if model.encoder is None:
+        return registry.register(GROUP, out, metrics, data_hash=data_hash)
+    return registry.register(GROUP, out, metrics, data_hash=data_hash, encoder=model.encoder)
 
 
 def load_registered(
