@@ -150,6 +150,33 @@ def test_baseline_run_report_violation_and_alert(monitored, tmp_path):
 
 
 @pytest.mark.slow
+def test_captures_that_name_no_model_are_monitored_not_a_crash(monitored, tmp_path):
+    """Captured answers written without a model version (an older endpoint, another writer) are
+    counted under no version and scored against the newest baseline."""
+    settings, chosen = monitored
+    workspace = ["--workspace", str(settings.paths.root)]
+    assert subprocess.run([*KGQA, "monitor", "baseline", *workspace], capture_output=True, timeout=300).returncode == 0
+    _import(settings, [{"question": e["text"], "intent": e["intent"]} for e in chosen], tmp_path, "right.jsonl")
+    captures = [path for path in (settings.paths.root / "datacapture").rglob("*.jsonl")
+                if not path.name.endswith(".feedback.jsonl")]
+    assert captures
+    for path in captures:
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        for record in records:
+            output = record["captureData"]["endpointOutput"]
+            assert output["encoding"] == "JSON"
+            answer = json.loads(output["data"])
+            answer.pop("model_version")
+            output["data"] = json.dumps(answer, ensure_ascii=False)
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    done = subprocess.run([*KGQA, "monitor", "run", "--start-offset", "-PT1H", "--end-offset", "PT1M", "--json",
+                           "--monitor.threshold_margin", "0.3", *workspace], capture_output=True, timeout=300)
+    assert done.returncode in (0, 9), done.stderr  # scored: passing, or a drift violation
+    summary = json.loads(done.stdout)
+    assert summary["model_versions"] == {"null": 40} and summary["labelled"] == 40
+
+
+@pytest.mark.slow
 def test_a_failed_gate_alerts_and_a_dead_sink_changes_nothing(tiny_qa, tmp_path):
     settings = copy_workspace(tiny_qa, tmp_path)
     receiver = Receiver()

@@ -139,12 +139,13 @@ def _report_violation(settings, exc, figures: tuple[str, ...], versions: str, js
     model versions under ``versions``), and with --json the run's summary on stdout."""
     from kgqa_cli.aws.sns import alert_publishers
     from kgqa_cli.mlops.alerts import alert_on_failure
+    from kgqa_cli.monitoring.report import version_names
     from kgqa_cli.ui import print_json
 
     details = getattr(exc, "details", {})
     alert_on_failure(settings.alerts, "monitor_violation", exc, publishers=alert_publishers(settings.aws), report=details.get("report"),
                      figures={name: details.get(name) for name in figures},
-                     model_version=", ".join(details.get(versions, {})) or None)
+                     model_version=version_names(details.get(versions, {})) or None)
     if json_output and details:
         print_json(details)
 

@@ -12,7 +12,7 @@ What the graph makes of them (:func:`review_overlay`): a rejected or corrected t
 *reviewed out*, and every load leaves it out, a ``bulkload --replace`` of the same extraction
 included; a corrected triple is added as the reviewer wrote it, its evidence the sentence
 reviewed. The decisions file is the one record: the graph and the extractor's training data
-(``data/feedback/kg.jsonl``) are made to follow it (:mod:`kgqa_cli.labeling.triples`).
+(``data/feedback/kg.jsonl``) are made to follow it (:mod:`kgqa_cli.labeling.review_results`).
 """
 
 from __future__ import annotations

@@ -149,12 +149,24 @@ def run_monitor(settings: KgqaConfig, *, start: datetime | None = None, end: dat
     return summary
 
 
+def _vocabulary_of(settings: KgqaConfig, version: str | None) -> set[str]:
+    """The characters the named model knows; none when the capture names no model, or one the
+    registry no longer holds (every character then counts as unknown to it)."""
+    from kgqa_cli.mlops.registry import Registry
+
+    if version is None:
+        return set()
+    try:
+        return model_vocabulary(Registry(settings.paths.registry_dir).parse_name(version).path / "model")
+    except (KgqaError, OSError, ValueError):
+        return set()
+
+
 def read_window(settings: KgqaConfig, start: datetime, end: datetime, bad_lines: BadLines) -> WindowReading:
     """Every captured question of [start, end): its profile against the vocabulary of the model
     that answered, its answer, its rating, and its ground truth when it has one."""
     from kgqa_cli.labeling.captures import read_items
     from kgqa_cli.labeling.store import read_ground_truth
-    from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.serving.capture import capture_root
 
     labels = read_ground_truth(settings.paths.groundtruth_dir, bad_lines)
@@ -163,14 +175,12 @@ def read_window(settings: KgqaConfig, start: datetime, end: datetime, bad_lines:
     known: set[str] | None = None
     for item, _ in read_items(capture_root(settings), start.timestamp(), end.timestamp(), bad=bad_lines):
         answer = item.prediction
-        version: Any = answer.get("model_version")  # JSON of the capture, as the endpoint wrote it
+        written = answer.get("model_version")  # the capture's JSON: a version name, or absent
+        version = written if isinstance(written, str) else None
         window.model_versions[version] += 1
         if known is None:
             window.baseline_dir = latest_baseline(settings, version)
-            try:
-                known = model_vocabulary(Registry(settings.paths.registry_dir).parse_name(version).path / "model")
-            except (KgqaError, OSError, ValueError):
-                known = set()
+            known = _vocabulary_of(settings, version)
         intent = answer.get("intent") or "none"
         window.profile.add(item.question, intent, known)
         rating = ratings.get(item.inference_key) if item.inference_key and not item.shared else None

@@ -6,9 +6,16 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from kgqa_cli.monitoring.metrics import METRICS
+
+
+def version_names(versions: Iterable[str | None]) -> str:
+    """The model versions that answered a window, for a person: captures that name no version
+    are shown as ``unnamed``."""
+    return ", ".join(version or "unnamed" for version in versions)
 
 
 def _pyplot():
@@ -112,7 +119,7 @@ img {{ max-width: 100%; }} .muted {{ color: #5c6577; }}
 <h1>Model-quality report</h1>
 <p class="muted">window {esc(summary['window']['start'])} – {esc(summary['window']['end'])} ·
 {summary['captured_questions']} captured questions, {summary['labelled']} with ground truth ·
-model {esc(', '.join(map(str, summary['model_versions'])))} · baseline {esc(summary['baseline'])}</p>
+model {esc(version_names(summary['model_versions']))} · baseline {esc(summary['baseline'])}</p>
 <h2>Violations</h2><ul>{violation_items}</ul>
 <h2>Metrics against their thresholds</h2>
 <table><tr><th>metric</th><th>value</th><th>threshold</th></tr>{metric_rows}</table>
