@@ -38,9 +38,10 @@ from kgqa_cli.extraction.labels import (
     make_example,
     make_token_example,
 )
+from kgqa_cli.extraction.members import batch_ids
 from kgqa_cli.extraction.metrics import score_triples
 from kgqa_cli.extraction.model import CasRel
-from kgqa_cli.extraction.predict import Extractor, batch_ids, choose_device
+from kgqa_cli.extraction.predict import Extractor, choose_device
 from kgqa_cli.extraction.vocab import CharVocab, bigrams
 from kgqa_cli.io import replace_folder, write_json
 from kgqa_cli.mlops import distributed

@@ -38,8 +38,8 @@ class CharVocab:
     def __len__(self) -> int:
         return len(self.itos)
 
-    def encode(self, text: str) -> list[int]:
-        """One id per character."""
+    def encode(self, text: Iterable[str]) -> list[int]:
+        """One id per character (or per bigram, given a text's :func:`bigrams`)."""
         return [self.stoi.get(char, 1) for char in text]
 
     def save(self, path: Path) -> None:

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kgqa_cli.data.records import VALUE, SlotValues
 from kgqa_cli.graph.normalize import normalize_name
 
 VERTEX_LABEL = "entity"
@@ -73,7 +74,8 @@ def evidence_entry(text: str, spo: dict, score: float, version: str, source: str
     subject and object when longer, with ``offset``, where it starts in the sentence), the
     subject and object offsets in that text, score, model version and source."""
     subject = _locate(text, spo["subject"], spo.get("subject_span"))
-    obj = _locate(text, spo["object"]["@value"], spo.get("object_span"), near=subject[0] if subject else 0)
+    obj = _locate(text, SlotValues.model_validate(spo["object"]).value, spo.get("object_span"),
+                  near=subject[0] if subject else 0)
     entry: dict = {"id": sid or sentence_id(text), "text": text, "subject": subject, "object": obj,
                    "score": score, "model_version": version, "source": source}
     if len(text) > max_chars:
@@ -334,7 +336,8 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
                 data.skipped["empty_predicate"] += 1
                 continue
             subject = normalize_name(spo["subject"])
-            obj = normalize_name(spo["object"]["@value"])
+            objects = SlotValues.model_validate(spo["object"])
+            obj = normalize_name(objects.value)
             if not subject or not obj:
                 data.skipped["empty_name"] += 1
                 continue
@@ -343,11 +346,11 @@ def build_graph_data(records: Iterable[dict], source: str, min_score: float = 0.
                 continue
             slots = {
                 key: normalize_name(value)
-                for key, value in spo["object"].items()
-                if key != "@value" and key not in RESERVED_EDGE_KEYS and normalize_name(value)
+                for key, value in objects.slots.items()
+                if key not in RESERVED_EDGE_KEYS and normalize_name(value)
             }
             subject_vertex = _vertex(data, subject, spo.get("subject_type", ""))
-            object_vertex = _vertex(data, obj, spo.get("object_type", {}).get("@value", ""))
+            object_vertex = _vertex(data, obj, spo.get("object_type", {}).get(VALUE, ""))
             uid = edge_uid(subject_vertex.uid, predicate, object_vertex.uid, slots)
             if uid in reviewed_out:
                 data.skipped["reviewed_out"] += 1

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kgqa_cli.data.preprocess import SPLITS, require_split
+from kgqa_cli.data.records import SlotValues
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json, write_jsonl
@@ -99,9 +100,9 @@ def collect_names(
             subject = _clean_name(spo["subject"], max_length)
             if subject:
                 pools.add(spo["predicate"], "subject", subject, spo.get("subject_type"))
-            obj = _clean_name(spo["object"]["@value"], max_length)
+            obj = _clean_name(SlotValues.model_validate(spo["object"]).value, max_length)
             if obj:
-                pools.add(spo["predicate"], "object", obj, spo["object_type"]["@value"])
+                pools.add(spo["predicate"], "object", obj, SlotValues.model_validate(spo["object_type"]).value)
     for name in extra_names:
         cleaned = _clean_name(name, max_length)
         if cleaned:
