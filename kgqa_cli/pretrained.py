@@ -103,7 +103,7 @@ def load_encoder(name: str, key: str = "pretrained") -> tuple[Any, Any, dict]:
     if source.kind == "s3":
         raise ConfigError(f"{key} {name!r}: an s3:// prefix is read by a SageMaker training job (as its "
                           "`pretrained` channel); here give a model id or a local folder")
-    if source.kind == "folder":
+    if source.path is not None:  # a local folder
         check_folder(source.path, key)
     from transformers import AutoModel, AutoTokenizer
 
@@ -117,7 +117,7 @@ def load_encoder(name: str, key: str = "pretrained") -> tuple[Any, Any, dict]:
         raise _cannot_have(name, key, exc) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ConfigError(f"{key} {name!r}: its tokenizer has no fast version, which character offsets need")
-    revision = getattr(model.config, "_commit_hash", None) if source.kind == "hub" else folder_hash(source.path)
+    revision = getattr(model.config, "_commit_hash", None) if source.path is None else folder_hash(source.path)
     return model, tokenizer, {"encoder": name, "kind": source.kind, "revision": revision}
 
 

@@ -16,6 +16,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -56,7 +57,7 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2), flush=True)
 
 
-def progress(*extra_columns: Any, transient: bool = False, disable: bool = False) -> Progress:
+def progress(*extra_columns: ProgressColumn, transient: bool = False, disable: bool = False) -> Progress:
     """A Rich progress bar on stderr with count, bar, elapsed and remaining time (``disable``:
     none drawn, as on the ranks of a torchrun group other than 0)."""
     return Progress(

@@ -260,10 +260,11 @@ def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     batch64, _, _ = kgqa("extract", str(sample), "-o", str(scratch / "out64.jsonl"), "--batch-size", "64", *ws, "--json")
     batch1, _, _ = kgqa("extract", str(small), "-o", str(scratch / "out1.jsonl"), "--batch-size", "1", *ws, "--json")
     seeds = [("三度诱惑", "导演", "何藩"), ("许晋亨", "妻子", "李嘉欣"), ("李嘉欣", "丈夫", "许晋亨")]
+    from kgqa_cli.data.records import Record
+
     found = set()
     for line in (scratch / "out64.jsonl").read_text(encoding="utf-8").splitlines():
-        for spo in json.loads(line)["spo_list"]:
-            found.add((spo["subject"], spo["predicate"], spo["object"]["@value"]))
+        found |= Record.model_validate_json(line).keys
     return {
         "demo_test_f1": report["f1"],
         "demo_test_precision": report["precision"],

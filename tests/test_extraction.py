@@ -10,7 +10,7 @@ from kgqa_cli.extraction.decode import decode_batch_spans
 from kgqa_cli.extraction.extract import read_inputs
 from kgqa_cli.extraction.labels import channels_of, make_example, split_channel
 from kgqa_cli.extraction.metrics import score_triples
-from kgqa_cli.extraction.predict import split_text
+from kgqa_cli.extraction.pieces import split_text
 
 
 def decode_spans(heads: np.ndarray, tails: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:

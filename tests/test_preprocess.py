@@ -27,7 +27,7 @@ def test_duie2_file_with_complex_slots_is_kept(tmp_path):
     }
     path = write_lines(tmp_path / "train.json", [record, *film_records(20)])
     report, workspace = run(tmp_path, path, dev_ratio=0, test_ratio=0)
-    first = report.splits["train"][0]["spo_list"][0]
+    first = report.splits["train"][0].spo_list[0].to_json()
     assert first["object"] == {"@value": "至尊宝", "inWork": "大话西游"}
     assert first["object_type"] == {"@value": "人物", "inWork": "影视作品"}
     schema = [json.loads(line) for line in workspace.schema_file.read_text(encoding="utf-8").splitlines()]
@@ -46,7 +46,7 @@ def test_duie1_plain_strings_are_normalised(tmp_path):
         {"object_type": "人物", "predicate": "导演", "subject_type": "影视作品"},
     ])
     report, _ = run(tmp_path, tmp_path / "in", dev_ratio=0, test_ratio=0)
-    assert report.splits["train"][0]["spo_list"][0]["object"] == {"@value": "陈凯歌"}
+    assert report.splits["train"][0].spo_list[0].object.to_json() == {"@value": "陈凯歌"}
     assert report.schema_source.endswith("all_50_schemas")
 
 
@@ -57,7 +57,7 @@ def test_folder_keeps_its_dev_file_and_skips_unlabelled_test(tmp_path):
     write_lines(folder / "duie_test1.json", [{"text": "只有文本"}])
     write_lines(folder / "duie_schema.json", SCHEMA_LINES)
     report, _ = run(tmp_path, folder, test_ratio=0.2)
-    assert [r["text"] for r in report.splits["dev"]] == [r["text"] for r in film_records(5, start=100)]
+    assert [r.text for r in report.splits["dev"]] == [r["text"] for r in film_records(5, start=100)]
     assert len(report.splits["test"]) == 10 and len(report.splits["train"]) == 40
     assert report.skipped_files == [str(folder / "duie_test1.json")]
 
@@ -144,7 +144,7 @@ def test_a_text_never_lands_in_two_splits(tmp_path):
     twins = [{"text": r["text"], "spo_list": []} for r in records]
     path = write_lines(tmp_path / "train.json", records + twins)
     report, _ = run(tmp_path, path)
-    texts = [{r["text"] for r in report.splits[s]} for s in ("train", "dev", "test")]
+    texts = [{r.text for r in report.splits[s]} for s in ("train", "dev", "test")]
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
 
 

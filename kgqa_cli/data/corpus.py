@@ -1,8 +1,8 @@
 """Reading DuIE 1.0 / 2.0 JSON lines from a file, a folder or Baidu's zip, record by record.
 
-Every record is normalised to the DuIE 2.0 form (object and object_type are dicts holding
-``@value`` and the extra slots of complex predicates); anything wrong with a record is reported
-as a :class:`Problem` with its file and line, never silently dropped.
+Every record is parsed into a :class:`~kgqa_cli.data.records.Record` in the DuIE 2.0 form (object
+and object_type hold ``@value`` and the extra slots of complex predicates); anything wrong with a
+record is reported as a :class:`Problem` with its file and line, never silently dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from kgqa_cli.data.records import Record, RecordError
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import InputDataError
 
@@ -33,13 +35,11 @@ class Problem:
         return f"{self.source}:{self.line}: {self.reason}"
 
 
-class RecordError(ValueError):
-    """A record that cannot be used; ``kind`` is a stable machine-readable name."""
+@dataclass(frozen=True)
+class Undecodable:
+    """A line that is not UTF-8, and where its first bad byte is."""
 
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ class Source:
     role: str
     read_bytes: Callable[[], bytes]
 
-    def numbered_lines(self) -> Iterator[tuple[int, str | None, str | None]]:
-        """``(number, text, None)`` for each non-empty line, ``(number, None, reason)`` for a line
-        that is not UTF-8. Lines are decoded one by one, so one bad byte costs one line only."""
+    def numbered_lines(self) -> Iterator[tuple[int, str | Undecodable]]:
+        """``(number, text)`` for each non-empty line, ``(number, Undecodable)`` for a line that is
+        not UTF-8. Lines are decoded one by one, so one bad byte costs one line only."""
         try:
             data = self.read_bytes()
         except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -63,16 +63,17 @@ class Source:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line)"
+                yield number, Undecodable(
+                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line)")
                 continue
             if line.strip():
-                yield number, line, None
+                yield number, line
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """Numbered non-empty lines; an undecodable line stops the reading (schema files)."""
-        for number, line, problem in self.numbered_lines():
-            if problem is not None:
-                raise InputDataError(f"{self.name}:{number}: {problem}")
+        for number, line in self.numbered_lines():
+            if isinstance(line, Undecodable):
+                raise InputDataError(f"{self.name}:{number}: {line.reason}")
             yield number, line
 
 
@@ -140,8 +141,8 @@ def _zip_sources(path: Path) -> list[Source]:
 
 def is_labelled(source: Source) -> bool:
     """Whether a data file carries labels (DuIE test files hold text alone)."""
-    for _, line, problem in source.numbered_lines():
-        if problem is not None:
+    for _, line in source.numbered_lines():
+        if isinstance(line, Undecodable):
             continue
         try:
             first = json.loads(line)
@@ -151,123 +152,52 @@ def is_labelled(source: Source) -> bool:
     return False
 
 
-def _value_dict(value: object, field: str) -> dict[str, str]:
-    """DuIE 1.0 writes plain strings, 2.0 dicts with '@value' and slots: return the 2.0 form."""
-    if isinstance(value, dict):
-        if "@value" not in value:
-            raise RecordError("malformed_triple", f"{field} has no '@value'")
-        return {"@value": _clean(value["@value"]), **{
-            str(k): _clean(v) for k, v in sorted(value.items()) if k != "@value"
-        }}
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return {"@value": _clean(value)}
-    raise RecordError("malformed_triple", f"{field} is neither text nor a DuIE 2.0 object")
-
-
-def _clean(value: object) -> str:
-    return str(value).strip()
-
-
-# Where an extracted triple's subject and object lie in its text: [start, end), in characters.
-SPAN_KEYS = ("subject_span", "object_span")
-
-
-def _span(value: object, length: int, label: str) -> list[int]:
-    if (not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value)
-            or not 0 <= value[0] < value[1] <= length):
-        raise RecordError("malformed_triple", f"{label} must be [start, end] character offsets within the text")
-    return [value[0], value[1]]
-
-
-def normalise_record(raw: object) -> dict:
-    """Validate the shape of one parsed record and return it in normalised DuIE 2.0 form.
-
-    Keys beyond the corpus format that later stages add (a triple's ``score`` and the character
-    offsets of its subject and object, ``subject_span`` and ``object_span``; the record's
-    ``model_version``) are kept.
-    """
-    if not isinstance(raw, dict):
-        raise RecordError("not_an_object", "the line is not a JSON object")
-    text = raw.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise RecordError("missing_text", "missing or empty 'text'")
-    spo_list = raw.get("spo_list")
-    if not isinstance(spo_list, list):
-        raise RecordError("missing_spo_list", "missing 'spo_list' (a list of triples)")
-    triples = []
-    for index, spo in enumerate(spo_list, start=1):
-        if not isinstance(spo, dict):
-            raise RecordError("malformed_triple", f"triple {index} is not an object")
-        missing = [k for k in ("subject", "predicate", "object") if spo.get(k) in (None, "")]
-        if missing:
-            raise RecordError("malformed_triple", f"triple {index} lacks {', '.join(missing)}")
-        obj = _value_dict(spo["object"], "object")
-        obj_type = _value_dict(spo.get("object_type", ""), "object_type")
-        triple = {
-            "subject": _clean(spo["subject"]),
-            "subject_type": _clean(spo.get("subject_type", "")),
-            "predicate": _clean(spo["predicate"]),
-            "object": obj,
-            "object_type": obj_type,
-        }
-        if "score" in spo:
-            triple["score"] = spo["score"]
-        for key in SPAN_KEYS:
-            if key in spo:
-                triple[key] = _span(spo[key], len(text), f"triple {index} {key}")
-        triples.append(triple)
-    record: dict = {"text": text, "spo_list": triples}
-    if "model_version" in raw:
-        record["model_version"] = raw["model_version"]
-    return record
-
-
-def check_record(record: dict, schema: Schema | None) -> None:
+def check_record(record: Record, schema: Schema | None) -> None:
     """Raise :class:`RecordError` when a triple contradicts its text or the schema."""
-    text = record["text"]
-    for index, spo in enumerate(record["spo_list"], start=1):
-        label = f"triple {index} ({spo['subject']}, {spo['predicate']}, {spo['object']['@value']})"
-        if not spo["subject"] or spo["subject"] not in text:
+    text = record.text
+    for index, spo in enumerate(record.spo_list, start=1):
+        label = f"triple {index} ({spo.subject}, {spo.predicate}, {spo.object.value})"
+        if not spo.subject or spo.subject not in text:
             raise RecordError("subject_not_in_text", f"{label}: subject does not occur in the text")
-        if not spo["object"]["@value"] or spo["object"]["@value"] not in text:
+        if not spo.object.value or spo.object.value not in text:
             raise RecordError("object_not_in_text", f"{label}: object does not occur in the text")
         if schema is None:
             continue
-        if spo["predicate"] not in schema.predicates:
-            raise RecordError("unknown_predicate", f"{label}: predicate {spo['predicate']!r} is not in the schema")
-        if not schema.allows(spo["predicate"], spo["subject_type"], spo["object_type"]["@value"]):
+        if spo.predicate not in schema.predicates:
+            raise RecordError("unknown_predicate", f"{label}: predicate {spo.predicate!r} is not in the schema")
+        if not schema.allows(spo.predicate, spo.subject_type, spo.object_type.value):
             allowed = ", ".join(
-                f"{r.subject_type}->{r.object_value_type}" for r in schema.relations_of(spo["predicate"])
+                f"{r.subject_type}->{r.object_value_type}" for r in schema.relations_of(spo.predicate)
             )
             raise RecordError(
                 "type_mismatch",
-                f"{label}: types {spo['subject_type']}->{spo['object_type']['@value']} "
+                f"{label}: types {spo.subject_type}->{spo.object_type.value} "
                 f"contradict the schema ({allowed})",
             )
 
 
-def read_records(source: Source) -> Iterator[tuple[int, dict | None, RecordError | None]]:
+def read_records(source: Source) -> Iterator[tuple[int, Record | None, RecordError | None]]:
     """Yield ``(line, record, None)`` for good shapes and ``(line, None, error)`` for bad ones."""
-    for number, line, problem in source.numbered_lines():
-        if problem is not None:
-            yield number, None, RecordError("undecodable", problem)
+    for number, line in source.numbered_lines():
+        if isinstance(line, Undecodable):
+            yield number, None, RecordError("undecodable", line.reason)
             continue
         try:
             raw = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             yield number, None, RecordError("invalid_json", f"invalid JSON ({exc.msg} at column {exc.colno})")
             continue
         try:
-            yield number, normalise_record(raw), None
+            yield number, Record.parse(raw), None
         except RecordError as exc:
             yield number, None, exc
 
 
-def checked_records(source: Source, schema: Schema | None) -> Iterator[tuple[int, dict | None, RecordError | None]]:
+def checked_records(source: Source, schema: Schema | None) -> Iterator[tuple[int, Record | None, RecordError | None]]:
     """:func:`read_records`, each good shape also checked against its text and the schema
     (:func:`check_record`): ``(line, record, None)`` or ``(line, None, error)``."""
     for number, record, error in read_records(source):
-        if error is None:
+        if record is not None:
             try:
                 check_record(record, schema)
             except RecordError as exc:
@@ -275,8 +205,9 @@ def checked_records(source: Source, schema: Schema | None) -> Iterator[tuple[int
         yield number, record, error
 
 
-def load_corpus(path: Path) -> list[dict]:
-    """Read a corpus-format file that must be fully valid (a split, a gold or extraction file)."""
+def load_corpus(path: Path) -> list[dict[str, Any]]:
+    """Read a corpus-format file that must be fully valid (a split, a gold or extraction file):
+    its records in their normalised JSON form (:meth:`Record.to_json`), for the training code."""
     records = []
     for source in discover_sources(path):
         if source.role == "schema":
@@ -284,5 +215,6 @@ def load_corpus(path: Path) -> list[dict]:
         for number, record, error in read_records(source):
             if error is not None:
                 raise InputDataError(f"{source.name}:{number}: {error.reason}")
-            records.append(record)
+            if record is not None:
+                records.append(record.to_json())
     return records

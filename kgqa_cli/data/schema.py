@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgqa_cli.data.records import Record
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.io import dumps_line, write_text_atomic
 
@@ -112,11 +113,11 @@ class Schema:
         return cls.parse(text.splitlines(), str(path))
 
     @classmethod
-    def infer(cls, records: Iterable[dict]) -> Schema:
+    def infer(cls, records: Iterable[Record]) -> Schema:
         """The schema implied by labelled records, for corpora shipped without one."""
         relations = {
-            Relation(spo["predicate"], spo["subject_type"], object_type_key(spo["object_type"]))
+            Relation(spo.predicate, spo.subject_type, object_type_key(spo.object_type.to_json()))
             for record in records
-            for spo in record["spo_list"]
+            for spo in record.spo_list
         }
         return cls(list(relations))

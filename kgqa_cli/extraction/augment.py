@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kgqa_cli.data.records import RecordJson
+from kgqa_cli.extraction.config import AugmentConfig
 from kgqa_cli.extraction.lexicon import dictionary_lines
 
 
@@ -22,7 +24,8 @@ def person_names(dictionary: Path, max_length: int = 4) -> list[str]:
     return [word for word, _, tag in dictionary_lines(dictionary, max_length) if tag == "nr"]
 
 
-def augment_records(records: list[dict], config: Any, seed: int, names: Sequence[str] = ()) -> list[dict]:
+def augment_records(records: Sequence[RecordJson], config: AugmentConfig, seed: int,
+                    names: Sequence[str] = ()) -> list[dict[str, Any]]:
     """``config.copies`` new records per record of ``records`` (``kg.train.augment``), fewer
     where no name can be swapped; ``names`` are the outside person names to draw from.
 
@@ -57,7 +60,7 @@ def augment_records(records: list[dict], config: Any, seed: int, names: Sequence
     return made
 
 
-def _names(record: dict) -> list[tuple[str, str]]:
+def _names(record: RecordJson) -> list[tuple[str, str]]:
     """(name, type) of every subject and object value of a record's triples."""
     found = []
     for triple in record["spo_list"]:
@@ -67,7 +70,8 @@ def _names(record: dict) -> list[tuple[str, str]]:
     return [(name, name_type) for name, name_type in found if name]
 
 
-def _swappable(names: list[tuple[str, str]], keep_types: list[str], pool_of) -> dict[str, str | None]:
+def _swappable(names: list[tuple[str, str]], keep_types: list[str],
+               pool_of: Callable[[str], str]) -> dict[str, str | None]:
     """Each of a record's (name, type) -> the pool its swap draws from; None for a name that stays
     (a kept type, two types in the sentence, or nested in or holding another of its names)."""
     types: dict[str, set[str]] = defaultdict(set)
@@ -81,7 +85,7 @@ def _swappable(names: list[tuple[str, str]], keep_types: list[str], pool_of) -> 
     return swappable
 
 
-def _choose_swaps(text: str, swappable: dict[str, str | None], pools: dict[str, list[str]], config: Any,
+def _choose_swaps(text: str, swappable: dict[str, str | None], pools: dict[str, list[str]], config: AugmentConfig,
                   rng: random.Random, outside: Sequence[str]) -> dict[str, str]:
     swaps: dict[str, str] = {}
     for name, key in swappable.items():
@@ -98,7 +102,7 @@ def _choose_swaps(text: str, swappable: dict[str, str | None], pools: dict[str, 
     return swaps
 
 
-def _swapped(record: dict, swaps: dict[str, str]) -> dict | None:
+def _swapped(record: RecordJson, swaps: dict[str, str]) -> dict[str, Any] | None:
     """The record with its names swapped; None where a name of its triples is no longer in the
     text (a new name that happens to form another with the characters beside it)."""
     text = record["text"]

@@ -11,8 +11,8 @@ import torch
 from torch.nn import functional as F
 
 from kgqa_cli.extraction.labels import Example
+from kgqa_cli.extraction.members import batch_ids
 from kgqa_cli.extraction.model import CasRel
-from kgqa_cli.extraction.predict import batch_ids
 
 
 class PointerBatch(TypedDict):

@@ -63,15 +63,16 @@ def read_inputs(path: Path) -> tuple[list[str], list[SkippedLine]]:
     starts with ``{`` is read the same way (and reported when it does not parse) and any other
     line is plain text. Lines are decoded one by one: an undecodable line is reported and skipped.
     """
-    from kgqa_cli.data.corpus import Source
+    from kgqa_cli.data.corpus import Source, Undecodable
 
     if not Path(path).is_file():
         raise InputDataError(f"{path}: input not found" if not Path(path).exists() else f"{path}: not a file")
     json_file = Path(path).suffix.lower() in JSON_SUFFIXES
-    texts, skipped = [], []
-    for number, line, problem in Source(str(path), "input", Path(path).read_bytes).numbered_lines():
-        if problem is not None:
-            skipped.append(SkippedLine(str(path), number, problem))
+    texts: list[str] = []
+    skipped: list[SkippedLine] = []
+    for number, line in Source(str(path), "input", Path(path).read_bytes).numbered_lines():
+        if isinstance(line, Undecodable):
+            skipped.append(SkippedLine(str(path), number, line.reason))
             continue
         stripped = line.strip()
         if not stripped:
@@ -107,7 +108,8 @@ def run_extract(
     """Extract triples from every input line and write one corpus-format record a line."""
     import time
 
-    from kgqa_cli.extraction.predict import load_registered, split_text
+    from kgqa_cli.extraction.pieces import split_text
+    from kgqa_cli.extraction.predict import load_registered
     from kgqa_cli.torch_setup import set_threads
     from kgqa_cli.ui import progress
 

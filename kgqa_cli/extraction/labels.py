@@ -7,9 +7,15 @@ and decoding attaches it to the predicate's main object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from kgqa_cli.data.records import RecordJson
 from kgqa_cli.data.schema import Schema
+
+if TYPE_CHECKING:
+    from kgqa_cli.extraction.tokens import TokenizedText
 
 SLOT_SEPARATOR = "|"
 
@@ -51,13 +57,15 @@ class Example:
     teacher: tuple | None = None  # a teacher's probabilities (Extractor.pointer_probabilities), when distilling
 
 
-def make_example(record: dict, encode, channel_index: dict[str, int], max_len: int) -> Example:
+def make_example(record: RecordJson, encode: Callable[[str], list[int]], channel_index: dict[str, int],
+                 max_len: int) -> Example:
     """Locate each triple's spans (first occurrence) in the first ``max_len`` characters."""
     text = record["text"][:max_len]
     return Example(encode(text), _targets(record, text, channel_index, lambda span: span))
 
 
-def make_token_example(record: dict, tokenized, channel_index: dict[str, int], max_len: int) -> tuple[Example, int]:
+def make_token_example(record: RecordJson, tokenized: TokenizedText, channel_index: dict[str, int],
+                       max_len: int) -> tuple[Example, int]:
     """As :func:`make_example`, on a pretrained encoder's tokens (``tokenized``: the
     :class:`~kgqa_cli.extraction.tokens.TokenizedText` of the first ``max_len`` characters);
     also the number of labelled spans left out because they cannot be placed on the tokens (a
@@ -74,8 +82,9 @@ def make_token_example(record: dict, tokenized, channel_index: dict[str, int], m
     return Example(tokenized.ids, _targets(record, text, channel_index, to_tokens)), unaligned
 
 
-def _targets(record: dict, text: str, channel_index: dict[str, int],
-             position) -> dict[tuple[int, int], set[tuple[int, int, int]]]:
+def _targets(record: RecordJson, text: str, channel_index: dict[str, int],
+             position: Callable[[tuple[int, int]], tuple[int, int] | None]
+             ) -> dict[tuple[int, int], set[tuple[int, int, int]]]:
     """Subject span -> {(channel, object head, object tail)}; ``position`` turns a character span
     into the model's positions (None: the span cannot be tagged)."""
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]] = {}

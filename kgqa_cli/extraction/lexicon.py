@@ -25,13 +25,14 @@ import json
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from kgqa_cli.data.records import Record, RecordJson
 from kgqa_cli.errors import InputDataError, MissingArtifactError
+from kgqa_cli.extraction.config import LexiconConfig
 from kgqa_cli.io import write_json
 
 ROLES = ("B", "M", "E")
@@ -61,14 +62,13 @@ def dictionary_lines(path: Path, max_length: int) -> Iterator[tuple[str, float, 
                 yield parts[0], float(parts[1]), parts[2] if len(parts) > 2 else "x"
 
 
-def corpus_names(records: list[dict], max_length: int) -> dict[str, tuple[int, str]]:
+def corpus_names(records: Sequence[RecordJson], max_length: int) -> dict[str, tuple[int, str]]:
     """Subject and object names of labelled records: name -> (times seen, its most common type)."""
-    counts: Counter = Counter()
-    types: dict[str, Counter] = {}
+    counts: Counter[str] = Counter()
+    types: dict[str, Counter[str]] = {}
     for record in records:
-        for spo in record["spo_list"]:
-            for name, type_name in ((spo["subject"], spo.get("subject_type")),
-                                    (spo["object"]["@value"], spo.get("object_type", {}).get("@value"))):
+        for spo in Record.model_validate(record).spo_list:
+            for name, type_name in ((spo.subject, spo.subject_type), (spo.object.value, spo.object_type.value)):
                 name = str(name).strip()
                 if 2 <= len(name) <= max_length:
                     counts[name] += 1
@@ -84,7 +84,7 @@ class Lexicon:
     tag id and pooling weight are numpy columns (a Python tuple per word would take 80 MB more).
     """
 
-    def __init__(self, config: Any, words: list[str], tags: list[str], names: dict[str, tuple[int, str]],
+    def __init__(self, config: LexiconConfig, words: list[str], tags: list[str], names: dict[str, tuple[int, str]],
                  dictionary_sha256: str, dictionary: Path | None = None) -> None:
         from ahocorasick_rs import AhoCorasick
 
@@ -139,7 +139,7 @@ class Lexicon:
         return len(self.tags) + 1
 
     @classmethod
-    def build(cls, config: Any, records: list[dict], max_len: int) -> Lexicon:
+    def build(cls, config: LexiconConfig, records: Sequence[RecordJson], max_len: int) -> Lexicon:
         """The lexicon of a training run: jieba's words and the training names; the word
         vocabulary from the words matched in the training sentences."""
         path = jieba_dictionary()
@@ -148,7 +148,7 @@ class Lexicon:
                       | {tag for _, tag in names.values()})
         lexicon = cls(config, [], tags, names, _sha256(path), path)
         if config.word_vectors:
-            seen: Counter = Counter()
+            seen: Counter[str] = Counter()
             for record in records:
                 text = record["text"][:max_len]
                 seen.update(text[start:end] for _, start, end in lexicon._matches(text))
@@ -157,7 +157,7 @@ class Lexicon:
                                   [: config.max_vocabulary])
         return lexicon
 
-    def training_features(self, records: list[dict], max_len: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def training_features(self, records: Sequence[RecordJson], max_len: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Features of the training sentences ``records`` (the ones the corpus names came from).
 
         With ``name_folds`` N > 1 (and corpus names on) they are cross-fitted: each sentence falls
@@ -171,7 +171,7 @@ class Lexicon:
         if folds <= 1:
             return [self.features(text) for text in texts]
         fold_of = [zlib.crc32(record["text"].encode("utf-8")) % folds for record in records]
-        features: list = [None] * len(records)
+        features: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # each sentence's, from its fold
         for fold in range(folds):
             names = corpus_names([record for record, other in zip(records, fold_of, strict=True) if other != fold],
                                  self.config.max_word_length)
@@ -179,7 +179,7 @@ class Lexicon:
             for number, other in enumerate(fold_of):
                 if other == fold:
                     features[number] = held_out.features(texts[number])
-        return features
+        return [features[number] for number in range(len(records))]
 
     def save(self, path: Path) -> None:
         """``lexicon.json``: the vocabularies, the corpus names and the dictionary's checksum."""
@@ -187,7 +187,7 @@ class Lexicon:
                           "dictionary_sha256": self.dictionary_sha256})
 
     @classmethod
-    def load(cls, config: Any, path: Path) -> Lexicon:
+    def load(cls, config: LexiconConfig, path: Path) -> Lexicon:
         """A saved lexicon; jieba's dictionary must be the one the model was trained with."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))

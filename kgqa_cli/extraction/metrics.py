@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kgqa_cli.data.records import Record, RecordJson
+
+TripleKey = tuple[str, str, str]  # (subject, predicate, object value)
 
 
-def triples_of(record: dict) -> set[tuple[str, str, str]]:
+def triples_of(record: RecordJson) -> set[TripleKey]:
     """The (subject, predicate, object@value) set of one record, values stripped."""
     return {
-        (spo["subject"].strip(), spo["predicate"].strip(), spo["object"]["@value"].strip())
-        for spo in record["spo_list"]
+        (spo.subject.strip(), spo.predicate.strip(), spo.object.value.strip())
+        for spo in Record.model_validate(record).spo_list
     }
 
 
-def _prf(correct: int, predicted: int, gold: int) -> dict:
+def _prf(correct: int, predicted: int, gold: int) -> dict[str, Any]:
     precision = correct / predicted if predicted else 0.0
     recall = correct / gold if gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -23,14 +29,16 @@ def _prf(correct: int, predicted: int, gold: int) -> dict:
     }
 
 
-def score_triples(gold_records: list[dict], predicted_records: list[dict]) -> dict:
+def score_triples(gold_records: Sequence[RecordJson], predicted_records: Sequence[RecordJson]) -> dict[str, Any]:
     """Micro P/R/F1 over sentence-aligned records, and the same figures per predicate.
 
     ``support`` is the number of gold triples; records are compared position by position.
     """
     if len(gold_records) != len(predicted_records):
         raise ValueError(f"{len(gold_records)} gold records but {len(predicted_records)} predicted")
-    correct, predicted, gold = Counter(), Counter(), Counter()
+    correct: Counter[str] = Counter()
+    predicted: Counter[str] = Counter()
+    gold: Counter[str] = Counter()
     for gold_record, predicted_record in zip(gold_records, predicted_records, strict=True):
         gold_set, predicted_set = triples_of(gold_record), triples_of(predicted_record)
         for triple in gold_set:
@@ -60,8 +68,8 @@ def _overlaps(a: str, b: str) -> bool:
     return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, shortest))
 
 
-def classify_errors(gold_set: set[tuple[str, str, str]],
-                    predicted_set: set[tuple[str, str, str]]) -> list[tuple[str, tuple | None, tuple | None]]:
+def classify_errors(gold_set: set[TripleKey],
+                    predicted_set: set[TripleKey]) -> list[tuple[str, TripleKey | None, TripleKey | None]]:
     """The errors of one sentence as (kind, gold triple or None, predicted triple or None).
 
     A wrong predicate pairs a missed and a spurious triple with the same subject and object; a
@@ -72,9 +80,9 @@ def classify_errors(gold_set: set[tuple[str, str, str]],
     """
     missed = sorted(gold_set - predicted_set)
     spurious = sorted(predicted_set - gold_set)
-    errors: list[tuple[str, tuple | None, tuple | None]] = []
+    errors: list[tuple[str, TripleKey | None, TripleKey | None]] = []
 
-    def pair(kind: str, fits) -> None:
+    def pair(kind: str, fits: Callable[[TripleKey, TripleKey], bool]) -> None:
         for gold in list(missed):
             match = next((p for p in spurious if fits(gold, p)), None)
             if match is not None:
@@ -93,16 +101,19 @@ def classify_errors(gold_set: set[tuple[str, str, str]],
     return errors
 
 
-def error_analysis(gold_records: list[dict], predicted_records: list[dict], examples: int = 20) -> dict:
+def error_analysis(gold_records: Sequence[RecordJson], predicted_records: Sequence[RecordJson],
+                   examples: int = 20) -> dict[str, Any]:
     """Errors by kind over sentence-aligned records, and the ``examples`` most frequent
     (kind, predicate) patterns, each with its count and up to two sentences showing it."""
-    kinds: Counter = Counter()
-    patterns: Counter = Counter()
-    shown: dict[tuple[str, str], list[dict]] = {}
+    kinds: Counter[str] = Counter()
+    patterns: Counter[tuple[str, str]] = Counter()
+    shown: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for gold_record, predicted_record in zip(gold_records, predicted_records, strict=True):
         for kind, gold, predicted in classify_errors(triples_of(gold_record), triples_of(predicted_record)):
             kinds[kind] += 1
-            predicate = (gold or predicted)[1]
+            named = gold or predicted
+            assert named is not None  # every error names its gold or its predicted triple
+            predicate = named[1]
             patterns[(kind, predicate)] += 1
             found = shown.setdefault((kind, predicate), [])
             if len(found) < 2:
@@ -118,11 +129,11 @@ def error_analysis(gold_records: list[dict], predicted_records: list[dict], exam
     }
 
 
-def error_report(analysis: dict, title: str, html: bool = False) -> str:
+def error_report(analysis: dict[str, Any], title: str, html: bool = False) -> str:
     """The error analysis as Markdown, or as a standalone HTML page (every text escaped)."""
     import html as escaping
 
-    def triple(t: list | None) -> str:
+    def triple(t: list[str] | None) -> str:
         return "—" if t is None else f"({t[0]}, {t[1]}, {t[2]})"
 
     lines = [f"# {title}", "", f"{analysis['errors']} errors.", "", "| kind | count | share |", "|---|---:|---:|"]

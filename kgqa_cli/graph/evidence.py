@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kgqa_cli.data.records import SlotValues
+
 # One sentence of an edge's evidence, a JSON object: "id", "text", "subject" and "object" (their
 # [start, end) offsets in the text, or None), "score", "model_version", "source", and "offset"
 # (where the text starts in its sentence) when the text is a window of a longer sentence.
@@ -68,7 +70,8 @@ def evidence_entry(text: str, spo: dict[str, Any], score: float, version: str, s
     subject and object when longer, with ``offset``, where it starts in the sentence), the
     subject and object offsets in that text, score, model version and source."""
     subject = _locate(text, spo["subject"], spo.get("subject_span"))
-    obj = _locate(text, spo["object"]["@value"], spo.get("object_span"), near=subject[0] if subject else 0)
+    obj = _locate(text, SlotValues.model_validate(spo["object"]).value, spo.get("object_span"),
+                  near=subject[0] if subject else 0)
     entry: Evidence = {"id": sid or sentence_id(text), "text": text, "subject": subject, "object": obj,
                    "score": score, "model_version": version, "source": source}
     if len(text) > max_chars:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kgqa_cli.data.records import VALUE, SlotValues
 from kgqa_cli.graph.evidence import (
     EVIDENCE_KEYS,
     EdgeDefaults,
@@ -214,7 +215,8 @@ def _add_triple(data: GraphData, spo: dict[str, Any], sentence: _Sentence, min_s
         data.skipped["empty_predicate"] += 1
         return
     subject = normalize_name(spo["subject"])
-    obj = normalize_name(spo["object"]["@value"])
+    objects = SlotValues.model_validate(spo["object"])
+    obj = normalize_name(objects.value)
     if not subject or not obj:
         data.skipped["empty_name"] += 1
         return
@@ -223,11 +225,11 @@ def _add_triple(data: GraphData, spo: dict[str, Any], sentence: _Sentence, min_s
         return
     slots = {
         key: normalize_name(value)
-        for key, value in spo["object"].items()
-        if key != "@value" and key not in RESERVED_EDGE_KEYS and normalize_name(value)
+        for key, value in objects.slots.items()
+        if key not in RESERVED_EDGE_KEYS and normalize_name(value)
     }
     subject_vertex = _vertex(data, subject, spo.get("subject_type", ""))
-    object_vertex = _vertex(data, obj, spo.get("object_type", {}).get("@value", ""))
+    object_vertex = _vertex(data, obj, spo.get("object_type", {}).get(VALUE, ""))
     uid = edge_uid(subject_vertex.uid, predicate, object_vertex.uid, slots)
     if uid in reviewed_out:
         data.skipped["reviewed_out"] += 1

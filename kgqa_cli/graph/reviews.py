@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kgqa_cli.data.records import VALUE, SlotValues
+
 if TYPE_CHECKING:
     from kgqa_cli.io import BadLines
     from kgqa_cli.workspace import Workspace
@@ -80,8 +82,8 @@ def corrected_record(row: Decision) -> dict[str, Any]:
     corrected = row["corrected"]
     spo = {"subject": corrected["subject"], "subject_type": corrected.get("subject_type", ""),
            "predicate": corrected["predicate"],
-           "object": {"@value": corrected["object"], **(row.get("slots") or {})},
-           "object_type": {"@value": corrected.get("object_type", "")}, "score": 1.0}
+           "object": SlotValues.of(corrected["object"], row.get("slots") or {}).to_json(),
+           "object_type": {VALUE: corrected.get("object_type", "")}, "score": 1.0}
     for key in ("subject_span", "object_span"):
         span = corrected.get(key)
         if isinstance(span, list) and len(span) == 2:
@@ -99,7 +101,7 @@ def review_overlay(path: Path, bad: BadLines | None = None) -> tuple[set[str], l
     out = {uid for uid, row in latest.items() if row["decision"] in ("reject", "correct")}
     records = [corrected_record(row) for row in latest.values() if row["decision"] == "correct"]
     # A correction of the spans alone names the same triple: it stays in.
-    out -= {triple_uid(spo["subject"], spo["predicate"], spo["object"]["@value"],
-                       {k: v for k, v in spo["object"].items() if k != "@value"})
-            for record in records for spo in record["spo_list"]}
+    out -= {triple_uid(spo["subject"], spo["predicate"], objects.value, objects.slots)
+            for record in records for spo in record["spo_list"]
+            for objects in [SlotValues.model_validate(spo["object"])]}
     return out, records

@@ -64,7 +64,7 @@ def send_alert(config: AlertsConfig, body: dict) -> dict[str, str]:
     return outcome
 
 
-def alert_on_failure(config: Any, kind: str, exc: Exception, *,
+def alert_on_failure(config: AlertsConfig, kind: str, exc: Exception, *,
                      publishers: Mapping[str, Publisher] | None = None, **details: Any) -> None:
     """Send the alert of a failed gate or monitor (``exc`` is its error), when sinks are set:
     the ``alerts`` section's, and every publisher the caller hands in (name -> publisher; on

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from kgqa_cli.errors import ApprovalError, ConfigError, MissingArtifactError
@@ -105,7 +106,7 @@ def hash_paths(paths: list[Path]) -> str:
             rel = file.name if root.is_file() else file.relative_to(root).as_posix()
             digest.update(rel.encode() + b"\0")
             with file.open("rb") as handle:
-                for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
+                for chunk in iter(partial(handle.read, 1 << 20), b""):
                     digest.update(chunk)
     return digest.hexdigest()
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kgqa_cli.data.records import SlotValues
 from kgqa_cli.data.schema import Schema
 
 OPEN_QUOTE, CLOSE_QUOTE = "《", "》"
@@ -59,9 +60,9 @@ def collect_names(
             subject = _clean_name(spo["subject"], max_length)
             if subject:
                 pools.add(spo["predicate"], "subject", subject, spo.get("subject_type"))
-            obj = _clean_name(spo["object"]["@value"], max_length)
+            obj = _clean_name(SlotValues.model_validate(spo["object"]).value, max_length)
             if obj:
-                pools.add(spo["predicate"], "object", obj, spo["object_type"]["@value"])
+                pools.add(spo["predicate"], "object", obj, SlotValues.model_validate(spo["object_type"]).value)
     for name in extra_names:
         cleaned = _clean_name(name, max_length)
         if cleaned:
