@@ -59,7 +59,7 @@ def show_plan(settings: Any, json_output: bool, make: Any) -> None:
         stdout.print(f"  {request['service']} {request['operation']} {resource_name(request)}", highlight=False)
         definition = request["params"].get("PipelineDefinition")
         if isinstance(definition, dict):
-            from kgqa_cli.aws.pipelines import layout
+            from kgqa_cli.aws.pipeline_definitions import layout
 
             stdout.print(f"    definition: {layout(definition)}", highlight=False)
     if report["resources"]:

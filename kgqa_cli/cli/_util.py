@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -181,8 +181,14 @@ class OverridableCommand(TyperCommand):
         return super().parse_args(ctx, rest)
 
 
+class CommandOptions(TypedDict):
+    """Keyword arguments of ``Typer.command`` (typed, so that ``**OVERRIDES`` checks)."""
+
+    cls: type[TyperCommand]
+
+
 # Keyword arguments of every command that reads the config.
-OVERRIDES = {"cls": OverridableCommand}
+OVERRIDES: CommandOptions = {"cls": OverridableCommand}
 
 class Target(str, Enum):
     """Where a stage runs, or which registry a command reads."""
