@@ -12,9 +12,14 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import CloudError, ConfigError, GraphError, MissingArtifactError
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
+    from kgqa_cli.aws.jobs import AwsContext
+    from kgqa_cli.settings import KgqaConfig
 
 STATE_FILE = "neptune.json"
 RUNNING = ("LOAD_NOT_STARTED", "LOAD_IN_QUEUE", "LOAD_IN_PROGRESS")
@@ -23,11 +28,20 @@ LOADER_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
-def state_path(settings: Any) -> Path:
+class NeptuneLoadError(GraphError):
+    """A bulk load that ended other than completed; ``details`` is the load's result, counts and
+    status included (`kgqa bulkload --json` prints it)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, details: dict[str, Any]) -> None:
+        super().__init__(message, hint=hint)
+        self.details = details
+
+
+def state_path(settings: KgqaConfig) -> Path:
     return settings.paths.graph_dir / STATE_FILE
 
 
-def read_state(settings: Any) -> dict:
+def read_state(settings: KgqaConfig) -> dict:
     """What the workspace knows of the Neptune cluster ({} when nothing)."""
     path = state_path(settings)
     try:
@@ -39,7 +53,7 @@ def read_state(settings: Any) -> dict:
             from exc
 
 
-def state_or_assumed(settings: Any) -> dict:
+def state_or_assumed(settings: KgqaConfig) -> dict:
     """:func:`read_state`; in a plan, a cluster not made yet is assumed made (and said so)."""
     from kgqa_cli.aws import plan
 
@@ -55,7 +69,7 @@ def state_or_assumed(settings: Any) -> dict:
     return state
 
 
-def write_state(settings: Any, state: dict) -> None:
+def write_state(settings: KgqaConfig, state: dict) -> None:
     from kgqa_cli.aws.plan import active
     from kgqa_cli.io import write_json
 
@@ -63,7 +77,7 @@ def write_state(settings: Any, state: dict) -> None:
         write_json(state_path(settings), state)
 
 
-def loader_policy(aws: Any) -> dict:
+def loader_policy(aws: AwsConfig) -> dict:
     """Read access to the bulkload prefix of the workspace bucket, nothing else."""
     prefix = f"{aws.prefix}/bulkload/" if aws.prefix else "bulkload/"
     return {"Version": "2012-10-17", "Statement": [
@@ -76,7 +90,7 @@ def loader_policy(aws: Any) -> dict:
 class Neptune:
     """The cluster of ``aws.neptune`` and the calls that make, describe and remove it."""
 
-    def __init__(self, settings: Any, on_status: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: KgqaConfig, on_status: Callable[[str], None] | None = None) -> None:
         from kgqa_cli.aws.jobs import AwsContext
 
         self.settings = settings
@@ -250,7 +264,7 @@ class Neptune:
 
 # -- bulk loading --------------------------------------------------------------------------------
 
-def csv_files(settings: Any, input_path: Path | None) -> tuple[dict[str, bytes], dict]:
+def csv_files(settings: KgqaConfig, input_path: Path | None) -> tuple[dict[str, bytes], dict]:
     """The Neptune CSVs of the input (written under <workspace>/bulkload/ as a local load does)
     and a summary of what they hold."""
     from kgqa_cli.errors import InputDataError
@@ -275,7 +289,7 @@ def content_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()[:16]
 
 
-def loader_client(settings: Any, state: dict) -> Any:
+def loader_client(settings: KgqaConfig, state: dict) -> Any:
     """A boto3 ``neptunedata`` client on the cluster's loader endpoint (or ``aws.neptune.loader_url``)."""
     from kgqa_cli.aws.s3 import aws_session
 
@@ -284,7 +298,7 @@ def loader_client(settings: Any, state: dict) -> Any:
     return session.client("neptunedata", endpoint_url=url)
 
 
-def bulkload_neptune(settings: Any, input_path: Path | None, *, resume: bool = False,
+def bulkload_neptune(settings: KgqaConfig, input_path: Path | None, *, resume: bool = False,
                      on_status: Callable[[dict], None] | None = None) -> dict:
     """Write and upload the CSVs under ``bulkload/<content hash>/``, start Neptune's loader on
     them and poll it to a terminal status. A graph already loaded is not loaded again;
@@ -335,15 +349,14 @@ def bulkload_neptune(settings: Any, input_path: Path | None, *, resume: bool = F
         logs = (status.get("errors") or {}).get("errorLogs") or []
         first = "; ".join(f"{e.get('errorCode')}: {e.get('errorMessage')} ({e.get('fileName')}:{e.get('recordNum')})"
                           for e in logs[:3])
-        error = GraphError(f"Neptune load {load_id} ended {overall.get('status')}: "
-                           + (first or "no error log given"),
-                           hint="fix the input and load again, or continue with `kgqa bulkload --target neptune --resume`")
-        error.details = result
-        raise error
+        raise NeptuneLoadError(f"Neptune load {load_id} ended {overall.get('status')}: "
+                               + (first or "no error log given"),
+                               hint="fix the input and load again, or continue with `kgqa bulkload --target neptune "
+                               "--resume`", details=result)
     return result
 
 
-def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
+def wait_for_load(context: AwsContext, client: Any, load_id: str, poll_seconds: float,
                   on_status: Callable[[dict], None] | None = None) -> dict:
     """Poll ``get_loader_job_status`` until the load leaves the running states, at most
     ``aws.wait_timeout_minutes``; its payload."""
@@ -367,7 +380,7 @@ def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
 
 # -- queries over the cluster -------------------------------------------------------------------
 
-def use_cluster(settings: Any) -> None:
+def use_cluster(settings: KgqaConfig) -> None:
     """Point ``settings.graph`` at the workspace's Neptune cluster: wss:// on its endpoint, signed
     with SigV4 when the cluster uses IAM authentication (`ask` and `graph` with --target neptune)."""
     state = read_state(settings)

@@ -120,8 +120,7 @@ def _check_named_input(argument: Path | None, configured: Path | None) -> None:
 
 
 def _bulkload_neptune(settings, input: Path | None, resume: bool, json_output: bool) -> None:
-    from kgqa_cli.aws.neptune import bulkload_neptune
-    from kgqa_cli.errors import GraphError
+    from kgqa_cli.aws.neptune import NeptuneLoadError, bulkload_neptune
     from kgqa_cli.ui import print_json, stderr, stdout
 
     def show(overall: dict) -> None:
@@ -131,8 +130,8 @@ def _bulkload_neptune(settings, input: Path | None, resume: bool, json_output: b
 
     try:
         result = bulkload_neptune(settings, input, resume=resume, on_status=show)
-    except GraphError as exc:
-        if json_output and getattr(exc, "details", None):
+    except NeptuneLoadError as exc:
+        if json_output and exc.details:
             print_json(exc.details)
         raise
     if json_output:

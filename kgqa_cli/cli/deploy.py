@@ -105,7 +105,7 @@ def deploy(
 
 def _planned_deploy(settings, model, host, port, allow_unapproved, delete, api) -> None:
     """What `deploy --target sagemaker` does, without its printing: the body of its plan."""
-    from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
+    from kgqa_cli.aws.endpoint import check_target_options, delete_endpoint, deploy_on_sagemaker
 
     check_target_options(host, port, allow_unapproved)
     if delete:
@@ -119,7 +119,7 @@ def _planned_deploy(settings, model, host, port, allow_unapproved, delete, api) 
 
 
 def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api=False) -> None:
-    from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
+    from kgqa_cli.aws.endpoint import check_target_options, delete_endpoint, deploy_on_sagemaker
     from kgqa_cli.cli._aws import following
     from kgqa_cli.ui import print_json, stdout
 
