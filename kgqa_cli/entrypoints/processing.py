@@ -99,7 +99,7 @@ def transform_records(settings: KgqaConfig) -> list[dict[str, Any]]:
 def neptune_load(settings: KgqaConfig) -> dict[str, Any]:
     """The transform's triples into Neptune through its bulk loader (the cluster known from the
     RetrieveOrCreateNeptuneDB step's graph/neptune.json)."""
-    from kgqa_cli.aws.neptune import bulkload_neptune
+    from kgqa_cli.aws.neptune_load import bulkload_neptune
     from kgqa_cli.io import write_text_atomic
 
     triples = settings.paths.triples_file
