@@ -30,7 +30,8 @@ def price(aws: AwsConfig | None, instance_type: str) -> float | None:
     return (getattr(aws, "hourly_prices", None) or {}).get(instance_type, HOURLY_PRICES.get(instance_type))
 
 
-def job(aws: AwsConfig | None, stage: str, instance_type: str, count: int = 1, minutes: float | None = None) -> dict:
+def job(aws: AwsConfig | None, stage: str, instance_type: str, count: int = 1,
+        minutes: float | None = None) -> dict:
     """One job's line: it bills ``count`` instances for its expected minutes."""
     minutes = minutes if minutes is not None else EXPECTED_MINUTES[stage]
     hourly = price(aws, instance_type)

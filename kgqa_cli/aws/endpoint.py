@@ -57,11 +57,11 @@ def endpoint_archive(settings: KgqaConfig, package_archive: bytes) -> bytes:
 
 def capture_config(context: AwsPlan) -> dict[str, Any]:
     """DataCaptureConfig: the share and destination of the config; JSON and text kept readable."""
-    endpoint = context.aws.endpoint
+    endpoint, paths = context.aws.endpoint, context.settings.paths
     return {
         "EnableCapture": endpoint.capture_percentage > 0,
         "InitialSamplingPercentage": endpoint.capture_percentage,
-        "DestinationS3Uri": context.url(context.settings.paths.relative(context.settings.paths.datacapture_dir)),
+        "DestinationS3Uri": context.url(paths.relative(paths.datacapture_dir)),
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"], "CsvContentTypes": ["text/plain"]},
     }

@@ -69,7 +69,8 @@ class Builder:
         return {"Name": "ModelApprovalStatus", "Type": "String",
                 "DefaultValue": "Approved" if approve else "PendingManualApproval"}
 
-    def processing(self, name: str, stage: ProcessingStage, resources: JobConfig, property_file: str | None = None) -> Step:
+    def processing(self, name: str, stage: ProcessingStage, resources: JobConfig,
+                   property_file: str | None = None) -> Step:
         """A Processing step with this pipeline's source and config."""
         return processing_step(name, self.context, stage, resources, self.code_url, self.config_url, property_file)
 
@@ -93,7 +94,7 @@ def definition(settings: KgqaConfig, kind: str, code_url: str) -> dict[str, Any]
 
 
 def _monitor_pipeline(builder: Builder) -> tuple[list[Parameter], list[Step]]:
-    """One Processing step, its window's offsets parameters of the execution."""
+    """One Processing step; the offsets of its window are parameters of the execution."""
     from kgqa_cli.aws.processing import monitor_stage
 
     settings = builder.settings
@@ -102,8 +103,10 @@ def _monitor_pipeline(builder: Builder) -> tuple[list[Parameter], list[Step]]:
         for option, parameter in (("--start-offset=", "StartOffset"), ("--end-offset=", "EndOffset")):
             if isinstance(argument, str) and argument.startswith(option):
                 stage.arguments[number] = join("", option, get(f"Parameters.{parameter}"))
-    parameters: list[Parameter] = [{"Name": "StartOffset", "Type": "String", "DefaultValue": settings.monitor.start_offset},
-                  {"Name": "EndOffset", "Type": "String", "DefaultValue": settings.monitor.end_offset}]
+    parameters: list[Parameter] = [
+        {"Name": "StartOffset", "Type": "String", "DefaultValue": settings.monitor.start_offset},
+        {"Name": "EndOffset", "Type": "String", "DefaultValue": settings.monitor.end_offset},
+    ]
     return parameters, [builder.processing("Monitor", stage, settings.aws.monitor)]
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from kgqa_cli.aws.config import JobConfig
     from kgqa_cli.aws.jobs import AwsContext, AwsPlan, OnLog, OnStatus
     from kgqa_cli.aws.pipeline_steps import Expression
@@ -129,11 +130,11 @@ def run_processing(settings: KgqaConfig, stage: ProcessingStage, resources: JobC
                                  job=name)
     request = {"ProcessingJobName": name, **request, "Tags": context.tags(stage.stage)}
     context.call("create the processing job", context.sagemaker.create_processing_job, **request)
+    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
     result: dict[str, Any] = {
         "job_name": name, "image": request["AppSpecification"]["ImageUri"], "inputs_uploaded": uploaded,
-              "inputs": {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
-              "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in request.get("ProcessingOutputConfig", {}).get("Outputs", [])},
-              "status": "InProgress"}
+        "inputs": {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
+        "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in outputs}, "status": "InProgress"}
     if wait:
         job = context.follow("processing", name, on_status, on_log)
         result["status"] = job["ProcessingJobStatus"]
