@@ -98,6 +98,45 @@ class Workspace:
         """Scratch space of benchmarks."""
         return self.root / "bench"
 
+    @property
+    def feedback_dir(self) -> Path:
+        """Labelled data for retraining: `kgqa label`'s questions and reviewed triples."""
+        return self.root / "data" / "feedback"
+
+    @property
+    def triples_file(self) -> Path:
+        """The extracted triples, one sentence's record a line."""
+        return self.extract_dir / "triples.jsonl"
+
+    @property
+    def transform_dir(self) -> Path:
+        """Batch Transform outputs of the kg pipeline, one folder per execution."""
+        return self.extract_dir / "transform"
+
+    @property
+    def baseline_dir(self) -> Path:
+        """The monitoring baselines, one folder per model version."""
+        return self.monitoring_dir / "baseline"
+
+    @property
+    def monitor_runs_dir(self) -> Path:
+        """The runs of `kgqa monitor run`, one folder per run."""
+        return self.monitoring_dir / "runs"
+
+    @property
+    def sagemaker_monitor_dir(self) -> Path:
+        """The runs of SageMaker monitor jobs, one folder per job."""
+        return self.monitoring_dir / "sagemaker"
+
+    def pipeline_dir(self, kind: str) -> Path:
+        """A SageMaker pipeline's definition and the config its steps read (`kgqa pipeline build`)."""
+        return self.root / "pipelines" / kind
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the root, with forward slashes: its key under the workspace's S3
+        prefix, and its place under a job's copy of the workspace."""
+        return path.relative_to(self.root).as_posix()
+
 
 def ensure_writable(folders: list[Path]) -> None:
     """Check, before any long work starts, that each folder exists or can be made and takes a

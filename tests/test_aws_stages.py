@@ -235,7 +235,7 @@ def test_preprocess_processing_job_as_aws_receives_it(aws, kg_workspace, tmp_pat
     assert outputs["corpus"] == {"S3Uri": f"s3://{aws.bucket}/kgqa/data/corpus",
                                  "LocalPath": "/opt/ml/processing/workspace/data/corpus", "S3UploadMode": "EndOfJob"}
     # moto keeps no ProcessingResources: checked on the request our code builds for these settings.
-    from kgqa_cli.aws.pipelines import PlanContext
+    from kgqa_cli.aws.pipeline_steps import PlanContext
     from kgqa_cli.aws.processing import preprocess_stage, processing_request
 
     settings = settings_for(workspace, aws, **{"aws.preprocess.instance_type": "ml.c5.xlarge",

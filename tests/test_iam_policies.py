@@ -110,7 +110,8 @@ NEPTUNE_TASKS = {
 
 def pipeline_step_calls(tmp_path: Path) -> list[dict]:
     """What SageMaker calls as the execution role to run kgqa's three pipelines' steps."""
-    from kgqa_cli.aws.pipelines import KINDS, build
+    from kgqa_cli.aws.pipeline_definitions import KINDS
+    from kgqa_cli.aws.pipelines import build
     from kgqa_cli.settings import load_settings
 
     raw = tmp_path / "ws" / "data" / "raw" / "demo"

@@ -140,7 +140,7 @@ def test_bulkload_to_neptune_through_the_loader(moto_server, tiny_qa, tmp_path, 
             "object_type": {"@value": "国家"}}]}, ensure_ascii=False) + "\n", encoding="utf-8")
         for key, value in moto_server.items():
             monkeypatch.setenv(key, value)
-        from kgqa_cli.aws.neptune import content_hash, csv_files
+        from kgqa_cli.aws.neptune_load import content_hash, csv_files
         from kgqa_cli.settings import load_settings
 
         settings = load_settings(None, {"workspace": str(tmp_path / "scratch")})

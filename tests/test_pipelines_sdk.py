@@ -86,7 +86,7 @@ def sdk(moto_server, tmp_path, monkeypatch, request):
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-    from kgqa_cli.aws.pipelines import PlanContext
+    from kgqa_cli.aws.pipeline_steps import PlanContext
     from kgqa_cli.settings import load_settings
 
     variant = getattr(request, "param", {})
@@ -418,7 +418,7 @@ def assert_equivalent(ours: dict, theirs: dict) -> None:
 
 
 def ours(sdk: Sdk, kind: str) -> dict:
-    from kgqa_cli.aws.pipelines import definition
+    from kgqa_cli.aws.pipeline_definitions import definition
 
     # Through JSON, as `kgqa pipeline build` writes it.
     return json.loads(json.dumps(definition(sdk.settings, kind, CODE), ensure_ascii=False))

@@ -8,7 +8,10 @@ us-east-1 (``aws.hourly_prices`` overrides or adds types: take them from your re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
 
 # USD an hour, on demand, us-east-1: SageMaker training/processing/transform/hosting, Neptune.
 HOURLY_PRICES = {
@@ -22,12 +25,13 @@ EXPECTED_MINUTES = {"preprocess": 5, "evaluate": 6, "train-kg": 15, "train-qa": 
                     "monitor": 6, "questions": 5, "bulkload": 5}
 
 
-def price(aws: Any, instance_type: str) -> float | None:
+def price(aws: AwsConfig | None, instance_type: str) -> float | None:
     """USD an hour of one instance, or None when unknown."""
     return (getattr(aws, "hourly_prices", None) or {}).get(instance_type, HOURLY_PRICES.get(instance_type))
 
 
-def job(aws: Any, stage: str, instance_type: str, count: int = 1, minutes: float | None = None) -> dict:
+def job(aws: AwsConfig | None, stage: str, instance_type: str, count: int = 1,
+        minutes: float | None = None) -> dict:
     """One job's line: it bills ``count`` instances for its expected minutes."""
     minutes = minutes if minutes is not None else EXPECTED_MINUTES[stage]
     hourly = price(aws, instance_type)
@@ -35,7 +39,7 @@ def job(aws: Any, stage: str, instance_type: str, count: int = 1, minutes: float
             "usd_per_hour": hourly, "usd": None if hourly is None else round(hourly * count * minutes / 60, 4)}
 
 
-def hourly(aws: Any, what: str, instance_type: str, count: int) -> dict:
+def hourly(aws: AwsConfig | None, what: str, instance_type: str, count: int) -> dict:
     """A line for something that bills while it runs (an endpoint, a Neptune instance)."""
     each = price(aws, instance_type)
     return {"what": what, "instance_type": instance_type, "instances": count, "per": "hour",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.jobs import AwsContext
 
 
-def ensure_role(context: Any, name: str, service: str, statements: list[dict], changes: list[str],
+def ensure_role(context: AwsContext, name: str, service: str, statements: list[dict], changes: list[str],
                 description: str, stage: str) -> str:
     """The role ``name``, trusted by ``service``, whose inline policy ``kgqa`` holds exactly
     ``statements``: made or brought in line only when it differs (``changes`` says what); its ARN."""

@@ -14,11 +14,19 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import CloudError, ConfigError
 
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
+    from kgqa_cli.settings import KgqaConfig
+
 log = logging.getLogger(__name__)
+
+# What `--wait` reports as it follows a job: its status changes (status, detail), its log lines.
+OnStatus = Callable[[str, str], None] | None
+OnLog = Callable[[str], None] | None
 
 DLC_ACCOUNT = "763104351884"  # AWS Deep Learning Containers' registry (most regions)
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -31,7 +39,7 @@ JOB_KINDS = {
 }
 
 
-def dlc_image(aws: Any, region: str, repository: str, instance_type: str, explicit: str | None = None) -> str:
+def dlc_image(aws: AwsConfig, region: str, repository: str, instance_type: str, explicit: str | None = None) -> str:
     """An explicit image, else the PyTorch Deep Learning Container ``repository``
     (``pytorch-training`` or ``pytorch-inference``) of ``aws.framework_version`` for the region,
     GPU-tagged on ml.p*/ml.g* instances."""
@@ -56,7 +64,7 @@ class AwsPlan:
     """What a request needs to know about AWS without calling it: the workspace's S3 URLs, the
     region, images and tags. `kgqa pipeline build` plans with it alone; jobs use :class:`AwsContext`."""
 
-    def __init__(self, settings: Any, region: str) -> None:
+    def __init__(self, settings: KgqaConfig, region: str) -> None:
         self.settings = settings
         self.aws = settings.aws
         self.region = region
@@ -77,7 +85,7 @@ class AwsPlan:
 class AwsContext(AwsPlan):
     """One stage's view of AWS: settings, region, clients and the workspace bucket."""
 
-    def __init__(self, settings: Any, *, need_role: bool = True) -> None:
+    def __init__(self, settings: KgqaConfig, *, need_role: bool = True) -> None:
         from kgqa_cli.aws.s3 import WorkspaceBucket, aws_session, check_ready
 
         check_ready(settings.aws)
@@ -155,8 +163,8 @@ class AwsContext(AwsPlan):
         self.put_bytes(f"jobs/{name}/config/kgqa.json", json.dumps(sections, ensure_ascii=False, indent=1).encode())
         return self.url(f"jobs/{name}/config/")
 
-    def follow(self, kind: str, name: str, on_status: Callable[[str, str], None] | None = None,
-               on_log: Callable[[str], None] | None = None, poll_seconds: float = 15.0) -> dict:
+    def follow(self, kind: str, name: str, on_status: OnStatus = None, on_log: OnLog = None,
+               poll_seconds: float = 15.0) -> dict[str, Any]:
         """Wait for a job to end, at most ``aws.wait_timeout_minutes``; raise :class:`CloudError`
         unless it completed. With ``on_log`` it polls, reporting status changes and new
         CloudWatch log lines as they come; without, boto3's waiter for the job kind waits."""
@@ -183,7 +191,7 @@ class AwsContext(AwsPlan):
             if on_status and (status, detail) != last:
                 on_status(status, detail)
                 last = (status, detail)
-            if logs:
+            if logs is not None and on_log is not None:
                 for line in logs.new_lines():
                     on_log(line)
             if status in TERMINAL:

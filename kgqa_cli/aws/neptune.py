@@ -1,5 +1,5 @@
-"""Amazon Neptune: get-or-create the cluster, its instances and the loader role, tear them down,
-and bulk-load the graph with Neptune's loader (boto3 ``neptune``, ``iam`` and ``neptunedata``).
+"""Amazon Neptune: get-or-create the cluster, its instances and the loader role, and tear them
+down (boto3 ``neptune`` and ``iam``); :mod:`kgqa_cli.aws.neptune_load` bulk-loads the graph.
 
 What kgqa knows about the cluster is kept in ``<workspace>/graph/neptune.json``: its endpoint,
 port, loader role and the loads done (by the content hash of the CSV files), so `kgqa bulkload
@@ -8,26 +8,26 @@ port, loader role and the loads done (by the content hash of the CSV files), so 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kgqa_cli.errors import CloudError, ConfigError, GraphError, MissingArtifactError
+from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 STATE_FILE = "neptune.json"
-RUNNING = ("LOAD_NOT_STARTED", "LOAD_IN_QUEUE", "LOAD_IN_PROGRESS")
-DONE = "LOAD_COMPLETED"
 LOADER_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
-def state_path(settings: Any) -> Path:
+def state_path(settings: KgqaConfig) -> Path:
     return settings.paths.graph_dir / STATE_FILE
 
 
-def read_state(settings: Any) -> dict:
+def read_state(settings: KgqaConfig) -> dict:
     """What the workspace knows of the Neptune cluster ({} when nothing)."""
     path = state_path(settings)
     try:
@@ -39,7 +39,7 @@ def read_state(settings: Any) -> dict:
             from exc
 
 
-def state_or_assumed(settings: Any) -> dict:
+def state_or_assumed(settings: KgqaConfig) -> dict:
     """:func:`read_state`; in a plan, a cluster not made yet is assumed made (and said so)."""
     from kgqa_cli.aws import plan
 
@@ -55,7 +55,7 @@ def state_or_assumed(settings: Any) -> dict:
     return state
 
 
-def write_state(settings: Any, state: dict) -> None:
+def write_state(settings: KgqaConfig, state: dict) -> None:
     from kgqa_cli.aws.plan import active
     from kgqa_cli.io import write_json
 
@@ -63,9 +63,10 @@ def write_state(settings: Any, state: dict) -> None:
         write_json(state_path(settings), state)
 
 
-def loader_policy(aws: Any) -> dict:
+def loader_policy(settings: KgqaConfig) -> dict[str, Any]:
     """Read access to the bulkload prefix of the workspace bucket, nothing else."""
-    prefix = f"{aws.prefix}/bulkload/" if aws.prefix else "bulkload/"
+    aws, folder = settings.aws, settings.paths.relative(settings.paths.bulkload_dir)
+    prefix = f"{aws.prefix}/{folder}/" if aws.prefix else f"{folder}/"
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{aws.bucket}/{prefix}*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{aws.bucket}",
@@ -76,7 +77,7 @@ def loader_policy(aws: Any) -> dict:
 class Neptune:
     """The cluster of ``aws.neptune`` and the calls that make, describe and remove it."""
 
-    def __init__(self, settings: Any, on_status: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: KgqaConfig, on_status: Callable[[str], None] | None = None) -> None:
         from kgqa_cli.aws.jobs import AwsContext
 
         self.settings = settings
@@ -127,7 +128,7 @@ class Neptune:
     def get_or_create(self, wait: bool = True) -> dict:
         """The cluster, its instances and the loader role: each created only when missing.
         Returns the state written to the workspace, with ``created`` listing what was made."""
-        config, aws = self.config, self.settings.aws
+        config = self.config
         created: list[str] = []
         tags = self.context.tags("neptune")
         role = self.role()
@@ -139,7 +140,7 @@ class Neptune:
             self.say(f"created the loader role {role['Arn']}")
         # The policy is put every time: the bucket or prefix may have changed (the call is idempotent).
         self.call("set the loader role's policy", self.iam.put_role_policy, RoleName=config.loader_role_name,
-                  PolicyName="kgqa-bulkload-read", PolicyDocument=json.dumps(loader_policy(aws)))
+                  PolicyName="kgqa-bulkload-read", PolicyDocument=json.dumps(loader_policy(self.settings)))
         cluster = self.cluster()
         if cluster is None:
             request = {"DBClusterIdentifier": config.cluster_id, "Engine": "neptune", "Port": config.port,
@@ -248,126 +249,9 @@ class Neptune:
         return {"cluster": config.cluster_id, "removed": removed}
 
 
-# -- bulk loading --------------------------------------------------------------------------------
-
-def csv_files(settings: Any, input_path: Path | None) -> tuple[dict[str, bytes], dict]:
-    """The Neptune CSVs of the input (written under <workspace>/bulkload/ as a local load does)
-    and a summary of what they hold."""
-    from kgqa_cli.errors import InputDataError
-    from kgqa_cli.graph.bulkload import input_file, read_graph_data
-    from kgqa_cli.graph.neptune_csv import write_neptune_csv
-    from kgqa_cli.graph.reviews import reviews_file
-
-    path = input_file(settings.graph, settings.paths, input_path)
-    data = read_graph_data(settings.graph, path, reviews_file(settings.paths))  # people's verdicts too
-    if not data.edges:
-        raise InputDataError(f"{path}: no triples to load ({data.triples_read} read)")
-    written = write_neptune_csv(data, settings.paths.bulkload_dir)
-    files = {name: written[name].read_bytes() for name in ("vertices", "edges")}
-    return files, {"input": str(path), "vertices": len(data.vertices), "edges": len(data.edges),
-                   "triples_read": data.triples_read}
-
-
-def content_hash(files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()[:16]
-
-
-def loader_client(settings: Any, state: dict) -> Any:
-    """A boto3 ``neptunedata`` client on the cluster's loader endpoint (or ``aws.neptune.loader_url``)."""
-    from kgqa_cli.aws.s3 import aws_session
-
-    url = settings.aws.neptune.loader_url or f"https://{state['endpoint']}:{state.get('port', 8182)}"
-    session = aws_session(settings.aws.region or state.get("region"))
-    return session.client("neptunedata", endpoint_url=url)
-
-
-def bulkload_neptune(settings: Any, input_path: Path | None, *, resume: bool = False,
-                     on_status: Callable[[dict], None] | None = None) -> dict:
-    """Write and upload the CSVs under ``bulkload/<content hash>/``, start Neptune's loader on
-    them and poll it to a terminal status. A graph already loaded is not loaded again;
-    ``resume`` continues the last load of this content (the loader's RESUME mode)."""
-    from kgqa_cli.aws.jobs import AwsContext
-
-    state = state_or_assumed(settings)
-    if not state.get("endpoint") and not settings.aws.neptune.loader_url:
-        raise MissingArtifactError(f"{state_path(settings)}: no Neptune cluster known to this workspace",
-                                   hint="run `kgqa graph create --target neptune` first")
-    if not state.get("loader_role_arn"):
-        raise MissingArtifactError("no loader role known to this workspace",
-                                   hint="run `kgqa graph create --target neptune` first")
-    files, summary = csv_files(settings, input_path)
-    digest = content_hash(files)
-    loads = state.setdefault("loads", {})
-    previous = loads.get(digest, {})
-    if previous.get("status") == DONE and not resume:
-        return {**summary, "hash": digest, "load_id": previous.get("load_id"), "status": DONE, "skipped": True,
-                "counts": previous.get("counts", {})}
-    context = AwsContext(settings, need_role=False)
-    folder = f"bulkload/{digest}"
-    present = context.bucket.remote_checksums(folder)
-    for name, data in files.items():
-        relative = f"{folder}/{name}.csv"
-        if present.get(relative) != hashlib.md5(data, usedforsecurity=False).hexdigest():
-            context.put_bytes(relative, data)
-    config = settings.aws.neptune
-    mode = "RESUME" if resume else config.mode
-    client = loader_client(settings, state)
-    started = context.call("start the Neptune loader", client.start_loader_job,
-                           source=context.url(folder) + "/", format="csv", s3BucketRegion=context.region,
-                           iamRoleArn=state["loader_role_arn"], mode=mode, failOnError=config.fail_on_error,
-                           parallelism=config.parallelism,
-                           updateSingleCardinalityProperties=config.update_single_cardinality_properties)
-    load_id = started["payload"]["loadId"]
-    loads[digest] = {"load_id": load_id, "status": "LOAD_IN_QUEUE", "source": context.url(folder) + "/"}
-    write_state(settings, state)  # an interrupted wait can be resumed: the load id is kept
-    status = wait_for_load(context, client, load_id, config.poll_seconds, on_status)
-    overall = status.get("overallStatus", {})
-    counts = {key: overall.get(key, 0) for key in ("totalRecords", "totalDuplicates", "parsingErrors",
-                                                  "datatypeMismatchErrors", "insertErrors")}
-    loads[digest] = {**loads[digest], "status": overall.get("status"), "counts": counts}
-    write_state(settings, state)
-    result = {**summary, "hash": digest, "load_id": load_id, "mode": mode, "source": loads[digest]["source"],
-              "status": overall.get("status"), "counts": counts, "skipped": False}
-    if overall.get("status") != DONE:
-        logs = (status.get("errors") or {}).get("errorLogs") or []
-        first = "; ".join(f"{e.get('errorCode')}: {e.get('errorMessage')} ({e.get('fileName')}:{e.get('recordNum')})"
-                          for e in logs[:3])
-        error = GraphError(f"Neptune load {load_id} ended {overall.get('status')}: "
-                           + (first or "no error log given"),
-                           hint="fix the input and load again, or continue with `kgqa bulkload --target neptune --resume`")
-        error.details = result
-        raise error
-    return result
-
-
-def wait_for_load(context: Any, client: Any, load_id: str, poll_seconds: float,
-                  on_status: Callable[[dict], None] | None = None) -> dict:
-    """Poll ``get_loader_job_status`` until the load leaves the running states, at most
-    ``aws.wait_timeout_minutes``; its payload."""
-    from kgqa_cli.aws.plan import active
-    from kgqa_cli.aws.waiting import Deadline
-
-    if active() is not None:  # a plan does not wait: it shows the load as it would end
-        return {"overallStatus": {"status": DONE}}
-    deadline = Deadline(context.aws.wait_timeout_minutes, f"the Neptune load {load_id}",
-                        hint=f"it goes on in Neptune; the loader's /loader/{load_id} shows it")
-    while True:
-        answer = context.call("read the load's status", client.get_loader_job_status, loadId=load_id,
-                              details=True, errors=True)
-        payload = answer.get("payload") or {}
-        if on_status:
-            on_status(payload.get("overallStatus", {}))
-        if payload.get("overallStatus", {}).get("status") not in RUNNING:
-            return payload
-        deadline.sleep(poll_seconds)
-
-
 # -- queries over the cluster -------------------------------------------------------------------
 
-def use_cluster(settings: Any) -> None:
+def use_cluster(settings: KgqaConfig) -> None:
     """Point ``settings.graph`` at the workspace's Neptune cluster: wss:// on its endpoint, signed
     with SigV4 when the cluster uses IAM authentication (`ask` and `graph` with --target neptune)."""
     state = read_state(settings)

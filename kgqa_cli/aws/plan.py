@@ -21,7 +21,10 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
 
 _ACTIVE: Planner | None = None
 _LOCK = threading.Lock()
@@ -41,7 +44,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 class Planner:
     """The requests of one plan and the assumptions it made."""
 
-    def __init__(self, aws: Any = None) -> None:
+    def __init__(self, aws: AwsConfig | None = None) -> None:
         self.aws = aws  # the config whose aws.hourly_prices the cost lines use
         self.requests: list[dict] = []
         self.assumed: list[str] = []
@@ -116,7 +119,7 @@ def active() -> Planner | None:
 
 
 @contextlib.contextmanager
-def planning(aws: Any = None) -> Iterator[Planner]:
+def planning(aws: AwsConfig | None = None) -> Iterator[Planner]:
     """Make a plan: boto3 sessions made inside answer every call themselves. ``aws``: the
     config section whose prices the cost estimate uses."""
     global _ACTIVE
@@ -154,7 +157,7 @@ def stage_of(name: str) -> str:
     return "other"
 
 
-def _job_cost(aws: Any, stage_name: str, arguments: dict) -> list[dict]:
+def _job_cost(aws: AwsConfig | None, stage_name: str, arguments: dict) -> list[dict]:
     from kgqa_cli.aws.cost import EXPECTED_MINUTES, job
 
     resources = (arguments.get("ResourceConfig") or arguments.get("TransformResources")
@@ -166,7 +169,7 @@ def _job_cost(aws: Any, stage_name: str, arguments: dict) -> list[dict]:
                 EXPECTED_MINUTES.get(stage, 10))]
 
 
-def cost_lines(aws: Any, service: str, operation: str, params: dict) -> list[dict]:
+def cost_lines(aws: AwsConfig | None, service: str, operation: str, params: dict) -> list[dict]:
     """The cost of what one request starts: a job, an endpoint, a Neptune instance, a pipeline run."""
     from kgqa_cli.aws.cost import hourly
 

@@ -17,9 +17,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from kgqa_cli.aws.config import JobConfig
+    from kgqa_cli.aws.jobs import AwsContext, AwsPlan, OnLog, OnStatus
+    from kgqa_cli.aws.pipeline_steps import Expression
+    from kgqa_cli.aws.registry import SageMakerRegistry
+    from kgqa_cli.settings import KgqaConfig
+    from kgqa_cli.workspace import Workspace
 
 ROOT = "/opt/ml/processing"
 WORKSPACE = f"{ROOT}/workspace"
@@ -38,7 +48,7 @@ class ProcessingStage:
     name to a workspace-relative path (or, for inputs, an ``s3://`` URL or a pipeline property)."""
 
     stage: str
-    arguments: list[str]
+    arguments: list[Any]  # strings, or in a pipeline also expressions the service evaluates
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     local_paths: dict[str, str] = field(default_factory=dict)  # channel -> container path, when not the workspace's
@@ -47,14 +57,19 @@ class ProcessingStage:
     output_local: dict[str, str] = field(default_factory=dict)  # output -> workspace path written in the job
 
 
-def _s3_input(name: str, uri: Any, local_path: str) -> dict:
+def job_path(paths: Workspace, path: Path) -> str:
+    """Where a workspace path is in a Processing job: the same relative path under its workspace."""
+    return f"{WORKSPACE}/{paths.relative(path)}"
+
+
+def _s3_input(name: str, uri: str | Expression, local_path: str) -> dict[str, Any]:
     # S3CompressionType is the service's default, written out as the SageMaker SDK writes it.
     return {"InputName": name, "S3Input": {"S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix",
                                            "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
                                            "S3CompressionType": "None"}}
 
 
-def _output_uri(context: Any, path: str, job: Any) -> Any:
+def _output_uri(context: AwsPlan, path: str, job: str | Expression) -> str | Expression:
     """``s3://.../<path>``; a ``{job}`` in the path becomes the job's name (or, in a pipeline, the
     execution's id), so that one run's outputs never mix with another's."""
     if "{job}" not in path:
@@ -66,8 +81,8 @@ def _output_uri(context: Any, path: str, job: Any) -> Any:
     return {"Std:Join": {"On": "", "Values": [before, job, after] if after else [before, job]}}
 
 
-def processing_request(context: Any, stage: ProcessingStage, resources: Any, code_url: Any, config_url: Any,
-                       job: Any = "") -> dict:
+def processing_request(context: AwsPlan, stage: ProcessingStage, resources: JobConfig, code_url: str | Expression,
+                       config_url: str | Expression, job: str | Expression = "") -> dict[str, Any]:
     """The ``create_processing_job`` request of a stage, without ``ProcessingJobName``."""
     inputs = [_s3_input("code", code_url, f"{ROOT}/input/code"), _s3_input("config", config_url, f"{ROOT}/input/config")]
     for name, where in stage.inputs.items():
@@ -81,7 +96,7 @@ def processing_request(context: Any, stage: ProcessingStage, resources: Any, cod
                                                  "LocalPath": f"{WORKSPACE}/{stage.output_local.get(name) or path.replace('/{job}', '')}",
                                                  "S3UploadMode": "EndOfJob"}}
                for name, path in stage.outputs.items()]
-    request = {
+    request: dict[str, Any] = {
         "RoleArn": context.aws.role_arn,
         "AppSpecification": {
             "ImageUri": context.image("pytorch-training", resources.instance_type, resources.image),
@@ -101,8 +116,9 @@ def processing_request(context: Any, stage: ProcessingStage, resources: Any, cod
     return request
 
 
-def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wait: bool = False,
-                   on_status: Any = None, on_log: Any = None, context: Any = None) -> dict:
+def run_processing(settings: KgqaConfig, stage: ProcessingStage, resources: JobConfig, *, wait: bool = False,
+                   on_status: OnStatus = None, on_log: OnLog = None,
+                   context: AwsContext | None = None) -> dict[str, Any]:
     """Upload the stage's inputs, source and config; create the job; with ``wait``, follow it
     and read its outputs back into the workspace."""
     from kgqa_cli.aws.jobs import AwsContext, job_name
@@ -114,10 +130,11 @@ def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wai
                                  job=name)
     request = {"ProcessingJobName": name, **request, "Tags": context.tags(stage.stage)}
     context.call("create the processing job", context.sagemaker.create_processing_job, **request)
-    result = {"job_name": name, "image": request["AppSpecification"]["ImageUri"], "inputs_uploaded": uploaded,
-              "inputs": {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
-              "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in request.get("ProcessingOutputConfig", {}).get("Outputs", [])},
-              "status": "InProgress"}
+    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    result: dict[str, Any] = {
+        "job_name": name, "image": request["AppSpecification"]["ImageUri"], "inputs_uploaded": uploaded,
+        "inputs": {i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
+        "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in outputs}, "status": "InProgress"}
     if wait:
         job = context.follow("processing", name, on_status, on_log)
         result["status"] = job["ProcessingJobStatus"]
@@ -125,7 +142,7 @@ def run_processing(settings: Any, stage: ProcessingStage, resources: Any, *, wai
     return result
 
 
-def read_outputs(context: Any, stage: ProcessingStage, name: str, since: Any = None) -> int:
+def read_outputs(context: AwsContext, stage: ProcessingStage, name: str, since: datetime | None = None) -> int:
     """Download a finished job's outputs into the workspace. An output the job did not write is
     an error: on a per-job path nothing is there; on a shared one (data/corpus) nothing is newer
     than the job (``since``), so an earlier run's files never pass for this job's."""
@@ -145,7 +162,7 @@ def read_outputs(context: Any, stage: ProcessingStage, name: str, since: Any = N
     return context.download_outputs(outputs)
 
 
-def preprocess_stage(settings: Any) -> ProcessingStage:
+def preprocess_stage(settings: KgqaConfig) -> ProcessingStage:
     """`kgqa preprocess --target sagemaker`: the raw corpus (a workspace path) in, data/corpus out."""
     root = settings.paths.root.resolve()
     source = Path(settings.preprocess.input).resolve()
@@ -161,40 +178,45 @@ def preprocess_stage(settings: Any) -> ProcessingStage:
     if settings.preprocess.schema_file is not None:
         raise ConfigError("preprocess.schema_file: a SageMaker preprocess finds the schema inside its input",
                           hint="put the schema file in the input folder and set preprocess.schema_file to null")
-    return ProcessingStage("preprocess", arguments, inputs={"raw": relative}, outputs={"corpus": "data/corpus"},
+    corpus = settings.paths.relative(settings.paths.corpus_dir)
+    return ProcessingStage("preprocess", arguments, inputs={"raw": relative}, outputs={"corpus": corpus},
                            upload=[relative], files={"raw"} if source.is_file() else set())
 
 
-def evaluate_stage(settings: Any, kind: str, model_url: Any) -> ProcessingStage:
+def evaluate_stage(settings: KgqaConfig, kind: str, model_url: str | Expression) -> ProcessingStage:
     """`kgqa evaluate kg|qa --target sagemaker`: a model archive and the test data in,
     evaluation/<kind>/evaluation.json out (the gate is applied by the caller)."""
-    data = "data/corpus" if kind == "kg" else "data/questions"
+    paths = settings.paths
+    data = paths.relative(paths.corpus_dir if kind == "kg" else paths.questions_dir)
     return ProcessingStage(f"evaluate-{kind}", ["evaluate", kind], inputs={"model": model_url, "data": data},
-                           outputs={"evaluation": f"evaluation/{kind}/{{job}}"},
+                           outputs={"evaluation": f"{paths.relative(paths.evaluation_dir(kind))}/{{job}}"},
                            local_paths={"model": f"{ROOT}/input/model"}, upload=[data])
 
 
-def monitor_stage(settings: Any, start_offset: str | None, end_offset: str | None) -> ProcessingStage:
+def monitor_stage(settings: KgqaConfig, start_offset: str | None, end_offset: str | None) -> ProcessingStage:
     """`kgqa monitor run --target sagemaker`: the endpoint's capture on S3, the ground truth and
     the baseline in; the run's folder out, under monitoring/sagemaker/<job>/."""
-    endpoint = settings.aws.endpoint
-    capture = f"datacapture/{endpoint.name}"
+    endpoint, paths = settings.aws.endpoint, settings.paths
+    capture = paths.relative(paths.datacapture_dir / endpoint.name)
     # --name=value: an offset such as -P8D would read as an option of its own.
     arguments = ["monitor", f"--start-offset={start_offset or settings.monitor.start_offset}",
                  f"--end-offset={end_offset or settings.monitor.end_offset}",
                  f"--endpoint={endpoint.name}", f"--variant={endpoint.variant_name}"]
     if settings.aws.sns_topic_arn:
         arguments.append(f"--topic={settings.aws.sns_topic_arn}")
-    inputs = {"capture": capture, "groundtruth": "groundtruth", "baseline": "monitoring/baseline"}
-    upload = ["groundtruth", "monitoring/baseline"]
-    if (settings.paths.registry_dir / "qa").is_dir():
-        inputs["models"] = "registry/qa"  # the vocabulary of the served model, for the drift figures
-        upload.append("registry/qa")
-    return ProcessingStage("monitor", arguments, inputs=inputs, outputs={"runs": "monitoring/sagemaker/{job}"},
-                           output_local={"runs": "monitoring/runs"}, upload=upload)
+    groundtruth, baseline = paths.relative(paths.groundtruth_dir), paths.relative(paths.baseline_dir)
+    inputs = {"capture": capture, "groundtruth": groundtruth, "baseline": baseline}
+    upload = [groundtruth, baseline]
+    if (paths.registry_dir / "qa").is_dir():
+        models = paths.relative(paths.registry_dir / "qa")
+        inputs["models"] = models  # the vocabulary of the served model, for the drift figures
+        upload.append(models)
+    return ProcessingStage("monitor", arguments, inputs=inputs,
+                           outputs={"runs": f"{paths.relative(paths.sagemaker_monitor_dir)}/{{job}}"},
+                           output_local={"runs": paths.relative(paths.monitor_runs_dir)}, upload=upload)
 
 
-def check_prefix_has_objects(context: Any, relative: str, what: str, hint: str) -> None:
+def check_prefix_has_objects(context: AwsContext, relative: str, what: str, hint: str) -> None:
     """A Processing input on an empty prefix fails the job after minutes: say so at once."""
     from kgqa_cli.aws import plan
 
@@ -205,7 +227,7 @@ def check_prefix_has_objects(context: Any, relative: str, what: str, hint: str) 
         raise MissingArtifactError(f"{context.url(relative)}: no {what}", hint=hint)
 
 
-def read_json_output(settings: Any, relative: str) -> dict:
+def read_json_output(settings: KgqaConfig, relative: str) -> dict[str, Any]:
     """A JSON file the job wrote, as downloaded into the workspace."""
     path = settings.paths.root / relative
     try:
@@ -214,7 +236,7 @@ def read_json_output(settings: Any, relative: str) -> dict:
         raise CloudError(f"{path}: the job's output is missing or unreadable: {exc}") from exc
 
 
-def package_model_url(registry: Any, kind: str, model: str | None) -> tuple[dict, str]:
+def package_model_url(registry: SageMakerRegistry, kind: str, model: str | None) -> tuple[dict[str, Any], str]:
     """The package row (``kind/vN``, newest when not named) and its model data URL."""
     if model:
         number = model.rsplit("/", 1)[-1].lstrip("v")
@@ -229,8 +251,8 @@ def package_model_url(registry: Any, kind: str, model: str | None) -> tuple[dict
     return row, package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
 
 
-def evaluate_on_sagemaker(settings: Any, kind: str, model: str | None, *, wait: bool = False,
-                          on_status: Any = None, on_log: Any = None) -> dict:
+def evaluate_on_sagemaker(settings: KgqaConfig, kind: str, model: str | None, *, wait: bool = False,
+                          on_status: OnStatus = None, on_log: OnLog = None) -> dict[str, Any]:
     """Evaluate a package of the SageMaker registry in a Processing job; with ``wait``, read the
     report back and apply the gate to the package as locally (a pass approves it when the
     config says so, a failure rejects it). ``result['passed']`` is False below the gate."""
@@ -250,7 +272,8 @@ def evaluate_on_sagemaker(settings: Any, kind: str, model: str | None, *, wait: 
     return result
 
 
-def finish_evaluation(settings: Any, kind: str, job: str, model_version: str, context: Any = None) -> dict:
+def finish_evaluation(settings: KgqaConfig, kind: str, job: str, model_version: str,
+                      context: AwsContext | None = None) -> dict[str, Any]:
     """Read a finished evaluation job's report back and gate the package as locally: a pass
     approves it when the config says so, a failure rejects it."""
     from kgqa_cli.aws.jobs import AwsContext
@@ -260,7 +283,8 @@ def finish_evaluation(settings: Any, kind: str, job: str, model_version: str, co
     registry = SageMakerRegistry(settings.aws, context.sagemaker)
     row = registry.find(model_version)
     read_outputs(context, evaluate_stage(settings, kind, ""), job)
-    report = read_json_output(settings, f"evaluation/{kind}/{job}/evaluation.json")
+    report_file = settings.paths.evaluation_dir(kind) / job / "evaluation.json"
+    report = read_json_output(settings, settings.paths.relative(report_file))
     passed = bool(report.get("passed"))
     approve = settings.kg.evaluate.approve_on_pass if kind == "kg" else settings.qa.gates.approve_on_pass
     figures = ("precision", "recall", "f1") if kind == "kg" else ("intent_accuracy", "slot_f1", "sentence_accuracy")
@@ -269,23 +293,24 @@ def finish_evaluation(settings: Any, kind: str, job: str, model_version: str, co
     if status != row["status"]:
         registry.set_status(row["name"], status, f"{'passed' if passed else 'failed'} the gate: {reason}")
     return {"status": "Completed", "passed": passed, "status_after": status, "evaluation": report,
-            "report": str(settings.paths.evaluation_dir(kind) / job / "evaluation.json")}
+            "report": str(report_file)}
 
 
-def monitor_on_sagemaker(settings: Any, start_offset: str | None, end_offset: str | None, *, wait: bool = False,
-                         on_status: Any = None, on_log: Any = None) -> dict:
+def monitor_on_sagemaker(settings: KgqaConfig, start_offset: str | None, end_offset: str | None, *,
+                         wait: bool = False, on_status: OnStatus = None, on_log: OnLog = None) -> dict[str, Any]:
     """One monitoring run as a Processing job over the endpoint's capture on S3; with ``wait``,
     the run's folder is read back and its summary returned (``violations`` listed)."""
     from kgqa_cli.aws.jobs import AwsContext
 
     context = AwsContext(settings)
-    capture = f"datacapture/{settings.aws.endpoint.name}"
+    paths = settings.paths
+    capture = paths.relative(paths.datacapture_dir / settings.aws.endpoint.name)
     check_prefix_has_objects(context, capture, "captured traffic",
                              "deploy with capture on (kgqa deploy --target sagemaker) and send questions first")
-    for needed, hint in (("groundtruth", "label captured questions with `kgqa label`"),
-                         ("monitoring/baseline", "run `kgqa monitor baseline` first")):
-        if not any((settings.paths.root / needed).rglob("*.json*")):
-            raise MissingArtifactError(f"{settings.paths.root / needed}: empty", hint=hint)
+    for needed, hint in ((paths.groundtruth_dir, "label captured questions with `kgqa label`"),
+                         (paths.baseline_dir, "run `kgqa monitor baseline` first")):
+        if not any(needed.rglob("*.json*")):
+            raise MissingArtifactError(f"{needed}: empty", hint=hint)
     stage = monitor_stage(settings, start_offset, end_offset)
     result = run_processing(settings, stage, settings.aws.monitor, on_status=on_status, on_log=on_log,
                             context=context)
@@ -295,13 +320,13 @@ def monitor_on_sagemaker(settings: Any, start_offset: str | None, end_offset: st
     return result
 
 
-def finish_monitor(settings: Any, job: str, context: Any = None) -> dict:
+def finish_monitor(settings: KgqaConfig, job: str, context: AwsContext | None = None) -> dict[str, Any]:
     """Read a finished monitor job's run folder back; its summary (``violations`` listed)."""
     from kgqa_cli.aws.jobs import AwsContext
 
     context = context or AwsContext(settings, need_role=False)
     read_outputs(context, monitor_stage(settings, None, None), job)
-    runs = sorted((settings.paths.monitoring_dir / "sagemaker" / job).glob("*/summary.json"))
+    runs = sorted((settings.paths.sagemaker_monitor_dir / job).glob("*/summary.json"))
     if not runs:
         raise CloudError(f"monitor job {job} completed without a run folder",
                          hint="too little ground truth in the window? its log says")

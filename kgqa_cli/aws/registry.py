@@ -9,9 +9,12 @@ approval, as locally.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import CloudError, ConfigError, MissingArtifactError
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
 
 STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
@@ -19,14 +22,14 @@ STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 class SageMakerRegistry:
     """Model package groups of one kgqa installation."""
 
-    def __init__(self, aws: Any, client: Any | None = None) -> None:
+    def __init__(self, aws: AwsConfig, client: Any | None = None) -> None:
         from kgqa_cli.aws.s3 import aws_session
 
         self.prefix = aws.package_group_prefix
         self.client = client or aws_session(aws.region).client("sagemaker")
 
     @staticmethod
-    def group_name(aws: Any, kind: str) -> str:
+    def group_name(aws: AwsConfig, kind: str) -> str:
         """The package group of a model kind (``kgqa-qa``) under the config's prefix."""
         return f"{aws.package_group_prefix}-{kind}"
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.errors import (
     CloudError,
@@ -28,6 +28,9 @@ from kgqa_cli.errors import (
     describe_os_error,
 )
 from kgqa_cli.io import contained_path
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ class SyncReport:
                 "unchanged": len(self.skipped), "bytes_copied": self.bytes_copied, "files": self.copied}
 
 
-def aws_call(where: str, what: str, function: Callable, *, special: Callable[[str], Any] | None = None,
+def aws_call(where: str, what: str, function: Callable, *, special: Callable[[str], KgqaError | None] | None = None,
              missing: tuple[str, ...] = (), **kwargs: Any) -> Any:
     """Call boto3; its errors become one :class:`CloudError` line naming ``where`` and ``what``
     (``special`` may turn an error code into a more telling error of its own). An error whose
@@ -131,7 +134,7 @@ def paginated(client: Any, operation: str, result_key: str, limit: int | None = 
     return [item for page in pages for item in page.get(result_key, [])]
 
 
-def check_ready(config: Any) -> None:
+def check_ready(config: AwsConfig) -> None:
     """Raise the one-line error of a missing boto3 or an unset bucket, before any work."""
     if not config.bucket:
         raise ConfigError("aws.bucket is not set", hint="set aws.bucket in the config, or pass --aws.bucket NAME")
@@ -141,7 +144,7 @@ def check_ready(config: Any) -> None:
 class WorkspaceBucket:
     """The workspace's place on S3 and the calls that read and write it."""
 
-    def __init__(self, config: Any, client: Any | None = None) -> None:
+    def __init__(self, config: AwsConfig, client: Any | None = None) -> None:
         check_ready(config)
         self.bucket = config.bucket
         self.prefix = config.prefix
@@ -205,7 +208,7 @@ class Transfers:
 
     def __init__(self, bucket: WorkspaceBucket, concurrency: int) -> None:
         self.bucket, self.concurrency = bucket, concurrency
-        self.pending: list[tuple[str, Any, Callable[[], None]]] = []
+        self.pending: list[tuple[str, Any, Callable[[], object]]] = []
 
     def __enter__(self) -> Transfers:
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
@@ -283,7 +286,7 @@ def _relative(path: str) -> str:
     return "" if str(clean) == "." else str(clean)
 
 
-def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str] = (), *,
+def sync(config: AwsConfig, workspace_root: Path, direction: str, paths: Iterable[str] = (), *,
          client: Any | None = None, on_file: Callable[[str], None] | None = None) -> SyncReport:
     """Copy the workspace (or ``paths`` under it) ``up`` to S3 or ``down`` from it; files whose
     checksums already match are skipped."""
@@ -292,58 +295,19 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
     bucket = WorkspaceBucket(config, client)
     selected = [_relative(p) for p in paths]
     report = SyncReport(direction, bucket.url())
-    refused: list[str] = []  # keys that would land outside the workspace
-    # A second key naming a file another key already fills ("p/a/b" and "p/a/./b"): downloads run
-    # at once, so two of them must never write the same file.
-    doubled: list[str] = []
-    claimed: set[Path] = set()
     try:
         with Transfers(bucket, config.transfer_concurrency) as transfers:
+            remote: dict[str, str] = {}
             if direction == "up":
                 local = _local_files(workspace_root, selected)
-                remote = {}
                 for under in selected or [""]:
                     remote.update(bucket.remote_checksums(under))
-                for relative, path in sorted(local.items()):
-                    md5 = _md5(path)
-                    if remote.get(relative) == md5:
-                        report.skipped.append(relative)
-                        if on_file:
-                            on_file(relative)
-                    else:
-                        transfers.upload(path, relative, md5)
-                        report.copied.append(relative)
-                        report.bytes_copied += path.stat().st_size
-                transfers.settle(on_file)
-            else:
-                remote = {}
-                for under in selected or [""]:
-                    remote.update(bucket.remote_checksums(under))
-                for relative, md5 in sorted(remote.items()):
-                    if relative.endswith("/"):
-                        continue  # a folder marker (the S3 console's "create folder"), not a file
-                    try:
-                        path = contained_path(workspace_root, relative, what=f"{bucket.url(relative)}: workspace path")
-                    except KgqaError as exc:
-                        # The rest of the bucket is still worth having; the command fails at the end.
-                        log.warning("%s; not downloaded", exc)
-                        refused.append(bucket.key(relative))
-                        continue
-                    if _excluded(relative):
-                        continue
-                    if path in claimed:
-                        doubled.append(bucket.key(relative))
-                        continue
-                    claimed.add(path)
-                    if path.is_file() and _md5(path) == md5:
-                        report.skipped.append(relative)
-                        if on_file:
-                            on_file(relative)
-                    else:
-                        transfers.download(relative, path)
-                        report.copied.append(relative)
-                transfers.settle(on_file)
-                report.bytes_copied = sum((workspace_root / relative).stat().st_size for relative in report.copied)
+                _upload_changed(transfers, local, remote, report, on_file)
+                return report
+            for under in selected or [""]:
+                remote.update(bucket.remote_checksums(under))
+            refused, doubled = _download_changed(transfers, workspace_root, remote, report, on_file)
+            report.bytes_copied = sum((workspace_root / relative).stat().st_size for relative in report.copied)
             problems = [f"{len(keys)} key(s) {what}: {_shown_keys(keys)}" for keys, what in (
                 (refused, "lead outside the workspace and were not downloaded"),
                 (doubled, "name a file another key already fills and were not downloaded")) if keys]
@@ -354,3 +318,56 @@ def sync(config: Any, workspace_root: Path, direction: str, paths: Iterable[str]
     except OSError as exc:
         raise FileSystemError(describe_os_error(exc, "cannot sync")) from exc
     return report
+
+
+def _upload_changed(transfers: Transfers, local: dict[str, Path], remote: dict[str, str], report: SyncReport,
+                    on_file: Callable[[str], None] | None) -> None:
+    """Upload each local file whose MD5 the bucket does not have already; wait for them all."""
+    for relative, path in sorted(local.items()):
+        md5 = _md5(path)
+        if remote.get(relative) == md5:
+            report.skipped.append(relative)
+            if on_file:
+                on_file(relative)
+        else:
+            transfers.upload(path, relative, md5)
+            report.copied.append(relative)
+            report.bytes_copied += path.stat().st_size
+    transfers.settle(on_file)
+
+
+def _download_changed(transfers: Transfers, workspace_root: Path, remote: dict[str, str], report: SyncReport,
+                      on_file: Callable[[str], None] | None) -> tuple[list[str], list[str]]:
+    """Download each object whose MD5 the local file does not have already; wait for them all.
+    The keys not downloaded: those that would land outside the workspace, and a second key naming
+    a file another key already fills ("p/a/b" and "p/a/./b": downloads run at once, so two of them
+    must never write the same file)."""
+    bucket = transfers.bucket
+    refused: list[str] = []
+    doubled: list[str] = []
+    claimed: set[Path] = set()
+    for relative, md5 in sorted(remote.items()):
+        if relative.endswith("/"):
+            continue  # a folder marker (the S3 console's "create folder"), not a file
+        try:
+            path = contained_path(workspace_root, relative, what=f"{bucket.url(relative)}: workspace path")
+        except KgqaError as exc:
+            # The rest of the bucket is still worth having; the command fails at the end.
+            log.warning("%s; not downloaded", exc)
+            refused.append(bucket.key(relative))
+            continue
+        if _excluded(relative):
+            continue
+        if path in claimed:
+            doubled.append(bucket.key(relative))
+            continue
+        claimed.add(path)
+        if path.is_file() and _md5(path) == md5:
+            report.skipped.append(relative)
+            if on_file:
+                on_file(relative)
+        else:
+            transfers.download(relative, path)
+            report.copied.append(relative)
+    transfers.settle(on_file)
+    return refused, doubled

@@ -9,28 +9,32 @@ its scaling anyway, so kgqa takes the variant off scaling before an update and p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import EndpointConfig
+    from kgqa_cli.aws.jobs import AwsContext
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
-def resource_id(endpoint: Any) -> str:
+def resource_id(endpoint: EndpointConfig) -> str:
     """Application Auto Scaling's name of the endpoint's variant."""
     return f"endpoint/{endpoint.name}/variant/{endpoint.variant_name}"
 
 
-def policy_name(endpoint: Any) -> str:
+def policy_name(endpoint: EndpointConfig) -> str:
     return f"{endpoint.name}-invocations-per-instance"
 
 
-def alarm_names(endpoint: Any) -> dict[str, str]:
+def alarm_names(endpoint: EndpointConfig) -> dict[str, str]:
     """The two alarms of the variant, by what they watch."""
     stem = f"{endpoint.name}-{endpoint.variant_name}"
     return {"errors": f"{stem}-5xx-rate", "latency": f"{stem}-model-latency-p99"}
 
 
-def scaling_requests(endpoint: Any) -> tuple[dict, dict]:
+def scaling_requests(endpoint: EndpointConfig) -> tuple[dict, dict]:
     """``register_scalable_target`` and ``put_scaling_policy``'s arguments."""
     scaling = endpoint.autoscaling
     target = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id(endpoint), "ScalableDimension": DIMENSION,
@@ -48,7 +52,7 @@ def scaling_requests(endpoint: Any) -> tuple[dict, dict]:
     return target, policy
 
 
-def alarm_requests(endpoint: Any, topic_arn: str | None, tags: list[dict]) -> list[dict]:
+def alarm_requests(endpoint: EndpointConfig, topic_arn: str | None, tags: list[dict]) -> list[dict]:
     """``put_metric_alarm``'s arguments for the 5xx-rate and the p99 model-latency alarm."""
     alarms = endpoint.alarms
     names = alarm_names(endpoint)
@@ -85,14 +89,14 @@ def alarm_requests(endpoint: Any, topic_arn: str | None, tags: list[dict]) -> li
     return [errors, latency]
 
 
-def registered(context: Any, endpoint: Any) -> bool:
+def registered(context: AwsContext, endpoint: EndpointConfig) -> bool:
     """Whether the variant is a scalable target now."""
     found = context.call("read the variant's scaling", context.client("application-autoscaling").describe_scalable_targets,
                          ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(endpoint)], ScalableDimension=DIMENSION)
     return bool(found.get("ScalableTargets"))
 
 
-def apply_scaling(context: Any, endpoint: Any) -> dict:
+def apply_scaling(context: AwsContext, endpoint: EndpointConfig) -> dict:
     """Register the variant with its bounds and put the target-tracking policy (both idempotent)."""
     client = context.client("application-autoscaling")
     target, policy = scaling_requests(endpoint)
@@ -102,7 +106,7 @@ def apply_scaling(context: Any, endpoint: Any) -> dict:
             "target_invocations_per_minute": policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]}
 
 
-def remove_scaling(context: Any, endpoint: Any) -> bool:
+def remove_scaling(context: AwsContext, endpoint: EndpointConfig) -> bool:
     """Take the variant off autoscaling (its policy first); whether it was on."""
     if not registered(context, endpoint):
         return False
@@ -116,7 +120,7 @@ def remove_scaling(context: Any, endpoint: Any) -> bool:
     return True
 
 
-def apply_alarms(context: Any, endpoint: Any) -> list[str]:
+def apply_alarms(context: AwsContext, endpoint: EndpointConfig) -> list[str]:
     """Put both alarms (a put replaces one of the same name); their names."""
     cloudwatch = context.client("cloudwatch")
     requests = alarm_requests(endpoint, context.aws.sns_topic_arn, context.tags("deploy"))
@@ -125,7 +129,7 @@ def apply_alarms(context: Any, endpoint: Any) -> list[str]:
     return [request["AlarmName"] for request in requests]
 
 
-def remove_alarms(context: Any, endpoint: Any) -> list[str]:
+def remove_alarms(context: AwsContext, endpoint: EndpointConfig) -> list[str]:
     """Delete the variant's alarms that exist; their names."""
     cloudwatch = context.client("cloudwatch")
     names = list(alarm_names(endpoint).values())

@@ -10,12 +10,15 @@ with the window as pipeline parameters).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kgqa_cli.errors import ConfigError, MissingArtifactError
 
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
-def schedule_monitor(settings: Any) -> dict:
+
+def schedule_monitor(settings: KgqaConfig) -> dict:
     """Upsert the monitor pipeline, then create or update the schedule that starts it."""
     from kgqa_cli.aws.jobs import AwsContext
     from kgqa_cli.aws.pipelines import upsert
@@ -47,7 +50,7 @@ def schedule_monitor(settings: Any) -> dict:
             "expression": schedule.expression, "pipeline": pipeline["arn"]}
 
 
-def delete_schedule(settings: Any) -> dict:
+def delete_schedule(settings: KgqaConfig) -> dict:
     """Delete the schedule (the monitor pipeline stays, for runs by hand)."""
     from kgqa_cli.aws.jobs import AwsContext
 

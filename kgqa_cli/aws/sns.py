@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgqa_cli.aws.config import AwsConfig
 
 
 def publish_alert(topic: str, region: str | None, subject: str, body: dict) -> None:
@@ -14,7 +17,7 @@ def publish_alert(topic: str, region: str | None, subject: str, body: dict) -> N
         TopicArn=topic, Subject=subject[:99], Message=json.dumps(body, ensure_ascii=False, indent=1))
 
 
-def alert_publishers(aws: Any) -> dict:
+def alert_publishers(aws: AwsConfig) -> dict:
     """The alert publishers of the ``aws`` section: the SNS topic ``aws.sns_topic_arn`` when one
     is set (name -> publisher, as ``kgqa_cli.mlops.alerts.alert_on_failure`` takes them)."""
     if not aws.sns_topic_arn:

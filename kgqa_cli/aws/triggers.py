@@ -18,15 +18,18 @@ changes nothing. The roles the targets assume are made here with least privilege
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.aws.s3 import paginated
 from kgqa_cli.errors import ConfigError
 
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
+
 KINDS = ("code", "data", "schedule")
 
 
-def buildspec(settings: Any) -> str:
+def buildspec(settings: KgqaConfig) -> str:
     """The CodeBuild buildspec of the code trigger (also in the repository as aws/buildspec.yml)."""
     return """version: 0.2
 # Written by `kgqa triggers install code` (kgqa_cli/aws/triggers.py); aws/buildspec.yml is the same.
@@ -53,7 +56,7 @@ SCHEDULES = {"kg": "kgqa-retrain-kg", "qa": "kgqa-retrain-qa"}
 class Triggers:
     """The triggers of one kgqa installation."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: KgqaConfig) -> None:
         from kgqa_cli.aws.jobs import AwsContext
 
         self.settings = settings
@@ -108,7 +111,8 @@ class Triggers:
     # -- the three triggers ------------------------------------------------------------------------
 
     def install_code(self) -> dict:
-        config, changes = self.config, []
+        config = self.config
+        changes: list[str] = []
         if not config.source_location:
             raise ConfigError("aws.triggers.source_location is not set", hint="the clone URL CodeBuild reads")
         if config.source_type == "CODECOMMIT" and not config.repository_arn:
@@ -167,7 +171,8 @@ class Triggers:
         ]
 
     def install_data(self, s3_events: bool | None = None) -> dict:
-        config, changes = self.config, []
+        config = self.config
+        changes: list[str] = []
         notifications = config.s3_event_notifications if s3_events is None else s3_events
         prefix = "/".join(p for p in (self.aws.prefix, config.data_prefix.strip("/")) if p) + "/"
         target_role = self.ensure_role("data", "events.amazonaws.com", [
@@ -226,7 +231,7 @@ class Triggers:
              "Resource": [self.pipeline_arn("kg"), self.pipeline_arn("qa")]}], changes)
         scheduler = self.client("scheduler")
         for kind, name in SCHEDULES.items():
-            request = {"Name": name, "ScheduleExpression": self.config.schedule_expression,
+            request: dict[str, Any] = {"Name": name, "ScheduleExpression": self.config.schedule_expression,
                        "FlexibleTimeWindow": {"Mode": "OFF"}, "State": "ENABLED",
                        "Target": {"Arn": self.pipeline_arn(kind), "RoleArn": role,
                                   "SageMakerPipelineParameters": {"PipelineParameterList": []}}}

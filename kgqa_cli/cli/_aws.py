@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 @contextmanager
@@ -41,7 +44,7 @@ def print_submitted(kind: str, result: dict, wait: bool) -> None:
                      highlight=False)
 
 
-def show_plan(settings: Any, json_output: bool, make: Any) -> None:
+def show_plan(settings: KgqaConfig, json_output: bool, make: Any) -> None:
     """Run ``make()`` in plan mode and print the plan: the requests it would send (in order),
     what they would create, change or delete, the cost estimate and what the plan assumed."""
     from kgqa_cli.aws.cost import summary
@@ -59,7 +62,7 @@ def show_plan(settings: Any, json_output: bool, make: Any) -> None:
         stdout.print(f"  {request['service']} {request['operation']} {resource_name(request)}", highlight=False)
         definition = request["params"].get("PipelineDefinition")
         if isinstance(definition, dict):
-            from kgqa_cli.aws.pipelines import layout
+            from kgqa_cli.aws.pipeline_definitions import layout
 
             stdout.print(f"    definition: {layout(definition)}", highlight=False)
     if report["resources"]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
-def train_qa(settings, resume: bool, restart: bool, json_output: bool) -> None:
+def train_qa(settings: KgqaConfig, resume: bool, restart: bool, json_output: bool) -> None:
     """Train the JointBERT question model on the generated questions and register it."""
     from kgqa_cli.mlops.distributed import current
     from kgqa_cli.ui import print_json, stdout
@@ -29,7 +33,7 @@ def train_qa(settings, resume: bool, restart: bool, json_output: bool) -> None:
     stdout.print(f"registered {result.version.name} (best epoch {result.metrics['best_epoch']}) in {result.seconds:.0f} s")
 
 
-def evaluate_qa(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool) -> None:
+def evaluate_qa(settings: KgqaConfig, data: Path | None, model: str | None, min_f1: float | None, json_output: bool) -> None:
     """Score the question model on the test questions; exit 5 below the gates (report written first)."""
     from rich.table import Table
 

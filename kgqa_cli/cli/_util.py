@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
 from kgqa_cli.errors import KgqaError
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 PIPELINE_ORDER = ("preprocess", "train", "evaluate", "extract", "bulkload", "graph", "questions", "ask", "registry",
                   "deploy", "label", "monitor", "sync")
@@ -156,7 +159,7 @@ class OverridableCommand(TyperCommand):
     a positional argument.
     """
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's signature
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["epilog"] = kwargs.get("epilog") or COMMAND_EPILOG
         super().__init__(*args, **kwargs)
 
@@ -181,8 +184,14 @@ class OverridableCommand(TyperCommand):
         return super().parse_args(ctx, rest)
 
 
+class CommandOptions(TypedDict):
+    """Keyword arguments of ``Typer.command`` (typed, so that ``**OVERRIDES`` checks)."""
+
+    cls: type[TyperCommand]
+
+
 # Keyword arguments of every command that reads the config.
-OVERRIDES = {"cls": OverridableCommand}
+OVERRIDES: CommandOptions = {"cls": OverridableCommand}
 
 class Target(str, Enum):
     """Where a stage runs, or which registry a command reads."""
@@ -227,7 +236,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 VerboseOption = Annotated[bool, typer.Option("-v", "--verbose", help="Debug logs, and tracebacks on errors.")]
 
 
-def start(ctx: typer.Context, config: Path | None, verbose: bool):
+def start(ctx: typer.Context, config: Path | None, verbose: bool) -> KgqaConfig:
     """Common start of every command: logging, then the validated config with overrides."""
     from kgqa_cli.config import parse_overrides
     from kgqa_cli.settings import load_settings

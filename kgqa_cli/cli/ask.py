@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
 from kgqa_cli.cli.graph import GraphTarget
+
+if TYPE_CHECKING:
+    from kgqa_cli.answering.pipeline import Answerer
+    from kgqa_cli.settings import KgqaConfig
 
 
 @app.command(**OVERRIDES)
@@ -43,8 +47,7 @@ def ask(
     Example: kgqa ask "李嘉欣和谁结婚了" --json
     """
     from kgqa_cli.answering.pipeline import Answerer
-    from kgqa_cli.errors import ConfigError, FileSystemError, InputDataError, describe_os_error
-    from kgqa_cli.io import dumps_line
+    from kgqa_cli.errors import ConfigError
     from kgqa_cli.ui import print_json
 
     settings = start(ctx, config, verbose)
@@ -56,26 +59,10 @@ def ask(
         raise ConfigError("give either a question or --file FILE")
     if conversation and file is None:
         raise ConfigError("--conversation reads a conversation from --file FILE; for one at the terminal, run `kgqa chat`")
-    lines: list[str] = []
-    if file is not None:
-        try:
-            data = file.read_bytes()
-        except FileNotFoundError as exc:
-            raise InputDataError(f"{file}: no such file of questions") from exc
-        except OSError as exc:
-            raise FileSystemError(describe_os_error(exc, "cannot read the questions")) from exc
-        # Line by line, so that one undecodable line does not cost the others: its bad bytes
-        # become U+FFFD in that line's answer. Output line N always answers input line N.
-        lines = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff").splitlines()
+    lines = _read_questions(file) if file is not None else []
     with Answerer(settings, qa_model=qa_model) as answerer:
         if file is not None:
-            from kgqa_cli.answering.conversation import Conversation
-
-            context = Conversation(limit=settings.ask.context.max_turns) if conversation else None
-            for line in lines:
-                if context is not None and not line.strip():
-                    context.reset()
-                print(dumps_line(answerer.answer(line, context).to_json()), flush=True)
+            _answer_lines(settings, answerer, lines, conversation)
             return
         answer = answerer.answer(question or "")
     if json_output:
@@ -85,3 +72,30 @@ def ask(
     from kgqa_cli.ui import stdout
 
     stdout.print(answer_panel(answer, readings=verbose, language=settings.ask.language))
+
+
+def _read_questions(file: Path) -> list[str]:
+    """The file's lines, one question each. Line by line, so that one undecodable line does not
+    cost the others: its bad bytes become U+FFFD in that line's answer."""
+    from kgqa_cli.errors import FileSystemError, InputDataError, describe_os_error
+
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputDataError(f"{file}: no such file of questions") from exc
+    except OSError as exc:
+        raise FileSystemError(describe_os_error(exc, "cannot read the questions")) from exc
+    return data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff").splitlines()
+
+
+def _answer_lines(settings: KgqaConfig, answerer: Answerer, lines: list[str], conversation: bool) -> None:
+    """One JSON line per question line: output line N answers input line N. With
+    ``conversation`` the lines are one conversation, a blank line starting a new one."""
+    from kgqa_cli.answering.conversation import Conversation
+    from kgqa_cli.io import dumps_line
+
+    context = Conversation(limit=settings.ask.context.max_turns) if conversation else None
+    for line in lines:
+        if context is not None and not line.strip():
+            context.reset()
+        print(dumps_line(answerer.answer(line, context).to_json()), flush=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from kgqa_cli.cli._util import (
     start,
 )
 from kgqa_cli.cli.graph import GraphTarget, GraphTargetOption
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 @app.command(**OVERRIDES)
@@ -62,26 +65,10 @@ def bulkload(
 
     Example: kgqa bulkload workspace/data/corpus/train.jsonl --replace
     """
-    from kgqa_cli.graph.bulkload import run_bulkload
-    from kgqa_cli.ui import print_json, stdout
-
     settings = start(ctx, config, verbose)
     _check_named_input(input, settings.graph.input)
     if target is GraphTarget.neptune:
-        if replace is not None or allow_empty:
-            from kgqa_cli.errors import ConfigError
-
-            raise ConfigError("--replace/--merge and --allow-empty apply to the local graph; Neptune's loader "
-                              "adds to the cluster (aws.neptune.mode)")
-        if min_score is not None:
-            settings.graph.min_score = min_score
-        if plan:
-            from kgqa_cli.aws.neptune import bulkload_neptune
-            from kgqa_cli.cli._aws import show_plan
-
-            show_plan(settings, json_output, lambda: bulkload_neptune(settings, input, resume=resume))
-            return
-        _bulkload_neptune(settings, input, resume, json_output)
+        _bulkload_neptune(settings, input, replace, min_score, allow_empty, resume, plan, json_output)
         return
     reject_plan(plan, "--target neptune")
     if resume:
@@ -92,13 +79,39 @@ def bulkload(
         settings.graph.mode = "replace" if replace else "merge"
     if min_score is not None:
         settings.graph.min_score = min_score
+    _bulkload_locally(settings, input, allow_empty, json_output)
+
+
+def _bulkload_neptune(settings: KgqaConfig, input: Path | None, replace: bool | None, min_score: float | None,
+                      allow_empty: bool, resume: bool, plan: bool, json_output: bool) -> None:
+    """`--target neptune`: the load planned, or run and followed (:func:`_load_into_neptune`)."""
+    if replace is not None or allow_empty:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--replace/--merge and --allow-empty apply to the local graph; Neptune's loader "
+                          "adds to the cluster (aws.neptune.mode)")
+    if min_score is not None:
+        settings.graph.min_score = min_score
+    if plan:
+        from kgqa_cli.aws.neptune_load import bulkload_neptune
+        from kgqa_cli.cli._aws import show_plan
+
+        show_plan(settings, json_output, lambda: bulkload_neptune(settings, input, resume=resume))
+        return
+    _load_into_neptune(settings, input, resume, json_output)
+
+
+def _bulkload_locally(settings: KgqaConfig, input: Path | None, allow_empty: bool, json_output: bool) -> None:
+    """Load into the configured graph and write the Neptune CSV files; the counts printed."""
+    from kgqa_cli.cli._tables import bulkload_tables
+    from kgqa_cli.graph.bulkload import run_bulkload
+    from kgqa_cli.ui import print_json, stdout
+
     report = run_bulkload(settings.graph, settings.paths, input, show_progress=not json_output,
                           allow_empty=allow_empty)
     if json_output:
         print_json(report)
         return
-    from kgqa_cli.cli._tables import bulkload_tables
-
     for table in bulkload_tables(report):
         stdout.print(table)
     rate = report["triples_per_second"]
@@ -119,9 +132,10 @@ def _check_named_input(argument: Path | None, configured: Path | None) -> None:
         raise InputDataError(f"{named}: triples to load not found ({source})")
 
 
-def _bulkload_neptune(settings, input: Path | None, resume: bool, json_output: bool) -> None:
-    from kgqa_cli.aws.neptune import bulkload_neptune
-    from kgqa_cli.errors import GraphError
+def _load_into_neptune(settings: KgqaConfig, input: Path | None, resume: bool, json_output: bool) -> None:
+    """Load into Neptune, the loader's progress on stderr; with --json the result (a failed
+    load's too) on stdout."""
+    from kgqa_cli.aws.neptune_load import NeptuneLoadError, bulkload_neptune
     from kgqa_cli.ui import print_json, stderr, stdout
 
     def show(overall: dict) -> None:
@@ -131,8 +145,8 @@ def _bulkload_neptune(settings, input: Path | None, resume: bool, json_output: b
 
     try:
         result = bulkload_neptune(settings, input, resume=resume, on_status=show)
-    except GraphError as exc:
-        if json_output and getattr(exc, "details", None):
+    except NeptuneLoadError as exc:
+        if json_output and exc.details:
             print_json(exc.details)
         raise
     if json_output:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+if TYPE_CHECKING:
+    from kgqa_cli.answering.conversation import Conversation
+    from kgqa_cli.answering.pipeline import Answerer
+    from kgqa_cli.settings import KgqaConfig
 
 HELP_LINE = "/reset starts a new conversation, /history shows it, /quit (or Ctrl-D) ends"
 
@@ -33,13 +38,8 @@ def chat(
     """
     import sys
 
-    from kgqa_cli.answering.conversation import Conversation
-    from kgqa_cli.answering.details import clarified_question
     from kgqa_cli.answering.pipeline import Answerer
-    from kgqa_cli.cli._tables import answer_panel
-    from kgqa_cli.io import dumps_line
-    from kgqa_cli.text import printable
-    from kgqa_cli.ui import stderr, stdout
+    from kgqa_cli.ui import stderr
 
     settings = start(ctx, config, verbose)
     interactive = sys.stdin.isatty()
@@ -48,47 +48,72 @@ def chat(
 
         with contextlib.suppress(ImportError):  # not on every platform
             import readline  # noqa: F401  (arrow keys and the history of earlier questions)
-    conversation = Conversation(limit=settings.ask.context.max_turns)
-    asked_back: tuple[str, dict] | None = None  # the last question and its answer, when it asked which one
     with Answerer(settings, qa_model=qa_model) as answerer:
         if interactive:
             stderr.print(f"[bold]kgqa chat[/] · {answerer.version_name} · {HELP_LINE}")
-        while True:
-            try:
-                line = input("问> " if interactive else "")
-            except EOFError:
-                break
-            except KeyboardInterrupt:
-                if interactive:
-                    stderr.print()
-                break
-            command = line.strip()
-            if not command:
-                continue
-            if command in ("/quit", "/exit"):
-                break
-            if command == "/reset":
-                conversation.reset()
-                stderr.print("[dim](a new conversation)[/]")
-                continue
-            if command == "/history":
-                for number, turn in enumerate(conversation.turns, start=1):
-                    # The turns hold user text: terminal controls and bidi overrides made visible.
-                    line = f"{number}. {turn.question} -> {turn.entity or '-'}: {'、'.join(turn.answers) or '-'}"
-                    stdout.print(printable(line), markup=False, highlight=False)
-                continue
-            if command.startswith("/"):
-                stderr.print(f"unknown command {command!r}: {HELP_LINE}", markup=False)
-                continue
-            if asked_back is not None and command.isdecimal():
-                question, data = asked_back
-                options = data["clarify"]["options"]
-                if 1 <= int(command) <= len(options):
-                    command = clarified_question(question, data, options[int(command) - 1])
-            answer = answerer.answer(command, conversation)
-            data = answer.to_json()
-            asked_back = (command, data) if (data.get("clarify") or {}).get("options") else None
-            if json_output:
-                print(dumps_line(data), flush=True)
-            else:
-                stdout.print(answer_panel(answer, readings=verbose, language=settings.ask.language))
+        _converse(settings, answerer, interactive, json_output, verbose)
+
+
+def _read_line(interactive: bool) -> str | None:
+    """The next line typed (or read), None at the end (Ctrl-D, Ctrl-C, end of input)."""
+    from kgqa_cli.ui import stderr
+
+    try:
+        return input("问> " if interactive else "")
+    except EOFError:
+        return None
+    except KeyboardInterrupt:
+        if interactive:
+            stderr.print()
+        return None
+
+
+def _converse(settings: KgqaConfig, answerer: Answerer, interactive: bool, json_output: bool, verbose: bool) -> None:
+    """Answer line after line in one conversation until /quit or the end of input; a number
+    after a question back (which 张伟?) asks again with that option."""
+    from kgqa_cli.answering.conversation import Conversation
+    from kgqa_cli.answering.details import clarified_question
+    from kgqa_cli.cli._tables import answer_panel
+    from kgqa_cli.io import dumps_line
+    from kgqa_cli.ui import stdout
+
+    conversation = Conversation(limit=settings.ask.context.max_turns)
+    asked_back: tuple[str, dict] | None = None  # the last question and its answer, when it asked which one
+    while (line := _read_line(interactive)) is not None:
+        command = line.strip()
+        if not command:
+            continue
+        if command in ("/quit", "/exit"):
+            break
+        if command.startswith("/"):
+            _run_command(command, conversation)
+            continue
+        if asked_back is not None and command.isdecimal():
+            question, data = asked_back
+            options = data["clarify"]["options"]
+            if 1 <= int(command) <= len(options):
+                command = clarified_question(question, data, options[int(command) - 1])
+        answer = answerer.answer(command, conversation)
+        data = answer.to_json()
+        asked_back = (command, data) if (data.get("clarify") or {}).get("options") else None
+        if json_output:
+            print(dumps_line(data), flush=True)
+        else:
+            stdout.print(answer_panel(answer, readings=verbose, language=settings.ask.language))
+
+
+def _run_command(command: str, conversation: Conversation) -> None:
+    """/reset starts a new conversation, /history lists its turns; another is unknown."""
+    from kgqa_cli.text import printable
+    from kgqa_cli.ui import stderr, stdout
+
+    if command == "/reset":
+        conversation.reset()
+        stderr.print("[dim](a new conversation)[/]")
+    elif command == "/history":
+        for number, turn in enumerate(conversation.turns, start=1):
+            # The turns hold user text: terminal controls and bidi overrides made visible.
+            line = f"{number}. {turn.question} -> {turn.entity or '-'}: {'、'.join(turn.answers) or '-'}"
+            stdout.print(printable(line), markup=False, highlight=False)
+    else:
+        stderr.print(f"unknown command {command!r}: {HELP_LINE}", markup=False)

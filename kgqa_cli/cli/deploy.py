@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,9 @@ from kgqa_cli.cli._util import (
     reject_wait,
     start,
 )
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 @app.command(**OVERRIDES)
@@ -58,12 +61,6 @@ def deploy(
     Example: kgqa deploy --port 8080, then curl -d '{"question": "三度诱惑的导演是谁"}'
     -H 'Content-Type: application/json' http://127.0.0.1:8080/invocations
     """
-    from kgqa_cli.graph.graph_file import check_graph_file, graph_file
-    from kgqa_cli.mlops.registry import Registry
-    from kgqa_cli.serving.app import listen, serve
-    from kgqa_cli.serving.capture import capture_destination, capture_root
-    from kgqa_cli.ui import stderr
-
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:
         if plan:
@@ -80,6 +77,18 @@ def deploy(
         from kgqa_cli.errors import ConfigError
 
         raise ConfigError("--delete, --api and --json apply to --target sagemaker; stop a local endpoint with Ctrl-C")
+    _serve_locally(settings, model, allow_unapproved, host, port)
+
+
+def _serve_locally(settings: KgqaConfig, model: str | None, allow_unapproved: bool, host: str,
+                   port: int | None) -> None:
+    """Serve the version here until SIGTERM or Ctrl-C; what can fail is checked before the model loads."""
+    from kgqa_cli.graph.graph_file import check_graph_file, graph_file
+    from kgqa_cli.mlops.registry import Registry
+    from kgqa_cli.serving.app import listen, serve
+    from kgqa_cli.serving.capture import capture_destination, capture_root
+    from kgqa_cli.ui import stderr
+
     version = Registry(settings.paths.registry_dir).approved("qa", model, allow_unapproved=allow_unapproved)
     if settings.graph.url is None:
         check_graph_file(graph_file(settings.graph, settings.paths))  # fail now, not after the model loads
@@ -103,9 +112,10 @@ def deploy(
         listening.close()
 
 
-def _planned_deploy(settings, model, host, port, allow_unapproved, delete, api) -> None:
+def _planned_deploy(settings: KgqaConfig, model: str | None, host: str, port: int | None, allow_unapproved: bool,
+                    delete: bool, api: bool) -> None:
     """What `deploy --target sagemaker` does, without its printing: the body of its plan."""
-    from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
+    from kgqa_cli.aws.endpoint import check_target_options, delete_endpoint, deploy_on_sagemaker
 
     check_target_options(host, port, allow_unapproved)
     if delete:
@@ -118,8 +128,11 @@ def _planned_deploy(settings, model, host, port, allow_unapproved, delete, api) 
         deploy_api(settings)
 
 
-def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delete, json_output, api=False) -> None:
-    from kgqa_cli.aws.models import check_target_options, delete_endpoint, deploy_on_sagemaker
+def _deploy_sagemaker(settings: KgqaConfig, model: str | None, host: str, port: int | None, allow_unapproved: bool,
+                      wait: bool, delete: bool, json_output: bool, api: bool = False) -> None:
+    """`deploy --target sagemaker`: the endpoint (and with ``api`` the public API) made or
+    updated, or with ``delete`` removed; what was done printed."""
+    from kgqa_cli.aws.endpoint import check_target_options, delete_endpoint, deploy_on_sagemaker
     from kgqa_cli.cli._aws import following
     from kgqa_cli.ui import print_json, stdout
 
@@ -155,6 +168,13 @@ def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delet
     if json_output:
         print_json(result)
         return
+    _print_deployed(result)
+
+
+def _print_deployed(result: dict[str, Any]) -> None:
+    """The endpoint made or updated, its autoscaling and alarms, and the API's URL."""
+    from kgqa_cli.ui import stdout
+
     capture = f"capture to {result['capture']}" if result["capture"] else "capture off"
     stdout.print(f"{result['action']} endpoint {result['endpoint']} with {result['model_version']} "
                  f"({result['endpoint_config']}, {capture}): {result['status']}", highlight=False)
@@ -165,6 +185,6 @@ def _deploy_sagemaker(settings, model, host, port, allow_unapproved, wait, delet
     if result["alarms"]:
         notify = f"notify {result['alarm_topic']}" if result["alarm_topic"] else "notify no one: aws.sns_topic_arn is unset"
         stdout.print(f"alarms {', '.join(result['alarms'])} ({notify})", highlight=False)
-    if api:
+    if "api" in result:
         changes = ", ".join(result["api"]["changes"]) or "nothing to change"
         stdout.print(f"API: POST {result['api']['url']} ({changes})", highlight=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,11 @@ from kgqa_cli.cli._util import (
     start,
 )
 from kgqa_cli.cli.train import KindArgument, ModelKind
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from kgqa_cli.settings import KgqaConfig
 
 
 @app.command(**OVERRIDES)
@@ -87,7 +92,7 @@ def evaluate(
         evaluate_qa(settings, data, model, min_f1, json_output)
 
 
-def _gate_override(settings, kind: ModelKind, min_f1: float | None) -> None:
+def _gate_override(settings: KgqaConfig, kind: ModelKind, min_f1: float | None) -> None:
     if min_f1 is not None:
         if kind is ModelKind.kg:
             settings.kg.evaluate.min_f1 = min_f1
@@ -95,7 +100,7 @@ def _gate_override(settings, kind: ModelKind, min_f1: float | None) -> None:
             settings.qa.gates.min_slot_f1 = min_f1
 
 
-def _evaluate_sagemaker(settings, kind: str, model: str | None, wait: bool, json_output: bool) -> None:
+def _evaluate_sagemaker(settings: KgqaConfig, kind: str, model: str | None, wait: bool, json_output: bool) -> None:
     from kgqa_cli.aws.processing import evaluate_on_sagemaker
     from kgqa_cli.cli._aws import following, print_submitted
     from kgqa_cli.ui import print_json, stdout
@@ -121,7 +126,7 @@ def _evaluate_sagemaker(settings, kind: str, model: str | None, wait: bool, json
         raise error
 
 
-def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float | None, json_output: bool,
+def _evaluate_kg(settings: KgqaConfig, data: Path | None, model: str | None, min_f1: float | None, json_output: bool,
                  report_file: Path | None = None) -> None:
     from kgqa_cli.errors import QualityGateError
     from kgqa_cli.extraction.evaluate import run_evaluate
@@ -156,7 +161,8 @@ def _evaluate_kg(settings, data: Path | None, model: str | None, min_f1: float |
         stdout.print(f"quality gate passed (F1 >= {result.min_f1}): {report['model_version']} is {report['status']}")
 
 
-def _per_predicate_table(report: dict):
+def _per_predicate_table(report: dict[str, Any]) -> Table:
+    """Gold, predicted and correct triples per predicate, with precision, recall and F1."""
     from rich.table import Table
 
     table = Table(title=f"Exact triples per predicate ({report['model_version']})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from kgqa_cli.cli._util import (
     reject_wait,
     start,
 )
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 @app.command(**OVERRIDES)
@@ -51,9 +54,6 @@ def extract(
     result back into the output file.
     Example: kgqa extract notes.txt -o triples.jsonl --batch-size 64
     """
-    from kgqa_cli.extraction.extract import run_extract
-    from kgqa_cli.ui import print_json, stderr, stdout
-
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:
         if output is not None:
@@ -70,6 +70,15 @@ def extract(
         return
     reject_wait(wait)
     reject_plan(plan)
+    _extract_locally(settings, input, output, batch_size, model, json_output)
+
+
+def _extract_locally(settings: KgqaConfig, input: Path | None, output: Path | None, batch_size: int | None,
+                     model: str | None, json_output: bool) -> None:
+    """Extract here with the registered extractor; the lines skipped on stderr, the summary on stdout."""
+    from kgqa_cli.extraction.extract import run_extract
+    from kgqa_cli.ui import print_json, stderr, stdout
+
     result = run_extract(
         settings.kg, settings.paths, input_path=input, output_path=output, batch_size=batch_size, version=model
     )
@@ -92,7 +101,7 @@ def extract(
     )
 
 
-def _extract_sagemaker(settings, input: Path | None, model: str | None, wait: bool, json_output: bool) -> None:
+def _extract_sagemaker(settings: KgqaConfig, input: Path | None, model: str | None, wait: bool, json_output: bool) -> None:
     from kgqa_cli.aws.models import extract_on_sagemaker
     from kgqa_cli.cli._aws import following, print_submitted
     from kgqa_cli.ui import print_json, stdout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from kgqa_cli.cli._util import (
     reject_plan,
     start,
 )
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 class GraphAction(str, Enum):
@@ -64,13 +67,6 @@ def graph(
     workspace; a rerun changes nothing. `kgqa graph delete --target neptune` tears them down.
     Example: kgqa graph --about 三度诱惑 --about 许晋亨
     """
-    from rich.table import Table
-
-    from kgqa_cli.cli._tables import shown
-    from kgqa_cli.graph.queries import summary
-    from kgqa_cli.graph.store import open_graph
-    from kgqa_cli.ui import print_json, stdout
-
     settings = start(ctx, config, verbose)
     if action is not GraphAction.show:
         if plan and target is GraphTarget.neptune:
@@ -91,11 +87,25 @@ def graph(
         from kgqa_cli.aws.neptune import use_cluster
 
         use_cluster(settings)
+    from kgqa_cli.graph.queries import summary
+    from kgqa_cli.graph.store import open_graph
+    from kgqa_cli.ui import print_json
+
     with open_graph(settings.graph, settings.paths, create=False) as store:
         report = {"graph": store.location, **summary(store.g, samples=samples, about=about or [])}
     if json_output:
         print_json(report)
         return
+    _print_summary(report)
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    """The counts per type and predicate, the sample facts and those about the entities asked."""
+    from rich.table import Table
+
+    from kgqa_cli.cli._tables import shown
+    from kgqa_cli.ui import stdout
+
     stdout.print(f"graph {shown(report['graph'])}: {report['vertices']} vertices, {report['edges']} edges")
     for title, key, unit in (("Vertices per type", "types", "vertices"), ("Edges per predicate", "predicates", "edges")):
         table = Table(title=title)
@@ -116,7 +126,8 @@ def graph(
             stdout.print(f"[yellow]no facts about {shown(name)} (as subject or object)[/]")
 
 
-def _neptune(settings, action: GraphAction, target: GraphTarget, yes: bool, json_output: bool) -> None:
+def _neptune(settings: KgqaConfig, action: GraphAction, target: GraphTarget, yes: bool, json_output: bool) -> None:
+    """`kgqa graph create|delete --target neptune`: the cluster made (or found) or torn down."""
     from kgqa_cli.errors import ConfigError
     from kgqa_cli.ui import print_json, stderr, stdout
 

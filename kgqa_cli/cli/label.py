@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kgqa_cli.cli._util import OVERRIDES, ConfigOption, JsonOption, VerboseOption, app, start
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 class LabelWhat(str, Enum):
@@ -50,8 +53,6 @@ def label(
     training data for the extractor (data/feedback/kg.jsonl).
     Example: kgqa label --import labels.csv --json
     """
-    from kgqa_cli.ui import print_json, stdout
-
     settings = start(ctx, config, verbose)
     if what is LabelWhat.triples:
         if qa_model is not None:
@@ -60,8 +61,16 @@ def label(
             raise ConfigError("--qa-model labels questions; `kgqa label triples` reviews the graph's triples")
         _label_triples(settings, import_file, export_file, strict, json_output)
         return
+    _label_questions(settings, import_file, export_file, strict, qa_model, json_output)
+
+
+def _label_questions(settings: KgqaConfig, import_file: Path | None, export_file: Path | None, strict: bool,
+                     qa_model: str | None, json_output: bool) -> None:
+    """Import and export labels, or label in the terminal UI when neither is asked and there is
+    a terminal; say what was done."""
     from kgqa_cli.labeling.imports import read_import
     from kgqa_cli.labeling.session import LabelSession
+    from kgqa_cli.ui import print_json, stdout
 
     session = LabelSession(settings, qa_model, strict=strict)
     result: dict = {"model_version": session.model_version, "waiting": len(session.groups)}
@@ -86,20 +95,22 @@ def label(
         return
     if json_output:
         print_json(result)
-    else:
-        if "imported" in result:
-            counts = result["imported"]
-            stdout.print(f"imported {counts['rows']} labels: {counts['ground_truth_records']} ground-truth records, "
-                         f"{counts['feedback_questions']} feedback questions")
-        if "exported" in result:
-            stdout.print(f"exported {result['exported']} labelled questions to {export_file}")
-        if "labelled_this_session" in result:
-            stdout.print(f"labelled {result['labelled_this_session']} questions; "
-                         f"{len(session.groups) - session.position} left")
+        return
+    if "imported" in result:
+        counts = result["imported"]
+        stdout.print(f"imported {counts['rows']} labels: {counts['ground_truth_records']} ground-truth records, "
+                     f"{counts['feedback_questions']} feedback questions")
+    if "exported" in result:
+        stdout.print(f"exported {result['exported']} labelled questions to {export_file}")
+    if "labelled_this_session" in result:
+        stdout.print(f"labelled {result['labelled_this_session']} questions; "
+                     f"{len(session.groups) - session.position} left")
 
 
-def _label_triples(settings, import_file: Path | None, export_file: Path | None, strict: bool,
+def _label_triples(settings: KgqaConfig, import_file: Path | None, export_file: Path | None, strict: bool,
                    json_output: bool) -> None:
+    """`kgqa label triples`: import and export review decisions, or review in the terminal UI;
+    the decisions applied to the graph and the extractor's feedback."""
     from kgqa_cli.labeling.review_results import apply_reviews
     from kgqa_cli.labeling.triples import ReviewSession, read_review_import
     from kgqa_cli.ui import print_json, stdout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,10 @@ from kgqa_cli.cli._util import (
     reject_wait,
     start,
 )
+
+if TYPE_CHECKING:
+    from kgqa_cli.errors import KgqaError
+    from kgqa_cli.settings import KgqaConfig
 
 monitor_app = typer.Typer(
     name="monitor", help="Model quality: a baseline from labelled questions, runs over captured traffic.",
@@ -86,26 +90,9 @@ def run(
     exit 4 when there is not enough ground truth in the window.
     Example: kgqa monitor run --start-offset -PT1H --end-offset PT0S
     """
-    from kgqa_cli.errors import MonitorViolationError
-    from kgqa_cli.monitoring.monitor import parse_time, run_monitor
-    from kgqa_cli.ui import print_json, stdout
-
     settings = start(ctx, config, verbose)
     if target is Target.sagemaker:
-        from datetime import datetime, timezone
-
-        from kgqa_cli.monitoring.monitor import offset_moment
-
-        # Checked here: the job would fail on a bad offset only after minutes of start-up.
-        now = datetime.now(timezone.utc)
-        for name, value in (("--start-offset", start_offset), ("--end-offset", end_offset)):
-            if value is not None:
-                offset_moment(now, value, name)
-        if start_time or end_time or strict:
-            from kgqa_cli.errors import ConfigError
-
-            raise ConfigError("--start, --end and --strict apply locally; a SageMaker run takes "
-                              "--start-offset/--end-offset")
+        _check_sagemaker_window(start_offset, end_offset, start_time, end_time, strict)
         if plan:
             from kgqa_cli.aws.processing import monitor_on_sagemaker
             from kgqa_cli.cli._aws import show_plan
@@ -116,6 +103,35 @@ def run(
         return
     reject_wait(wait)
     reject_plan(plan)
+    _run_local(settings, start_offset, end_offset, start_time, end_time, strict, json_output)
+
+
+def _check_sagemaker_window(start_offset: str | None, end_offset: str | None, start_time: str | None,
+                            end_time: str | None, strict: bool) -> None:
+    """A SageMaker run's window: offsets only, checked here (the job would fail on a bad one
+    only after minutes of start-up)."""
+    from datetime import datetime, timezone
+
+    from kgqa_cli.monitoring.monitor import offset_moment
+
+    now = datetime.now(timezone.utc)
+    for name, value in (("--start-offset", start_offset), ("--end-offset", end_offset)):
+        if value is not None:
+            offset_moment(now, value, name)
+    if start_time or end_time or strict:
+        from kgqa_cli.errors import ConfigError
+
+        raise ConfigError("--start, --end and --strict apply locally; a SageMaker run takes "
+                          "--start-offset/--end-offset")
+
+
+def _run_local(settings: KgqaConfig, start_offset: str | None, end_offset: str | None, start_time: str | None,
+               end_time: str | None, strict: bool, json_output: bool) -> None:
+    """One monitoring run here; a violation alerts the configured sinks and is raised (exit 9)."""
+    from kgqa_cli.errors import MonitorViolationError
+    from kgqa_cli.monitoring.monitor import parse_time, run_monitor
+    from kgqa_cli.ui import print_json, stdout
+
     try:
         summary = run_monitor(
             settings, start=parse_time(start_time) if start_time else None, end=parse_time(end_time) if end_time else None,
@@ -134,7 +150,8 @@ def run(
     stdout.print(f"no violations; report {summary['report']}")
 
 
-def _report_violation(settings, exc, figures: tuple[str, ...], versions: str, json_output: bool) -> None:
+def _report_violation(settings: KgqaConfig, exc: KgqaError, figures: tuple[str, ...], versions: str,
+                      json_output: bool) -> None:
     """A monitor's violation: an alert to the configured sinks (the run's ``figures`` and the
     model versions under ``versions``), and with --json the run's summary on stdout."""
     from kgqa_cli.aws.sns import alert_publishers
@@ -150,7 +167,9 @@ def _report_violation(settings, exc, figures: tuple[str, ...], versions: str, js
         print_json(details)
 
 
-def _run_sagemaker(settings, start_offset, end_offset, wait: bool, json_output: bool) -> None:
+def _run_sagemaker(settings: KgqaConfig, start_offset: str | None, end_offset: str | None, wait: bool,
+                   json_output: bool) -> None:
+    """One monitoring run as a SageMaker Processing job; with ``wait``, its violations as locally."""
     from kgqa_cli.aws.processing import monitor_on_sagemaker
     from kgqa_cli.cli._aws import following, print_submitted
     from kgqa_cli.errors import MonitorViolationError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from kgqa_cli.cli._util import (
     reject_wait,
     start,
 )
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 @app.command(**OVERRIDES)
@@ -75,7 +78,7 @@ def preprocess(
     stdout.print(f"splits and schema written to {settings.paths.corpus_dir}")
 
 
-def _preprocess_sagemaker(settings, wait: bool, json_output: bool) -> None:
+def _preprocess_sagemaker(settings: KgqaConfig, wait: bool, json_output: bool) -> None:
     from kgqa_cli.aws.processing import preprocess_stage, run_processing
     from kgqa_cli.cli._aws import following, print_submitted
     from kgqa_cli.ui import print_json, stdout

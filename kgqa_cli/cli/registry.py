@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,13 @@ from kgqa_cli.cli._util import (
     start,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kgqa_cli.aws.registry import SageMakerRegistry
+    from kgqa_cli.mlops.registry import ModelVersion
+    from kgqa_cli.settings import KgqaConfig
+
 registry_app = typer.Typer(
     name="registry", help="Model versions, their figures and approval status; approve or reject one.",
     no_args_is_help=True,
@@ -31,7 +38,7 @@ TargetOption = Annotated[
 ]
 
 
-def _sagemaker(settings, target: Target):
+def _sagemaker(settings: KgqaConfig, target: Target) -> SageMakerRegistry | None:
     """The SageMaker registry when --target sagemaker, else None (the local one)."""
     if target is Target.local:
         return None
@@ -40,10 +47,12 @@ def _sagemaker(settings, target: Target):
 
     boto3_module()
     return SageMakerRegistry(settings.aws)
+
+
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the version's history).")]
 
 
-def _summary(version) -> dict:
+def _summary(version: ModelVersion) -> dict[str, Any]:
     """One version as `registry list` shows it."""
     package = version.package
     return {
@@ -155,8 +164,9 @@ def show(
     stdout.print(escape(json.dumps({k: v for k, v in record.items() if k != "history"}, ensure_ascii=False, indent=2)))
 
 
-def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, target: Target, config,
+def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, target: Target, config: Path | None,
             verbose: bool, plan: bool = False, json_output: bool = False) -> None:
+    """Approve or reject a version (``status``) in the local or the SageMaker registry."""
     from kgqa_cli.mlops.registry import Registry
     from kgqa_cli.ui import stdout
 
@@ -165,7 +175,12 @@ def _decide(ctx: typer.Context, name: str, status: str, reason: str | None, targ
         reject_plan(target is Target.local)
         from kgqa_cli.cli._aws import show_plan
 
-        show_plan(settings, json_output, lambda: _sagemaker(settings, target).set_status(name, status, reason))
+        def planned() -> None:
+            remote = _sagemaker(settings, target)
+            if remote is not None:  # always: --plan was refused for the local registry above
+                remote.set_status(name, status, reason)
+
+        show_plan(settings, json_output, planned)
         return
     from kgqa_cli.ui import print_json
 

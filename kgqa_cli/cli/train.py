@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from kgqa_cli.cli._util import (
     reject_plan,
     start,
 )
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
 class ModelKind(str, Enum):
@@ -95,7 +98,7 @@ def train(
     TRAINERS[kind](settings, resume, restart, json_output)
 
 
-def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
+def _train_kg(settings: KgqaConfig, resume: bool, restart: bool, json_output: bool) -> None:
     from kgqa_cli.extraction.train import run_train
     from kgqa_cli.mlops.distributed import current
     from kgqa_cli.ui import print_json, stdout
@@ -126,7 +129,7 @@ def _train_kg(settings, resume: bool, restart: bool, json_output: bool) -> None:
     )
 
 
-def _train_sagemaker(settings, kind: str, wait: bool, json_output: bool) -> None:
+def _train_sagemaker(settings: KgqaConfig, kind: str, wait: bool, json_output: bool) -> None:
     from kgqa_cli.aws.training import submit_training
     from kgqa_cli.cli._aws import following, print_submitted
     from kgqa_cli.ui import print_json, stdout

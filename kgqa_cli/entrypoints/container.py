@@ -27,9 +27,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
 
-def _hyperparameters() -> dict:
+def _hyperparameters() -> dict[str, Any]:
     raw = json.loads(os.environ.get("SM_HPS", "{}"))
     # SageMaker hands hyperparameters over as strings; ours are JSON inside them.
     return {key: (json.loads(value) if key == "kgqa_config" and isinstance(value, str) else value)
@@ -62,30 +66,9 @@ def main() -> int:
     target = settings.paths.corpus_dir if kind == "kg" else settings.paths.questions_dir
     shutil.copytree(channel, target, dirs_exist_ok=True)
     init_channel = os.environ.get("SM_CHANNEL_INIT")
-    if kind == "kg" and init_channel and settings.kg.train.init:
-        # kg.train.init's registered encoder arrived as the `init` channel: into this workspace's
-        # registry under its own name, where `kgqa train kg --init` looks for it. The name comes
-        # from the job's hyperparameters: only a version name, never a path, is taken.
-        import re
-
-        from kgqa_cli.errors import ConfigError
-        from kgqa_cli.io import contained_path
-
-        name = settings.kg.train.init
-        if not re.fullmatch(r"pretrain/v[1-9][0-9]*", name, re.ASCII):
-            print(f"kgqa container: kg.train.init {name!r} is not a version name such as pretrain/v1",
-                  file=sys.stderr)
-            return 2
-        target = contained_path(settings.paths.registry_dir, name, what="kg.train.init", error=ConfigError)
-        shutil.copytree(init_channel, target, dirs_exist_ok=True)
-    if kind == "kg":
-        from kgqa_cli.extraction.train import run_train
-
-        folder = run_train(settings.kg, settings.paths, register=False).model_dir
-    else:
-        from kgqa_cli.understanding.training import train_question_model
-
-        folder = train_question_model(settings.qa, settings.paths).version.path / "model"
+    if kind == "kg" and init_channel and settings.kg.train.init and not _restore_init(settings, Path(init_channel)):
+        return 2
+    folder = _train(settings, kind)
     if not group.main:
         print(f"kgqa container: rank {group.rank} done; rank 0 writes the model")
         return 0
@@ -98,6 +81,36 @@ def main() -> int:
     write_inference_code(model_dir)
     print(f"kgqa container: {kind} model written to {model_dir}")
     return 0
+
+
+def _restore_init(settings: KgqaConfig, init_channel: Path) -> bool:
+    """kg.train.init's registered encoder arrived as the `init` channel: into this workspace's
+    registry under its own name, where `kgqa train kg --init` looks for it. The name comes from
+    the job's hyperparameters: only a version name, never a path, is taken (False, said on
+    stderr, for another)."""
+    import re
+
+    from kgqa_cli.errors import ConfigError
+    from kgqa_cli.io import contained_path
+
+    name = settings.kg.train.init
+    if not name or not re.fullmatch(r"pretrain/v[1-9][0-9]*", name, re.ASCII):
+        print(f"kgqa container: kg.train.init {name!r} is not a version name such as pretrain/v1", file=sys.stderr)
+        return False
+    target = contained_path(settings.paths.registry_dir, name, what="kg.train.init", error=ConfigError)
+    shutil.copytree(init_channel, target, dirs_exist_ok=True)
+    return True
+
+
+def _train(settings: KgqaConfig, kind: str) -> Path:
+    """Train the model of ``kind`` in the workspace; the folder of its files."""
+    if kind == "kg":
+        from kgqa_cli.extraction.train import run_train
+
+        return run_train(settings.kg, settings.paths, register=False).model_dir
+    from kgqa_cli.understanding.training import train_question_model
+
+    return train_question_model(settings.qa, settings.paths).version.path / "model"
 
 
 if __name__ == "__main__":

@@ -18,14 +18,19 @@ import base64
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgqa_cli.answering.remote import UnderstoodAnswerer
+    from kgqa_cli.settings import KgqaConfig
 
 log = logging.getLogger(__name__)
-_answerer: Any = None
-_runtime: Any = None
+# Made on the first request and kept while the function stays warm.
+_answerer: UnderstoodAnswerer | None = None
+_runtime: Any = None  # boto3's sagemaker-runtime client
 
 
-def _settings() -> Any:
+def _settings() -> KgqaConfig:
     from kgqa_cli.settings import KgqaConfig
 
     graph: dict[str, Any] = {}
@@ -36,12 +41,12 @@ def _settings() -> Any:
     return KgqaConfig.model_validate({"workspace": os.environ.get("KGQA_WORKSPACE", "/tmp/kgqa"), "graph": graph})
 
 
-def _response(status: int, body: Any) -> dict:
+def _response(status: int, body: Any) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json; charset=utf-8"},
             "body": json.dumps(body, ensure_ascii=False)}
 
 
-def handler(event: dict, context: Any = None) -> dict:
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Answer the event's question(s); 4xx for a bad request, 502 when the endpoint or the graph fails."""
     global _answerer, _runtime
     from kgqa_cli.serving.handler import BadRequest, input_fn
@@ -62,7 +67,8 @@ def handler(event: dict, context: Any = None) -> dict:
                                          Accept="application/json",
                                          Body=json.dumps({"questions": parsed.questions}, ensure_ascii=False))
         understood = json.loads(reply["Body"].read())
-        items = understood.get("answers") if isinstance(understood, dict) and "answers" in understood else [understood]
+        items: list[Any] = understood["answers"] if isinstance(understood, dict) and "answers" in understood else [
+            understood]
         if len(items) != len(parsed.questions):
             raise ValueError(f"the endpoint answered {len(items)} of {len(parsed.questions)} questions")
         answers = []

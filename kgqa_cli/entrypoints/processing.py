@@ -31,11 +31,15 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kgqa_cli.aws.sns import publish_alert
 
+if TYPE_CHECKING:
+    from kgqa_cli.settings import KgqaConfig
 
-def _settings(root: Path):
+
+def _settings(root: Path) -> KgqaConfig:
     from kgqa_cli.settings import KgqaConfig
 
     config_file = root / "input" / "config" / "kgqa.json"
@@ -54,7 +58,7 @@ def _unpack_model(root: Path, target: Path) -> Path:
     return target
 
 
-def evaluate(settings, root: Path, kind: str) -> dict:
+def evaluate(settings: KgqaConfig, root: Path, kind: str) -> dict[str, Any]:
     """Register the archive's model in the job's own registry, evaluate it, keep the report."""
     from kgqa_cli.errors import QualityGateError
     from kgqa_cli.mlops.registry import Registry
@@ -81,10 +85,10 @@ def evaluate(settings, root: Path, kind: str) -> dict:
     return report
 
 
-def transform_records(settings) -> list[dict]:
+def transform_records(settings: KgqaConfig) -> list[dict[str, Any]]:
     """The Batch Transform's JSON lines (extract/transform/**/*.out), records without text skipped."""
     records = []
-    for path in sorted((settings.paths.extract_dir / "transform").rglob("*.out")):
+    for path in sorted(settings.paths.transform_dir.rglob("*.out")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line) if line.strip() else {}
             if isinstance(record, dict) and record.get("text"):
@@ -92,13 +96,13 @@ def transform_records(settings) -> list[dict]:
     return records
 
 
-def neptune_load(settings) -> dict:
+def neptune_load(settings: KgqaConfig) -> dict[str, Any]:
     """The transform's triples into Neptune through its bulk loader (the cluster known from the
     RetrieveOrCreateNeptuneDB step's graph/neptune.json)."""
-    from kgqa_cli.aws.neptune import bulkload_neptune
+    from kgqa_cli.aws.neptune_load import bulkload_neptune
     from kgqa_cli.io import write_text_atomic
 
-    triples = settings.paths.extract_dir / "triples.jsonl"
+    triples = settings.paths.triples_file
     records = transform_records(settings)
     write_text_atomic(triples, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     result = bulkload_neptune(settings, triples, on_status=lambda overall: print(
@@ -107,8 +111,8 @@ def neptune_load(settings) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one task; 0 when it did its job (a failed gate or a violation included)."""
+def _parser() -> argparse.ArgumentParser:
+    """The tasks and their arguments, as the Processing jobs' requests pass them."""
     parser = argparse.ArgumentParser(prog="kgqa-processing")
     parser.add_argument("--root", type=Path, default=Path("/opt/ml/processing"))
     parser.add_argument("--region", default=None)
@@ -128,65 +132,96 @@ def main(argv: list[str] | None = None) -> int:
     alert.add_argument("--topic", required=True)
     alert.add_argument("--subject", required=True)
     alert.add_argument("--report")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def preprocess(settings: KgqaConfig, args: argparse.Namespace) -> None:
+    """The raw corpus at the workspace path ``args.input`` into data/corpus."""
+    from kgqa_cli.data.preprocess import run_preprocess
+
+    settings.preprocess.input = settings.paths.root / args.input
+    stats = run_preprocess(settings.preprocess, settings.paths).stats()
+    print(f"kgqa preprocess: {json.dumps(stats, ensure_ascii=False)}")
+
+
+def questions(settings: KgqaConfig, args: argparse.Namespace) -> None:
+    """The question data from the corpus, the config folder's templates, the graph's names and
+    the labelled feedback."""
+    from kgqa_cli.understanding.questions import generate_questions, graph_names_if_any
+
+    templates = args.root / "input" / "config" / "questions.yaml"
+    if templates.exists():
+        settings.qa.questions.templates = templates
+    names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
+    stats = generate_questions(settings.qa.questions, settings.paths, names, settings.ask.context).stats()
+    print(f"kgqa questions: {json.dumps(stats['splits'])}")
+
+
+def neptune_create(settings: KgqaConfig) -> None:
+    """Get or create the Neptune cluster, leaving graph/neptune.json for the load step."""
+    from kgqa_cli.aws.neptune import Neptune
+
+    state = Neptune(settings, on_status=lambda line: print(f"kgqa neptune-create: {line}")).get_or_create()
+    print(f"kgqa neptune-create: {json.dumps(state, ensure_ascii=False, default=str)}")
+
+
+def monitor(settings: KgqaConfig, args: argparse.Namespace) -> None:
+    """One monitoring run over the mounted capture; a violation is published to ``--topic`` and
+    the job still completes."""
+    from kgqa_cli.errors import MonitorViolationError
+    from kgqa_cli.monitoring.monitor import run_monitor
+
+    if args.endpoint:  # the capture SageMaker wrote: datacapture/<endpoint>/<variant>/ of the workspace
+        capture = settings.serve.capture
+        capture.destination, capture.endpoint_name, capture.variant_name = None, args.endpoint, args.variant
+    try:
+        summary = run_monitor(settings, start_offset=args.start_offset, end_offset=args.end_offset)
+        print(f"kgqa monitor: no violations; {json.dumps(summary['metrics'])}")
+    except MonitorViolationError as exc:
+        print(f"kgqa monitor: {exc}")
+        if args.topic:
+            from kgqa_cli.mlops.alerts import alert_body
+
+            details = getattr(exc, "details", {})
+            publish_alert(args.topic, args.region, "kgqa: model-quality violation",
+                          alert_body("monitor_violation", str(exc), figures={"metrics": details.get("metrics"),
+                                                                              "violations": details.get("violations")}))
+
+
+def alert(args: argparse.Namespace) -> None:
+    """Publish the gate's report (``--report``, under the ``report`` input) to ``--topic``."""
+    from kgqa_cli.mlops.alerts import alert_body
+
+    report: dict[str, Any] = {}
+    if args.report:
+        files = sorted(Path(args.root, "input", "report").rglob(args.report))
+        report = json.loads(files[0].read_text(encoding="utf-8")) if files else {}
+    figures = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    publish_alert(args.topic, args.region, args.subject,
+                  alert_body("quality_gate_failed", args.subject, model_version=report.get("model_version"),
+                             figures=figures))
+    print(f"kgqa alert: published to {args.topic}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one task; 0 when it did its job (a failed gate or a violation included)."""
+    args = _parser().parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
     settings = _settings(args.root)
-
     if args.task == "preprocess":
-        from kgqa_cli.data.preprocess import run_preprocess
-
-        settings.preprocess.input = settings.paths.root / args.input
-        stats = run_preprocess(settings.preprocess, settings.paths).stats()
-        print(f"kgqa preprocess: {json.dumps(stats, ensure_ascii=False)}")
+        preprocess(settings, args)
     elif args.task == "evaluate":
         evaluate(settings, args.root, args.kind)
     elif args.task == "questions":
-        from kgqa_cli.understanding.questions import generate_questions, graph_names_if_any
-
-        templates = args.root / "input" / "config" / "questions.yaml"
-        if templates.exists():
-            settings.qa.questions.templates = templates
-        names = graph_names_if_any(settings.graph, settings.paths) if settings.qa.questions.use_graph_names else []
-        stats = generate_questions(settings.qa.questions, settings.paths, names, settings.ask.context).stats()
-        print(f"kgqa questions: {json.dumps(stats['splits'])}")
+        questions(settings, args)
     elif args.task == "neptune-create":
-        from kgqa_cli.aws.neptune import Neptune
-
-        state = Neptune(settings, on_status=lambda line: print(f"kgqa neptune-create: {line}")).get_or_create()
-        print(f"kgqa neptune-create: {json.dumps(state, ensure_ascii=False, default=str)}")
+        neptune_create(settings)
     elif args.task == "neptune-load":
         neptune_load(settings)
     elif args.task == "monitor":
-        from kgqa_cli.errors import MonitorViolationError
-        from kgqa_cli.monitoring.monitor import run_monitor
-
-        if args.endpoint:  # the capture SageMaker wrote: datacapture/<endpoint>/<variant>/ of the workspace
-            capture = settings.serve.capture
-            capture.destination, capture.endpoint_name, capture.variant_name = None, args.endpoint, args.variant
-        try:
-            summary = run_monitor(settings, start_offset=args.start_offset, end_offset=args.end_offset)
-            print(f"kgqa monitor: no violations; {json.dumps(summary['metrics'])}")
-        except MonitorViolationError as exc:
-            print(f"kgqa monitor: {exc}")
-            if args.topic:
-                from kgqa_cli.mlops.alerts import alert_body
-
-                details = getattr(exc, "details", {})
-                publish_alert(args.topic, args.region, "kgqa: model-quality violation",
-                        alert_body("monitor_violation", str(exc), figures={"metrics": details.get("metrics"),
-                                                                            "violations": details.get("violations")}))
+        monitor(settings, args)
     else:
-        from kgqa_cli.mlops.alerts import alert_body
-
-        report = {}
-        if args.report:
-            files = sorted(Path(args.root, "input", "report").rglob(args.report))
-            report = json.loads(files[0].read_text(encoding="utf-8")) if files else {}
-        figures = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        publish_alert(args.topic, args.region, args.subject,
-                alert_body("quality_gate_failed", args.subject, model_version=report.get("model_version"),
-                           figures=figures))
-        print(f"kgqa alert: published to {args.topic}")
+        alert(args)
     return 0
 
 
