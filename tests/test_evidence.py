@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers.graph_corpus import snapshot, spo, write_corpus
 
+from kgqa_cli.data.records import Record
 from kgqa_cli.graph.config import EvidenceConfig, GraphConfig
 from kgqa_cli.graph.evidence import EvidencePolicy, edge_defaults, evidence_entry, loads_evidence, sentence_id
 from kgqa_cli.graph.model import build_graph_data
@@ -92,11 +93,11 @@ def test_an_edge_stated_more_often_than_it_keeps_counts_every_sentence_once(tmp_
 def test_evidence_is_bounded_per_edge_and_off_at_zero(tmp_path):
     records = [{"text": f"第{n}句：三度诱惑由何藩执导", "spo_list": [
         spo("三度诱惑", "导演", "何藩", subject_type="影视作品", score=round(0.5 + n / 100, 2))]} for n in range(6)]
-    data = build_graph_data(records, "many.jsonl", evidence=EvidencePolicy(per_edge=2, max_ids=4))
+    data = build_graph_data([Record.parse(r) for r in records], "many.jsonl", evidence=EvidencePolicy(per_edge=2, max_ids=4))
     (edge,) = data.edges.values()
     assert [s["score"] for s in edge.evidence] == [0.55, 0.54] and len(edge.evidence_ids) == 4
     assert edge.properties()["evidence_count"] == 4 and len(edge.properties()["evidence_ids"].split()) == 4
-    bare = build_graph_data(records, "many.jsonl", evidence=EvidencePolicy(per_edge=0))
+    bare = build_graph_data([Record.parse(r) for r in records], "many.jsonl", evidence=EvidencePolicy(per_edge=0))
     assert not any(key.startswith("evidence") for key in next(iter(bare.edges.values())).properties())
     _load(tmp_path, records, "off", evidence=EvidenceConfig(per_edge=0))
     assert "evidence" not in _edge(tmp_path, "direct")
@@ -104,7 +105,7 @@ def test_evidence_is_bounded_per_edge_and_off_at_zero(tmp_path):
 
 def test_a_long_sentence_keeps_a_window_around_both_names():
     text = "甲" * 500 + "三度诱惑是何藩执导的" + "乙" * 500
-    triple = spo("三度诱惑", "导演", "何藩")
+    triple = Record.parse({"text": text, "spo_list": [spo("三度诱惑", "导演", "何藩")]}).spo_list[0]
     entry = evidence_entry(text, triple, 0.9, "kg/v1", "long.jsonl", max_chars=60)
     assert len(entry["text"]) == 60 and entry["offset"] + len(entry["text"]) <= len(text)
     assert entry["text"][slice(*entry["subject"])] == "三度诱惑" and entry["text"][slice(*entry["object"])] == "何藩"
@@ -115,7 +116,7 @@ def test_neptune_csv_carries_the_evidence_and_reads_back(tmp_path):
     from kgqa_cli.graph.neptune_csv import EVIDENCE_HEADER, edges_csv, read_edges_csv
 
     records = [{"text": '他说："三度诱惑", 何藩执导', "spo_list": [spo("三度诱惑", "导演", "何藩", score=0.7)]}]
-    data = build_graph_data(records, "quoted.jsonl")
+    data = build_graph_data([Record.parse(r) for r in records], "quoted.jsonl")
     text = edges_csv(data)
     assert ",".join(EVIDENCE_HEADER) in text.split("\r\n")[0]
     (edge,) = read_edges_csv(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kgqa_cli.data.records import Record, SlotValues, Triple
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.extraction.decode import decode_batch_spans
 from kgqa_cli.extraction.extract import read_inputs
@@ -97,11 +98,8 @@ def test_a_block_of_items_decodes_as_the_plain_loop_decodes_each_item():
     assert not [span for span in block if span[0] == 2] and decode_batch_spans(heads, tails * 0, 0.5) == []
 
 
-def record(text: str, *triples: tuple[str, str, str]) -> dict:
-    return {"text": text, "spo_list": [
-        {"subject": s, "predicate": p, "object": {"@value": o}, "subject_type": "", "object_type": {"@value": ""}}
-        for s, p, o in triples
-    ]}
+def record(text: str, *triples: tuple[str, str, str]) -> Record:
+    return Record(text=text, spo_list=[Triple(subject=s, predicate=p, object=SlotValues.of(o)) for s, p, o in triples])
 
 
 def test_micro_and_per_predicate_metrics():
@@ -152,9 +150,9 @@ def test_channels_and_training_targets_with_slots():
     assert channels == ["导演", "饰演", "饰演|inWork"]
     assert split_channel("饰演|inWork") == ("饰演", "inWork") and split_channel("导演") == ("导演", "@value")
     index = {name: number for number, name in enumerate(channels)}
-    rec = {"text": "张三在《大片》中饰演李四", "spo_list": [{
+    rec = Record.parse({"text": "张三在《大片》中饰演李四", "spo_list": [{
         "subject": "张三", "predicate": "饰演", "object": {"@value": "李四", "inWork": "大片"},
-    }]}
+    }]})
     example = make_example(rec, lambda text: list(range(1, len(text) + 1)), index, max_len=50)
     assert example.subjects == {(0, 1): {(1, 10, 11), (2, 4, 5)}}
     truncated = make_example(rec, lambda text: [1] * len(text), index, max_len=8)

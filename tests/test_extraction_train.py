@@ -45,6 +45,7 @@ def test_training_loss_falls_and_the_model_folder_is_complete(trained):
 
 def test_the_saved_model_loads_and_extracts_the_same_triples(trained):
     from kgqa_cli.data.corpus import load_corpus
+    from kgqa_cli.data.records import SlotValues
     from kgqa_cli.extraction.config import KgConfig
     from kgqa_cli.extraction.evaluate import evaluate_records
     from kgqa_cli.extraction.predict import Extractor, load_registered
@@ -57,13 +58,13 @@ def test_the_saved_model_loads_and_extracts_the_same_triples(trained):
     metrics, predictions = evaluate_records(registered, dev, KgConfig())
     assert metrics["f1"] == summary["dev"]["f1"]
     again = Extractor.load(Path(summary["model_dir"]))
-    assert again.extract([r["text"] for r in dev]) == [p["spo_list"] for p in predictions]
+    assert again.extract([r.text for r in dev]) == [p.spo_list for p in predictions]
     text = "《海上传奇》由王伟执导，李娜主演"
-    found = {(t["subject"], t["predicate"], t["object"]["@value"]) for t in registered.extract([text])[0]}
+    found = {t.key for t in registered.extract([text])[0]}
     assert found == {("海上传奇", "导演", "王伟"), ("海上传奇", "主演", "李娜")}
     role = registered.extract(["张强在《星河梦》中饰演刘芳"])[0]
-    assert [(t["predicate"], t["object"]) for t in role] == [("饰演", {"@value": "刘芳", "inWork": "星河梦"})]
-    assert role[0]["object_type"] == {"@value": "人物", "inWork": "影视作品"} and 0 < role[0]["score"] <= 1
+    assert [(t.predicate, t.object) for t in role] == [("饰演", SlotValues.of("刘芳", {"inWork": "星河梦"}))]
+    assert role[0].object_type == SlotValues.of("人物", {"inWork": "影视作品"}) and 0 < role[0].score <= 1
 
 
 def test_retraining_is_deterministic_and_resume_finishes_an_interrupted_run(trained, tmp_path):
@@ -400,7 +401,7 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     assert done.exit_code == 0, done.output
     assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["model_version"] == "kg/v3"
 
-    texts = [record["text"] for record in load_corpus(copy / "data" / "corpus" / "dev.jsonl")]
+    texts = [record.text for record in load_corpus(copy / "data" / "corpus" / "dev.jsonl")]
     single, doubled = Extractor.load(Path(summary["model_dir"])), Extractor.load(Path(summary["model_dir"]))
     doubled.members += Extractor.load(Path(summary["model_dir"])).members
     assert doubled.extract(texts) == single.extract(texts)
@@ -414,7 +415,7 @@ def test_an_ensemble_registers_gates_and_extracts_with_its_members_voting(traine
     halved.members += silent.members
 
     def keys(found):
-        return [{(t["subject"], t["predicate"], t["object"]["@value"]) for t in triples} for triples in found]
+        return [{t.key for t in triples} for triples in found]
 
     alone = keys(single.extract(texts, subject_threshold=0.5, bfloat16=False))
     assert any(alone) and keys(halved.extract(texts, subject_threshold=0.25, bfloat16=False)) == alone
@@ -453,7 +454,7 @@ def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path)
     workspace, summary = trained
     teacher = Extractor.load(Path(summary["model_dir"]))
     records = load_corpus(workspace / "data" / "corpus" / "dev.jsonl")[:6]
-    texts = [record["text"] for record in records]
+    texts = [record.text for record in records]
     examples = [make_example(record, teacher.members[0].vocab.encode, {c: n for n, c in enumerate(teacher.channels)},
                              200) for record in records]
     taught = teacher.pointer_probabilities(texts, [sorted(example.subjects) for example in examples])
@@ -464,7 +465,7 @@ def test_a_teacher_distils_its_probabilities_into_a_new_model(trained, tmp_path)
                                                                        len(teacher.channels))
         subjects = {text[head:tail + 1] for _, _, head, tail, _ in decode_batch_spans(
             heads[None, :, None].astype(np.float32), tails[None, :, None].astype(np.float32), 0.5)}
-        assert subjects == {triple["subject"] for triple in found}
+        assert subjects == {triple.subject for triple in found}
         example.teacher = (heads, tails, object_heads, object_tails)
     plain = make_batch(examples, len(teacher.channels), teacher.device)
     blended = make_batch(examples, len(teacher.channels), teacher.device, teacher_weight=0.25)
@@ -517,7 +518,7 @@ def test_batches_extracted_in_parallel_give_the_same_triples_in_order(trained):
 
     workspace, summary = trained
     extractor = Extractor.load(Path(summary["model_dir"]))
-    texts = [record["text"] for record in load_corpus(workspace / "data" / "corpus" / "dev.jsonl")] + [""]
+    texts = [record.text for record in load_corpus(workspace / "data" / "corpus" / "dev.jsonl")] + [""]
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

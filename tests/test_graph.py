@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers.graph_corpus import RECORDS, snapshot, spo, write_corpus
 
+from kgqa_cli.data.records import Record
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.graph.model import EdgeRecord, GraphData, VertexRecord, build_graph_data, vertex_uid
 from kgqa_cli.graph.neptune_csv import EDGE_HEADER, VERTEX_HEADER, edges_csv, vertices_csv
@@ -45,7 +46,7 @@ def test_normalize_name(raw, expected):
 
 
 def test_model_dedupes_and_counts_skips():
-    data = build_graph_data(RECORDS + RECORDS[:1], source="gold.jsonl", min_score=0.5)
+    data = build_graph_data([Record.parse(r) for r in RECORDS + RECORDS[:1]], source="gold.jsonl", min_score=0.5)
     names = {v.name for v in data.vertices.values()}
     assert {"三度诱惑", "何藩", "长 短 脚", "ABC 公司"} <= names
     assert "李四" not in names  # only seen in a skipped triple

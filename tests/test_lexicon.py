@@ -7,14 +7,15 @@ import json
 import numpy as np
 import pytest
 
+from kgqa_cli.data.records import Record, SlotValues, Triple
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.extraction.config import LexiconConfig
 from kgqa_cli.extraction.lexicon import Lexicon, corpus_names, stack_features
 
 
 def _record(text, subject, predicate, obj, subject_type="影视作品", object_type="人物"):
-    return {"text": text, "spo_list": [{"subject": subject, "subject_type": subject_type, "predicate": predicate,
-                                        "object": {"@value": obj}, "object_type": {"@value": object_type}}]}
+    return Record(text=text, spo_list=[Triple(subject=subject, subject_type=subject_type, predicate=predicate,
+                                              object=SlotValues.of(obj), object_type=SlotValues.of(object_type))])
 
 
 RECORDS = [_record("《星河往事》是由柳云帆执导的电影", "星河往事", "导演", "柳云帆"),
@@ -124,13 +125,12 @@ def test_cross_fitted_training_sentences_see_only_the_names_of_other_folds():
     assert set(lexicon.names) >= {"星河往事", "柳云帆", "莫青禾", "秦望舒"}
     director_tag = lexicon.tags.index("type:人物") + 1
     crossed = lexicon.training_features(records, max_len=200)
-    plain = [lexicon.features(record["text"]) for record in records]
+    plain = [lexicon.features(record.text) for record in records]
     for record, (_, tags, _), (_, all_tags, _) in zip(records, crossed, plain, strict=True):
-        start = record["text"].index(record["spo_list"][0]["object"]["@value"])
+        start = record.text.index(record.spo_list[0].object.value)
         assert director_tag in all_tags[start, 0]  # every train name is known to the full lexicon
         others = [r for r in records if r is not record]
-        known_elsewhere = any(r["spo_list"][0]["object"]["@value"] == record["spo_list"][0]["object"]["@value"]
-                              for r in others)
+        known_elsewhere = any(r.spo_list[0].object.value == record.spo_list[0].object.value for r in others)
         if not known_elsewhere:  # 莫青禾 and 秦望舒 are in one sentence each: never in their own lexicon
             assert director_tag not in tags[start, 0]
     folds_off = Lexicon.build(LexiconConfig(enabled=True, corpus_names=True), records, max_len=200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kgqa_cli.data.records import Record, SlotValues, Triple
 from kgqa_cli.extraction.metrics import classify_errors, error_analysis, error_report
 
 
@@ -28,7 +29,7 @@ def test_each_kind_of_error():
 
 def test_analysis_counts_and_reports():
     def record(text, *triples):
-        return {"text": text, "spo_list": [{"subject": s, "predicate": p, "object": {"@value": o}} for s, p, o in triples]}
+        return Record(text=text, spo_list=[Triple(subject=s, predicate=p, object=SlotValues.of(o)) for s, p, o in triples])
 
     gold = [record("a", ("甲", "导演", "乙")), record("b", ("丙", "导演", "丁")), record("c", ("戊", "作者", "己"))]
     predicted = [record("a"), record("b"), record("c", ("戊", "作者", "己<b>"))]

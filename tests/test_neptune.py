@@ -31,6 +31,7 @@ def run(moto_server, workspace, *args, stdin: str | None = None):
 def test_neptune_csv_reads_back_what_it_writes():
     from conftest import film_records
 
+    from kgqa_cli.data.records import Record
     from kgqa_cli.graph.model import build_graph_data
     from kgqa_cli.graph.neptune_csv import (
         CsvRowError,
@@ -40,7 +41,7 @@ def test_neptune_csv_reads_back_what_it_writes():
         vertices_csv,
     )
 
-    data = build_graph_data(film_records(20), source="films")
+    data = build_graph_data([Record.parse(r) for r in film_records(20)], source="films")
     assert read_vertices_csv(vertices_csv(data)) == data.sorted_vertices()
     assert read_edges_csv(edges_csv(data)) == data.sorted_edges()
     lines = edges_csv(data).split("\r\n")

@@ -129,8 +129,8 @@ def test_splits_are_deterministic_byte_identical_and_order_independent(tmp_path)
     assert {split: ws1_again.split_file(split).read_bytes() for split in first} == first
     _, ws2 = run(tmp_path / "two", backward)
     for split in ("train", "dev", "test"):
-        assert {r["text"] for r in load_corpus(ws2.split_file(split))} == {
-            r["text"] for r in load_corpus(ws1.split_file(split))
+        assert {r.text for r in load_corpus(ws2.split_file(split))} == {
+            r.text for r in load_corpus(ws1.split_file(split))
         }
     sizes = {split: len(load_corpus(ws1.split_file(split))) for split in first}
     assert sizes == {"train": 160, "dev": 20, "test": 20}

@@ -28,6 +28,8 @@ from helpers.pretrained import (
     triple,
 )
 
+from kgqa_cli.data.records import Record
+
 pytestmark = pytest.mark.slow  # real trainings on a tiny BERT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
@@ -94,7 +96,7 @@ def test_mixed_text_spans_map_to_tokens_and_back_to_exact_characters(tiny_bert):
     # Unknown characters and words stay one [UNK] each, still with their exact characters.
     unknown = subwords.tokenize(["《Zeta星河》X由"])[0]
     assert unknown.char_span(2, 2) == (1, 4) and unknown.char_span(6, 6) == (8, 8)
-    record = {"text": text, "spo_list": [triple(MIXED, "导演", "王伟"), triple("Phone", "导演", "王伟")]}
+    record = Record.parse({"text": text, "spo_list": [triple(MIXED, "导演", "王伟"), triple("Phone", "导演", "王伟")]})
     example, left_out = make_token_example(record, tokenized, {"导演": 0}, 200)
     assert example.subjects == {(1, 6): {(0, 8, 9)}} and left_out == 1
     assert example.ids == tokenized.ids and min(example.ids) >= 1  # 0 stays the padding

@@ -9,6 +9,7 @@ import json
 
 from helpers.review import invoke
 
+from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.graph.model import triple_uid
 
 
@@ -47,11 +48,11 @@ def test_imported_verdicts_leave_the_graph_stay_out_and_become_training_data(pla
     facts = {(f["subject"], f["predicate"], f["object"]) for f in graph["about"]["许晋亨"]}
     assert ("许晋亨", "妻子", "李嘉欣") in facts and ("许晋亨", "丈夫", "李嘉欣") not in facts
     # The reviewed sentences are training data; preprocess merges them into train.
-    feedback = [json.loads(line) for line in settings.paths.kg_feedback_file.read_text(encoding="utf-8").splitlines()]
-    assert {(r["text"], r["spo_list"][0]["predicate"]) for r in feedback} == {
+    feedback = load_corpus(settings.paths.kg_feedback_file)
+    assert {(r.text, r.spo_list[0].predicate) for r in feedback} == {
         ("许晋亨迎娶了李嘉欣", "妻子"), ("何藩执导了电影长短脚", "导演")}
-    corrected = next(r for r in feedback if r["text"] == "许晋亨迎娶了李嘉欣")["spo_list"][0]
-    assert corrected["subject_type"] == "人物" and corrected["object_span"] == [6, 9]
+    corrected = next(r for r in feedback if r.text == "许晋亨迎娶了李嘉欣").spo_list[0]
+    assert corrected.subject_type == "人物" and corrected.object_span == [6, 9]
     stats = json.loads(invoke(settings, "preprocess", str(settings.preprocess.input), "--json",
                               "--preprocess.dev_ratio", "0.1", "--preprocess.test_ratio", "0.1").stdout)
     assert stats["review_feedback"]["sentences_added"] == 2

@@ -13,7 +13,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from kgqa_cli.data.records import Record, RecordError
 from kgqa_cli.data.schema import Schema
@@ -205,10 +204,10 @@ def checked_records(source: Source, schema: Schema | None) -> Iterator[tuple[int
         yield number, record, error
 
 
-def load_corpus(path: Path) -> list[dict[str, Any]]:
+def load_corpus(path: Path) -> list[Record]:
     """Read a corpus-format file that must be fully valid (a split, a gold or extraction file):
-    its records in their normalised JSON form (:meth:`Record.to_json`), for the training code."""
-    records = []
+    its records, parsed once here for every stage after."""
+    records: list[Record] = []
     for source in discover_sources(path):
         if source.role == "schema":
             continue
@@ -216,5 +215,5 @@ def load_corpus(path: Path) -> list[dict[str, Any]]:
             if error is not None:
                 raise InputDataError(f"{source.name}:{number}: {error.reason}")
             if record is not None:
-                records.append(record.to_json())
+                records.append(record)
     return records

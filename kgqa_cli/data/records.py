@@ -7,7 +7,6 @@ stages work on the models and write them back with ``to_json``, key for key as t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,9 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 VALUE = "@value"  # the key of an object's (or object type's) main value, beside its slots
 # Where an extracted triple's subject and object lie in its text: [start, end), in characters.
 SPAN_KEYS = ("subject_span", "object_span")
-# A record in its JSON form, as the training code and the extractor's output hold it
-# (:meth:`Record.to_json`); :meth:`Record.model_validate` reads it back into the model.
-RecordJson = Mapping[str, Any]
 
 
 class RecordError(ValueError):
@@ -47,6 +43,10 @@ class SlotValues(BaseModel):
         """The extra slots by name, without the main value."""
         return dict(self.model_extra or {})
 
+    def items(self) -> list[tuple[str, str]]:
+        """``(name, value)`` pairs: ``("@value", value)`` first, then the slots in their order."""
+        return list(self.to_json().items())
+
     def to_json(self) -> dict[str, str]:
         """The DuIE 2.0 dict: ``@value`` first, then the slots."""
         return {VALUE: self.value, **self.slots}
@@ -64,6 +64,11 @@ class Triple(BaseModel):
     score: Any = None  # kept as given (a review may hold anything): written back only when it was read
     subject_span: list[int] | None = None
     object_span: list[int] | None = None
+
+    @property
+    def given_score(self) -> Any:
+        """The score as read, or 1.0 where none was given (a gold triple is certain)."""
+        return self.score if "score" in self.model_fields_set else 1.0
 
     @property
     def key(self) -> tuple[str, str, str]:

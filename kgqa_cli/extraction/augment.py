@@ -12,9 +12,8 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from kgqa_cli.data.records import RecordJson
+from kgqa_cli.data.records import Record, SlotValues
 from kgqa_cli.extraction.config import AugmentConfig
 from kgqa_cli.extraction.lexicon import dictionary_lines
 
@@ -24,8 +23,8 @@ def person_names(dictionary: Path, max_length: int = 4) -> list[str]:
     return [word for word, _, tag in dictionary_lines(dictionary, max_length) if tag == "nr"]
 
 
-def augment_records(records: Sequence[RecordJson], config: AugmentConfig, seed: int,
-                    names: Sequence[str] = ()) -> list[dict[str, Any]]:
+def augment_records(records: Sequence[Record], config: AugmentConfig, seed: int,
+                    names: Sequence[str] = ()) -> list[Record]:
     """``config.copies`` new records per record of ``records`` (``kg.train.augment``), fewer
     where no name can be swapped; ``names`` are the outside person names to draw from.
 
@@ -53,20 +52,20 @@ def augment_records(records: Sequence[RecordJson], config: AugmentConfig, seed: 
     for record, names_of_record in zip(records, named, strict=True):
         swappable = _swappable(names_of_record, config.keep_types, pool_of)
         for _ in range(config.copies):
-            swaps = _choose_swaps(record["text"], swappable, ordered, config, rng, names)
+            swaps = _choose_swaps(record.text, swappable, ordered, config, rng, names)
             copy = _swapped(record, swaps) if swaps else None
             if copy is not None:
                 made.append(copy)
     return made
 
 
-def _names(record: RecordJson) -> list[tuple[str, str]]:
+def _names(record: Record) -> list[tuple[str, str]]:
     """(name, type) of every subject and object value of a record's triples."""
     found = []
-    for triple in record["spo_list"]:
-        found.append((triple["subject"], triple.get("subject_type", "")))
-        types = triple.get("object_type") or {}
-        found.extend((value, types.get(slot, "")) for slot, value in triple["object"].items())
+    for triple in record.spo_list:
+        found.append((triple.subject, triple.subject_type))
+        types = triple.object_type.to_json()
+        found.extend((value, types.get(slot, "")) for slot, value in triple.object.items())
     return [(name, name_type) for name, name_type in found if name]
 
 
@@ -102,17 +101,18 @@ def _choose_swaps(text: str, swappable: dict[str, str | None], pools: dict[str, 
     return swaps
 
 
-def _swapped(record: RecordJson, swaps: dict[str, str]) -> dict[str, Any] | None:
+def _swapped(record: Record, swaps: dict[str, str]) -> Record | None:
     """The record with its names swapped; None where a name of its triples is no longer in the
     text (a new name that happens to form another with the characters beside it)."""
-    text = record["text"]
+    text = record.text
     for name, replacement in swaps.items():
         text = text.replace(name, replacement)
-    triples = []
-    for triple in record["spo_list"]:
-        triples.append({**triple, "subject": swaps.get(triple["subject"], triple["subject"]),
-                        "object": {slot: swaps.get(value, value) for slot, value in triple["object"].items()}})
-    if not all(triple["subject"] in text and all(value in text for value in triple["object"].values())
+    triples = [triple.model_copy(update={
+        "subject": swaps.get(triple.subject, triple.subject),
+        "object": SlotValues.of(swaps.get(triple.object.value, triple.object.value),
+                                {slot: swaps.get(value, value) for slot, value in triple.object.slots.items()}),
+    }) for triple in record.spo_list]
+    if not all(triple.subject in text and all(value in text for _, value in triple.object.items())
                for triple in triples):
         return None
-    return {"text": text, "spo_list": triples}
+    return Record(text=text, spo_list=triples)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import require_split
+from kgqa_cli.data.records import Record
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import write_json
@@ -103,17 +104,17 @@ def _write_error_report(path: Path, errors: dict, title: str) -> None:
         raise FileSystemError(describe_os_error(exc, "cannot write the error report")) from exc
 
 
-def evaluate_records(extractor: Extractor, records: list[dict], config: KgConfig,
-                     on_progress: Callable[[int], None] | None = None) -> tuple[dict, list[dict]]:
+def evaluate_records(extractor: Extractor, records: list[Record], config: KgConfig,
+                     on_progress: Callable[[int], None] | None = None) -> tuple[dict, list[Record]]:
     """Extract from the texts of gold records and score the result; returns (metrics, predictions)."""
     from kgqa_cli.extraction.metrics import score_triples
 
     settings = config.extract
     found = extractor.extract(
-        [record["text"] for record in records],
+        [record.text for record in records],
         batch_size=settings.batch_size, max_chars=settings.max_chars,
         subject_threshold=settings.subject_threshold, object_threshold=settings.object_threshold,
         on_progress=on_progress, bfloat16=settings.bfloat16, workers=settings.workers,
     )
-    predictions = [{"text": record["text"], "spo_list": triples} for record, triples in zip(records, found, strict=True)]
+    predictions = [Record(text=record.text, spo_list=triples) for record, triples in zip(records, found, strict=True)]
     return score_triples(records, predictions), predictions

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
+from kgqa_cli.data.records import Record
 from kgqa_cli.errors import InputDataError
 from kgqa_cli.extraction.config import KgConfig
 from kgqa_cli.io import dumps_line, write_text_atomic
@@ -133,7 +134,7 @@ def run_extract(
         )
     seconds = time.perf_counter() - started
     lines = [
-        dumps_line({"text": text, "spo_list": triples, "model_version": extractor.version})
+        dumps_line(Record(text=text, spo_list=triples, model_version=extractor.version).to_json())
         for text, triples in zip(texts, found, strict=True)
     ]
     write_text_atomic(target, "".join(line + "\n" for line in lines))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kgqa_cli.data.records import RecordJson
+from kgqa_cli.data.records import VALUE, Record
 from kgqa_cli.data.schema import Schema
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def channel_subject_types(schema: Schema) -> tuple[list[str], list[int]]:
 def split_channel(channel: str) -> tuple[str, str]:
     """``"获奖|inWork"`` -> ``("获奖", "inWork")``; a plain predicate -> ``(predicate, "@value")``."""
     predicate, _, slot = channel.partition(SLOT_SEPARATOR)
-    return predicate, slot or "@value"
+    return predicate, slot or VALUE
 
 
 @dataclass
@@ -57,20 +57,20 @@ class Example:
     teacher: tuple | None = None  # a teacher's probabilities (Extractor.pointer_probabilities), when distilling
 
 
-def make_example(record: RecordJson, encode: Callable[[str], list[int]], channel_index: dict[str, int],
+def make_example(record: Record, encode: Callable[[str], list[int]], channel_index: dict[str, int],
                  max_len: int) -> Example:
     """Locate each triple's spans (first occurrence) in the first ``max_len`` characters."""
-    text = record["text"][:max_len]
+    text = record.text[:max_len]
     return Example(encode(text), _targets(record, text, channel_index, lambda span: span))
 
 
-def make_token_example(record: RecordJson, tokenized: TokenizedText, channel_index: dict[str, int],
+def make_token_example(record: Record, tokenized: TokenizedText, channel_index: dict[str, int],
                        max_len: int) -> tuple[Example, int]:
     """As :func:`make_example`, on a pretrained encoder's tokens (``tokenized``: the
     :class:`~kgqa_cli.extraction.tokens.TokenizedText` of the first ``max_len`` characters);
     also the number of labelled spans left out because they cannot be placed on the tokens (a
     border inside a token, or past the truncated end)."""
-    text = record["text"][:max_len]
+    text = record.text[:max_len]
     unaligned = 0
 
     def to_tokens(span: tuple[int, int]) -> tuple[int, int] | None:
@@ -82,20 +82,20 @@ def make_token_example(record: RecordJson, tokenized: TokenizedText, channel_ind
     return Example(tokenized.ids, _targets(record, text, channel_index, to_tokens)), unaligned
 
 
-def _targets(record: RecordJson, text: str, channel_index: dict[str, int],
+def _targets(record: Record, text: str, channel_index: dict[str, int],
              position: Callable[[tuple[int, int]], tuple[int, int] | None]
              ) -> dict[tuple[int, int], set[tuple[int, int, int]]]:
     """Subject span -> {(channel, object head, object tail)}; ``position`` turns a character span
     into the model's positions (None: the span cannot be tagged)."""
     subjects: dict[tuple[int, int], set[tuple[int, int, int]]] = {}
-    for spo in record["spo_list"]:
-        subject_span = _span(text, spo["subject"])
+    for spo in record.spo_list:
+        subject_span = _span(text, spo.subject)
         subject_span = position(subject_span) if subject_span is not None else None
         if subject_span is None:
             continue
         targets = subjects.setdefault(subject_span, set())
-        for slot, value in spo["object"].items():
-            channel = spo["predicate"] if slot == "@value" else f"{spo['predicate']}{SLOT_SEPARATOR}{slot}"
+        for slot, value in spo.object.items():
+            channel = spo.predicate if slot == VALUE else f"{spo.predicate}{SLOT_SEPARATOR}{slot}"
             if channel not in channel_index:
                 continue
             object_span = _span(text, value)

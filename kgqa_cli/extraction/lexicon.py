@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgqa_cli.data.records import Record, RecordJson
+from kgqa_cli.data.records import Record
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.extraction.config import LexiconConfig
 from kgqa_cli.io import write_json
@@ -62,12 +62,12 @@ def dictionary_lines(path: Path, max_length: int) -> Iterator[tuple[str, float, 
                 yield parts[0], float(parts[1]), parts[2] if len(parts) > 2 else "x"
 
 
-def corpus_names(records: Sequence[RecordJson], max_length: int) -> dict[str, tuple[int, str]]:
+def corpus_names(records: Sequence[Record], max_length: int) -> dict[str, tuple[int, str]]:
     """Subject and object names of labelled records: name -> (times seen, its most common type)."""
     counts: Counter[str] = Counter()
     types: dict[str, Counter[str]] = {}
     for record in records:
-        for spo in Record.model_validate(record).spo_list:
+        for spo in record.spo_list:
             for name, type_name in ((spo.subject, spo.subject_type), (spo.object.value, spo.object_type.value)):
                 name = str(name).strip()
                 if 2 <= len(name) <= max_length:
@@ -139,7 +139,7 @@ class Lexicon:
         return len(self.tags) + 1
 
     @classmethod
-    def build(cls, config: LexiconConfig, records: Sequence[RecordJson], max_len: int) -> Lexicon:
+    def build(cls, config: LexiconConfig, records: Sequence[Record], max_len: int) -> Lexicon:
         """The lexicon of a training run: jieba's words and the training names; the word
         vocabulary from the words matched in the training sentences."""
         path = jieba_dictionary()
@@ -150,14 +150,14 @@ class Lexicon:
         if config.word_vectors:
             seen: Counter[str] = Counter()
             for record in records:
-                text = record["text"][:max_len]
+                text = record.text[:max_len]
                 seen.update(text[start:end] for _, start, end in lexicon._matches(text))
             ranked = sorted(seen.items(), key=lambda item: (-item[1], item[0]))
             lexicon._assign_words([word for word, count in ranked if count >= config.min_word_count]
                                   [: config.max_vocabulary])
         return lexicon
 
-    def training_features(self, records: Sequence[RecordJson], max_len: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def training_features(self, records: Sequence[Record], max_len: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Features of the training sentences ``records`` (the ones the corpus names came from).
 
         With ``name_folds`` N > 1 (and corpus names on) they are cross-fitted: each sentence falls
@@ -166,11 +166,11 @@ class Lexicon:
         its lexicon, while a new sentence's names are there only when train had them too: the
         model would learn to trust a name match far more than it should.
         """
-        texts = [record["text"][:max_len] for record in records]
+        texts = [record.text[:max_len] for record in records]
         folds = self.config.name_folds if self.config.corpus_names else 0
         if folds <= 1:
             return [self.features(text) for text in texts]
-        fold_of = [zlib.crc32(record["text"].encode("utf-8")) % folds for record in records]
+        fold_of = [zlib.crc32(record.text.encode("utf-8")) % folds for record in records]
         features: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # each sentence's, from its fold
         for fold in range(folds):
             names = corpus_names([record for record, other in zip(records, fold_of, strict=True) if other != fold],

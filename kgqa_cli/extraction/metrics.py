@@ -6,16 +6,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kgqa_cli.data.records import Record, RecordJson
+from kgqa_cli.data.records import Record
 
 TripleKey = tuple[str, str, str]  # (subject, predicate, object value)
 
 
-def triples_of(record: RecordJson) -> set[TripleKey]:
+def triples_of(record: Record) -> set[TripleKey]:
     """The (subject, predicate, object@value) set of one record, values stripped."""
     return {
         (spo.subject.strip(), spo.predicate.strip(), spo.object.value.strip())
-        for spo in Record.model_validate(record).spo_list
+        for spo in record.spo_list
     }
 
 
@@ -29,7 +29,7 @@ def _prf(correct: int, predicted: int, gold: int) -> dict[str, Any]:
     }
 
 
-def score_triples(gold_records: Sequence[RecordJson], predicted_records: Sequence[RecordJson]) -> dict[str, Any]:
+def score_triples(gold_records: Sequence[Record], predicted_records: Sequence[Record]) -> dict[str, Any]:
     """Micro P/R/F1 over sentence-aligned records, and the same figures per predicate.
 
     ``support`` is the number of gold triples; records are compared position by position.
@@ -101,7 +101,7 @@ def classify_errors(gold_set: set[TripleKey],
     return errors
 
 
-def error_analysis(gold_records: Sequence[RecordJson], predicted_records: Sequence[RecordJson],
+def error_analysis(gold_records: Sequence[Record], predicted_records: Sequence[Record],
                    examples: int = 20) -> dict[str, Any]:
     """Errors by kind over sentence-aligned records, and the ``examples`` most frequent
     (kind, predicate) patterns, each with its count and up to two sentences showing it."""
@@ -117,7 +117,7 @@ def error_analysis(gold_records: Sequence[RecordJson], predicted_records: Sequen
             patterns[(kind, predicate)] += 1
             found = shown.setdefault((kind, predicate), [])
             if len(found) < 2:
-                found.append({"text": gold_record["text"], "gold": list(gold) if gold else None,
+                found.append({"text": gold_record.text, "gold": list(gold) if gold else None,
                               "predicted": list(predicted) if predicted else None})
     total = sum(kinds.values())
     return {

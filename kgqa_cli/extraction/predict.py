@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -232,9 +232,8 @@ class Extractor:
         progress_in_chars: bool = False,
         bfloat16: bool | str = "auto",
         workers: int = 1,
-    ) -> list[list[dict[str, Any]]]:
-        """Triples of every text (in their corpus-format JSON form); long texts are split into
-        pieces and their triples merged.
+    ) -> list[list[Triple]]:
+        """Triples of every text; long texts are split into pieces and their triples merged.
 
         ``on_progress`` is called after each batch with the number of input texts finished, or
         with ``progress_in_chars`` the number of characters processed (which moves with the work
@@ -274,7 +273,7 @@ class Extractor:
                 finished += remaining[number] == 0
             if on_progress is not None:
                 on_progress(sum(len(pieces[i][1]) for i in batch) if progress_in_chars else finished)
-        return [[triple.to_json() for triple in dedupe(triples)] for triples in results]
+        return [dedupe(triples) for triples in results]
 
 
 def _on_characters(tokenized: TokenizedText, head: int, tail: int,

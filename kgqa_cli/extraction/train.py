@@ -20,6 +20,7 @@ import torch
 
 from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import require_split
+from kgqa_cli.data.records import Record
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import ConfigError, MissingArtifactError
 from kgqa_cli.extraction.batches import PointerBatch, PointerLoss, epoch_batches, make_batch
@@ -141,7 +142,7 @@ class PointerTraining(Recipe[np.ndarray]):
     """The extractor's part of the loop: its seeded batches, pointer loss and dev F1; the best
     model folder written by rank 0 whenever dev F1 improves."""
 
-    def __init__(self, config: KgConfig, data: TrainingSet, model: CasRel, schema: Schema, dev_records: list[dict],
+    def __init__(self, config: KgConfig, data: TrainingSet, model: CasRel, schema: Schema, dev_records: list[Record],
                  model_folder: Path, bar: Progress, share: DistributedSampler | None, steps_per_epoch: int) -> None:
         train_cfg = config.train
         self.config, self.data, self.model, self.schema, self.dev_records = config, data, model, schema, dev_records
@@ -224,8 +225,8 @@ class PointerTraining(Recipe[np.ndarray]):
 
 def fit(
     config: KgConfig,
-    train_records: list[dict],
-    dev_records: list[dict],
+    train_records: list[Record],
+    dev_records: list[Record],
     schema: Schema,
     out_dir: Path,
     *,

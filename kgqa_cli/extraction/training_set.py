@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kgqa_cli.data.records import Record
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import ConfigError
 from kgqa_cli.extraction.config import KgConfig
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ExtraRecords = list[tuple[list[dict], list[str]]]  # more records, each source with the channels it never labels
+ExtraRecords = list[tuple[list[Record], list[str]]]  # more records, each source with the channels it never labels
 
 
 @dataclass
@@ -59,14 +60,14 @@ class TrainingSet:
         }
 
 
-def build_training_set(config: KgConfig, train_records: list[dict], extra: ExtraRecords, schema: Schema,
+def build_training_set(config: KgConfig, train_records: list[Record], extra: ExtraRecords, schema: Schema,
                        checkpoint: dict[str, Any] | None, registry_root: Path | None) -> TrainingSet:
     """Examples of ``train_records`` and the ``extra`` sources (their unlabelled channels masked),
     plus ``kg.train.augment``'s copies; a resumed run takes its vocabularies from ``checkpoint``."""
     train_cfg = config.train
     extra = _with_augmented(config, train_records, extra)
     records = [*train_records, *(record for records, _ in extra for record in records)]
-    texts = [record["text"][: train_cfg.max_len] for record in records]  # as examples see them
+    texts = [record.text[: train_cfg.max_len] for record in records]  # as examples see them
     channels = channels_of(schema)
     data = TrainingSet([], channels, None)
     if config.model.uses_pretrained:
@@ -93,7 +94,7 @@ def build_training_set(config: KgConfig, train_records: list[dict], extra: Extra
     return data
 
 
-def _with_augmented(config: KgConfig, train_records: list[dict], extra: ExtraRecords) -> ExtraRecords:
+def _with_augmented(config: KgConfig, train_records: list[Record], extra: ExtraRecords) -> ExtraRecords:
     """``extra`` and, with ``kg.train.augment``, copies of the records with their names swapped
     (the same copies on every run of the same data and config, so a resumed run sees them too)."""
     train_cfg = config.train
@@ -108,7 +109,7 @@ def _with_augmented(config: KgConfig, train_records: list[dict], extra: ExtraRec
     return [*extra, (augmented, [])]
 
 
-def _token_examples(config: KgConfig, records: list[dict], texts: list[str], subwords: Subwords,
+def _token_examples(config: KgConfig, records: list[Record], texts: list[str], subwords: Subwords,
                     channels: list[str]) -> list[Example]:
     """Examples on a pretrained encoder's tokens; spans that fit no token borders are left out."""
     channel_index = {name: number for number, name in enumerate(channels)}
@@ -133,30 +134,30 @@ def _mask_channels(examples: list[Example], extra: ExtraRecords, channels: list[
         position += len(records)
 
 
-def _attach_lexicon(config: KgConfig, examples: list[Example], train_records: list[dict],
-                    extra_records: list[dict]) -> Lexicon:
+def _attach_lexicon(config: KgConfig, examples: list[Example], train_records: list[Record],
+                    extra_records: list[Record]) -> Lexicon:
     """The word lexicon of the training records, and every example's lexicon features."""
     from kgqa_cli.extraction.lexicon import Lexicon
 
     max_len = config.train.max_len
     lexicon = Lexicon.build(config.model.lexicon, train_records, max_len)
     features = [*lexicon.training_features(train_records, max_len),
-                *(lexicon.features(record["text"][:max_len]) for record in extra_records)]
+                *(lexicon.features(record.text[:max_len]) for record in extra_records)]
     for example, found in zip(examples, features, strict=True):
         example.lexicon = found
     log.info("word lexicon: %d words with a vector, %d tags", len(lexicon.words), len(lexicon.tags))
     return lexicon
 
 
-def _attach_bigrams(config: KgConfig, examples: list[Example], train_records: list[dict], records: list[dict],
+def _attach_bigrams(config: KgConfig, examples: list[Example], train_records: list[Record], records: list[Record],
                     checkpoint: dict[str, Any] | None) -> CharVocab:
     """The bigram vocabulary (a resumed run's from its checkpoint), and every example's bigram ids."""
     max_len = config.train.max_len
     bigram_vocab = (CharVocab(checkpoint["bigrams"][2:]) if checkpoint is not None else
-                    CharVocab.build([bigrams(record["text"][:max_len]) for record in train_records],
+                    CharVocab.build([bigrams(record.text[:max_len]) for record in train_records],
                                     config.model.min_bigram_count))
     for example, record in zip(examples, records, strict=True):
-        example.bigrams = bigram_vocab.encode(bigrams(record["text"][:max_len]))
+        example.bigrams = bigram_vocab.encode(bigrams(record.text[:max_len]))
     log.info("bigrams: %d with a vector", len(bigram_vocab))
     return bigram_vocab
 

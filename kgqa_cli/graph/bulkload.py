@@ -105,8 +105,8 @@ def read_graph_data(config: GraphConfig, path: Path, reviews: Path | None = None
     from kgqa_cli.graph.reviews import review_overlay
 
     reviewed_out, corrected = review_overlay(reviews) if reviews is not None else (set(), [])
-    return build_graph_data([*load_corpus(path), *corrected], source=path.name, min_score=config.min_score,
-                            evidence=config.evidence.policy(), reviewed_out=reviewed_out)
+    return build_graph_data(load_corpus(path), source=path.name, min_score=config.min_score,
+                            evidence=config.evidence.policy(), reviewed_out=reviewed_out, corrections=corrected)
 
 
 def run_bulkload(

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kgqa_cli.data.records import SlotValues
+if TYPE_CHECKING:
+    from kgqa_cli.data.records import Triple
 
 # One sentence of an edge's evidence, a JSON object: "id", "text", "subject" and "object" (their
 # [start, end) offsets in the text, or None), "score", "model_version", "source", and "offset"
@@ -63,14 +64,14 @@ def _locate(text: str, name: str, span: list[int] | None, near: int = 0) -> list
     return [start, start + len(name)]
 
 
-def evidence_entry(text: str, spo: dict[str, Any], score: float, version: str, source: str, max_chars: int,
+def evidence_entry(text: str, spo: Triple, score: float, version: str, source: str, max_chars: int,
                    sid: str | None = None) -> Evidence:
     """The evidence of one triple in one sentence: id (``sid``, the text's :func:`sentence_id`,
     computed when not given), text (a window of at most ``max_chars`` characters around the
     subject and object when longer, with ``offset``, where it starts in the sentence), the
     subject and object offsets in that text, score, model version and source."""
-    subject = _locate(text, spo["subject"], spo.get("subject_span"))
-    obj = _locate(text, SlotValues.model_validate(spo["object"]).value, spo.get("object_span"),
+    subject = _locate(text, spo.subject, spo.subject_span)
+    obj = _locate(text, spo.object.value, spo.object_span,
                   near=subject[0] if subject else 0)
     entry: Evidence = {"id": sid or sentence_id(text), "text": text, "subject": subject, "object": obj,
                    "score": score, "model_version": version, "source": source}

@@ -17,9 +17,8 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from kgqa_cli.data.records import VALUE, SlotValues
+from kgqa_cli.data.records import Record, Triple
 from kgqa_cli.graph.evidence import (
     EVIDENCE_KEYS,
     EdgeDefaults,
@@ -31,13 +30,12 @@ from kgqa_cli.graph.evidence import (
     sentence_id,
 )
 from kgqa_cli.graph.normalize import normalize_name
+from kgqa_cli.graph.reviews import REVIEW_SOURCE
 
 VERTEX_LABEL = "entity"
 GOLD_VERSION = "gold"  # model_version of triples that carry none (a gold corpus)
 # Edge property names the model itself uses; a slot with one of these names cannot be stored.
 RESERVED_EDGE_KEYS = frozenset({"uid", "score", "source", "model_version", *EVIDENCE_KEYS})
-# A record of the corpus format (DuIE's JSON): "text", "spo_list" and optional provenance.
-Record = dict[str, Any]
 
 
 SKIP_REASONS = {
@@ -154,8 +152,8 @@ class GraphData:
         return sorted({key for edge in self.edges.values() for key in edge.slots})
 
 
-def _score_of(spo: dict[str, Any]) -> float | None:
-    raw = spo.get("score", 1.0)
+def _score_of(spo: Triple) -> float | None:
+    raw = spo.given_score
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return None
     score = float(raw)
@@ -163,9 +161,10 @@ def _score_of(spo: dict[str, Any]) -> float | None:
 
 
 def build_graph_data(records: Iterable[Record], source: str, min_score: float = 0.0,
-                     evidence: EvidencePolicy | None = None, reviewed_out: set[str] | frozenset[str] = frozenset()
-                     ) -> GraphData:
-    """Turn normalised corpus records (gold or extraction output) into vertices and edges.
+                     evidence: EvidencePolicy | None = None, reviewed_out: set[str] | frozenset[str] = frozenset(),
+                     corrections: Iterable[Record] = ()) -> GraphData:
+    """Turn corpus records (gold or extraction output) read from ``source`` into vertices and
+    edges, then ``corrections``, the triples reviewers wrote, under their own source.
 
     A triple seen more than once becomes one edge that keeps the highest score (first one on a
     tie), so the result does not depend on how often a fact was extracted; its evidence gathers
@@ -175,15 +174,15 @@ def build_graph_data(records: Iterable[Record], source: str, min_score: float = 
     """
     policy = evidence if evidence is not None else EvidencePolicy()
     data = GraphData(evidence_policy=policy)
-    for record in records:
-        version = str(record.get("model_version") or GOLD_VERSION)
-        text = record.get("text") or ""
-        record_source = str(record.get("source") or source)  # reviewers' triples name their own
-        sid = sentence_id(text) if policy.per_edge and text else None  # once for all its triples
-        sentence = _Sentence(text, sid, version, record_source)
-        for spo in record["spo_list"]:
-            data.triples_read += 1
-            _add_triple(data, spo, sentence, min_score, reviewed_out)
+    for record_source, batch in ((source, records), (REVIEW_SOURCE, corrections)):
+        for record in batch:
+            version = str(record.model_version or GOLD_VERSION)
+            text = record.text
+            sid = sentence_id(text) if policy.per_edge and text else None  # once for all its triples
+            sentence = _Sentence(text, sid, version, record_source)
+            for spo in record.spo_list:
+                data.triples_read += 1
+                _add_triple(data, spo, sentence, min_score, reviewed_out)
     for edge in data.edges.values():  # encoded once, here, for the CSV writer and the loader
         edge.evidence_properties()
     return data
@@ -200,7 +199,7 @@ class _Sentence:
     source: str
 
 
-def _add_triple(data: GraphData, spo: dict[str, Any], sentence: _Sentence, min_score: float,
+def _add_triple(data: GraphData, spo: Triple, sentence: _Sentence, min_score: float,
                 reviewed_out: set[str] | frozenset[str]) -> None:
     """Add one triple of a record to ``data``, or count why it is skipped."""
     score = _score_of(spo)
@@ -210,12 +209,12 @@ def _add_triple(data: GraphData, spo: dict[str, Any], sentence: _Sentence, min_s
     if score < min_score:
         data.skipped["below_min_score"] += 1
         return
-    predicate = spo["predicate"].strip()
+    predicate = spo.predicate.strip()
     if not predicate:
         data.skipped["empty_predicate"] += 1
         return
-    subject = normalize_name(spo["subject"])
-    objects = SlotValues.model_validate(spo["object"])
+    subject = normalize_name(spo.subject)
+    objects = spo.object
     obj = normalize_name(objects.value)
     if not subject or not obj:
         data.skipped["empty_name"] += 1
@@ -228,8 +227,8 @@ def _add_triple(data: GraphData, spo: dict[str, Any], sentence: _Sentence, min_s
         for key, value in objects.slots.items()
         if key not in RESERVED_EDGE_KEYS and normalize_name(value)
     }
-    subject_vertex = _vertex(data, subject, spo.get("subject_type", ""))
-    object_vertex = _vertex(data, obj, spo.get("object_type", {}).get(VALUE, ""))
+    subject_vertex = _vertex(data, subject, spo.subject_type)
+    object_vertex = _vertex(data, obj, spo.object_type.value)
     uid = edge_uid(subject_vertex.uid, predicate, object_vertex.uid, slots)
     if uid in reviewed_out:
         data.skipped["reviewed_out"] += 1

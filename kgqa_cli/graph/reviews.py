@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kgqa_cli.data.records import VALUE, SlotValues
+from kgqa_cli.data.records import SPAN_KEYS, Record, SlotValues, Triple
 
 if TYPE_CHECKING:
     from kgqa_cli.io import BadLines
@@ -76,32 +76,27 @@ def decision_problem(row: Decision) -> str | None:
     return None
 
 
-def corrected_record(row: Decision) -> dict[str, Any]:
+def corrected_record(row: Decision) -> Record:
     """A corrected decision as a corpus record: the reviewed sentence and the triple as the
     reviewer wrote it (its spans when given), scored 1."""
     corrected = row["corrected"]
-    spo = {"subject": corrected["subject"], "subject_type": corrected.get("subject_type", ""),
-           "predicate": corrected["predicate"],
-           "object": SlotValues.of(corrected["object"], row.get("slots") or {}).to_json(),
-           "object_type": {VALUE: corrected.get("object_type", "")}, "score": 1.0}
-    for key in ("subject_span", "object_span"):
-        span = corrected.get(key)
-        if isinstance(span, list) and len(span) == 2:
-            spo[key] = span
-    return {"text": row["sentence"]["text"], "spo_list": [spo], "model_version": REVIEW_VERSION,
-            "source": REVIEW_SOURCE}
+    spans = {key: span for key in SPAN_KEYS  # offsets that are not two whole numbers are looked up again
+             if isinstance(span := corrected.get(key), list) and len(span) == 2 and all(type(v) is int for v in span)}
+    triple = Triple(subject=corrected["subject"], subject_type=corrected.get("subject_type", ""),
+                    predicate=corrected["predicate"], object=SlotValues.of(corrected["object"], row.get("slots") or {}),
+                    object_type=SlotValues.of(corrected.get("object_type", "")), score=1.0, **spans)
+    return Record(text=row["sentence"]["text"], spo_list=[triple], model_version=REVIEW_VERSION)
 
 
-def review_overlay(path: Path, bad: BadLines | None = None) -> tuple[set[str], list[dict[str, Any]]]:
+def review_overlay(path: Path, bad: BadLines | None = None) -> tuple[set[str], list[Record]]:
     """What every load applies: the uids reviewed out (rejected or corrected) and the corrected
-    triples as corpus records."""
+    triples as corpus records (their edges' source :data:`REVIEW_SOURCE`)."""
     from kgqa_cli.graph.model import triple_uid
 
     latest = read_reviews(path, bad)
     out = {uid for uid, row in latest.items() if row["decision"] in ("reject", "correct")}
     records = [corrected_record(row) for row in latest.values() if row["decision"] == "correct"]
     # A correction of the spans alone names the same triple: it stays in.
-    out -= {triple_uid(spo["subject"], spo["predicate"], objects.value, objects.slots)
-            for record in records for spo in record["spo_list"]
-            for objects in [SlotValues.model_validate(spo["object"])]}
+    out -= {triple_uid(spo.subject, spo.predicate, spo.object.value, spo.object.slots)
+            for record in records for spo in record.spo_list}
     return out, records

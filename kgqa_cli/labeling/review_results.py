@@ -10,6 +10,7 @@ from collections import Counter
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
+from kgqa_cli.data.records import SPAN_KEYS, VALUE, Record, SlotValues, Triple
 from kgqa_cli.graph.reviews import DECISIONS, read_reviews, reviews_file
 
 if TYPE_CHECKING:
@@ -17,30 +18,31 @@ if TYPE_CHECKING:
     from kgqa_cli.settings import KgqaConfig
 
 
-def feedback_records(latest: dict[str, dict], schema: Schema | None) -> list[dict]:
+def feedback_records(latest: dict[str, dict], schema: Schema | None) -> list[Record]:
     """The extractor's training feedback: per reviewed sentence, its accepted and corrected
     triples (types from the schema), in a stable order."""
-    by_text: dict[str, list[dict]] = {}
+    by_text: dict[str, list[Triple]] = {}
     for _, row in sorted(latest.items()):
         text = (row.get("sentence") or {}).get("text")
         if not text or row["decision"] == "reject":
             continue
         if row["decision"] == "correct":
             triple = row["corrected"]
-            spans = {key: triple.get(key) for key in ("subject_span", "object_span")}
+            spans = {key: triple.get(key) for key in SPAN_KEYS}
         else:
             triple = {key: row[key] for key in ("subject", "predicate", "object")}
             spans = {"subject_span": row["sentence"].get("subject"), "object_span": row["sentence"].get("object")}
         relations = schema.relations_of(triple["predicate"]) if schema is not None else []
         relation = relations[0] if relations else None
-        spo = {"subject": triple["subject"], "subject_type": relation.subject_type if relation else "",
-               "predicate": triple["predicate"],
-               "object": {"@value": triple["object"], **(row.get("slots") or {})},
-               "object_type": dict(relation.object_type) if relation else {"@value": ""}}
-        spo.update({key: span for key, span in spans.items() if isinstance(span, list) and len(span) == 2
-                    and text[span[0]:span[1]] == (spo["subject"] if key == "subject_span" else triple["object"])})
-        by_text.setdefault(text, []).append(spo)
-    return [{"text": text, "spo_list": spo_list} for text, spo_list in by_text.items()]
+        names = {"subject_span": triple["subject"], "object_span": triple["object"]}
+        by_text.setdefault(text, []).append(Triple(
+            subject=triple["subject"], subject_type=relation.subject_type if relation else "",
+            predicate=triple["predicate"], object=SlotValues.of(triple["object"], row.get("slots") or {}),
+            object_type=SlotValues.of(relation.object_value_type, {k: v for k, v in relation.object_type if k != VALUE})
+            if relation else SlotValues.of(""),
+            **{key: span for key, span in spans.items() if isinstance(span, list) and len(span) == 2
+               and text[span[0]:span[1]] == names[key]}))
+    return [Record(text=text, spo_list=spo_list) for text, spo_list in by_text.items()]
 
 
 def apply_reviews(settings: KgqaConfig) -> dict:
@@ -87,7 +89,7 @@ def apply_reviews(settings: KgqaConfig) -> dict:
     schema = Schema.load(settings.paths.schema_file) if settings.paths.schema_file.exists() else None
     records = feedback_records(latest, schema)
     feedback = settings.paths.kg_feedback_file
-    write_text_atomic(feedback, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(feedback, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records))
     decisions = Counter(row["decision"] for row in latest.values())
     return {"decisions": {d: decisions.get(d, 0) for d in DECISIONS}, "removed_from_graph": removed,
             "added_to_graph": sum(counts.edges_added.values()), "feedback_sentences": len(records),

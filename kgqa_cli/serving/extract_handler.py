@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kgqa_cli.data.records import Record
 from kgqa_cli.serving.capture import media_type
 from kgqa_cli.serving.handler import BadRequest, _decode
 
@@ -99,7 +100,7 @@ def predict_fn(records: list[dict[str, str]], model: LoadedExtractor) -> list[di
                                          object_threshold=settings.object_threshold, bfloat16=settings.bfloat16,
                                          workers=settings.workers))
     version = model.extractor.version
-    return [{"text": r["text"], "spo_list": next(found), "model_version": version} if "text" in r
+    return [Record(text=r["text"], spo_list=next(found), model_version=version).to_json() if "text" in r
             else {"text": None, "error": r["error"], "model_version": version} for r in records]
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from kgqa_cli.data.records import SlotValues
+from kgqa_cli.data.records import Record
 from kgqa_cli.data.schema import Schema
 
 OPEN_QUOTE, CLOSE_QUOTE = "《", "》"
@@ -48,21 +47,21 @@ def _clean_name(name: str, max_length: int) -> str | None:
 
 
 def collect_names(
-    schema: Schema, records: Iterable[dict[str, Any]], extra_names: Iterable[str], max_length: int
+    schema: Schema, records: Iterable[Record], extra_names: Iterable[str], max_length: int
 ) -> NamePools:
     """Names of subjects and objects per predicate from labelled records, plus untyped extra names."""
     pools = NamePools()
     predicates = set(schema.predicates)
     for record in records:
-        for spo in record["spo_list"]:
-            if spo["predicate"] not in predicates:
+        for spo in record.spo_list:
+            if spo.predicate not in predicates:
                 continue
-            subject = _clean_name(spo["subject"], max_length)
+            subject = _clean_name(spo.subject, max_length)
             if subject:
-                pools.add(spo["predicate"], "subject", subject, spo.get("subject_type"))
-            obj = _clean_name(SlotValues.model_validate(spo["object"]).value, max_length)
+                pools.add(spo.predicate, "subject", subject, spo.subject_type)
+            obj = _clean_name(spo.object.value, max_length)
             if obj:
-                pools.add(spo["predicate"], "object", obj, SlotValues.model_validate(spo["object_type"]).value)
+                pools.add(spo.predicate, "object", obj, spo.object_type.value)
     for name in extra_names:
         cleaned = _clean_name(name, max_length)
         if cleaned:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from kgqa_cli.data.preprocess import SPLITS, require_split
+from kgqa_cli.data.records import Record, RecordError
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json, write_jsonl
@@ -215,7 +216,7 @@ class _IntentQuestions:
         return tag_question(template, wrapper, name, intent.slot, quoted)
 
 
-def read_split_records(workspace: Workspace) -> list[dict[str, Any]]:
+def read_split_records(workspace: Workspace) -> list[Record]:
     """All labelled records of the preprocessed splits (names come from every split)."""
     records = []
     for split in SPLITS:
@@ -224,9 +225,13 @@ def read_split_records(workspace: Workspace) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                raw = json.loads(line)
             except ValueError as exc:
                 raise InputDataError(f"{path}:{number}: not JSON ({exc})") from exc
+            try:
+                records.append(Record.parse(raw))
+            except RecordError as exc:
+                raise InputDataError(f"{path}:{number}: {exc.reason}") from exc
     return records
 
 
