@@ -252,7 +252,9 @@ def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     kgqa("preprocess", str(raw), *ws, "--json")
     trained, train_seconds, train_rss = kgqa("train", "kg", *ws, "--json", *overrides)
     report, _, _ = kgqa("evaluate", "kg", *ws, "--json", "--min-f1", "0")
-    texts = [json.loads(line)["text"] for line in (raw / "duie_train.json").read_text(encoding="utf-8").splitlines()]
+    from kgqa_cli.data.corpus import load_corpus
+
+    texts = [record.text for record in load_corpus(raw / "duie_train.json")]
     sample = scratch / "extract_input.txt"
     sample.write_text("".join(text + "\n" for text in texts), encoding="utf-8")
     small = scratch / "extract_input_1000.txt"
@@ -260,11 +262,9 @@ def bench_demo(scratch: Path, overrides: list[str]) -> dict:
     batch64, _, _ = kgqa("extract", str(sample), "-o", str(scratch / "out64.jsonl"), "--batch-size", "64", *ws, "--json")
     batch1, _, _ = kgqa("extract", str(small), "-o", str(scratch / "out1.jsonl"), "--batch-size", "1", *ws, "--json")
     seeds = [("三度诱惑", "导演", "何藩"), ("许晋亨", "妻子", "李嘉欣"), ("李嘉欣", "丈夫", "许晋亨")]
-    from kgqa_cli.data.records import Record
-
     found = set()
-    for line in (scratch / "out64.jsonl").read_text(encoding="utf-8").splitlines():
-        found |= Record.model_validate_json(line).keys
+    for record in load_corpus(scratch / "out64.jsonl"):
+        found |= record.keys
     return {
         "demo_test_f1": report["f1"],
         "demo_test_precision": report["precision"],

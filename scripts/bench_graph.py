@@ -40,6 +40,7 @@ import sys
 import time
 from pathlib import Path
 
+from kgqa_cli.data.records import Record, SlotValues, Triple
 from kgqa_cli.graph.config import GraphConfig
 from kgqa_cli.graph.load import load_graph_data
 from kgqa_cli.graph.model import build_graph_data
@@ -52,7 +53,7 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 TYPES = ["人物", "影视作品", "歌曲", "企业", "学校", "国家"]
 
 
-def synthetic_records(triples: int, seed: int = 7) -> list[dict]:
+def synthetic_records(triples: int, seed: int = 7) -> list[Record]:
     """``triples`` random facts among about as many distinct names, one record per triple."""
     rng = random.Random(seed)
     pool = [
@@ -65,11 +66,11 @@ def synthetic_records(triples: int, seed: int = 7) -> list[dict]:
         subject, obj = rng.sample(pool, 2)
         # A sentence of DuIE's usual length around the two names, for the evidence it leaves.
         text = f"据公开资料显示，{subject}与{obj}在{rng.randint(1950, 2020)}年以后有过多次合作，外界对此评价{rng.choice('高低中')}。"
-        records.append({"text": text, "model_version": "kg/v1", "spo_list": [{
-            "subject": subject, "subject_type": rng.choice(TYPES), "predicate": rng.choice(predicates),
-            "object": {"@value": obj}, "object_type": {"@value": rng.choice(TYPES)},
-            "score": round(rng.uniform(0.5, 1.0), 3),
-        }]})
+        records.append(Record(text=text, model_version="kg/v1", spo_list=[Triple(
+            subject=subject, subject_type=rng.choice(TYPES), predicate=rng.choice(predicates),
+            object=SlotValues.of(obj), object_type=SlotValues.of(rng.choice(TYPES)),
+            score=round(rng.uniform(0.5, 1.0), 3),
+        )]))
     return records
 
 
@@ -150,7 +151,7 @@ def measure_sqlite_floor(data, folder: Path, batch_size: int) -> dict:
             "cpu_seconds": round(cpu, 2), "triples_per_second": round(triples / seconds, 1)}
 
 
-def measure_provenance(records: list[dict], folder: Path, batch_size: int) -> dict:
+def measure_provenance(records: list[Record], folder: Path, batch_size: int) -> dict:
     """The replace load with and without evidence: build the edges from the records, load them
     into a new file; triples/s of each and the file's size."""
     from kgqa_cli.graph.build import GraphBuild
@@ -183,7 +184,7 @@ def measure_provenance(records: list[dict], folder: Path, batch_size: int) -> di
     return figures
 
 
-def measure(records: list[dict], folder: Path, loader: str, batch_size: int, total: int) -> dict:
+def measure(records: list[Record], folder: Path, loader: str, batch_size: int, total: int) -> dict:
     """Load ``records`` into a fresh graph file; triples/s over the whole load (vertices + edges)."""
     data = build_graph_data(records, source="synthetic")
     config = GraphConfig(path=folder / f"{loader}.db", batch_size=batch_size)

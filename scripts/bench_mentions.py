@@ -95,6 +95,7 @@ def run_rule_baseline(subset: list[dict], distractors: list[dict]) -> dict:
 
 def load_graph(rows: list[dict], config_path: Path | None, root: Path):
     """A fresh graph file of the rows' gold triples (DuIE types where the schema has the predicate)."""
+    from kgqa_cli.data.records import Record, SlotValues, Triple
     from kgqa_cli.data.schema import Schema
     from kgqa_cli.graph.bulkload import run_bulkload
 
@@ -102,10 +103,10 @@ def load_graph(rows: list[dict], config_path: Path | None, root: Path):
     records = []
     for row in rows:
         relation = relations.get(row["predicate"])
-        records.append({"text": row["question"], "spo_list": [{
-            "subject": row["subject"], "subject_type": relation.subject_type if relation else "实体",
-            "predicate": row["predicate"], "object": {"@value": row["object"]},
-            "object_type": {"@value": relation.object_value_type if relation else "实体"}}]})
+        records.append(Record(text=row["question"], spo_list=[Triple(
+            subject=row["subject"], subject_type=relation.subject_type if relation else "实体",
+            predicate=row["predicate"], object=SlotValues.of(row["object"]),
+            object_type=SlotValues.of(relation.object_value_type if relation else "实体"))]).to_json())
     write_jsonl(root / "gold.jsonl", records)
     loading = load_settings(config_path, {"workspace": str(root / "ws"), "graph.path": str(root / "graph.db"),
                                           "graph.url": None, "graph.mode": "replace"})

@@ -204,6 +204,7 @@ def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict
     with the rule baseline on the same data."""
     from collections import Counter
 
+    from kgqa_cli.data.records import Record, SlotValues, Triple
     from kgqa_cli.data.schema import Schema
     from kgqa_cli.graph.bulkload import run_bulkload
 
@@ -214,8 +215,9 @@ def nlpcc_figures(settings, config_path: Path | None, model_origin: str) -> dict
     shutil.rmtree(root, ignore_errors=True)
     gold = root / "gold.jsonl"
     write_jsonl(gold, [
-        {"text": q, "spo_list": [{"subject": s, "subject_type": relations[p].subject_type, "predicate": p,
-                                  "object": {"@value": o}, "object_type": {"@value": relations[p].object_value_type}}]}
+        Record(text=q, spo_list=[Triple(subject=s, subject_type=relations[p].subject_type, predicate=p,
+                                        object=SlotValues.of(o), object_type=SlotValues.of(relations[p].object_value_type))
+               ]).to_json()
         for q, s, p, o in kept
     ])
     # The gold triples go into a graph file of their own (and their Neptune CSV into a scratch
@@ -327,6 +329,7 @@ def large_graph_figures(settings, edges: int, questions: int = 300, seed: int = 
     entity's edges are cached from an earlier question."""
     import random
 
+    from kgqa_cli.data.records import Record, SlotValues, Triple
     from kgqa_cli.data.schema import Schema
     from kgqa_cli.graph.bulkload import run_bulkload
     from kgqa_cli.understanding.templates import load_templates
@@ -345,9 +348,9 @@ def large_graph_figures(settings, edges: int, questions: int = 300, seed: int = 
     for _ in range(edges):
         relation = rng.choice(relations)
         subject, obj = rng.sample(pool, 2)
-        records.append({"text": subject + obj, "spo_list": [{
-            "subject": subject, "subject_type": relation.subject_type, "predicate": relation.predicate,
-            "object": {"@value": obj}, "object_type": {"@value": relation.object_value_type}}]})
+        records.append(Record(text=subject + obj, spo_list=[Triple(
+            subject=subject, subject_type=relation.subject_type, predicate=relation.predicate,
+            object=SlotValues.of(obj), object_type=SlotValues.of(relation.object_value_type))]).to_json())
         if len(with_edges) < questions * 4:
             with_edges.setdefault(subject, []).append(relation.predicate)
             facts.append((subject, relation.predicate))

@@ -38,6 +38,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kgqa_cli.data.corpus import load_corpus
+from kgqa_cli.data.records import Record, SlotValues
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
@@ -102,23 +105,21 @@ def label_ui_picture(settings, target: Path) -> None:
     browser_screenshot(page.as_uri(), target, width=1010)
 
 
-def plant_wrong_triples(workspace: Path, count: int, version: str) -> tuple[list[dict], set[tuple]]:
+def plant_wrong_triples(workspace: Path, count: int, version: str) -> tuple[list[Record], set[tuple]]:
     """Extraction records of ``count`` wrong triples in demo sentences that state two facts (one
     fact's subject with the other's object), and the demo corpus's true triples."""
-    demo = [json.loads(line) for line in (workspace / "data" / "raw" / "demo" / "duie_train.json")
-            .read_text(encoding="utf-8").splitlines()]
-    gold = {(spo["subject"], spo["predicate"], spo["object"]["@value"]) for record in demo
-            for spo in record["spo_list"]}
+    demo = load_corpus(workspace / "data" / "raw" / "demo" / "duie_train.json")
+    gold = {spo.key for record in demo for spo in record.spo_list}
     planted = []
     for record in demo:
-        objects = sorted({spo["object"]["@value"] for spo in record["spo_list"]})
-        first = record["spo_list"][0]
-        wrong = next((o for o in objects if o != first["object"]["@value"]
-                      and (first["subject"], first["predicate"], o) not in gold and o != first["subject"]), None)
+        objects = sorted({spo.object.value for spo in record.spo_list})
+        first = record.spo_list[0]
+        wrong = next((o for o in objects if o != first.object.value
+                      and (first.subject, first.predicate, o) not in gold and o != first.subject), None)
         if wrong is None:
             continue
-        planted.append({"text": record["text"], "model_version": version, "spo_list": [{
-            **first, "object": {"@value": wrong}, "score": 0.62}]})
+        planted.append(Record(text=record.text, model_version=version, spo_list=[
+            first.model_copy(update={"object": SlotValues.of(wrong), "score": 0.62})]))
         if len(planted) == count:
             break
     return planted, gold
@@ -140,10 +141,11 @@ def kg_loop(workspace: Path, planted_count: int) -> None:
     version = [row["name"] for row in registry if row["group"] == "kg"][-1]
     planted, gold = plant_wrong_triples(workspace, planted_count, version)
     planted_file = scratch / "planted.jsonl"
-    planted_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in planted), encoding="utf-8")
+    planted_file.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in planted),
+                            encoding="utf-8")
     subprocess.run([*KGQA, "bulkload", str(planted_file), *ws], check=True, capture_output=True)
-    probe = planted[0]["spo_list"][0]
-    question = f"{probe['subject']}的{probe['predicate']}是谁"
+    probe = planted[0].spo_list[0]
+    question = f"{probe.subject}的{probe.predicate}是谁"
 
     def answers() -> list[str]:
         done = subprocess.run([*KGQA, "ask", question, "--json", *ws], capture_output=True, text=True, check=True)
@@ -152,11 +154,9 @@ def kg_loop(workspace: Path, planted_count: int) -> None:
     before = answers()
     triples = graph_triples(settings)
     sample = [item for item in triples if item.uniform]
-    planted_keys = {(r["spo_list"][0]["subject"], r["spo_list"][0]["predicate"], r["spo_list"][0]["object"]["@value"])
-                    for r in planted}
+    planted_keys = {r.spo_list[0].key for r in planted}
     rows, corrected, seen = [], 0, 0
-    demo = {json.loads(line)["text"]: json.loads(line) for line in
-            (workspace / "data" / "raw" / "demo" / "duie_train.json").read_text(encoding="utf-8").splitlines()}
+    demo = {record.text: record for record in load_corpus(workspace / "data" / "raw" / "demo" / "duie_train.json")}
     for item in sample:
         key = (item.subject, item.predicate, item.object)
         if key in gold:
@@ -166,9 +166,9 @@ def kg_loop(workspace: Path, planted_count: int) -> None:
         text = (item.sentence or {}).get("text")
         seen += key in planted_keys
         if key in planted_keys and seen % 5 == 0 and text in demo:
-            right = demo[text]["spo_list"][0]
-            row = {"uid": item.uid, "decision": "correct", "corrected_subject": right["subject"],
-                   "corrected_predicate": right["predicate"], "corrected_object": right["object"]["@value"]}
+            right = demo[text].spo_list[0]
+            row = {"uid": item.uid, "decision": "correct", "corrected_subject": right.subject,
+                   "corrected_predicate": right.predicate, "corrected_object": right.object.value}
             corrected += 1
         rows.append(row)
     # Every planted triple is reviewed too (those outside the sample come first in a real queue).

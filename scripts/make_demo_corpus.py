@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from kgqa_cli.data.records import Record, SlotValues, Triple
+
 # --------------------------------------------------------------------------------------------------
 # The data: seed facts, schema, templates, name pools and fixed tables (configs/demo_corpus.yaml).
 DATA_FILE = Path(__file__).resolve().parents[1] / "configs" / "demo_corpus.yaml"
@@ -575,7 +577,7 @@ class Composer:
 
     # ---- per-sentence state
     def reset(self) -> None:
-        self.spo: list[dict] = []
+        self.spo: list[Triple] = []
         self.seen: set[tuple] = set()
         self.wrapped: dict[str, bool] = {}
 
@@ -611,13 +613,10 @@ class Composer:
             return
         self.seen.add(key)
         subject_type, object_types = SCHEMA[f.p]
-        self.spo.append({
-            "predicate": f.p,
-            "object_type": {"@value": object_types["@value"], **{k: object_types[k] for k in slots}},
-            "subject_type": subject_type,
-            "object": {"@value": f.o, **slots},
-            "subject": f.s,
-        })
+        self.spo.append(Triple(
+            subject=f.s, subject_type=subject_type, predicate=f.p, object=SlotValues.of(f.o, slots),
+            object_type=SlotValues.of(object_types["@value"], {k: object_types[k] for k in slots}),
+        ))
 
     def fill(self, template: str, facts: list[Fact]) -> str:
         """Fill a template for facts that share subject and predicate, and label them."""
@@ -637,7 +636,7 @@ class Composer:
             self.add(f, used)
         return text
 
-    def finish(self, text: str) -> tuple[str, list[dict]]:
+    def finish(self, text: str) -> tuple[str, list[Triple]]:
         if self.rng.random() < 0.08:
             text = self.rng.choice(PREFIXES) + text
         if self.rng.random() < 0.7:
@@ -667,7 +666,7 @@ class Composer:
 
     # ---- scenes
     def chain(self, subject: str, max_groups: int = 4, head: list[Fact] | None = None,
-              template: str | None = None) -> tuple[str, list[dict]] | None:
+              template: str | None = None) -> tuple[str, list[Triple]] | None:
         """A sentence about one subject: a head clause and up to max_groups - 1 continuations."""
         groups = self.groups(subject)
         if not groups:
@@ -686,7 +685,7 @@ class Composer:
             parts.append(self.fill(rng.choice(T[group[0].p]["cont"]), self.subset(group)))
         return self.finish("，".join(parts))
 
-    def solo(self, f: Fact, template: str | None = None) -> tuple[str, list[dict]]:
+    def solo(self, f: Fact, template: str | None = None) -> tuple[str, list[Triple]]:
         self.reset()
         facts = [f]
         if f.p not in SLOTTED and f.p not in FUNCTIONAL and self.rng.random() < 0.5:
@@ -924,7 +923,7 @@ SPECIAL_WEIGHTS = {"spouse_pair": 3, "family": 3, "self_directed": 2, "cast_role
 SOLO_WEIGHT = 24
 
 
-def seed_sentences(c: Composer) -> list[tuple[str, list[dict]]]:
+def seed_sentences(c: Composer) -> list[tuple[str, list[Triple]]]:
     """At least six differently phrased sentences for every seed fact, plus a few multi-fact ones."""
     out = []
     for s, p, o in SEED_FACTS:
@@ -943,11 +942,11 @@ def seed_sentences(c: Composer) -> list[tuple[str, list[dict]]]:
     return [x for x in out if x]
 
 
-def generate(sentences: int, seed: int) -> tuple[list[dict], list[dict]]:
+def generate(sentences: int, seed: int) -> tuple[list[Record], list[dict]]:
     rng = random.Random(seed)
     world = build_world(rng)
     c = Composer(world, rng)
-    records: list[tuple[str, list[dict]]] = []
+    records: list[tuple[str, list[Triple]]] = []
     texts: set[str] = set()
 
     def keep(item) -> None:
@@ -979,11 +978,20 @@ def generate(sentences: int, seed: int) -> tuple[list[dict], list[dict]]:
         else:
             keep(c.solo(c.random_fact()))
     rng.shuffle(records)
-    out = [{"text": text, "spo_list": spo} for text, spo in records]
-    used = {t["predicate"] for r in out for t in r["spo_list"]}
+    out = [Record(text=text, spo_list=spo) for text, spo in records]
+    used = {t.predicate for r in out for t in r.spo_list}
     schema = [{"subject_type": SCHEMA[p][0], "predicate": p, "object_type": dict(SCHEMA[p][1])}
               for p in SCHEMA if p in used]
     return out, schema
+
+
+def duie_line(record: Record) -> dict:
+    """A record as Baidu's DuIE 2.0 files write it: each triple's keys in their order, not the
+    toolkit's, so that the demo reads like the real corpus."""
+    return {"text": record.text, "spo_list": [{
+        "predicate": t.predicate, "object_type": t.object_type.to_json(), "subject_type": t.subject_type,
+        "object": t.object.to_json(), "subject": t.subject,
+    } for t in record.spo_list]}
 
 
 def write_lines(path: Path, items: list[dict]) -> None:
@@ -1003,10 +1011,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     records, schema = generate(args.sentences, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_lines(args.out / "duie_train.json", records)
+    write_lines(args.out / "duie_train.json", [duie_line(record) for record in records])
     write_lines(args.out / "duie_schema.json", schema)
-    triples = sum(len(r["spo_list"]) for r in records)
-    multi = sum(len(r["spo_list"]) > 1 for r in records)
+    triples = sum(len(r.spo_list) for r in records)
+    multi = sum(len(r.spo_list) > 1 for r in records)
     print(f"make_demo_corpus: {len(records)} sentences, {triples} triples, {len(schema)}/{len(SCHEMA)} predicates, "
           f"{multi / len(records):.1%} with 2+ triples -> {args.out} ({time.perf_counter() - start:.2f}s)",
           file=sys.stderr)
