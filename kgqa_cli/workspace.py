@@ -81,12 +81,12 @@ class Workspace:
     @property
     def feedback_file(self) -> Path:
         """Labelled questions from `kgqa label`, for retraining the question model."""
-        return self.root / "data" / "feedback" / "feedback.jsonl"
+        return self.feedback_dir / "feedback.jsonl"
 
     @property
     def kg_feedback_file(self) -> Path:
         """Reviewed triples with their sentences from `kgqa label triples`, for retraining the extractor."""
-        return self.root / "data" / "feedback" / "kg.jsonl"
+        return self.feedback_dir / "kg.jsonl"
 
     @property
     def monitoring_dir(self) -> Path:

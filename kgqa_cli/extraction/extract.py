@@ -116,7 +116,7 @@ def run_extract(
 
     settings = config.extract
     source = Path(input_path or settings.input)
-    target = Path(output_path or settings.output or workspace.extract_dir / "triples.jsonl")
+    target = Path(output_path or settings.output or workspace.triples_file)
     texts, skipped = read_inputs(source)
     ensure_writable([target.parent])
     set_threads(config.train.threads)

@@ -113,12 +113,17 @@ def merge_evidence(entries: list[Evidence], ids: list[str], more: list[Evidence]
 EDGE_DEFAULTS = ("score", "model_version", "source")
 
 
+def property_value(value: Any) -> Any:
+    """An edge property's value as a Gremlin server gives it: gremlite's value_map wraps each
+    value in a one-element list, TinkerPop servers do not."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
 def edge_defaults(properties: Properties) -> EdgeDefaults:
     """The values an edge's evidence falls back on, from its properties (gremlite's lists undone)."""
     found: EdgeDefaults = {}
     for key in EDGE_DEFAULTS:
-        value = properties.get(key)
-        value = value[0] if isinstance(value, list) and len(value) == 1 else value
+        value = property_value(properties.get(key))
         if value is not None:
             found[key] = float(value) if key == "score" else str(value)
     return found
@@ -137,8 +142,7 @@ def evidence_properties(entries: list[Evidence], ids: list[str], defaults: EdgeD
 
 def evidence_ids_of(ids_property: object, entries: list[Evidence]) -> list[str]:
     """The sentence ids an edge counts: its ``evidence_ids`` property, else its evidence's."""
-    if isinstance(ids_property, list) and len(ids_property) == 1:  # gremlite wraps values in lists
-        ids_property = ids_property[0]
+    ids_property = property_value(ids_property)
     if isinstance(ids_property, str) and ids_property.strip():
         return ids_property.split()
     return [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
@@ -159,8 +163,7 @@ def dumps_evidence(entries: list[Evidence], defaults: EdgeDefaults | None = None
 def loads_evidence(value: object, defaults: EdgeDefaults | None = None) -> list[Evidence]:
     """The ``evidence`` property read back, whole again (an empty list when absent or
     unreadable); ``defaults``: the edge's own score, model version and source."""
-    if isinstance(value, list) and len(value) == 1:  # gremlite wraps values in lists
-        value = value[0]
+    value = property_value(value)
     if not isinstance(value, str) or not value:
         return []
     try:

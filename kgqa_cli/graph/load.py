@@ -165,4 +165,4 @@ def load_graph_data(
 
 def default_input(workspace: Workspace) -> Path:
     """The extraction output that ``kgqa bulkload`` reads when no input is given."""
-    return workspace.extract_dir / "triples.jsonl"
+    return workspace.triples_file

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from kgqa_cli.graph.evidence import edge_defaults, loads_evidence
+from kgqa_cli.graph.evidence import edge_defaults, loads_evidence, property_value
 from kgqa_cli.graph.model import VERTEX_LABEL
 from kgqa_cli.graph.normalize import normalize_name
 
@@ -21,11 +21,6 @@ if TYPE_CHECKING:
 # Edge properties that describe where a fact came from rather than the fact itself (its
 # sentences, ``evidence``, are kept: answers show them).
 _PROVENANCE = ("uid", "source", "model_version", "evidence_ids")
-
-
-def _single(value: Any) -> Any:
-    # gremlite's value_map wraps edge property values in lists, TinkerPop servers do not.
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def _by_name(g: GraphTraversalSource, name: str) -> GraphTraversal:
@@ -64,7 +59,7 @@ def run(traversal: GraphTraversal) -> list[dict[str, Any]]:
     """
     rows: list[dict[str, Any]] = []
     for row in traversal.to_list():
-        edge = {key: _single(value) for key, value in row["edge"].items() if key not in _PROVENANCE}
+        edge = {key: property_value(value) for key, value in row["edge"].items() if key not in _PROVENANCE}
         if "evidence" in edge:
             edge["evidence"] = loads_evidence(edge["evidence"], edge_defaults(row["edge"]))
             edge.setdefault("evidence_count", len(edge["evidence"]))  # kept apart only when it is more

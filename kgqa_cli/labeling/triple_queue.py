@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kgqa_cli.graph.model import GOLD_VERSION
 from kgqa_cli.graph.reviews import REVIEW_VERSION
@@ -67,11 +67,8 @@ def graph_triples(settings: KgqaConfig) -> list[ReviewItem]:
     """Every extracted triple of the graph (not gold, not reviewers'), uid order."""
     from gremlin_python.process.graph_traversal import __
 
-    from kgqa_cli.graph.evidence import edge_defaults, loads_evidence
+    from kgqa_cli.graph.evidence import edge_defaults, loads_evidence, property_value
     from kgqa_cli.graph.store import open_graph
-
-    def single(value: Any) -> Any:
-        return value[0] if isinstance(value, list) and len(value) == 1 else value
 
     rate = settings.graph.review.sample_rate
     items = []
@@ -79,7 +76,7 @@ def graph_triples(settings: KgqaConfig) -> list[ReviewItem]:
         rows = (store.g.E().project("predicate", "subject", "object", "props").by(__.label())
                 .by(__.out_v().values("name")).by(__.in_v().values("name")).by(__.value_map()).to_list())
     for row in rows:
-        props = {key: single(value) for key, value in row["props"].items()}
+        props = {key: property_value(value) for key, value in row["props"].items()}
         version = str(props.get("model_version") or GOLD_VERSION)
         if version in (GOLD_VERSION, REVIEW_VERSION) or not props.get("uid"):
             continue

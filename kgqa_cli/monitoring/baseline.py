@@ -93,7 +93,7 @@ def run_baseline(settings: KgqaConfig, version_name: str | None = None, data: Pa
     if len(examples) < min_rows:
         raise InputDataError(f"{source}: {len(examples)} labelled question(s), a baseline needs at least {min_rows} "
                              "(monitor.baseline.min_rows)")
-    out = settings.paths.monitoring_dir / "baseline" / version_dir_name(version.name)
+    out = settings.paths.baseline_dir / version_dir_name(version.name)
     if (out / "constraints.json").exists() and not force:
         raise ConfigError(f"{out}: {version.name} has a baseline already; it is kept",
                           hint="pass --force to replace it")
@@ -149,7 +149,7 @@ def _score(settings: KgqaConfig, examples: list[dict[str, Any]], model: Question
 
 def latest_baseline(settings: KgqaConfig, model_version: str | None) -> Path:
     """The baseline of ``model_version``, else the newest baseline there is."""
-    root = settings.paths.monitoring_dir / "baseline"
+    root = settings.paths.baseline_dir
     if model_version is not None:
         folder = root / version_dir_name(model_version)
         if (folder / "constraints.json").exists():

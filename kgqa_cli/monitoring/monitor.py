@@ -132,7 +132,7 @@ def run_monitor(settings: KgqaConfig, *, start: datetime | None = None, end: dat
     drift_baseline = json.loads((baseline_dir / "drift_baseline.json").read_text(encoding="utf-8"))
     drift = drift_figures(config, window, drift_baseline)
     found.extend(drift_violations(drift))
-    run_dir = settings.paths.monitoring_dir / "runs" / now.strftime("%Y-%m-%dT%H-%M-%SZ")
+    run_dir = settings.paths.monitor_runs_dir / now.strftime("%Y-%m-%dT%H-%M-%SZ")
     write_json(run_dir / "statistics.json", statistics)
     write_json(run_dir / "constraint_violations.json", {"violations": found})
     summary = _summary(window, statistics, constraints, drift, found, start=start, end=end, baseline_dir=baseline_dir,
@@ -269,7 +269,7 @@ def _write_run(settings: KgqaConfig, run_dir: Path, summary: dict[str, Any], sta
                                         "live": live})
     summary["report"] = str(run_dir / "report.html")
     write_json(run_dir / "summary.json", summary)  # first, so that the report's history has this run
-    write_report(run_dir, summary, statistics, settings.paths.monitoring_dir / "runs")
+    write_report(run_dir, summary, statistics, settings.paths.monitor_runs_dir)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     write_json(run_dir / "summary.json", summary)
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import random
 
+from helpers import extractor
 from helpers.extractor import invoke  # noqa: F401 - the same CLI runner
 from helpers.extractor import triple as extractor_triple
 
-SCHEMA = [
-    {"subject_type": "影视作品", "predicate": "导演", "object_type": {"@value": "人物"}},
-    {"subject_type": "影视作品", "predicate": "主演", "object_type": {"@value": "人物"}},
-    {"subject_type": "娱乐人物", "predicate": "饰演", "object_type": {"@value": "人物", "inWork": "影视作品"}},
-]
-SURNAMES = "王李张刘陈杨赵黄周吴"
-GIVEN = "伟芳娜敏静丽强磊军洋"
-FILM = "星河之夜风云梦归途彼岸花"
+# The extractor tests' schema without 妻子, and the first of their names.
+SCHEMA = [relation for relation in extractor.SCHEMA if relation["predicate"] != "妻子"]
+SURNAMES = extractor.SURNAMES[:10]
+GIVEN = extractor.GIVEN[:10]
+FILM = extractor.FILM[:12]
 PREFIXES = ["", "", "2019年", "iPhone"]  # names holding digits and a Latin word: several characters per token
 TEMPLATE_CHARACTERS = "《》是由执导的电影，主演在中饰演"
 WORD_PIECES = ["2019", "20", "##19", "iphone", "ip", "##hone", "##one"]
