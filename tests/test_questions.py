@@ -8,7 +8,7 @@ import pytest
 from qa_fixtures import tiny_settings, write_corpus
 
 from kgqa_cli.data.preprocess import run_preprocess
-from kgqa_cli.errors import ConfigError, MissingArtifactError
+from kgqa_cli.errors import ConfigError, InputDataError, MissingArtifactError
 from kgqa_cli.understanding.questions import generate_questions, read_questions, tag_question
 from kgqa_cli.understanding.templates import load_templates
 
@@ -72,6 +72,18 @@ def test_quoted_names_leave_the_brackets_untagged():
     example = tag_question("{entity}的导演是谁", "请问{q}", "风云", "subject", quoted=True)
     assert example["text"] == "请问《风云》的导演是谁"
     assert example["slots"][2:6] == ["O", "B-subject", "I-subject", "O"]
+
+
+def test_a_torn_line_in_a_split_is_named_with_its_line(tmp_path):
+    """A split cut short (a full disk while preprocess wrote it) stops generation at its line."""
+    write_corpus(tmp_path / "raw")
+    settings = tiny_settings(tmp_path)
+    run_preprocess(settings.preprocess, settings.paths)
+    dev = settings.paths.corpus_dir / "dev.jsonl"
+    lines = dev.read_text(encoding="utf-8").splitlines()
+    dev.write_text("\n".join(lines) + "\n" + lines[0][: len(lines[0]) // 2], encoding="utf-8")
+    with pytest.raises(InputDataError, match=rf"dev.jsonl:{len(lines) + 1}: invalid JSON"):
+        generate_questions(settings.qa.questions, settings.paths)
 
 
 def test_missing_preprocess_and_bad_templates(tmp_path):

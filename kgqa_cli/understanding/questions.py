@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
+from kgqa_cli.data.corpus import load_corpus
 from kgqa_cli.data.preprocess import SPLITS, require_split
-from kgqa_cli.data.records import Record, RecordError
+from kgqa_cli.data.records import Record
 from kgqa_cli.data.schema import Schema
 from kgqa_cli.errors import InputDataError, MissingArtifactError
 from kgqa_cli.io import write_json, write_jsonl
@@ -218,21 +219,7 @@ class _IntentQuestions:
 
 def read_split_records(workspace: Workspace) -> list[Record]:
     """All labelled records of the preprocessed splits (names come from every split)."""
-    records = []
-    for split in SPLITS:
-        path = require_split(workspace, split)
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except ValueError as exc:
-                raise InputDataError(f"{path}:{number}: not JSON ({exc})") from exc
-            try:
-                records.append(Record.parse(raw))
-            except RecordError as exc:
-                raise InputDataError(f"{path}:{number}: {exc.reason}") from exc
-    return records
+    return [record for split in SPLITS for record in load_corpus(require_split(workspace, split))]
 
 
 class ReferringContext(Protocol):
